@@ -1,0 +1,1 @@
+"""The HTTP API: routers over the same service layer the CLI uses."""

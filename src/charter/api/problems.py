@@ -1,0 +1,80 @@
+"""Errors as application/problem+json (RFC 9457), each with its reason code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from charter.domain.errors import CharterError
+from charter.domain.reasons import Reason
+
+STATUS: dict[Reason, int] = {
+    Reason.MALFORMED_JSON: 400,
+    Reason.INVALID_ENVELOPE: 400,
+    Reason.TOO_DEEP: 400,
+    Reason.EMPTY_ENVELOPE: 400,
+    Reason.ENVELOPE_TOO_LARGE: 413,
+    Reason.TOO_MANY_READINGS: 413,
+    Reason.UNKNOWN_DEVICE: 401,
+    Reason.BAD_SIGNATURE: 401,
+    Reason.REPLAYED_SEQUENCE: 409,
+    Reason.STALE_TIMESTAMP: 422,
+    Reason.FUTURE_TIMESTAMP: 422,
+    Reason.DEVICE_SUSPENDED: 403,
+    Reason.DEVICE_REVOKED: 403,
+    Reason.VENDOR_UNTRUSTED: 403,
+    Reason.PROJECT_NOT_LIVE: 403,
+    Reason.UNAUTHENTICATED: 401,
+    Reason.FORBIDDEN: 403,
+    Reason.NOT_FOUND: 404,
+    Reason.CONFLICT: 409,
+    Reason.VALIDATION_FAILED: 422,
+    Reason.INVALID_TRANSITION: 409,
+    Reason.NOT_REPLAYABLE: 409,
+}
+
+PROBLEM_TYPE = "https://charter.example.city/problems/"
+
+
+def problem(reason: Reason, detail: str = "", **extra: Any) -> JSONResponse:
+    status = STATUS.get(reason, 422)
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + reason.value.lower().replace("_", "-"),
+        "title": reason.sentence,
+        "status": status,
+        "reason": reason.value,
+        "detail": detail or reason.sentence,
+        **extra,
+    }
+    headers = {"WWW-Authenticate": "Bearer"} if reason is Reason.UNAUTHENTICATED else None
+    return JSONResponse(
+        body, status_code=status, media_type="application/problem+json", headers=headers
+    )
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(CharterError)
+    async def _charter(_req: Request, exc: CharterError) -> JSONResponse:
+        return problem(exc.reason, exc.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
+        # Field paths and messages only: the submitted values are never echoed.
+        errors = [
+            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        return problem(Reason.VALIDATION_FAILED, "the request body is not valid", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
+        reason = {401: Reason.UNAUTHENTICATED, 403: Reason.FORBIDDEN, 404: Reason.NOT_FOUND}.get(
+            exc.status_code, Reason.VALIDATION_FAILED
+        )
+        resp = problem(reason, str(exc.detail))
+        resp.status_code = exc.status_code
+        return resp

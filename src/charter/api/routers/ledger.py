@@ -1,0 +1,76 @@
+"""The public record: checkpoint, entries and proofs, readable by anyone."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+import msgspec
+from fastapi import APIRouter, Query
+from fastapi.responses import PlainTextResponse
+
+from charter.api.deps import PlatformDep
+from charter.domain.clock import iso
+from charter.domain.errors import Invalid
+from charter.ledger.checkpoint import vkey
+
+router = APIRouter(prefix="/ledger", tags=["ledger"])
+Index = Annotated[int, Query(ge=0)]
+
+
+def _b64(h: bytes) -> str:
+    return base64.b64encode(h).decode()
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse)
+def checkpoint(p: PlatformDep) -> str:
+    """The latest signed checkpoint, as a C2SP signed note."""
+    return p.ledger.checkpoint().note
+
+
+@router.get("/key")
+def key(p: PlatformDep) -> dict[str, str]:
+    """The verifier key for checkpoints."""
+    return {"vkey": vkey(p.ledger.key.name, p.ledger.key.public_key), "origin": p.ledger.origin}
+
+
+@router.get("/entries")
+def entries(
+    p: PlatformDep, start: Index = 0, end: Annotated[int, Query(ge=1)] = 100
+) -> list[dict[str, Any]]:
+    if end - start > 1000 or end <= start:
+        raise Invalid("ask for between 1 and 1000 entries, with start < end")
+    return [
+        {
+            "index": e.idx,
+            "at": iso(e.at),
+            "kind": e.kind,
+            "data": msgspec.json.decode(e.data),
+            "raw": _b64(e.data),
+        }
+        for e in p.store.ledger_entries(start, end)
+    ]
+
+
+@router.get("/proof/inclusion")
+def inclusion(p: PlatformDep, index: Index, size: Annotated[int, Query(ge=1)]) -> dict[str, Any]:
+    if index >= size:
+        raise Invalid("index must be below size")
+    try:
+        proof = p.ledger.inclusion(index, size)
+    except ValueError as e:
+        raise Invalid(str(e)) from None
+    return {"index": index, "size": size, "proof": [_b64(h) for h in proof]}
+
+
+@router.get("/proof/consistency")
+def consistency(
+    p: PlatformDep, old: Annotated[int, Query(ge=0)], new: Annotated[int, Query(ge=0)]
+) -> dict[str, Any]:
+    if old > new:
+        raise Invalid("old must not exceed new")
+    try:
+        proof = p.ledger.consistency(old, new)
+    except ValueError as e:
+        raise Invalid(str(e)) from None
+    return {"old": old, "new": new, "proof": [_b64(h) for h in proof]}

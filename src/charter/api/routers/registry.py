@@ -1,0 +1,122 @@
+"""The register: vendors, projects and devices. Reading is public; changing needs a role."""
+
+from __future__ import annotations
+
+from typing import Annotated, NoReturn
+
+from fastapi import APIRouter, Body
+from pydantic import BaseModel, Field
+
+from charter.api.deps import Council, Operator, PlatformDep
+from charter.domain.errors import CharterError, NotFound
+from charter.domain.model import Device, DeviceStatus, Project, ProjectStatus, Vendor
+from charter.domain.reasons import Reason
+
+router = APIRouter(tags=["registry"])
+
+
+class Why(BaseModel):
+    why: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ProjectStatusChange(Why):
+    status: ProjectStatus
+
+
+class DeviceStatusChange(Why):
+    status: DeviceStatus
+
+
+@router.get("/vendors")
+def list_vendors(p: PlatformDep) -> list[Vendor]:
+    return p.store.list_vendors()
+
+
+@router.post("/vendors", status_code=201)
+def register_vendor(vendor: Vendor, p: PlatformDep, actor: Operator) -> Vendor:
+    return p.registry.register_vendor(vendor, actor)
+
+
+@router.get("/vendors/{vendor_id}")
+def get_vendor(vendor_id: str, p: PlatformDep) -> Vendor:
+    return p.store.get_vendor(vendor_id) or _missing(vendor_id)
+
+
+@router.put("/vendors/{vendor_id}")
+def update_vendor(vendor_id: str, vendor: Vendor, p: PlatformDep, actor: Operator) -> Vendor:
+    _same(vendor_id, vendor.id)
+    return p.registry.update_vendor(vendor, actor, "updated")
+
+
+@router.get("/projects")
+def list_projects(p: PlatformDep) -> list[Project]:
+    return p.store.list_projects()
+
+
+@router.post("/projects", status_code=201)
+def create_project(project: Project, p: PlatformDep, actor: Operator) -> Project:
+    return p.registry.create_project(project, actor)
+
+
+@router.get("/projects/{project_id}")
+def get_project(project_id: str, p: PlatformDep) -> Project:
+    return p.store.get_project(project_id) or _missing(project_id)
+
+
+@router.put("/projects/{project_id}")
+def update_project(project_id: str, project: Project, p: PlatformDep, actor: Operator) -> Project:
+    _same(project_id, project.id)
+    return p.registry.update_project(project, actor, "updated")
+
+
+@router.post("/projects/{project_id}/consultation")
+def open_consultation(
+    project_id: str, body: Annotated[Why, Body()], p: PlatformDep, actor: Operator
+) -> Project:
+    return p.registry.open_consultation(project_id, actor, body.why)
+
+
+@router.post("/projects/{project_id}/approve")
+def approve_project(
+    project_id: str, body: Annotated[Why, Body()], p: PlatformDep, actor: Council
+) -> Project:
+    """The council's explicit approval, recorded with who approved and why."""
+    return p.registry.approve(project_id, actor, body.why)
+
+
+@router.post("/projects/{project_id}/status")
+def set_project_status(
+    project_id: str, body: ProjectStatusChange, p: PlatformDep, actor: Operator
+) -> Project:
+    return p.registry.set_project_status(project_id, body.status, actor, body.why)
+
+
+@router.get("/devices")
+def list_devices(p: PlatformDep, project: str | None = None) -> list[Device]:
+    return p.store.list_devices(project)
+
+
+@router.post("/devices", status_code=201)
+def register_device(device: Device, p: PlatformDep, actor: Operator) -> Device:
+    return p.registry.register_device(device, actor)
+
+
+@router.get("/devices/{device_id}")
+def get_device(device_id: str, p: PlatformDep) -> Device:
+    return p.store.get_device(device_id) or _missing(device_id)
+
+
+@router.post("/devices/{device_id}/status")
+def set_device_status(
+    device_id: str, body: DeviceStatusChange, p: PlatformDep, actor: Operator
+) -> Device:
+    return p.registry.set_device_status(device_id, body.status, actor, body.why)
+
+
+def _missing(what: str) -> NoReturn:
+    raise NotFound(what)
+
+
+def _same(path_id: str, body_id: str) -> None:
+    if path_id != body_id:
+        raise CharterError(Reason.VALIDATION_FAILED, "the id in the path and the body differ")

@@ -1,0 +1,1 @@
+"""Benchmarks: each measures Charter beside the limit it runs against, in the same run."""

@@ -1,0 +1,88 @@
+"""The one place that wires Charter together from a store, a bus, a clock and keys.
+
+Tests build a Platform with their own parts; the CLI builds it from Settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from charter.bus.base import TOPIC_REGISTRY, Bus
+from charter.bus.memory import InProcessBus
+from charter.domain.clock import Clock, SystemClock
+from charter.domain.trust import TrustPolicy
+from charter.gate.authenticate import Window
+from charter.gate.decode import Limits
+from charter.gate.directory import DeviceDirectory
+from charter.gate.pipeline import Gate, GateConfig, GateObserver
+from charter.gate.quarantine import Quarantine
+from charter.gate.validate import ReadingWindow
+from charter.keys import SigningKey, load_or_create
+from charter.ledger.log import Ledger
+from charter.registry.service import Registry
+from charter.settings import Settings
+from charter.store.base import Store
+from charter.store.sqlite import SqliteStore
+
+
+@dataclass
+class Platform:
+    settings: Settings
+    store: Store
+    bus: Bus
+    clock: Clock
+    ledger: Ledger
+    registry: Registry
+    directory: DeviceDirectory
+    gate: Gate
+    quarantine: Quarantine
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def gate_config(settings: Settings) -> GateConfig:
+    return GateConfig(
+        limits=Limits(settings.max_envelope_bytes, settings.max_readings),
+        window=Window(settings.max_envelope_age_s * 1000, settings.max_clock_skew_s * 1000),
+        reading_window=ReadingWindow(
+            settings.max_reading_age_s * 1000, settings.max_clock_skew_s * 1000
+        ),
+    )
+
+
+def build(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    bus: Bus | None = None,
+    clock: Clock | None = None,
+    ledger_key: SigningKey | None = None,
+    observer: GateObserver | None = None,
+) -> Platform:
+    store = store or SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
+    bus = bus or InProcessBus()
+    clock = clock or SystemClock()
+    key = ledger_key or load_or_create(
+        settings.data_dir / "keys" / "ledger.pem", settings.ledger_origin.split("/")[0]
+    )
+    ledger = Ledger(store, key, settings.ledger_origin, clock)
+    policy = TrustPolicy(
+        required_certifications=frozenset(settings.required_certifications),
+        denied_jurisdictions=frozenset(settings.denied_jurisdictions),
+    )
+    registry = Registry(store, ledger, bus, policy)
+    directory = DeviceDirectory(store)
+    bus.subscribe(TOPIC_REGISTRY, lambda _topic, _msg: directory.invalidate())
+    gate = Gate(store, bus, clock, directory, config=gate_config(settings), observer=observer)
+    return Platform(
+        settings,
+        store,
+        bus,
+        clock,
+        ledger,
+        registry,
+        directory,
+        gate,
+        Quarantine(store, gate, ledger),
+    )

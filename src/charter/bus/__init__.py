@@ -1,0 +1,1 @@
+"""Messaging: one Bus interface; in-process by default."""

@@ -1,0 +1,192 @@
+"""The `charter` command. It calls the same service layer as the HTTP API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from charter.auth import Role, issue_token
+from charter.bootstrap import Platform, build
+from charter.domain.model import Actor
+from charter.settings import Settings
+
+app = typer.Typer(
+    help="Charter: a city data platform that enforces residents' rights.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+ledger_app = typer.Typer(help="The public, verifiable ledger.", no_args_is_help=True)
+bench_app = typer.Typer(
+    help="Benchmarks, each beside the limit it runs against.", no_args_is_help=True
+)
+token_app = typer.Typer(help="Bearer tokens for people and services.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Rejected readings kept for an operator.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(bench_app, name="bench")
+app.add_typer(token_app, name="token")
+app.add_typer(quarantine_app, name="quarantine")
+console = Console()
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Data directory [default: ./charter-data]")
+]
+Host = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")]
+Port = Annotated[int | None, typer.Option(help="Port to listen on [default: 8000]")]
+CLI_ACTOR = Actor(name="cli", role="operator")
+
+
+def _platform(data_dir: Path | None, host: str | None = None, port: int | None = None) -> Platform:
+    return build(Settings.load(data_dir=data_dir, host=host, port=port))
+
+
+@app.command()
+def serve(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:
+    """Serve the HTTP API on the embedded store."""
+    import uvicorn
+
+    from charter.api.app import create_app
+
+    platform = _platform(data_dir, host=host, port=port)
+    s = platform.settings
+    console.print(f"Charter API at http://{s.host}:{s.port}  (data in {s.data_dir})")
+    uvicorn.run(create_app(platform), host=s.host, port=s.port, log_level="warning")
+
+
+@app.command()
+def demo(
+    data_dir: DataDir = None,
+    host: Host = None,
+    port: Port = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds")] = None,
+    devices: Annotated[int, typer.Option(help="Simulated devices")] = 1000,
+    period: Annotated[float, typer.Option(help="Seconds between a device's envelopes")] = 10.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Also print the summary as JSON")] = False,
+) -> None:
+    """Seed a sample city, serve it, and let its devices send readings good and bad."""
+    from charter.sim.demo import run
+
+    platform = _platform(data_dir, host=host, port=port)
+    s = platform.settings
+    summary = run(
+        platform,
+        host=s.host,
+        port=s.port,
+        duration=duration,
+        n_devices=devices,
+        period_s=period,
+        say=console.print,
+    )
+    table = Table(title="Charter demo summary")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("envelopes sent", str(summary.envelopes_sent))
+    table.add_row("readings admitted", str(summary.admitted))
+    for reason, n in summary.rejected.items():
+        table.add_row(f"rejected: {reason}", str(n))
+    table.add_row("quarantined (held)", str(summary.quarantined))
+    table.add_row("ledger size", str(summary.ledger_size))
+    table.add_row("peak memory (MB RSS)", f"{summary.peak_rss_mb:.0f}")
+    console.print(table)
+    console.print(f"ledger root: {summary.ledger_root}")
+    if as_json:
+        print(json.dumps({k: v for k, v in summary.__dict__.items() if k != "tokens"}))
+    platform.close()
+
+
+@ledger_app.command("verify")
+def ledger_verify(data_dir: DataDir = None) -> None:
+    """Recompute the ledger from its entries and check every stored checkpoint."""
+    from charter.ledger.verify import verify
+
+    platform = _platform(data_dir)
+    key = platform.ledger.key
+    report = verify(platform.store, key.name, key.public_key)
+    platform.close()
+    if report.ok:
+        console.print(
+            f"ledger OK: {report.size} entries, {report.checkpoints} checkpoints, "
+            f"root {report.root.hex()}"
+        )
+        return
+    for problem in report.problems:
+        console.print(f"[red]FAIL[/red] {problem}")
+    raise typer.Exit(1)
+
+
+@ledger_app.command("checkpoint")
+def ledger_checkpoint(data_dir: DataDir = None) -> None:
+    """Sign a checkpoint of the ledger as it is now and print it."""
+    platform = _platform(data_dir)
+    print(platform.ledger.checkpoint().note, end="")
+    platform.close()
+
+
+@token_app.command("create")
+def token_create(
+    role: Annotated[Role, typer.Option(help="Role the token acts in")],
+    name: Annotated[str, typer.Option(help="Who or what holds it")],
+    data_dir: DataDir = None,
+) -> None:
+    """Create a bearer token. It is printed once; only its digest is kept."""
+    platform = _platform(data_dir)
+    print(issue_token(platform.store, platform.clock, name, role))
+    platform.close()
+
+
+@quarantine_app.command("list")
+def quarantine_list(data_dir: DataDir = None, limit: int = 50) -> None:
+    """List held quarantine items."""
+    platform = _platform(data_dir)
+    table = Table("id", "device", "kind", "stage", "reason", "detail")
+    for q in platform.quarantine.list(limit=limit):
+        table.add_row(str(q.id), q.device_id or "-", q.kind, q.stage, q.reason, q.detail)
+    console.print(table)
+    platform.close()
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    item: int,
+    why: Annotated[str, typer.Option(help="Why it is replayed")],
+    data_dir: DataDir = None,
+) -> None:
+    """Run a quarantined item through the gate again (recorded on the ledger)."""
+    platform = _platform(data_dir)
+    print(json.dumps(platform.quarantine.replay(item, CLI_ACTOR, why).to_json()))
+    platform.close()
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    envelopes: Annotated[int, typer.Option(help="Envelopes to send")] = 2000,
+    envelope_size: Annotated[int, typer.Option(help="Readings per envelope")] = 100,
+    batch: Annotated[int, typer.Option(help="Envelopes per gate batch (one commit)")] = 10,
+) -> None:
+    """The full gate into a fresh SQLite store, beside raw executemany into the same schema."""
+    from charter.bench.ingest import run_ingest
+
+    result = run_ingest(
+        envelopes, envelope_size, batch, progress=lambda m: console.print(f"[dim]{m}[/dim]")
+    )
+    table = Table(
+        title=f"ingest: {result.readings} readings, {envelope_size} per envelope, "
+        f"{batch} envelopes per commit"
+    )
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    figures = result.to_json()
+    table.add_row("full gate, readings/s", f"{figures['readings_per_s']:,}")
+    table.add_row("raw executemany, rows/s (the limit)", f"{figures['raw_insert_per_s']:,}")
+    table.add_row("ratio", f"{figures['ratio']}")
+    for stage, seconds in result.stage_seconds.items():
+        share = 100 * seconds / result.gate_seconds
+        table.add_row(f"time in {stage}", f"{seconds:.3f} s ({share:.0f}%)")
+    console.print(table)
+    if as_json:
+        print(json.dumps(figures))

@@ -1,0 +1,32 @@
+"""Errors that carry a reason code, so every layer reports them the same way."""
+
+from __future__ import annotations
+
+from charter.domain.reasons import Reason
+
+
+class CharterError(Exception):
+    def __init__(self, reason: Reason, detail: str = "") -> None:
+        super().__init__(detail or reason.sentence)
+        self.reason = reason
+        self.detail = detail or reason.sentence
+
+
+class NotFound(CharterError):
+    def __init__(self, what: str) -> None:
+        super().__init__(Reason.NOT_FOUND, f"{what} is not on the register")
+
+
+class InvalidTransition(CharterError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(Reason.INVALID_TRANSITION, detail)
+
+
+class Conflict(CharterError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(Reason.CONFLICT, detail)
+
+
+class Invalid(CharterError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(Reason.VALIDATION_FAILED, detail)

@@ -1,0 +1,89 @@
+"""Stable reason codes: every rejection and every API error names one.
+
+The codes are part of the public contract (devices, dashboards and auditors
+match on them), so a code is never renamed; new ones are added at the end.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    # decode
+    MALFORMED_JSON = "MALFORMED_JSON"
+    INVALID_ENVELOPE = "INVALID_ENVELOPE"
+    ENVELOPE_TOO_LARGE = "ENVELOPE_TOO_LARGE"
+    TOO_DEEP = "TOO_DEEP"
+    EMPTY_ENVELOPE = "EMPTY_ENVELOPE"
+    TOO_MANY_READINGS = "TOO_MANY_READINGS"
+    # authenticate
+    UNKNOWN_DEVICE = "UNKNOWN_DEVICE"
+    BAD_SIGNATURE = "BAD_SIGNATURE"
+    REPLAYED_SEQUENCE = "REPLAYED_SEQUENCE"
+    STALE_TIMESTAMP = "STALE_TIMESTAMP"
+    FUTURE_TIMESTAMP = "FUTURE_TIMESTAMP"
+    # authorise
+    DEVICE_SUSPENDED = "DEVICE_SUSPENDED"
+    DEVICE_REVOKED = "DEVICE_REVOKED"
+    VENDOR_UNTRUSTED = "VENDOR_UNTRUSTED"
+    PROJECT_NOT_LIVE = "PROJECT_NOT_LIVE"
+    # purpose
+    UNDECLARED_CATEGORY = "UNDECLARED_CATEGORY"
+    CATEGORY_NOT_ALLOWED = "CATEGORY_NOT_ALLOWED"
+    INVALID_READING = "INVALID_READING"
+    WRONG_TYPE = "WRONG_TYPE"
+    WRONG_UNIT = "WRONG_UNIT"
+    NON_FINITE = "NON_FINITE"
+    OUT_OF_RANGE = "OUT_OF_RANGE"
+    # consent
+    NO_CONSENT = "NO_CONSENT"
+    # API and registry
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    NOT_FOUND = "NOT_FOUND"
+    CONFLICT = "CONFLICT"
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    NOT_REPLAYABLE = "NOT_REPLAYABLE"
+
+    @property
+    def sentence(self) -> str:
+        return SENTENCES[self]
+
+
+SENTENCES: dict[Reason, str] = {
+    Reason.MALFORMED_JSON: "The body is not valid JSON.",
+    Reason.INVALID_ENVELOPE: "The envelope does not have the required shape.",
+    Reason.ENVELOPE_TOO_LARGE: "The envelope is larger than the gate accepts.",
+    Reason.TOO_DEEP: "The payload is nested deeper than the gate accepts.",
+    Reason.EMPTY_ENVELOPE: "The envelope carries no readings.",
+    Reason.TOO_MANY_READINGS: "The envelope carries more readings than the gate accepts.",
+    Reason.UNKNOWN_DEVICE: "The device is not on the register.",
+    Reason.BAD_SIGNATURE: "The signature does not match the device's registered key.",
+    Reason.REPLAYED_SEQUENCE: "The envelope's sequence number was already used by this device.",
+    Reason.STALE_TIMESTAMP: "The timestamp is older than the gate's window allows.",
+    Reason.FUTURE_TIMESTAMP: "The timestamp lies further in the future than the window allows.",
+    Reason.DEVICE_SUSPENDED: "The device is suspended.",
+    Reason.DEVICE_REVOKED: "The device is revoked.",
+    Reason.VENDOR_UNTRUSTED: "The device's vendor does not pass the city's trust policy.",
+    Reason.PROJECT_NOT_LIVE: "The device's project is not live.",
+    Reason.UNDECLARED_CATEGORY: "The project did not declare this data category.",
+    Reason.CATEGORY_NOT_ALLOWED: "The device is not registered to send this data category.",
+    Reason.INVALID_READING: "The reading does not have the required shape.",
+    Reason.WRONG_TYPE: "A value has a type other than the category declares.",
+    Reason.WRONG_UNIT: "A value has a unit other than the category declares.",
+    Reason.NON_FINITE: "A value is NaN or infinite.",
+    Reason.OUT_OF_RANGE: "A value lies outside the range the category declares.",
+    Reason.NO_CONSENT: "The reading is personal data and the person has not consented.",
+    Reason.UNAUTHENTICATED: "The request needs a valid bearer token.",
+    Reason.FORBIDDEN: "The caller's role may not do this.",
+    Reason.NOT_FOUND: "No such resource.",
+    Reason.CONFLICT: "The resource already exists or changed meanwhile.",
+    Reason.VALIDATION_FAILED: "The request body is not valid.",
+    Reason.INVALID_TRANSITION: "The status change is not allowed from the current status.",
+    Reason.NOT_REPLAYABLE: "The quarantined item cannot be replayed.",
+}
+
+# The gate's stages, in order. A decision names the stage that made it.
+STAGES = ("decode", "authenticate", "authorise", "purpose", "consent", "minimise", "store")

@@ -1,0 +1,24 @@
+"""Stage 3, authorise: an active device of a trusted vendor, in a live project."""
+
+from __future__ import annotations
+
+from charter.domain.model import DeviceStatus
+from charter.domain.reasons import Reason
+from charter.gate.batch import Batch
+
+STAGE = "authorise"
+
+
+class Authorise:
+    def __call__(self, batch: Batch) -> None:
+        for item in batch.live():
+            view = item.device
+            assert view is not None
+            if view.status is DeviceStatus.REVOKED:
+                item.reject(STAGE, Reason.DEVICE_REVOKED)
+            elif view.status is DeviceStatus.SUSPENDED:
+                item.reject(STAGE, Reason.DEVICE_SUSPENDED)
+            elif not view.vendor_trusted:
+                item.reject(STAGE, Reason.VENDOR_UNTRUSTED)
+            elif not view.project_live:
+                item.reject(STAGE, Reason.PROJECT_NOT_LIVE)

@@ -1,0 +1,142 @@
+"""The gate's view of the register: per device, what it takes to judge its envelopes.
+
+Loaded lazily from the store and cleared when the register changes, so the hot
+path never parses a registry document.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import threading
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from charter.domain.model import (
+    DataCategory,
+    DeviceStatus,
+    ProjectStatus,
+    TrustStatus,
+)
+from charter.store.base import Store
+
+_NUMBER = (int, float)
+_TYPES: dict[str, tuple[type, ...]] = {
+    "number": _NUMBER,
+    "integer": (int,),
+    "string": (str,),
+    "boolean": (bool,),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    types: tuple[type, ...]
+    unit: str | None
+    minimum: float
+    maximum: float
+    max_length: int
+    numeric: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CategoryRule:
+    name: str
+    personal: bool
+    fields: dict[str, FieldRule]
+
+    @classmethod
+    def of(cls, c: DataCategory) -> CategoryRule:
+        return cls(
+            name=c.name,
+            personal=c.personal,
+            fields={
+                name: FieldRule(
+                    types=_TYPES[f.type],
+                    unit=f.unit,
+                    minimum=-math.inf if f.minimum is None else f.minimum,
+                    maximum=math.inf if f.maximum is None else f.maximum,
+                    max_length=f.max_length,
+                    numeric=f.type in ("number", "integer"),
+                )
+                for name, f in c.fields.items()
+            },
+        )
+
+
+@dataclass(slots=True)
+class DeviceView:
+    id: str
+    public_key: Ed25519PublicKey
+    status: DeviceStatus
+    vendor_trusted: bool
+    project_id: str
+    project_live: bool
+    declared: dict[str, CategoryRule]  # what the project declared
+    allowed: frozenset[str]  # what this device may send
+    last_seq: int
+
+
+class DeviceDirectory:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._views: dict[str, DeviceView | None] = {}
+        self._personal: dict[str, bool] | None = None
+        self._lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._views.clear()
+            self._personal = None
+
+    def get(self, device_id: str) -> DeviceView | None:
+        views = self._views
+        if device_id in views:
+            return views[device_id]
+        view = self._load(device_id)
+        with self._lock:
+            self._views[device_id] = view
+        return view
+
+    def _load(self, device_id: str) -> DeviceView | None:
+        device = self._store.get_device(device_id)
+        if device is None:
+            return None
+        project = self._store.get_project(device.project_id)
+        vendor = self._store.get_vendor(device.vendor_id)
+        declared = {c.name: CategoryRule.of(c) for c in project.categories} if project else {}
+        return DeviceView(
+            id=device.id,
+            public_key=Ed25519PublicKey.from_public_bytes(base64.b64decode(device.public_key)),
+            status=device.status,
+            vendor_trusted=vendor is not None and vendor.trust is TrustStatus.TRUSTED,
+            project_id=device.project_id,
+            project_live=project is not None and project.status is ProjectStatus.LIVE,
+            declared=declared,
+            allowed=frozenset(device.categories),
+            last_seq=self._store.device_seq(device_id),
+        )
+
+    def may_be_personal(self, category: str) -> bool:
+        """True unless every project that declares `category` calls it non-personal.
+
+        An unknown category counts as personal: what the gate cannot classify it
+        does not keep.
+        """
+        personal = self._personal
+        if personal is None:
+            personal = {}
+            for project in self._store.list_projects():
+                for c in project.categories:
+                    personal[c.name] = personal.get(c.name, False) or c.personal
+            with self._lock:
+                self._personal = personal
+        return personal.get(category, True)
+
+    def committed(self, seqs: dict[str, int]) -> None:
+        """Sequence numbers that are now in the store."""
+        for device_id, seq in seqs.items():
+            view = self._views.get(device_id)
+            if view is not None and seq > view.last_seq:
+                view.last_seq = seq

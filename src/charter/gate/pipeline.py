@@ -1,0 +1,234 @@
+"""The gate: stages in order over a batch, then one commit, then publish.
+
+The order of the stages is the policy. Nothing reaches the store or the bus
+without passing every stage, and a device is acknowledged only after commit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import msgspec
+
+from charter.bus.base import TOPIC_READINGS, Bus
+from charter.domain.clock import Clock, to_ms
+from charter.domain.reasons import Reason
+from charter.gate.authenticate import Authenticate, Window
+from charter.gate.authorise import Authorise
+from charter.gate.batch import Batch, EnvelopeItem, Outcome
+from charter.gate.consent import Consent, ConsentPolicy, NoConsentRecorded
+from charter.gate.decode import Decode, Limits
+from charter.gate.directory import DeviceDirectory
+from charter.gate.minimise import Minimise
+from charter.gate.purpose import Purpose
+from charter.gate.validate import ReadingWindow, Validate
+from charter.store.base import DecisionRecord, QuarantineItem, ReadingRow, Store, Tx
+
+Stage = Callable[[Batch], None]
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    limits: Limits = field(default_factory=Limits)
+    window: Window = field(default_factory=Window)
+    reading_window: ReadingWindow = field(default_factory=ReadingWindow)
+
+
+class GateObserver:
+    """Receives the counts of each batch (metrics); the default ignores them."""
+
+    def observed(self, outcomes: Sequence[Outcome], seconds: float) -> None:
+        return None
+
+
+class Gate:
+    def __init__(
+        self,
+        store: Store,
+        bus: Bus,
+        clock: Clock,
+        directory: DeviceDirectory,
+        *,
+        config: GateConfig | None = None,
+        consent: ConsentPolicy | None = None,
+        observer: GateObserver | None = None,
+    ) -> None:
+        self.store, self.bus, self.clock, self.directory = store, bus, clock, directory
+        cfg = config or GateConfig()
+        self.consent_stage = Consent(consent or NoConsentRecorded())
+        self.stages: list[Stage] = [
+            Decode(cfg.limits),
+            Authenticate(directory, cfg.window),
+            Authorise(),
+            Purpose(),
+            Validate(cfg.reading_window),
+            self.consent_stage,
+            Minimise(),
+        ]
+        self.observer = observer or GateObserver()
+        # One batch at a time: sequence numbers are checked against what is committed.
+        self._lock = threading.Lock()
+
+    def ingest(self, bodies: Sequence[bytes]) -> list[Outcome]:
+        """Run envelopes through every stage and commit. Returns after the commit."""
+        started = time.perf_counter()
+        with self._lock:
+            batch = Batch([EnvelopeItem(b, to_ms(self.clock.now())) for b in bodies], 0)
+            batch.now_ms = batch.items[0].received_at if batch.items else 0
+            outcomes = self._run(batch)
+        self.observer.observed(outcomes, time.perf_counter() - started)
+        return outcomes
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the gate between batches (take it before the ledger's lock)."""
+        with self._lock:
+            yield
+
+    def replay(self, items: list[EnvelopeItem], tx: Tx, *, from_stage: int = 0) -> list[Outcome]:
+        """Run an operator's replay through the stages into the caller's transaction.
+
+        The caller holds `exclusive()`. Items that were authenticated when they
+        arrived start at `from_stage` (authorise) with their device set.
+        """
+        batch = Batch(items, to_ms(self.clock.now()))
+        return self._run(batch, tx=tx, stages=self.stages[from_stage:])
+
+    def _run(
+        self, batch: Batch, *, tx: Tx | None = None, stages: Sequence[Stage] | None = None
+    ) -> list[Outcome]:
+        for stage in stages if stages is not None else self.stages:
+            stage(batch)
+        rows: list[ReadingRow] = []
+        held: list[QuarantineItem] = []
+        decisions: list[DecisionRecord] = []
+        outcomes = [self._settle(it, batch.now_ms, rows, held, decisions) for it in batch.items]
+        if tx is None:
+            with self.store.transaction() as own:
+                self._write(own, batch, rows, held, decisions)
+        else:
+            self._write(tx, batch, rows, held, decisions)
+        self.directory.committed(batch.pending_seqs)
+        if rows and self.bus.has_subscribers(TOPIC_READINGS):
+            self.bus.publish(TOPIC_READINGS, rows)
+        return outcomes
+
+    @staticmethod
+    def _write(
+        tx: Tx,
+        batch: Batch,
+        rows: list[ReadingRow],
+        held: list[QuarantineItem],
+        decisions: list[DecisionRecord],
+    ) -> None:
+        tx.insert_readings(rows)
+        tx.insert_quarantine(held)
+        tx.insert_decisions(decisions)
+        tx.advance_device_seqs(batch.pending_seqs)
+
+    def _settle(
+        self,
+        item: EnvelopeItem,
+        now_ms: int,
+        rows: list[ReadingRow],
+        held: list[QuarantineItem],
+        decisions: list[DecisionRecord],
+    ) -> Outcome:
+        """Turn an item's verdicts into rows, quarantine entries and decision records."""
+        env = item.envelope
+        device_id = item.device.id if item.device else (env.device if env else None)
+        seq = env.seq if env else None
+        out = Outcome(device_id, seq)
+        rej = item.rejection
+        if rej is not None and item.replay:
+            out.rejection = rej
+            out.rejected[rej.reason.value] = max(1, len(item.readings))
+            return out
+        if rej is not None:
+            n = max(1, len(item.readings))
+            # Kept only if authenticated (so no stranger can fill the quarantine),
+            # not a duplicate, and certainly not personal.
+            keep = (
+                item.authenticated
+                and rej.reason is not Reason.REPLAYED_SEQUENCE
+                and self._safe_to_keep(item, range(len(item.readings)))
+            )
+            if keep:
+                held.append(
+                    QuarantineItem(
+                        now_ms,
+                        device_id,
+                        seq,
+                        "envelope",
+                        rej.stage,
+                        rej.reason.value,
+                        rej.detail,
+                        item.raw,
+                    )
+                )
+            out.rejection = rej
+            out.rejected[rej.reason.value] = n
+            out.quarantined, out.dropped = (n, 0) if keep else (0, n)
+            decisions.append(
+                DecisionRecord(
+                    now_ms,
+                    device_id,
+                    seq,
+                    rej.stage,
+                    rej.reason.value,
+                    n,
+                    "quarantined" if keep else "dropped",
+                )
+            )
+            return out
+        rows.extend(item.rows)
+        out.admitted = len(item.rows)
+        counts: dict[tuple[str, str, str], int] = {}
+        for i, r in enumerate(item.reading_rejections):
+            if r is None:
+                continue
+            keep = self._safe_to_keep(item, (i,))
+            if keep and item.requarantine:
+                held.append(
+                    QuarantineItem(
+                        now_ms,
+                        device_id,
+                        seq,
+                        "reading",
+                        r.stage,
+                        r.reason.value,
+                        r.detail,
+                        self._reading_payload(item, i),
+                    )
+                )
+                out.quarantined += 1
+            elif not keep:
+                out.dropped += 1
+            out.rejected[r.reason.value] += 1
+            # A dropped reading's detail could describe personal data: not echoed.
+            out.reading_reasons.append((i, r.reason.value, r.detail if keep else ""))
+            if item.requarantine:  # a re-rejected replay was counted when it arrived
+                key = (r.stage, r.reason.value, "quarantined" if keep else "dropped")
+                counts[key] = counts.get(key, 0) + 1
+        for (stage, reason, outcome), n in counts.items():
+            decisions.append(DecisionRecord(now_ms, device_id, seq, stage, reason, n, outcome))
+        return out
+
+    def _safe_to_keep(self, item: EnvelopeItem, indices: Sequence[int] | range) -> bool:
+        """Only what is certainly not personal may wait in quarantine."""
+        for i in indices:
+            reading = item.readings[i] if i < len(item.readings) else None
+            if reading is None or self.directory.may_be_personal(reading.category):
+                return False
+        return True
+
+    @staticmethod
+    def _reading_payload(item: EnvelopeItem, i: int) -> bytes:
+        if item.raw_readings:
+            return item.raw_readings[i]
+        return _encode(item.readings[i])

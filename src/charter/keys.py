@@ -1,0 +1,61 @@
+"""The platform's own keys, kept in the data directory with owner-only permissions.
+
+Private keys are wrapped so that their repr never shows the material.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+
+class SigningKey:
+    """An Ed25519 private key with a name; its repr hides the key."""
+
+    __slots__ = ("_key", "name")
+
+    def __init__(self, name: str, key: Ed25519PrivateKey) -> None:
+        self.name = name
+        self._key = key
+
+    def __repr__(self) -> str:
+        return f"SigningKey(name={self.name!r}, key=<hidden>)"
+
+    def sign(self, message: bytes) -> bytes:
+        return self._key.sign(message)
+
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        return self._key
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key.public_key()
+
+    def public_key_b64(self) -> str:
+        raw = self.public_key.public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        return base64.b64encode(raw).decode()
+
+
+def load_or_create(path: Path, name: str) -> SigningKey:
+    """Load the key at `path`, or create it (mode 0600) on first start."""
+    if path.exists():
+        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        if not isinstance(loaded, Ed25519PrivateKey):
+            raise ValueError(f"{path} does not hold an Ed25519 private key")
+        return SigningKey(name, loaded)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(pem)
+    return SigningKey(name, key)

@@ -1,0 +1,1 @@
+"""The register of vendors, projects and devices, and their lifecycles."""

@@ -1,0 +1,187 @@
+"""Registering vendors, projects and devices, and changing their status.
+
+Every change is committed together with its ledger entry (who, what, why), and
+announced on the bus so the gate sees it at the next envelope.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from charter.bus.base import TOPIC_REGISTRY, Bus
+from charter.domain.errors import Conflict, Invalid, InvalidTransition, NotFound
+from charter.domain.model import (
+    DEVICE_TRANSITIONS,
+    PROJECT_TRANSITIONS,
+    Actor,
+    Device,
+    DeviceStatus,
+    Project,
+    ProjectStatus,
+    Vendor,
+)
+from charter.domain.trust import TrustPolicy
+from charter.ledger.log import Ledger
+from charter.store.base import Store
+
+
+def key_fingerprint(public_key_b64: str) -> str:
+    """Short, public identifier of a device key for the ledger."""
+    return hashlib.sha256(public_key_b64.encode()).hexdigest()[:16]
+
+
+class Registry:
+    def __init__(self, store: Store, ledger: Ledger, bus: Bus, policy: TrustPolicy) -> None:
+        self.store, self.ledger, self.bus, self.policy = store, ledger, bus, policy
+
+    def _changed(self, subject: str) -> None:
+        self.bus.publish(TOPIC_REGISTRY, subject)
+
+    # vendors ------------------------------------------------------------------
+    def register_vendor(self, vendor: Vendor, actor: Actor, why: str = "registered") -> Vendor:
+        if self.store.get_vendor(vendor.id) is not None:
+            raise Conflict(f"{vendor.id} is already registered")
+        return self._put_vendor(vendor, actor, why, "vendor.registered")
+
+    def update_vendor(self, vendor: Vendor, actor: Actor, why: str) -> Vendor:
+        if self.store.get_vendor(vendor.id) is None:
+            raise NotFound(vendor.id)
+        return self._put_vendor(vendor, actor, why, "vendor.updated")
+
+    def _put_vendor(self, vendor: Vendor, actor: Actor, why: str, kind: str) -> Vendor:
+        trust, reasons = self.policy.evaluate(vendor)
+        judged = vendor.model_copy(update={"trust": trust, "trust_reasons": reasons})
+        with self.ledger.write() as w:
+            w.tx.put_vendor(judged, w.now_ms)
+            w.record(kind, actor, subject=vendor.id, trust=trust.value, reasons=reasons, why=why)
+        self._changed(vendor.id)
+        return judged
+
+    # projects -----------------------------------------------------------------
+    def create_project(self, project: Project, actor: Actor, why: str = "created") -> Project:
+        if self.store.get_project(project.id) is not None:
+            raise Conflict(f"{project.id} is already registered")
+        for vendor_id in project.vendor_ids:
+            if self.store.get_vendor(vendor_id) is None:
+                raise NotFound(vendor_id)
+        draft = project.model_copy(update={"status": ProjectStatus.DRAFT})
+        with self.ledger.write() as w:
+            w.tx.put_project(draft, w.now_ms)
+            w.record(
+                "project.created",
+                actor,
+                subject=project.id,
+                status=draft.status.value,
+                categories=[c.name for c in draft.categories],
+                why=why,
+            )
+        self._changed(project.id)
+        return draft
+
+    def update_project(self, project: Project, actor: Actor, why: str) -> Project:
+        current = self._project(project.id)
+        if current.status is not ProjectStatus.DRAFT:
+            raise InvalidTransition(
+                f"{project.id} is {current.status.value}: only a draft can be edited"
+            )
+        updated = project.model_copy(update={"status": current.status})
+        with self.ledger.write() as w:
+            w.tx.put_project(updated, w.now_ms)
+            w.record("project.updated", actor, subject=project.id, why=why)
+        self._changed(project.id)
+        return updated
+
+    def open_consultation(self, project_id: str, actor: Actor, why: str) -> Project:
+        return self._transition(project_id, ProjectStatus.CONSULTATION, actor, why)
+
+    def approve(self, project_id: str, actor: Actor, why: str) -> Project:
+        """The explicit approval a project needs before it can go live."""
+        return self._transition(project_id, ProjectStatus.APPROVED, actor, why)
+
+    def set_project_status(
+        self, project_id: str, status: ProjectStatus, actor: Actor, why: str
+    ) -> Project:
+        if status in (ProjectStatus.APPROVED, ProjectStatus.CONSULTATION):
+            raise InvalidTransition(f"use the {status.value} call to make a project {status.value}")
+        return self._transition(project_id, status, actor, why)
+
+    def _transition(
+        self, project_id: str, status: ProjectStatus, actor: Actor, why: str
+    ) -> Project:
+        current = self._project(project_id)
+        if status not in PROJECT_TRANSITIONS[current.status]:
+            raise InvalidTransition(
+                f"{project_id} cannot go from {current.status.value} to {status.value}"
+            )
+        changed = current.model_copy(update={"status": status})
+        with self.ledger.write() as w:
+            w.tx.put_project(changed, w.now_ms)
+            w.record(
+                "project.status",
+                actor,
+                subject=project_id,
+                old=current.status.value,
+                new=status.value,
+                why=why,
+            )
+        self._changed(project_id)
+        return changed
+
+    def _project(self, project_id: str) -> Project:
+        project = self.store.get_project(project_id)
+        if project is None:
+            raise NotFound(project_id)
+        return project
+
+    # devices ------------------------------------------------------------------
+    def register_device(self, device: Device, actor: Actor, why: str = "enrolled") -> Device:
+        if self.store.get_device(device.id) is not None:
+            raise Conflict(f"{device.id} is already registered")
+        if self.store.get_vendor(device.vendor_id) is None:
+            raise NotFound(device.vendor_id)
+        project = self._project(device.project_id)
+        if device.vendor_id not in project.vendor_ids:
+            raise Invalid(f"{device.vendor_id} is not a vendor of {project.id}")
+        undeclared = sorted(set(device.categories) - {c.name for c in project.categories})
+        if undeclared:
+            raise Invalid(f"{project.id} does not declare {', '.join(undeclared)}")
+        if project.status is ProjectStatus.RETIRED:
+            raise InvalidTransition(f"{project.id} is retired")
+        active = device.model_copy(update={"status": DeviceStatus.ACTIVE})
+        with self.ledger.write() as w:
+            w.tx.put_device(active, w.now_ms)
+            w.record(
+                "device.registered",
+                actor,
+                subject=device.id,
+                vendor=device.vendor_id,
+                project=device.project_id,
+                key=key_fingerprint(device.public_key),
+                why=why,
+            )
+        self._changed(device.id)
+        return active
+
+    def set_device_status(
+        self, device_id: str, status: DeviceStatus, actor: Actor, why: str
+    ) -> Device:
+        current = self.store.get_device(device_id)
+        if current is None:
+            raise NotFound(device_id)
+        if status not in DEVICE_TRANSITIONS[current.status]:
+            raise InvalidTransition(
+                f"{device_id} cannot go from {current.status.value} to {status.value}"
+            )
+        changed = current.model_copy(update={"status": status})
+        with self.ledger.write() as w:
+            w.tx.put_device(changed, w.now_ms)
+            w.record(
+                "device.status",
+                actor,
+                subject=device_id,
+                old=current.status.value,
+                new=status.value,
+                why=why,
+            )
+        self._changed(device_id)
+        return changed

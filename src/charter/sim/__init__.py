@@ -1,0 +1,1 @@
+"""Simulation: a sample city and its devices, good and bad."""

@@ -1,0 +1,281 @@
+"""A sample city: vendors, projects in each stage of life, and devices with their own keys.
+
+The devices' private keys belong to the simulated devices, not to the platform:
+the platform is given only public keys. The simulator keeps its keys in a file
+of its own beside the data so that a demo can be run again on the same data.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from charter.device import DeviceSigner
+from charter.domain.model import (
+    Actor,
+    DataCategory,
+    Device,
+    DeviceStatus,
+    FieldSpec,
+    Location,
+    Project,
+    ProjectStatus,
+    Vendor,
+    urn,
+)
+from charter.registry.service import Registry
+
+SEEDER = Actor(name="demo-seed", role="operator")
+COUNCIL = Actor(name="council-clerk", role="council")
+
+TRUSTED = urn("Vendor", "northwind-sensing")
+UNTRUSTED = urn("Vendor", "shadowtech")
+AIR = urn("Project", "clean-air")
+TRAFFIC = urn("Project", "safe-crossings")
+FLOOD = urn("Project", "flood-watch")
+PARKING = urn("Project", "parking-pilot")
+
+AIR_QUALITY = DataCategory(
+    name="air.quality",
+    description="Particulate matter, NO2 and temperature at street level.",
+    personal=False,
+    retention_days=730,
+    fields={
+        "pm25": FieldSpec(type="number", unit="ug/m3", minimum=0, maximum=1000),
+        "no2": FieldSpec(type="number", unit="ug/m3", minimum=0, maximum=2000),
+        "temperature": FieldSpec(type="number", unit="Cel", minimum=-60, maximum=70),
+    },
+)
+TRAFFIC_COUNT = DataCategory(
+    name="traffic.count",
+    description="Vehicles passing a counting loop per minute.",
+    personal=False,
+    retention_days=365,
+    fields={
+        "vehicles": FieldSpec(type="integer", unit="count", minimum=0, maximum=10_000),
+        "mean_speed": FieldSpec(type="number", unit="km/h", minimum=0, maximum=300),
+    },
+)
+CROSSING_REQUEST = DataCategory(
+    name="pedestrian.crossing_request",
+    description="A resident's fob asks a crossing for more time; identifies the fob.",
+    personal=True,
+    retention_days=1,
+    fields={
+        "fob": FieldSpec(type="string", max_length=64),
+        "extra_seconds": FieldSpec(type="integer", unit="s", minimum=0, maximum=30),
+    },
+)
+WATER_LEVEL = DataCategory(
+    name="water.level",
+    description="Water level in storm drains and creeks.",
+    personal=False,
+    retention_days=3650,
+    fields={"level": FieldSpec(type="number", unit="cm", minimum=-100, maximum=2000)},
+)
+PARKING_OCCUPANCY = DataCategory(
+    name="parking.occupancy",
+    description="Whether a parking bay is taken.",
+    personal=False,
+    retention_days=90,
+    fields={"occupied": FieldSpec(type="boolean")},
+)
+
+
+def vendors() -> list[Vendor]:
+    return [
+        Vendor(
+            id=TRUSTED,
+            name="Northwind Sensing",
+            jurisdiction="NL",
+            certifications=["ISO/IEC 27001", "IEC 62443-4-2"],
+        ),
+        Vendor(
+            id=UNTRUSTED,
+            name="ShadowTech Devices",
+            jurisdiction="XX",
+            certifications=[],
+            remote_raw_access=True,
+        ),
+    ]
+
+
+def projects() -> list[tuple[Project, ProjectStatus]]:
+    common = {
+        "legal_basis": "Public task (municipal by-law 2026/14)",
+        "accountable_organisation": "City of Example, Office of Urban Data",
+    }
+    return [
+        (
+            Project(
+                id=AIR,
+                name="Clean air on every street",
+                purpose="Measure street-level air quality to target traffic and green measures.",
+                benefits=[
+                    "Publish hourly air quality per neighbourhood",
+                    "Cut days above the WHO PM2.5 guideline by 20% by 2028",
+                ],
+                categories=[AIR_QUALITY],
+                vendor_ids=[TRUSTED, UNTRUSTED],
+                **common,
+            ),
+            ProjectStatus.LIVE,
+        ),
+        (
+            Project(
+                id=TRAFFIC,
+                name="Safe crossings",
+                purpose="Count traffic and give pedestrians who ask for it more crossing time.",
+                benefits=[
+                    "Signal timing that follows measured traffic",
+                    "Longer crossing time on request for residents who opted in",
+                ],
+                categories=[TRAFFIC_COUNT, CROSSING_REQUEST],
+                vendor_ids=[TRUSTED],
+                **common,
+            ),
+            ProjectStatus.LIVE,
+        ),
+        (
+            Project(
+                id=FLOOD,
+                name="Flood watch",
+                purpose="Early warning of flooding from drain and creek levels.",
+                benefits=["Warn residents of flooding 30 minutes earlier"],
+                categories=[WATER_LEVEL],
+                vendor_ids=[TRUSTED],
+                **common,
+            ),
+            ProjectStatus.CONSULTATION,
+        ),
+        (
+            Project(
+                id=PARKING,
+                name="Parking pilot 2025",
+                purpose="Find out whether bay sensors reduce searching for parking.",
+                benefits=["Report on search traffic before and after"],
+                categories=[PARKING_OCCUPANCY],
+                vendor_ids=[TRUSTED],
+                **common,
+            ),
+            ProjectStatus.RETIRED,
+        ),
+    ]
+
+
+@dataclass
+class SimDevice:
+    signer: DeviceSigner
+    kind: str  # air | traffic | flood | parking | untrusted | suspended | revoked
+    categories: list[str]
+    seq: int = 0
+    last_envelope: bytes = b""
+
+
+@dataclass
+class City:
+    devices: list[SimDevice] = field(default_factory=list)
+
+    def by_kind(self, kind: str) -> list[SimDevice]:
+        return [d for d in self.devices if d.kind == kind]
+
+
+# kind -> (vendor, project, modality, categories, share of the fleet)
+FLEET: dict[str, tuple[str, str, str, list[str], float]] = {
+    "air": (TRUSTED, AIR, "air quality station", ["air.quality"], 0.45),
+    "traffic": (
+        TRUSTED,
+        TRAFFIC,
+        "counting loop and crossing button",
+        ["traffic.count", "pedestrian.crossing_request"],
+        0.40,
+    ),
+    "flood": (TRUSTED, FLOOD, "water level gauge", ["water.level"], 0.06),
+    "parking": (TRUSTED, PARKING, "parking bay sensor", ["parking.occupancy"], 0.03),
+    "untrusted": (UNTRUSTED, AIR, "air quality station", ["air.quality"], 0.04),
+    "suspended": (TRUSTED, AIR, "air quality station", ["air.quality"], 0.01),
+    "revoked": (TRUSTED, AIR, "air quality station", ["air.quality"], 0.01),
+}
+
+
+def _fleet_plan(n: int) -> list[str]:
+    plan: list[str] = []
+    for kind, (*_, share) in FLEET.items():
+        plan += [kind] * max(1, round(n * share))
+    return plan[:n] if len(plan) >= n else plan + ["air"] * (n - len(plan))
+
+
+def seed(registry: Registry, n_devices: int = 1000) -> City:
+    """Register the sample city on an empty register; returns the simulated devices."""
+    for v in vendors():
+        registry.register_vendor(v, SEEDER)
+    for project, target in projects():
+        registry.create_project(project, SEEDER)
+        registry.open_consultation(project.id, SEEDER, "public exhibition opened")
+        if target is ProjectStatus.CONSULTATION:
+            continue
+        registry.approve(project.id, COUNCIL, "approved after consultation")
+        registry.set_project_status(project.id, ProjectStatus.LIVE, SEEDER, "devices installed")
+    city = City()
+    for i, kind in enumerate(_fleet_plan(n_devices)):
+        vendor, project_id, modality, categories, _ = FLEET[kind]
+        signer = DeviceSigner(urn("Device", f"{kind}-{i:05d}"))
+        registry.register_device(
+            Device(
+                id=signer.device_id,
+                vendor_id=vendor,
+                project_id=project_id,
+                modality=modality,
+                location=Location(lat=52.35 + (i % 97) / 1000, lon=4.88 + (i % 89) / 1000),
+                categories=categories,
+                public_key=signer.public_key_b64,
+            ),
+            SEEDER,
+        )
+        city.devices.append(SimDevice(signer, kind, categories))
+    for d in city.by_kind("suspended"):
+        registry.set_device_status(
+            d.signer.device_id,
+            DeviceStatus.SUSPENDED,
+            SEEDER,
+            "reported tampered, under inspection",
+        )
+    for d in city.by_kind("revoked"):
+        registry.set_device_status(
+            d.signer.device_id, DeviceStatus.REVOKED, SEEDER, "key leaked; device replaced"
+        )
+    # Retire the parking pilot after its devices were enrolled: they keep sending.
+    registry.set_project_status(PARKING, ProjectStatus.RETIRED, SEEDER, "pilot ended")
+    return city
+
+
+def save(city: City, path: Path) -> None:
+    """The simulated devices' own keys: a file of the simulator, not of the platform."""
+    rows = [
+        {
+            "id": d.signer.device_id,
+            "kind": d.kind,
+            "categories": d.categories,
+            "key": base64.b64encode(d.signer.private_bytes()).decode(),
+        }
+        for d in city.devices
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows))
+    path.chmod(0o600)
+
+
+def load(path: Path) -> City:
+    rows = json.loads(path.read_text())
+    return City(
+        [
+            SimDevice(
+                DeviceSigner.from_private_bytes(r["id"], base64.b64decode(r["key"])),
+                r["kind"],
+                r["categories"],
+            )
+            for r in rows
+        ]
+    )

@@ -1,0 +1,144 @@
+"""`charter demo`: seed a sample city, serve the API, and let its devices talk to it."""
+
+from __future__ import annotations
+
+import resource
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import httpx
+import uvicorn
+
+from charter.api.app import create_app
+from charter.auth import Role, issue_token
+from charter.bootstrap import Platform
+from charter.sim import city as sample
+from charter.sim.traffic import Traffic
+
+
+@dataclass
+class DemoSummary:
+    admitted: int
+    rejected: dict[str, int]
+    quarantined: int
+    ledger_size: int
+    ledger_root: str
+    peak_rss_mb: float
+    envelopes_sent: int
+    tokens: dict[str, str] = field(default_factory=dict)
+
+
+def peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux.
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def prepare(platform: Platform, n_devices: int) -> sample.City:
+    keys = platform.settings.data_dir / "sim" / "devices.json"
+    if platform.store.list_devices():
+        if not keys.exists():
+            raise SystemExit(
+                f"{platform.settings.data_dir} holds a register but no simulated device keys; "
+                "run the demo with a fresh --data-dir"
+            )
+        return sample.load(keys)
+    city = sample.seed(platform.registry, n_devices)
+    sample.save(city, keys)
+    return city
+
+
+class Devices(threading.Thread):
+    """Simulated devices sending signed envelopes over HTTP, honest and otherwise."""
+
+    def __init__(self, city: sample.City, url: str, period_s: float) -> None:
+        super().__init__(daemon=True, name="sim-devices")
+        self.traffic = Traffic(city)
+        self.url, self.period_s = url, period_s
+        self.stop = threading.Event()
+        self.sent = 0
+
+    def run(self) -> None:
+        devices = self.traffic.city.devices
+        self.traffic.start(datetime.now(UTC))
+        per_tick = max(1, round(len(devices) / self.period_s))
+        cursor, tick = 0, 0
+        with httpx.Client(base_url=self.url, timeout=10) as client:
+            while not self.stop.is_set():
+                started = time.monotonic()
+                now = datetime.now(UTC)
+                for _ in range(per_tick):
+                    device = devices[cursor % len(devices)]
+                    cursor += 1
+                    self._post(client, self.traffic.honest(device, now))
+                if tick % 2 == 0:
+                    for _label, body in self.traffic.mischief(now):
+                        self._post(client, body)
+                tick += 1
+                self.stop.wait(max(0.0, 1.0 - (time.monotonic() - started)))
+
+    def _post(self, client: httpx.Client, body: bytes) -> None:
+        try:
+            client.post("/ingest", content=body, headers={"content-type": "application/json"})
+            self.sent += 1
+        except httpx.HTTPError:
+            if not self.stop.is_set():
+                time.sleep(0.2)
+
+
+def run(
+    platform: Platform,
+    *,
+    host: str,
+    port: int,
+    duration: float | None,
+    n_devices: int,
+    period_s: float,
+    say: Callable[[str], None],
+) -> DemoSummary:
+    city = prepare(platform, n_devices)
+    tokens = {
+        role.value: issue_token(platform.store, platform.clock, f"demo-{role.value}", role)
+        for role in (Role.OPERATOR, Role.COUNCIL, Role.AUDITOR)
+    }
+    app = create_app(platform)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True, name="api")
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise SystemExit(f"the API could not start on {host}:{port}")
+        time.sleep(0.05)
+    url = f"http://{host}:{port}"
+    say(f"API at {url}  (OpenAPI docs at {url}/docs)")
+    for role, token in tokens.items():
+        say(f"{role} token: {token}")
+    say(
+        f"{len(city.devices)} simulated devices are sending; "
+        + (f"stopping after {duration:g} s" if duration else "Ctrl-C to stop")
+    )
+    devices = Devices(city, url, period_s)
+    devices.start()
+    try:
+        deadline = time.monotonic() + duration if duration else None
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    devices.stop.set()
+    devices.join(timeout=15)
+    server.should_exit = True
+    thread.join(timeout=15)
+    checkpoint = platform.ledger.checkpoint()
+    return DemoSummary(
+        admitted=platform.store.count_readings(),
+        rejected=platform.store.rejections_by_reason(),
+        quarantined=platform.store.count_quarantine("held"),
+        ledger_size=checkpoint.size,
+        ledger_root=checkpoint.root.hex(),
+        peak_rss_mb=peak_rss_mb(),
+        envelopes_sent=devices.sent,
+        tokens=tokens,
+    )

@@ -1,0 +1,1 @@
+"""Persistence: one Store interface, SQLite by default."""

@@ -1,0 +1,139 @@
+"""The Store interface every backend implements.
+
+Writes happen inside `transaction()`: everything done through one `Tx` commits
+together or not at all, which is how the gate acknowledges only what is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from charter.domain.model import Device, Project, Vendor
+
+# (device_id, project_id, category, observed_at_ms, received_at_ms, seq, body_json)
+ReadingRow = tuple[str, str, str, int, int, int, str]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReading:
+    id: int
+    device_id: str
+    project_id: str
+    category: str
+    observed_at: int
+    received_at: int
+    seq: int
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineItem:
+    received_at: int
+    device_id: str | None
+    seq: int | None
+    kind: str  # "envelope" or "reading"
+    stage: str
+    reason: str
+    detail: str
+    payload: bytes
+    id: int = 0
+    status: str = "held"
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    at: int
+    device_id: str | None
+    seq: int | None
+    stage: str
+    reason: str
+    count: int
+    outcome: str  # "quarantined" or "dropped"
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    idx: int
+    at: int
+    kind: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    size: int
+    at: int
+    root: bytes
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    digest: str
+    name: str
+    role: str
+    created_at: int
+    revoked: bool
+
+
+class Tx(Protocol):
+    def put_vendor(self, vendor: Vendor, at: int) -> None: ...
+    def put_project(self, project: Project, at: int) -> None: ...
+    def put_device(self, device: Device, at: int) -> None: ...
+    def insert_readings(self, rows: Sequence[ReadingRow]) -> None: ...
+    def insert_quarantine(self, items: Sequence[QuarantineItem]) -> None: ...
+    def set_quarantine_status(
+        self, item_id: int, status: str, reason: str, detail: str
+    ) -> None: ...
+    def insert_decisions(self, records: Sequence[DecisionRecord]) -> None: ...
+    def advance_device_seqs(self, seqs: dict[str, int]) -> None: ...
+    def append_ledger(
+        self, entry: LedgerEntry, nodes: Sequence[tuple[int, int, bytes]]
+    ) -> None: ...
+    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None: ...
+    def add_token(self, token: TokenRecord) -> None: ...
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractContextManager[Tx]: ...
+    def close(self) -> None: ...
+
+    # registry
+    def get_vendor(self, vendor_id: str) -> Vendor | None: ...
+    def list_vendors(self) -> list[Vendor]: ...
+    def get_project(self, project_id: str) -> Project | None: ...
+    def list_projects(self) -> list[Project]: ...
+    def get_device(self, device_id: str) -> Device | None: ...
+    def list_devices(self, project_id: str | None = None) -> list[Device]: ...
+    def device_seq(self, device_id: str) -> int: ...
+
+    # readings, quarantine and decisions
+    def readings(
+        self,
+        *,
+        device_id: str | None = None,
+        project_id: str | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        after_id: int = 0,
+        limit: int = 1000,
+    ) -> list[StoredReading]: ...
+    def count_readings(self) -> int: ...
+    def quarantine(self, *, status: str = "held", limit: int = 1000) -> list[QuarantineItem]: ...
+    def get_quarantine(self, item_id: int) -> QuarantineItem | None: ...
+    def count_quarantine(self, status: str = "held") -> int: ...
+    def rejections_by_reason(self) -> dict[str, int]: ...
+
+    # ledger
+    def ledger_size(self) -> int: ...
+    def ledger_node(self, level: int, idx: int) -> bytes: ...
+    def ledger_entries(self, start: int, end: int) -> list[LedgerEntry]: ...
+    def iter_ledger_entries(self) -> Iterator[LedgerEntry]: ...
+    def ledger_checkpoints(self) -> list[StoredCheckpoint]: ...
+    def latest_checkpoint(self) -> StoredCheckpoint | None: ...
+
+    # tokens
+    def get_token(self, digest: str) -> TokenRecord | None: ...

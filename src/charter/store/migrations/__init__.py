@@ -1,0 +1,1 @@
+"""Alembic migrations; `charter.store.migrate.upgrade` runs them."""
