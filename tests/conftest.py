@@ -1,0 +1,88 @@
+"""Shared fixtures: a real platform on a fresh SQLite file, with a clock tests control."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from charter.bootstrap import Platform, build
+from charter.device import DeviceSigner, SimReading
+from charter.domain.clock import FixedClock
+from charter.domain.model import Actor, Device, Location, ProjectStatus, urn
+from charter.settings import Settings
+from charter.sim import city as sample
+
+OPERATOR = Actor(name="test-operator", role="operator")
+COUNCIL = Actor(name="test-council", role="council")
+START = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(START)
+
+
+@pytest.fixture
+def platform(tmp_path: Path, clock: FixedClock) -> Iterator[Platform]:
+    p = build(Settings(data_dir=tmp_path / "data"), clock=clock)
+    yield p
+    p.close()
+
+
+class SampleCity:
+    """The sample city's vendors and projects, and a few devices with known keys."""
+
+    def __init__(self, platform: Platform) -> None:
+        self.platform = platform
+        reg = platform.registry
+        for v in sample.vendors():
+            reg.register_vendor(v, OPERATOR)
+        for project, target in sample.projects():
+            reg.create_project(project, OPERATOR)
+            reg.open_consultation(project.id, OPERATOR, "exhibition")
+            if target is not ProjectStatus.CONSULTATION:
+                reg.approve(project.id, COUNCIL, "approved")
+                reg.set_project_status(project.id, ProjectStatus.LIVE, OPERATOR, "installed")
+        self.air = self.device("air", sample.TRUSTED, sample.AIR, ["air.quality"])
+        self.traffic = self.device(
+            "traffic", sample.TRUSTED, sample.TRAFFIC,
+            ["traffic.count", "pedestrian.crossing_request"],
+        )
+        self.flood = self.device("flood", sample.TRUSTED, sample.FLOOD, ["water.level"])
+        self.untrusted = self.device("shady", sample.UNTRUSTED, sample.AIR, ["air.quality"])
+        self.seqs: dict[str, int] = {}
+
+    def device(self, name: str, vendor: str, project: str, categories: list[str]) -> DeviceSigner:
+        signer = DeviceSigner(urn("Device", name))
+        self.platform.registry.register_device(
+            Device(id=signer.device_id, vendor_id=vendor, project_id=project, modality="test",
+                   location=Location(lat=52.0, lon=4.0), categories=categories,
+                   public_key=signer.public_key_b64),
+            OPERATOR,
+        )
+        return signer
+
+    def envelope(
+        self, signer: DeviceSigner, readings: list[SimReading] | None = None, *,
+        seq: int | None = None, sent_at: datetime | None = None,
+    ) -> bytes:
+        now = self.platform.clock.now()
+        if seq is None:
+            seq = self.seqs.get(signer.device_id, 0) + 1
+        self.seqs[signer.device_id] = max(seq, self.seqs.get(signer.device_id, 0))
+        if readings is None:
+            readings = [air_reading(now)]
+        return signer.envelope(seq, sent_at or now, readings)
+
+
+def air_reading(t: datetime, pm25: object = 12.5, **extra: object) -> SimReading:
+    return SimReading("air.quality", t, {"pm25": pm25, "no2": 20.0, **extra},
+                      {"pm25": "ug/m3", "no2": "ug/m3"})
+
+
+@pytest.fixture
+def city(platform: Platform) -> SampleCity:
+    return SampleCity(platform)
