@@ -190,3 +190,7 @@ def bench_ingest(
     console.print(table)
     if as_json:
         print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    app()

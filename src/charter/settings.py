@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,7 +52,7 @@ class Settings(BaseModel):
         for name, field in cls.model_fields.items():
             raw = os.environ.get(ENV_PREFIX + name.upper())
             if raw is not None:
-                is_list = field.annotation is list[str]
+                is_list = get_origin(field.annotation) is list
                 values[name] = [x.strip() for x in raw.split(",") if x.strip()] if is_list else raw
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls.model_validate(values)

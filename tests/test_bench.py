@@ -1,0 +1,45 @@
+"""The benchmark runs end to end and reports its figures (speed is not asserted here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from charter.bench.ingest import run_ingest
+
+
+def test_ingest_bench_stores_every_reading_and_compares_with_raw_inserts() -> None:
+    result = run_ingest(envelopes=40, envelope_size=25, batch=4, devices=8)
+    assert result.readings == 1000
+    figures = result.to_json()
+    assert set(figures) == {"readings_per_s", "raw_insert_per_s", "ratio", "envelope_size"}
+    assert figures["envelope_size"] == 25
+    assert figures["ratio"] == round(figures["readings_per_s"] / figures["raw_insert_per_s"], 3)
+    assert {"decode", "authenticate", "store (commit)"} <= set(result.stage_seconds)
+
+
+def test_bench_command_prints_a_table_and_a_json_last_line() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "charter.cli",
+            "bench",
+            "ingest",
+            "--json",
+            "--envelopes",
+            "30",
+            "--envelope-size",
+            "10",
+            "--batch",
+            "3",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "full gate, readings/s" in done.stdout
+    last = json.loads(done.stdout.strip().splitlines()[-1])
+    assert last["envelope_size"] == 10 and last["readings_per_s"] > 0
