@@ -63,7 +63,7 @@ def test_demo_admits_honest_readings_and_refuses_every_kind_of_mischief(tmp_path
     assert isinstance(summary["admitted"], int) and summary["admitted"] > 0
     rejected = summary["rejected"]
     assert isinstance(rejected, dict)
-    assert DEMO_REASONS <= set(rejected), DEMO_REASONS - set(rejected)
+    assert set(rejected) >= DEMO_REASONS, DEMO_REASONS - set(rejected)
     assert isinstance(summary["quarantined"], int) and summary["quarantined"] > 0
     assert isinstance(summary["ledger_size"], int) and summary["ledger_size"] > 120
     assert isinstance(summary["peak_rss_mb"], float) and summary["peak_rss_mb"] < 300
