@@ -47,10 +47,16 @@ class LedgerTx:
 
 
 class Ledger:
+    # Sign a checkpoint at least every this many entries, so a reader never
+    # waits long for a signed root that covers a change.
+    CHECKPOINT_EVERY = 64
+
     def __init__(self, store: Store, key: SigningKey, origin: str, clock: Clock) -> None:
         self.store, self.key, self.origin, self.clock = store, key, origin, clock
         self._lock = threading.Lock()
         self._frontier = Frontier.from_nodes(store.ledger_size(), store.ledger_node)
+        latest = store.latest_checkpoint()
+        self._checkpointed = latest.size if latest else 0
 
     @property
     def size(self) -> int:
@@ -66,6 +72,8 @@ class Ledger:
             with self.store.transaction() as tx:
                 yield LedgerTx(tx, frontier, to_ms(self.clock.now()))
             self._frontier = frontier
+        if frontier.size - self._checkpointed >= self.CHECKPOINT_EVERY:
+            self.checkpoint()
 
     def checkpoint(self) -> StoredCheckpoint:
         """The newest signed checkpoint, signing a new one if the log has grown."""
@@ -81,6 +89,7 @@ class Ledger:
             stored = StoredCheckpoint(size, to_ms(self.clock.now()), root, note)
             with self.store.transaction() as tx:
                 tx.add_checkpoint(stored)
+            self._checkpointed = size
             return stored
 
     def inclusion(self, index: int, size: int) -> list[bytes]:
