@@ -16,6 +16,7 @@ STATUS: dict[Reason, int] = {
     Reason.MALFORMED_JSON: 400,
     Reason.INVALID_ENVELOPE: 400,
     Reason.TOO_DEEP: 400,
+    Reason.NON_FINITE: 400,
     Reason.EMPTY_ENVELOPE: 400,
     Reason.ENVELOPE_TOO_LARGE: 413,
     Reason.TOO_MANY_READINGS: 413,

@@ -51,13 +51,17 @@ class Authenticate:
             # An operator re-admits what was already authenticated once; the
             # signature is still checked, freshness and sequence are not.
             return None
+        # Sequence first: a captured envelope sent again is a replay whatever
+        # its age, and is never kept.
+        last = batch.pending_seqs.get(view.id, view.last_seq)
+        if env.seq <= last:
+            return item.reject(STAGE, Reason.REPLAYED_SEQUENCE, f"last accepted seq is {last}")
+        # The sequence number is used from here on, even if the envelope is out
+        # of its time window: a second copy of it is then a replay too.
+        batch.pending_seqs[view.id] = env.seq
         sent = to_ms(env.sent_at)
         if sent < batch.now_ms - self.window.max_age_ms:
             return item.reject(STAGE, Reason.STALE_TIMESTAMP, "sent_at is too old")
         if sent > batch.now_ms + self.window.max_skew_ms:
             return item.reject(STAGE, Reason.FUTURE_TIMESTAMP, "sent_at is in the future")
-        last = batch.pending_seqs.get(view.id, view.last_seq)
-        if env.seq <= last:
-            return item.reject(STAGE, Reason.REPLAYED_SEQUENCE, f"last accepted seq is {last}")
-        batch.pending_seqs[view.id] = env.seq
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import msgspec
@@ -30,6 +31,16 @@ class Limits:
     max_readings: int = 10_000
 
 
+# JSON has no NaN or Infinity; some encoders write them anyway. Name that case.
+_NON_FINITE = re.compile(rb"[:\[,]\s*-?(?:NaN|Infinity)\s*[,\]}]")
+
+
+def _malformed(raw: bytes) -> tuple[Reason, str]:
+    if _NON_FINITE.search(raw):
+        return Reason.NON_FINITE, "NaN and Infinity are not JSON numbers"
+    return Reason.MALFORMED_JSON, ""
+
+
 class Decode:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -48,7 +59,7 @@ class Decode:
         except msgspec.ValidationError as e:
             return item.reject(STAGE, Reason.INVALID_ENVELOPE, str(e))
         except msgspec.DecodeError:
-            return item.reject(STAGE, Reason.MALFORMED_JSON)
+            return item.reject(STAGE, *_malformed(item.raw))
         item.signed = bytes(signed.envelope)
         item.sig = signed.sig
         env: Envelope | EnvelopeHeader | None
@@ -64,6 +75,10 @@ class Decode:
             env = self._slow_path(item)
             if env is None:
                 return None
+        except msgspec.DecodeError:
+            # The outer decode skips the envelope member without checking it
+            # (invalid UTF-8, NaN literals): it is malformed after all.
+            return item.reject(STAGE, *_malformed(item.signed))
         if env.v != ENVELOPE_VERSION:
             return item.reject(STAGE, Reason.INVALID_ENVELOPE, f"unsupported version {env.v}")
         n = len(item.readings)
@@ -101,7 +116,9 @@ class Decode:
             except msgspec.DecodeError as e:
                 # msgspec names the path and the expected type, never the value.
                 readings.append(None)
-                rejections.append(Rejection(STAGE, Reason.INVALID_READING, str(e)))
+                message = str(e)
+                reason = Reason.NON_FINITE if "out of range" in message else Reason.INVALID_READING
+                rejections.append(Rejection(STAGE, reason, message))
         item.readings = readings
         item.reading_rejections = rejections
         item.raw_readings = [bytes(r) for r in header.readings]

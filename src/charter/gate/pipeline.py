@@ -90,46 +90,59 @@ class Gate:
         with self._lock:
             yield
 
-    def replay(self, items: list[EnvelopeItem], tx: Tx, *, from_stage: int = 0) -> list[Outcome]:
+    def replay(
+        self, items: list[EnvelopeItem], tx: Tx, *, from_stage: int = 0
+    ) -> tuple[list[Outcome], list[ReadingRow]]:
         """Run an operator's replay through the stages into the caller's transaction.
 
-        The caller holds `exclusive()`. Items that were authenticated when they
+        The caller holds `exclusive()`, and calls `publish(rows)` once its
+        transaction has committed. Items that were authenticated when they
         arrived start at `from_stage` (authorise) with their device set.
         """
         batch = Batch(items, to_ms(self.clock.now()))
-        return self._run(batch, tx=tx, stages=self.stages[from_stage:])
+        outcomes, rows = self._decide(batch, self.stages[from_stage:])
+        self._write(tx, *rows)
+        return outcomes, rows[0]
 
-    def _run(
-        self, batch: Batch, *, tx: Tx | None = None, stages: Sequence[Stage] | None = None
-    ) -> list[Outcome]:
-        for stage in stages if stages is not None else self.stages:
+    def publish(self, rows: list[ReadingRow]) -> None:
+        """Announce committed rows to the services."""
+        if rows and self.bus.has_subscribers(TOPIC_READINGS):
+            self.bus.publish(TOPIC_READINGS, rows)
+
+    def _run(self, batch: Batch) -> list[Outcome]:
+        outcomes, (rows, held, decisions, seqs) = self._decide(batch, self.stages)
+        with self.store.transaction() as tx:
+            self._write(tx, rows, held, decisions, seqs)
+        self.directory.committed(seqs)
+        self.publish(rows)
+        return outcomes
+
+    def _decide(
+        self, batch: Batch, stages: Sequence[Stage]
+    ) -> tuple[
+        list[Outcome],
+        tuple[list[ReadingRow], list[QuarantineItem], list[DecisionRecord], dict[str, int]],
+    ]:
+        for stage in stages:
             stage(batch)
         rows: list[ReadingRow] = []
         held: list[QuarantineItem] = []
         decisions: list[DecisionRecord] = []
         outcomes = [self._settle(it, batch.now_ms, rows, held, decisions) for it in batch.items]
-        if tx is None:
-            with self.store.transaction() as own:
-                self._write(own, batch, rows, held, decisions)
-        else:
-            self._write(tx, batch, rows, held, decisions)
-        self.directory.committed(batch.pending_seqs)
-        if rows and self.bus.has_subscribers(TOPIC_READINGS):
-            self.bus.publish(TOPIC_READINGS, rows)
-        return outcomes
+        return outcomes, (rows, held, decisions, batch.pending_seqs)
 
     @staticmethod
     def _write(
         tx: Tx,
-        batch: Batch,
         rows: list[ReadingRow],
         held: list[QuarantineItem],
         decisions: list[DecisionRecord],
+        seqs: dict[str, int],
     ) -> None:
         tx.insert_readings(rows)
         tx.insert_quarantine(held)
         tx.insert_decisions(decisions)
-        tx.advance_device_seqs(batch.pending_seqs)
+        tx.advance_device_seqs(seqs)
 
     def _settle(
         self,

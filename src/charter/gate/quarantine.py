@@ -39,7 +39,8 @@ class Quarantine:
                 raise CharterError(Reason.NOT_REPLAYABLE, f"item {item_id} is {held.status}")
             item, start = self._item(held)
             with self.ledger.write() as w:
-                outcome = self.gate.replay([item], w.tx, from_stage=start)[0]
+                outcomes, rows = self.gate.replay([item], w.tx, from_stage=start)
+                outcome = outcomes[0]
                 if outcome.rejection is None and (outcome.admitted or held.kind == "envelope"):
                     status, reason, detail = "replayed", held.reason, held.detail
                 else:
@@ -56,6 +57,7 @@ class Quarantine:
                     result=status,
                     why=why,
                 )
+            self.gate.publish(rows)  # committed now
             return outcome
 
     def _item(self, held: QuarantineItem) -> tuple[EnvelopeItem, int]:

@@ -30,6 +30,7 @@ from charter.store.base import (
 )
 from charter.store.migrate import upgrade
 
+_WRITER = "charter.writer"
 INSERT_READINGS = (
     "INSERT INTO readings (device_id, project_id, category, observed_at, received_at, seq, body)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -207,12 +208,19 @@ class SqliteStore:
         cur.close()
 
     def _on_begin(self, conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Writers take the write lock up front (no upgrade deadlocks); readers
+        # begin deferred, so in WAL mode they never wait for a writer.
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get(_WRITER) else "BEGIN")
 
     @contextmanager
     def transaction(self) -> Iterator[SqliteTx]:
-        with self._write_lock, self.engine.begin() as conn:
-            yield SqliteTx(conn)
+        with self._write_lock, self.engine.connect() as conn:
+            conn.info[_WRITER] = True
+            try:
+                with conn.begin():
+                    yield SqliteTx(conn)
+            finally:
+                conn.info.pop(_WRITER, None)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,0 +1,128 @@
+"""Stage 3, authorise: only an active device of a trusted vendor, in a live project."""
+
+from __future__ import annotations
+
+import pytest
+
+from charter.bootstrap import Platform
+from charter.device import SimReading
+from charter.domain.model import DeviceStatus, ProjectStatus, Vendor
+from charter.domain.reasons import Reason
+from charter.gate.batch import Outcome
+from charter.sim import city as sample
+from tests.conftest import COUNCIL, OPERATOR, SampleCity, air_reading
+
+
+def rejected(out: Outcome, reason: Reason) -> None:
+    assert out.rejection is not None, out.to_json()
+    assert (out.rejection.stage, out.rejection.reason) == ("authorise", reason)
+    assert out.admitted == 0
+    assert out.to_json()["stage"] == "authorise"
+
+
+def water(city: SampleCity) -> list[SimReading]:
+    now = city.platform.clock.now()
+    return [SimReading("water.level", now, {"level": 42.0}, {"level": "cm"})]
+
+
+def test_a_suspended_device_is_refused_until_reactivated(
+    platform: Platform, city: SampleCity
+) -> None:
+    reg = platform.registry
+    reg.set_device_status(city.air.device_id, DeviceStatus.SUSPENDED, OPERATOR, "inspection")
+    [out] = platform.gate.ingest([city.envelope(city.air)])
+    rejected(out, Reason.DEVICE_SUSPENDED)
+    reg.set_device_status(city.air.device_id, DeviceStatus.ACTIVE, OPERATOR, "inspected")
+    [out] = platform.gate.ingest([city.envelope(city.air)])
+    assert out.rejection is None and out.admitted == 1
+    assert platform.store.count_readings() == 1
+
+
+def test_a_revoked_device_is_refused(platform: Platform, city: SampleCity) -> None:
+    [before] = platform.gate.ingest([city.envelope(city.air)])
+    assert before.admitted == 1
+    platform.registry.set_device_status(
+        city.air.device_id, DeviceStatus.REVOKED, OPERATOR, "key leaked"
+    )
+    [out] = platform.gate.ingest([city.envelope(city.air)])
+    rejected(out, Reason.DEVICE_REVOKED)
+    assert platform.store.count_readings() == 1
+
+
+def test_revocation_wins_over_other_problems(platform: Platform, city: SampleCity) -> None:
+    platform.registry.set_device_status(
+        city.untrusted.device_id, DeviceStatus.REVOKED, OPERATOR, "key leaked"
+    )
+    [out] = platform.gate.ingest([city.envelope(city.untrusted)])
+    rejected(out, Reason.DEVICE_REVOKED)
+
+
+def test_a_device_of_an_untrusted_vendor_is_refused(platform: Platform, city: SampleCity) -> None:
+    [out] = platform.gate.ingest([city.envelope(city.untrusted)])
+    rejected(out, Reason.VENDOR_UNTRUSTED)
+    assert platform.store.count_readings() == 0
+
+
+def test_a_vendor_that_loses_trust_is_refused_at_the_next_envelope(
+    platform: Platform, city: SampleCity
+) -> None:
+    [out] = platform.gate.ingest([city.envelope(city.air)])
+    assert out.admitted == 1
+    vendor = platform.store.get_vendor(sample.TRUSTED)
+    assert vendor is not None
+    platform.registry.update_vendor(
+        Vendor(
+            id=vendor.id,
+            name=vendor.name,
+            jurisdiction=vendor.jurisdiction,
+            certifications=[],
+            remote_raw_access=False,
+        ),
+        OPERATOR,
+        "certificate expired",
+    )
+    [out] = platform.gate.ingest([city.envelope(city.air)])
+    rejected(out, Reason.VENDOR_UNTRUSTED)
+
+
+def test_a_project_in_consultation_is_not_live(platform: Platform, city: SampleCity) -> None:
+    [out] = platform.gate.ingest([city.envelope(city.flood, water(city))])
+    rejected(out, Reason.PROJECT_NOT_LIVE)
+    assert platform.store.count_readings() == 0
+
+
+def test_a_project_goes_live_only_after_approval(platform: Platform, city: SampleCity) -> None:
+    platform.registry.approve(sample.FLOOD, COUNCIL, "approved after consultation")
+    [out] = platform.gate.ingest([city.envelope(city.flood, water(city))])
+    rejected(out, Reason.PROJECT_NOT_LIVE)  # approved is not yet live
+    platform.registry.set_project_status(sample.FLOOD, ProjectStatus.LIVE, OPERATOR, "installed")
+    [out] = platform.gate.ingest([city.envelope(city.flood, water(city))])
+    assert out.rejection is None and out.admitted == 1
+
+
+@pytest.mark.parametrize("status", [ProjectStatus.SUSPENDED, ProjectStatus.RETIRED])
+def test_a_suspended_or_retired_project_is_not_live(
+    platform: Platform, city: SampleCity, status: ProjectStatus
+) -> None:
+    platform.registry.set_project_status(sample.AIR, status, OPERATOR, "paused by council")
+    [out] = platform.gate.ingest([city.envelope(city.air)])
+    rejected(out, Reason.PROJECT_NOT_LIVE)
+
+
+def test_authorisation_is_per_envelope_in_a_batch(platform: Platform, city: SampleCity) -> None:
+    now = platform.clock.now()
+    outs = platform.gate.ingest(
+        [
+            city.envelope(city.untrusted),
+            city.envelope(city.air, [air_reading(now)]),
+            city.envelope(city.flood, water(city)),
+        ]
+    )
+    assert [o.rejection.reason if o.rejection else None for o in outs] == [
+        Reason.VENDOR_UNTRUSTED,
+        None,
+        Reason.PROJECT_NOT_LIVE,
+    ]
+    assert platform.store.count_readings() == 1
+    [row] = platform.store.readings()
+    assert row.device_id == city.air.device_id
