@@ -48,7 +48,9 @@ class SampleCity:
                 reg.set_project_status(project.id, ProjectStatus.LIVE, OPERATOR, "installed")
         self.air = self.device("air", sample.TRUSTED, sample.AIR, ["air.quality"])
         self.traffic = self.device(
-            "traffic", sample.TRUSTED, sample.TRAFFIC,
+            "traffic",
+            sample.TRUSTED,
+            sample.TRAFFIC,
             ["traffic.count", "pedestrian.crossing_request"],
         )
         self.flood = self.device("flood", sample.TRUSTED, sample.FLOOD, ["water.level"])
@@ -58,16 +60,26 @@ class SampleCity:
     def device(self, name: str, vendor: str, project: str, categories: list[str]) -> DeviceSigner:
         signer = DeviceSigner(urn("Device", name))
         self.platform.registry.register_device(
-            Device(id=signer.device_id, vendor_id=vendor, project_id=project, modality="test",
-                   location=Location(lat=52.0, lon=4.0), categories=categories,
-                   public_key=signer.public_key_b64),
+            Device(
+                id=signer.device_id,
+                vendor_id=vendor,
+                project_id=project,
+                modality="test",
+                location=Location(lat=52.0, lon=4.0),
+                categories=categories,
+                public_key=signer.public_key_b64,
+            ),
             OPERATOR,
         )
         return signer
 
     def envelope(
-        self, signer: DeviceSigner, readings: list[SimReading] | None = None, *,
-        seq: int | None = None, sent_at: datetime | None = None,
+        self,
+        signer: DeviceSigner,
+        readings: list[SimReading] | None = None,
+        *,
+        seq: int | None = None,
+        sent_at: datetime | None = None,
     ) -> bytes:
         now = self.platform.clock.now()
         if seq is None:
@@ -79,8 +91,9 @@ class SampleCity:
 
 
 def air_reading(t: datetime, pm25: object = 12.5, **extra: object) -> SimReading:
-    return SimReading("air.quality", t, {"pm25": pm25, "no2": 20.0, **extra},
-                      {"pm25": "ug/m3", "no2": "ug/m3"})
+    return SimReading(
+        "air.quality", t, {"pm25": pm25, "no2": 20.0, **extra}, {"pm25": "ug/m3", "no2": "ug/m3"}
+    )
 
 
 @pytest.fixture

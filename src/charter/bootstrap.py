@@ -6,6 +6,7 @@ Tests build a Platform with their own parts; the CLI builds it from Settings.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from charter.bus.base import TOPIC_REGISTRY, Bus
 from charter.bus.memory import InProcessBus
@@ -41,6 +42,15 @@ class Platform:
         self.store.close()
 
 
+def ledger_key_path(settings: Settings) -> Path:
+    return settings.data_dir / "keys" / "ledger.pem"
+
+
+def ledger_key_name(settings: Settings) -> str:
+    """Checkpoints are signed under the origin's host name."""
+    return settings.ledger_origin.split("/")[0]
+
+
 def gate_config(settings: Settings) -> GateConfig:
     return GateConfig(
         limits=Limits(settings.max_envelope_bytes, settings.max_readings),
@@ -63,9 +73,7 @@ def build(
     store = store or SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
     bus = bus or InProcessBus()
     clock = clock or SystemClock()
-    key = ledger_key or load_or_create(
-        settings.data_dir / "keys" / "ledger.pem", settings.ledger_origin.split("/")[0]
-    )
+    key = ledger_key or load_or_create(ledger_key_path(settings), ledger_key_name(settings))
     ledger = Ledger(store, key, settings.ledger_origin, clock)
     policy = TrustPolicy(
         required_certifications=frozenset(settings.required_certifications),

@@ -101,12 +101,20 @@ def demo(
 @ledger_app.command("verify")
 def ledger_verify(data_dir: DataDir = None) -> None:
     """Recompute the ledger from its entries and check every stored checkpoint."""
+    from charter.bootstrap import ledger_key_name, ledger_key_path
+    from charter.keys import load
     from charter.ledger.verify import verify
+    from charter.store.sqlite import SqliteStore
 
-    platform = _platform(data_dir)
-    key = platform.ledger.key
-    report = verify(platform.store, key.name, key.public_key)
-    platform.close()
+    # Not through build(): the verifier must not trust the stored tree it checks.
+    settings = Settings.load(data_dir=data_dir)
+    if not settings.database_path.exists():
+        console.print(f"[red]FAIL[/red] no ledger at {settings.database_path}")
+        raise typer.Exit(1)
+    key = load(ledger_key_path(settings), ledger_key_name(settings))
+    store = SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
+    report = verify(store, key.name, key.public_key)
+    store.close()
     if report.ok:
         console.print(
             f"ledger OK: {report.size} entries, {report.checkpoints} checkpoints, "

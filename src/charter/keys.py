@@ -43,13 +43,17 @@ class SigningKey:
         return base64.b64encode(raw).decode()
 
 
+def load(path: Path, name: str) -> SigningKey:
+    loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise ValueError(f"{path} does not hold an Ed25519 private key")
+    return SigningKey(name, loaded)
+
+
 def load_or_create(path: Path, name: str) -> SigningKey:
     """Load the key at `path`, or create it (mode 0600) on first start."""
     if path.exists():
-        loaded = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(loaded, Ed25519PrivateKey):
-            raise ValueError(f"{path} does not hold an Ed25519 private key")
-        return SigningKey(name, loaded)
+        return load(path, name)
     path.parent.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(

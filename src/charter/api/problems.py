@@ -36,13 +36,16 @@ STATUS: dict[Reason, int] = {
     Reason.VALIDATION_FAILED: 422,
     Reason.INVALID_TRANSITION: 409,
     Reason.NOT_REPLAYABLE: 409,
+    Reason.METHOD_NOT_ALLOWED: 405,
 }
 
 PROBLEM_TYPE = "https://charter.example.city/problems/"
 
 
-def problem(reason: Reason, detail: str = "", **extra: Any) -> JSONResponse:
-    status = STATUS.get(reason, 422)
+def problem(
+    reason: Reason, detail: str = "", *, http_status: int | None = None, **extra: Any
+) -> JSONResponse:
+    status = http_status or STATUS.get(reason, 422)
     body: dict[str, Any] = {
         "type": PROBLEM_TYPE + reason.value.lower().replace("_", "-"),
         "title": reason.sentence,
@@ -73,9 +76,16 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
-        reason = {401: Reason.UNAUTHENTICATED, 403: Reason.FORBIDDEN, 404: Reason.NOT_FOUND}.get(
-            exc.status_code, Reason.VALIDATION_FAILED
-        )
-        resp = problem(reason, str(exc.detail))
-        resp.status_code = exc.status_code
+        reason = _BY_STATUS.get(exc.status_code, Reason.VALIDATION_FAILED)
+        resp = problem(reason, str(exc.detail), http_status=exc.status_code)
+        for name, value in (exc.headers or {}).items():
+            resp.headers[name] = value
         return resp
+
+
+_BY_STATUS = {
+    401: Reason.UNAUTHENTICATED,
+    403: Reason.FORBIDDEN,
+    404: Reason.NOT_FOUND,
+    405: Reason.METHOD_NOT_ALLOWED,
+}

@@ -46,6 +46,7 @@ class Reason(StrEnum):
     VALIDATION_FAILED = "VALIDATION_FAILED"
     INVALID_TRANSITION = "INVALID_TRANSITION"
     NOT_REPLAYABLE = "NOT_REPLAYABLE"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
 
     @property
     def sentence(self) -> str:
@@ -83,6 +84,7 @@ SENTENCES: dict[Reason, str] = {
     Reason.VALIDATION_FAILED: "The request body is not valid.",
     Reason.INVALID_TRANSITION: "The status change is not allowed from the current status.",
     Reason.NOT_REPLAYABLE: "The quarantined item cannot be replayed.",
+    Reason.METHOD_NOT_ALLOWED: "The resource does not support this method.",
 }
 
 # The gate's stages, in order. A decision names the stage that made it.

@@ -61,9 +61,7 @@ class Registry:
     def create_project(self, project: Project, actor: Actor, why: str = "created") -> Project:
         if self.store.get_project(project.id) is not None:
             raise Conflict(f"{project.id} is already registered")
-        for vendor_id in project.vendor_ids:
-            if self.store.get_vendor(vendor_id) is None:
-                raise NotFound(vendor_id)
+        self._check_vendors(project)
         draft = project.model_copy(update={"status": ProjectStatus.DRAFT})
         with self.ledger.write() as w:
             w.tx.put_project(draft, w.now_ms)
@@ -84,6 +82,7 @@ class Registry:
             raise InvalidTransition(
                 f"{project.id} is {current.status.value}: only a draft can be edited"
             )
+        self._check_vendors(project)
         updated = project.model_copy(update={"status": current.status})
         with self.ledger.write() as w:
             w.tx.put_project(updated, w.now_ms)
@@ -126,6 +125,11 @@ class Registry:
             )
         self._changed(project_id)
         return changed
+
+    def _check_vendors(self, project: Project) -> None:
+        for vendor_id in project.vendor_ids:
+            if self.store.get_vendor(vendor_id) is None:
+                raise NotFound(vendor_id)
 
     def _project(self, project_id: str) -> Project:
         project = self.store.get_project(project_id)

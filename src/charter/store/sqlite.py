@@ -338,13 +338,15 @@ class SqliteStore:
         return [LedgerEntry(r.idx, r.at, r.kind, bytes(r.data)) for r in self._rows(stmt)]
 
     def iter_ledger_entries(self) -> Iterator[LedgerEntry]:
-        start = 0
+        # Keyset pages: a hole in the indexes must not end the walk early.
+        e, after = s.ledger_entries, -1
         while True:
-            batch = self.ledger_entries(start, start + 1000)
-            yield from batch
-            if len(batch) < 1000:
+            stmt = select(e).where(e.c.idx > after).order_by(e.c.idx).limit(1000)
+            page = [LedgerEntry(r.idx, r.at, r.kind, bytes(r.data)) for r in self._rows(stmt)]
+            if not page:
                 return
-            start += 1000
+            yield from page
+            after = page[-1].idx
 
     def ledger_checkpoints(self) -> list[StoredCheckpoint]:
         c = s.ledger_checkpoints

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from charter.api.deps import Operator, PlatformDep, Reader
 from charter.domain.clock import iso, to_ms
+from charter.domain.errors import Invalid
 
 router = APIRouter(tags=["data"])
 _decode = msgspec.json.decode
@@ -28,6 +29,9 @@ def readings(
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Admitted readings by device, project and time range (observed time, [since, until))."""
+    for moment in (since, until):
+        if moment is not None and moment.tzinfo is None:
+            raise Invalid("give times with an offset, e.g. 2026-11-29T12:00:00Z")
     rows = p.store.readings(
         device_id=device,
         project_id=project,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
@@ -36,11 +38,10 @@ async def ingest(request: Request, p: PlatformDep) -> JSONResponse:
             return problem(Reason.ENVELOPE_TOO_LARGE, f"at most {limit} bytes")
     outcome = (await run_in_threadpool(p.gate.ingest, [bytes(body)]))[0]
     if outcome.rejection is not None:
-        extra = {k: v for k, v in outcome.to_json().items() if k not in ("reason", "stage")}
+        ack: dict[str, Any] = outcome.to_json()  # carries reason and stage already
         return problem(
             outcome.rejection.reason,
             outcome.rejection.detail,
-            stage=outcome.rejection.stage,
-            **extra,
+            **{k: v for k, v in ack.items() if k != "reason"},
         )
     return JSONResponse(outcome.to_json())
