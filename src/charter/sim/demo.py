@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import uvicorn
@@ -32,7 +33,17 @@ class DemoSummary:
 
 
 def peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux.
+    """This process's peak resident memory.
+
+    VmHWM belongs to this program's memory map; ru_maxrss would also count a
+    parent's peak, which Linux carries across exec.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
