@@ -10,29 +10,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlalchemy import event
 
 from charter.api.app import create_app
-from charter.auth import Role, issue_token
+from charter.auth import Role
 from charter.bootstrap import Platform
 from charter.device import SimReading
 from charter.domain.clock import FixedClock, iso, to_ms
 from charter.sim import city as sample
+from tests.api.support import PROBLEM, assert_problem, bearer, water
 from tests.conftest import SampleCity, air_reading
-
-PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform)) as c:
-        yield c
-
-
-def bearer(platform: Platform, role: Role) -> dict[str, str]:
-    token = issue_token(platform.store, platform.clock, f"{role.value}-carol", role)
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
@@ -45,21 +32,8 @@ def operator(platform: Platform) -> dict[str, str]:
     return bearer(platform, Role.OPERATOR)
 
 
-def assert_problem(r: Response, status: int, reason: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = r.json()
-    assert (body["status"], body["reason"]) == (status, reason)
-    assert body["type"] and body["title"] and body["detail"]
-    return body
-
-
 def z(t: datetime) -> str:
     return t.isoformat().replace("+00:00", "Z")
-
-
-def water(t: datetime, level: float = 42.0) -> SimReading:
-    return SimReading("water.level", t, {"level": level}, {"level": "cm"})
 
 
 def traffic(t: datetime, vehicles: int = 10) -> SimReading:

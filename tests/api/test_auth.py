@@ -3,42 +3,17 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 
-from charter.api.app import create_app
 from charter.auth import Role, authenticate, digest, issue_token
 from charter.bootstrap import Platform
 from charter.domain.model import urn
 from charter.sim import city as sample
+from tests.api.support import assert_problem, bearer
 from tests.conftest import SampleCity
-
-PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform)) as c:
-        yield c
-
-
-def bearer(platform: Platform, role: Role, name: str | None = None) -> dict[str, str]:
-    token = issue_token(platform.store, platform.clock, name or f"{role.value}-bob", role)
-    return {"Authorization": f"Bearer {token}"}
-
-
-def assert_problem(r: Response, status: int, reason: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = r.json()
-    assert (body["status"], body["reason"]) == (status, reason)
-    assert body["type"] and body["title"] and body["detail"]
-    return body
-
 
 # --- tokens --------------------------------------------------------------------
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 
 from charter.api.app import create_app
 from charter.bootstrap import Platform, build
@@ -16,34 +15,8 @@ from charter.device import DeviceSigner, SimReading
 from charter.domain.clock import FixedClock
 from charter.domain.model import urn
 from charter.settings import Settings
+from tests.api.support import assert_problem, water
 from tests.conftest import SampleCity, air_reading
-
-PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform)) as c:
-        yield c
-
-
-def assert_problem(r: Response, status: int, reason: str) -> dict[str, object]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == PROBLEM
-    body: dict[str, object] = r.json()
-    assert body["status"] == status
-    assert body["reason"] == reason
-    assert body["type"] == "https://charter.example.city/problems/" + reason.lower().replace(
-        "_", "-"
-    )
-    assert isinstance(body["title"], str) and body["title"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    return body
-
-
-def water(t: datetime, level: float = 42.0) -> SimReading:
-    return SimReading("water.level", t, {"level": level}, {"level": "cm"})
-
 
 # --- honest envelopes --------------------------------------------------------
 

@@ -4,38 +4,19 @@ from __future__ import annotations
 
 import base64
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
-from httpx import Response
 
-from charter.api.app import create_app
 from charter.bootstrap import Platform
 from charter.domain.model import DeviceStatus
 from charter.ledger.checkpoint import Checkpoint, CheckpointError, verify_checkpoint, vkey
 from charter.ledger.merkle import EMPTY_ROOT, leaf_hash, verify_consistency, verify_inclusion
+from tests.api.support import assert_problem
 from tests.conftest import OPERATOR, SampleCity
-
-PROBLEM = "application/problem+json"
-
-
-@pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform)) as c:
-        yield c
-
-
-def assert_problem(r: Response, status: int, reason: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = r.json()
-    assert (body["status"], body["reason"]) == (status, reason)
-    assert body["type"] and body["title"] and body["detail"]
-    return body
 
 
 def checkpoint(client: TestClient, platform: Platform) -> Checkpoint:

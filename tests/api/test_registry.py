@@ -2,32 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 
-from charter.api.app import create_app
 from charter.auth import Role, issue_token
 from charter.bootstrap import Platform
 from charter.device import DeviceSigner
 from charter.domain.model import urn
 from charter.registry.service import key_fingerprint
 from charter.sim import city as sample
+from tests.api.support import assert_problem
 from tests.conftest import SampleCity
 
-PROBLEM = "application/problem+json"
 SECRET = "sk_live_51HxQ9vKq8ZTopSecretValue0042"
 NEW_VENDOR = urn("Vendor", "acme-sensors")
 NEW_PROJECT = urn("Project", "noise-map")
-
-
-@pytest.fixture
-def client(platform: Platform) -> Iterator[TestClient]:
-    with TestClient(create_app(platform)) as c:
-        yield c
 
 
 @pytest.fixture
@@ -40,17 +31,6 @@ def auth(platform: Platform) -> dict[str, dict[str, str]]:
         }
         for role in ("operator", "council", "auditor")
     }
-
-
-def assert_problem(r: Response, status: int, reason: str) -> dict[str, Any]:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"] == PROBLEM
-    body: dict[str, Any] = r.json()
-    assert body["status"] == status
-    assert body["reason"] == reason
-    assert body["type"].endswith("/" + reason.lower().replace("_", "-"))
-    assert body["title"] and body["detail"]
-    return body
 
 
 def ledger(client: TestClient) -> list[dict[str, Any]]:

@@ -179,7 +179,7 @@ def test_two_platforms_on_one_data_dir_agree(
 
 
 class Boom(Exception):
-    pass
+    """Raised inside a ledger transaction to abort it."""
 
 
 def test_a_failed_transaction_leaves_no_trace(platform: Platform, city: SampleCity) -> None:
