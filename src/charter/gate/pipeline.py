@@ -39,6 +39,22 @@ class GateConfig:
     reading_window: ReadingWindow = field(default_factory=ReadingWindow)
 
 
+@dataclass(slots=True)
+class Settlement:
+    """Everything one batch writes, in a single transaction."""
+
+    rows: list[ReadingRow] = field(default_factory=list)
+    held: list[QuarantineItem] = field(default_factory=list)
+    decisions: list[DecisionRecord] = field(default_factory=list)
+    seqs: dict[str, int] = field(default_factory=dict)  # device -> newest sequence used
+
+    def write(self, tx: Tx) -> None:
+        tx.insert_readings(self.rows)
+        tx.insert_quarantine(self.held)
+        tx.insert_decisions(self.decisions)
+        tx.advance_device_seqs(self.seqs)
+
+
 class GateObserver:
     """Receives the counts of each batch (metrics); the default ignores them."""
 
@@ -78,9 +94,13 @@ class Gate:
         """Run envelopes through every stage and commit. Returns after the commit."""
         started = time.perf_counter()
         with self._lock:
-            batch = Batch([EnvelopeItem(b, to_ms(self.clock.now())) for b in bodies], 0)
-            batch.now_ms = batch.items[0].received_at if batch.items else 0
-            outcomes = self._run(batch)
+            now_ms = to_ms(self.clock.now())
+            batch = Batch([EnvelopeItem(b, now_ms) for b in bodies], now_ms)
+            outcomes, settlement = self._decide(batch, self.stages)
+            with self.store.transaction() as tx:
+                settlement.write(tx)
+            self.directory.committed(settlement.seqs)
+            self.publish(settlement.rows)
         self.observer.observed(outcomes, time.perf_counter() - started)
         return outcomes
 
@@ -100,59 +120,25 @@ class Gate:
         arrived start at `from_stage` (authorise) with their device set.
         """
         batch = Batch(items, to_ms(self.clock.now()))
-        outcomes, rows = self._decide(batch, self.stages[from_stage:])
-        self._write(tx, *rows)
-        return outcomes, rows[0]
+        outcomes, settlement = self._decide(batch, self.stages[from_stage:])
+        settlement.write(tx)
+        return outcomes, settlement.rows
 
     def publish(self, rows: list[ReadingRow]) -> None:
         """Announce committed rows to the services."""
         if rows and self.bus.has_subscribers(TOPIC_READINGS):
             self.bus.publish(TOPIC_READINGS, rows)
 
-    def _run(self, batch: Batch) -> list[Outcome]:
-        outcomes, (rows, held, decisions, seqs) = self._decide(batch, self.stages)
-        with self.store.transaction() as tx:
-            self._write(tx, rows, held, decisions, seqs)
-        self.directory.committed(seqs)
-        self.publish(rows)
-        return outcomes
-
-    def _decide(
-        self, batch: Batch, stages: Sequence[Stage]
-    ) -> tuple[
-        list[Outcome],
-        tuple[list[ReadingRow], list[QuarantineItem], list[DecisionRecord], dict[str, int]],
-    ]:
+    def _decide(self, batch: Batch, stages: Sequence[Stage]) -> tuple[list[Outcome], Settlement]:
         for stage in stages:
             stage(batch)
-        rows: list[ReadingRow] = []
-        held: list[QuarantineItem] = []
-        decisions: list[DecisionRecord] = []
-        outcomes = [self._settle(it, batch.now_ms, rows, held, decisions) for it in batch.items]
-        return outcomes, (rows, held, decisions, batch.pending_seqs)
+        settlement = Settlement(seqs=batch.pending_seqs)
+        outcomes = [self._settle(item, batch.now_ms, settlement) for item in batch.items]
+        return outcomes, settlement
 
-    @staticmethod
-    def _write(
-        tx: Tx,
-        rows: list[ReadingRow],
-        held: list[QuarantineItem],
-        decisions: list[DecisionRecord],
-        seqs: dict[str, int],
-    ) -> None:
-        tx.insert_readings(rows)
-        tx.insert_quarantine(held)
-        tx.insert_decisions(decisions)
-        tx.advance_device_seqs(seqs)
-
-    def _settle(
-        self,
-        item: EnvelopeItem,
-        now_ms: int,
-        rows: list[ReadingRow],
-        held: list[QuarantineItem],
-        decisions: list[DecisionRecord],
-    ) -> Outcome:
+    def _settle(self, item: EnvelopeItem, now_ms: int, settlement: Settlement) -> Outcome:
         """Turn an item's verdicts into rows, quarantine entries and decision records."""
+        rows, held, decisions = settlement.rows, settlement.held, settlement.decisions
         env = item.envelope
         device_id = item.device.id if item.device else (env.device if env else None)
         seq = env.seq if env else None
