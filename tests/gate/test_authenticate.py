@@ -282,3 +282,16 @@ def test_time_zones_are_honoured(platform: Platform, city: SampleCity) -> None:
     assert out.admitted == 1
     [row] = platform.store.readings()
     assert row.observed_at == int(platform.clock.now().timestamp() * 1000)
+
+
+def test_random_device_ids_do_not_grow_the_gates_memory(
+    platform: Platform, city: SampleCity
+) -> None:
+    now = platform.clock.now()
+    strangers = [DeviceSigner(urn("Device", f"stranger-{i}")) for i in range(200)]
+    outs = platform.gate.ingest([s.envelope(1, now, [air_reading(now)]) for s in strangers])
+    assert {o.rejection.reason for o in outs if o.rejection} == {Reason.UNKNOWN_DEVICE}
+    assert len(platform.directory._views) == 0
+    # A registered device is still remembered, so honest traffic stays fast.
+    [ok] = platform.gate.ingest([city.envelope(city.air)])
+    assert ok.admitted == 1 and city.air.device_id in platform.directory._views

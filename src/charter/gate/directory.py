@@ -81,7 +81,7 @@ class DeviceView:
 class DeviceDirectory:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._views: dict[str, DeviceView | None] = {}
+        self._views: dict[str, DeviceView] = {}
         self._personal: dict[str, bool] | None = None
         self._lock = threading.Lock()
 
@@ -95,8 +95,11 @@ class DeviceDirectory:
         if device_id in views:
             return views[device_id]
         view = self._load(device_id)
-        with self._lock:
-            self._views[device_id] = view
+        if view is not None:
+            # Unknown ids are not cached: a stranger sending random ids must
+            # not be able to grow this map without bound.
+            with self._lock:
+                self._views[device_id] = view
         return view
 
     def _load(self, device_id: str) -> DeviceView | None:
