@@ -11,7 +11,7 @@ import pytest
 from charter.bootstrap import Platform, build
 from charter.device import DeviceSigner, SimReading
 from charter.domain.clock import FixedClock
-from charter.domain.model import Actor, Device, Location, ProjectStatus, urn
+from charter.domain.model import Actor, Device, DeviceStatus, Location, ProjectStatus, urn
 from charter.settings import Settings
 from charter.sim import city as sample
 
@@ -72,6 +72,17 @@ class SampleCity:
             OPERATOR,
         )
         return signer
+
+    def grow_ledger(self, n: int) -> None:
+        """Append n real entries: the traffic device suspended and re-activated, with reasons."""
+        device = self.traffic.device_id
+        for _ in range(n):
+            current = self.platform.store.get_device(device)
+            assert current is not None
+            suspended = current.status is DeviceStatus.SUSPENDED
+            new = DeviceStatus.ACTIVE if suspended else DeviceStatus.SUSPENDED
+            why = f"toggle {self.platform.ledger.size}"
+            self.platform.registry.set_device_status(device, new, OPERATOR, why)
 
     def envelope(
         self,

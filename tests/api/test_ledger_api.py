@@ -12,11 +12,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 
 from charter.bootstrap import Platform
-from charter.domain.model import DeviceStatus
 from charter.ledger.checkpoint import Checkpoint, CheckpointError, verify_checkpoint, vkey
 from charter.ledger.merkle import EMPTY_ROOT, leaf_hash, verify_consistency, verify_inclusion
 from tests.api.support import assert_problem
-from tests.conftest import OPERATOR, SampleCity
+from tests.conftest import SampleCity
 
 
 def checkpoint(client: TestClient, platform: Platform) -> Checkpoint:
@@ -25,21 +24,6 @@ def checkpoint(client: TestClient, platform: Platform) -> Checkpoint:
     assert r.headers["content-type"].startswith("text/plain")
     key = platform.ledger.key
     return verify_checkpoint(r.text, key.name, key.public_key)
-
-
-def toggle(platform: Platform, city: SampleCity, n: int) -> None:
-    """Append n entries: the traffic device suspended and re-activated, with reasons."""
-    reg = platform.registry
-    device = city.traffic.device_id
-    for _ in range(n):
-        current = platform.store.get_device(device)
-        assert current is not None
-        new = (
-            DeviceStatus.ACTIVE
-            if current.status is DeviceStatus.SUSPENDED
-            else DeviceStatus.SUSPENDED
-        )
-        reg.set_device_status(device, new, OPERATOR, f"toggle {platform.ledger.size}")
 
 
 def b64(items: list[str]) -> list[bytes]:
@@ -63,7 +47,7 @@ def test_the_checkpoint_is_a_signed_note_of_the_current_tree(
     assert f"\n\n\u2014 {key.name} " in note
     # Asking again without growth returns the same note; growth gives a new one.
     assert client.get("/ledger/checkpoint").text == note
-    toggle(platform, city, 1)
+    city.grow_ledger(1)
     assert checkpoint(client, platform).size == 21
 
 
@@ -136,7 +120,7 @@ def history(
     """A ledger of 50 entries, with checkpoints fetched at sizes along the way."""
     seen = [checkpoint(client, platform)]  # 20
     for step in (1, 3, 8, 1, 13, 4):  # 21, 24, 32, 33, 46, 50
-        toggle(platform, city, step)
+        city.grow_ledger(step)
         seen.append(checkpoint(client, platform))
     assert [c.size for c in seen] == [20, 21, 24, 32, 33, 46, 50]
     entries = client.get("/ledger/entries", params={"start": 0, "end": 50}).json()

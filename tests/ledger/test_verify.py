@@ -16,12 +16,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from charter.bootstrap import Platform, build
 from charter.domain.clock import FixedClock
-from charter.domain.model import DeviceStatus
 from charter.ledger.checkpoint import Checkpoint, sign_checkpoint, verify_checkpoint
 from charter.ledger.merkle import Frontier
 from charter.ledger.verify import Report, verify
 from charter.settings import Settings
-from tests.conftest import OPERATOR, START, SampleCity
+from tests.conftest import START, SampleCity
 
 CHARTER = Path(sys.executable).with_name("charter")
 
@@ -29,20 +28,6 @@ CHARTER = Path(sys.executable).with_name("charter")
 def check(platform: Platform) -> Report:
     key = platform.ledger.key
     return verify(platform.store, key.name, key.public_key)
-
-
-def grow(platform: Platform, city: SampleCity, n: int) -> None:
-    """n real entries: the traffic device suspended and re-activated, with reasons."""
-    device = city.traffic.device_id
-    for _ in range(n):
-        current = platform.store.get_device(device)
-        assert current is not None
-        new = (
-            DeviceStatus.ACTIVE
-            if current.status is DeviceStatus.SUSPENDED
-            else DeviceStatus.SUSPENDED
-        )
-        platform.registry.set_device_status(device, new, OPERATOR, f"toggle {platform.ledger.size}")
 
 
 @contextmanager
@@ -76,9 +61,9 @@ def wheres(report: Report) -> list[str]:
 def ledger(platform: Platform, city: SampleCity) -> Platform:
     """40 entries with signed checkpoints at 20, 30 and 40."""
     platform.ledger.checkpoint()
-    grow(platform, city, 10)
+    city.grow_ledger(10)
     platform.ledger.checkpoint()
-    grow(platform, city, 10)
+    city.grow_ledger(10)
     platform.ledger.checkpoint()
     assert platform.ledger.size == 40
     return platform
@@ -265,7 +250,7 @@ def data_dir(tmp_path: Path) -> Path:
     try:
         city = SampleCity(p)
         p.ledger.checkpoint()
-        grow(p, city, 5)
+        city.grow_ledger(5)
         p.ledger.checkpoint()
         assert p.ledger.size == 25
     finally:

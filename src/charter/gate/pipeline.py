@@ -77,9 +77,10 @@ class Gate:
         self.store, self.bus, self.clock, self.directory = store, bus, clock, directory
         cfg = config or GateConfig()
         self.consent_stage = Consent(consent or NoConsentRecorded())
+        self.authenticate_stage = Authenticate(directory, cfg.window)
         self.stages: list[Stage] = [
             Decode(cfg.limits),
-            Authenticate(directory, cfg.window),
+            self.authenticate_stage,
             Authorise(),
             Purpose(),
             Validate(cfg.reading_window),
@@ -111,16 +112,19 @@ class Gate:
             yield
 
     def replay(
-        self, items: list[EnvelopeItem], tx: Tx, *, from_stage: int = 0
+        self, items: list[EnvelopeItem], tx: Tx, *, authenticated: bool = False
     ) -> tuple[list[Outcome], list[ReadingRow]]:
         """Run an operator's replay through the stages into the caller's transaction.
 
         The caller holds `exclusive()`, and calls `publish(rows)` once its
         transaction has committed. Items that were authenticated when they
-        arrived start at `from_stage` (authorise) with their device set.
+        arrived (`authenticated`, device set) resume after the authenticate stage.
         """
         batch = Batch(items, to_ms(self.clock.now()))
-        outcomes, settlement = self._decide(batch, self.stages[from_stage:])
+        stages = self.stages
+        if authenticated:
+            stages = stages[stages.index(self.authenticate_stage) + 1 :]
+        outcomes, settlement = self._decide(batch, stages)
         settlement.write(tx)
         return outcomes, settlement.rows
 

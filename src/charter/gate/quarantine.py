@@ -20,7 +20,6 @@ from charter.ledger.log import Ledger
 from charter.store.base import QuarantineItem, Store
 
 _reading = msgspec.json.Decoder(ReadingIn)
-AUTHORISE = 2  # index of the authorise stage: where authenticated readings resume
 
 
 class Quarantine:
@@ -37,9 +36,11 @@ class Quarantine:
                 raise NotFound(f"quarantine item {item_id}")
             if held.status != "held":
                 raise CharterError(Reason.NOT_REPLAYABLE, f"item {item_id} is {held.status}")
-            item, start = self._item(held)
+            item = self._item(held)
             with self.ledger.write() as w:
-                outcomes, rows = self.gate.replay([item], w.tx, from_stage=start)
+                outcomes, rows = self.gate.replay(
+                    [item], w.tx, authenticated=held.kind == "reading"
+                )
                 outcome = outcomes[0]
                 if outcome.rejection is None and (outcome.admitted or held.kind == "envelope"):
                     status, reason, detail = "replayed", held.reason, held.detail
@@ -60,9 +61,9 @@ class Quarantine:
             self.gate.publish(rows)  # committed now
             return outcome
 
-    def _item(self, held: QuarantineItem) -> tuple[EnvelopeItem, int]:
+    def _item(self, held: QuarantineItem) -> EnvelopeItem:
         if held.kind == "envelope":
-            return EnvelopeItem(held.payload, held.received_at, replay=True), 0
+            return EnvelopeItem(held.payload, held.received_at, replay=True)
         device = self.gate.directory.get(held.device_id or "")
         if device is None:
             raise CharterError(Reason.NOT_REPLAYABLE, f"{held.device_id} is no longer registered")
@@ -81,7 +82,7 @@ class Quarantine:
             replay=True,
             requarantine=False,
         )
-        return item, AUTHORISE
+        return item
 
 
 def _first_reason(outcome: Outcome, held: QuarantineItem) -> tuple[str, str]:
