@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from charter.bus.base import TOPIC_REGISTRY, Bus
 from charter.bus.memory import InProcessBus
 from charter.domain.clock import Clock, SystemClock
@@ -51,6 +53,17 @@ def ledger_key_name(settings: Settings) -> str:
     return settings.ledger_origin.split("/")[0]
 
 
+def open_store(settings: Settings) -> Store:
+    """The store the settings choose: SQLite by default, PostgreSQL by URL."""
+    url = settings.database_url
+    if url is None:
+        return SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database:
+        return SqliteStore(parsed.database, synchronous=settings.sqlite_synchronous)
+    raise ValueError(f"unsupported database_url scheme: {url.split(':', 1)[0]!r}")
+
+
 def gate_config(settings: Settings) -> GateConfig:
     return GateConfig(
         limits=Limits(settings.max_envelope_bytes, settings.max_readings),
@@ -70,7 +83,7 @@ def build(
     ledger_key: SigningKey | None = None,
     observer: GateObserver | None = None,
 ) -> Platform:
-    store = store or SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
+    store = store or open_store(settings)
     bus = bus or InProcessBus()
     clock = clock or SystemClock()
     key = ledger_key or load_or_create(ledger_key_path(settings), ledger_key_name(settings))

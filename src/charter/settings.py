@@ -19,6 +19,11 @@ class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     data_dir: Path = Field(Path("charter-data"), description="Where the database and keys live.")
+    database_url: str | None = Field(
+        None,
+        description="Where data is stored: unset means the SQLite file in data_dir; "
+        "postgresql://… selects PostgreSQL.",
+    )
     host: str = Field("127.0.0.1", description="Address the API listens on.")
     port: int = Field(8000, description="Port the API listens on.")
     sqlite_synchronous: str = Field(

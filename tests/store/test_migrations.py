@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, inspect, text
 
 from charter.store import schema
-from charter.store.migrate import upgrade
+from charter.store.migrate import MIGRATIONS, upgrade
 from charter.store.sqlite import SqliteStore
 
 
@@ -39,6 +41,15 @@ def _shape(engine: Engine) -> dict[str, object]:
     }
 
 
+def script_head() -> str:
+    """The newest revision among the migration scripts: the one a database must end at."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    assert head is not None
+    return head
+
+
 def _head(engine: Engine) -> list[str]:
     with engine.connect() as conn:
         return [r[0] for r in conn.execute(text("SELECT version_num FROM alembic_version"))]
@@ -51,7 +62,7 @@ def test_upgrade_on_a_fresh_database_matches_the_declared_schema(engine: Engine)
     tables = set(inspect(engine).get_table_names())
     assert set(schema.metadata.tables) <= tables
     assert tables - set(schema.metadata.tables) == {"alembic_version"}
-    assert _head(engine) == ["0001"]
+    assert _head(engine) == [script_head()]
 
 
 def test_a_fresh_database_differs_from_the_schema_until_upgraded(engine: Engine) -> None:
@@ -78,7 +89,7 @@ def test_a_second_upgrade_changes_nothing_and_keeps_the_data(engine: Engine) -> 
         upgrade(conn)
     assert _shape(engine) == before
     assert _diff(engine) == []
-    assert _head(engine) == ["0001"]
+    assert _head(engine) == [script_head()]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM readings")).scalar_one() == 1
 
@@ -95,3 +106,22 @@ def test_reopening_a_store_runs_the_migrations_again_without_harm(tmp_path: Path
         assert _diff(second.engine) == []
     finally:
         second.close()
+
+
+def test_a_database_made_by_the_first_revision_upgrades_to_the_head(engine: Engine) -> None:
+    """An installation from an earlier release keeps working after an upgrade."""
+    from charter.store.migrations import frozen_0001
+
+    with engine.begin() as conn:
+        frozen_0001.metadata.create_all(conn)
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO alembic_version VALUES ('0001')"))
+        conn.execute(
+            text("INSERT INTO tokens (digest, name, role, created_at) VALUES ('d', 'n', 'r', 1)")
+        )
+    with engine.begin() as conn:
+        upgrade(conn)
+    assert _diff(engine) == []
+    assert _head(engine) == [script_head()]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM tokens")).scalar_one() == "n"

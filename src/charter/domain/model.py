@@ -191,6 +191,9 @@ class Actor(Strict):
 
     name: ShortText
     role: ShortText
+    # Whom the actor speaks for beyond the role (a resident's pseudonymous id,
+    # a data consumer's id); None for staff.
+    subject: ShortText | None = None
 
 
 class StatusChange(Strict):

@@ -77,6 +77,7 @@ class TokenRecord:
     role: str
     created_at: int
     revoked: bool
+    subject: str | None = None
 
 
 class Tx(Protocol):

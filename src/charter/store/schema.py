@@ -132,4 +132,7 @@ tokens = Table(
     Column("role", String(32), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked", Integer, nullable=False, server_default="0"),
+    # Whom the token speaks for beyond its role: a resident's pseudonymous id,
+    # a data consumer's id. Empty for staff roles.
+    Column("subject", String(200), nullable=True),
 )

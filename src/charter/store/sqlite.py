@@ -13,22 +13,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import QueuePool
 
-from charter.domain.model import Device, Project, Vendor
-from charter.store import schema as s
-from charter.store.base import (
-    DecisionRecord,
-    LedgerEntry,
-    QuarantineItem,
-    ReadingRow,
-    StoredCheckpoint,
-    StoredReading,
-    TokenRecord,
-)
+from charter.store.base import ReadingRow
 from charter.store.migrate import upgrade
+from charter.store.sql import SqlStore, SqlTx
 
 _WRITER = "charter.writer"
 INSERT_READINGS = (
@@ -37,106 +28,10 @@ INSERT_READINGS = (
 )
 
 
-def _upsert(conn: Connection, table: Any, key: str, values: dict[str, Any]) -> None:
-    # Portable upsert: update, then insert if nothing was there.
-    res = conn.execute(update(table).where(table.c[key] == values[key]).values(**values))
-    if res.rowcount == 0:
-        conn.execute(table.insert().values(**values))
-
-
-class SqliteTx:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def put_vendor(self, vendor: Vendor, at: int) -> None:
-        _upsert(
-            self.conn,
-            s.vendors,
-            "id",
-            {
-                "id": vendor.id,
-                "trust": vendor.trust.value,
-                "doc": vendor.model_dump_json(),
-                "updated_at": at,
-            },
-        )
-
-    def put_project(self, project: Project, at: int) -> None:
-        _upsert(
-            self.conn,
-            s.projects,
-            "id",
-            {
-                "id": project.id,
-                "status": project.status.value,
-                "doc": project.model_dump_json(),
-                "updated_at": at,
-            },
-        )
-
-    def put_device(self, device: Device, at: int) -> None:
-        _upsert(
-            self.conn,
-            s.devices,
-            "id",
-            {
-                "id": device.id,
-                "vendor_id": device.vendor_id,
-                "project_id": device.project_id,
-                "status": device.status.value,
-                "doc": device.model_dump_json(),
-                "updated_at": at,
-            },
-        )
-
+class SqliteTx(SqlTx):
     def insert_readings(self, rows: Sequence[ReadingRow]) -> None:
         if rows:
             self.conn.exec_driver_sql(INSERT_READINGS, list(rows))
-
-    def insert_quarantine(self, items: Sequence[QuarantineItem]) -> None:
-        if items:
-            self.conn.execute(
-                s.quarantine.insert(),
-                [
-                    {
-                        "received_at": q.received_at,
-                        "device_id": q.device_id,
-                        "seq": q.seq,
-                        "kind": q.kind,
-                        "stage": q.stage,
-                        "reason": q.reason,
-                        "detail": q.detail,
-                        "status": q.status,
-                        "payload": q.payload,
-                    }
-                    for q in items
-                ],
-            )
-
-    def set_quarantine_status(self, item_id: int, status: str, reason: str, detail: str) -> None:
-        self.conn.execute(
-            update(s.quarantine)
-            .where(s.quarantine.c.id == item_id)
-            .values(status=status, reason=reason, detail=detail)
-        )
-
-    def insert_decisions(self, records: Sequence[DecisionRecord]) -> None:
-        if records:
-            self.conn.execute(
-                s.decisions.insert(),
-                [
-                    {
-                        "at": d.at,
-                        "device_id": d.device_id,
-                        "seq": d.seq,
-                        "stage": d.stage,
-                        "reason": d.reason,
-                        "count": d.count,
-                        "outcome": d.outcome,
-                    }
-                    for d in records
-                ],
-            )
 
     def advance_device_seqs(self, seqs: dict[str, int]) -> None:
         if seqs:
@@ -145,36 +40,10 @@ class SqliteTx:
                 [(seq, dev, seq) for dev, seq in seqs.items()],
             )
 
-    def append_ledger(self, entry: LedgerEntry, nodes: Sequence[tuple[int, int, bytes]]) -> None:
-        self.conn.execute(
-            s.ledger_entries.insert().values(
-                idx=entry.idx, at=entry.at, kind=entry.kind, data=entry.data
-            )
-        )
-        self.conn.execute(
-            s.ledger_nodes.insert(), [{"level": lv, "idx": i, "hash": h} for lv, i, h in nodes]
-        )
 
-    def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None:
-        self.conn.execute(
-            s.ledger_checkpoints.insert().values(
-                size=checkpoint.size, at=checkpoint.at, root=checkpoint.root, note=checkpoint.note
-            )
-        )
+class SqliteStore(SqlStore):
+    tx_class = SqliteTx
 
-    def add_token(self, token: TokenRecord) -> None:
-        self.conn.execute(
-            s.tokens.insert().values(
-                digest=token.digest,
-                name=token.name,
-                role=token.role,
-                created_at=token.created_at,
-                revoked=int(token.revoked),
-            )
-        )
-
-
-class SqliteStore:
     def __init__(self, path: Path | str, *, synchronous: str = "NORMAL") -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -182,11 +51,13 @@ class SqliteStore:
             raise ValueError(f"unknown SQLite synchronous mode {synchronous!r}")
         self._sync = synchronous.upper()
         self._write_lock = threading.Lock()
-        self.engine: Engine = create_engine(
-            f"sqlite:///{self.path}",
-            poolclass=QueuePool,
-            pool_size=4,
-            connect_args={"check_same_thread": False, "timeout": 30},
+        super().__init__(
+            create_engine(
+                f"sqlite:///{self.path}",
+                poolclass=QueuePool,
+                pool_size=4,
+                connect_args={"check_same_thread": False, "timeout": 30},
+            )
         )
         event.listen(self.engine, "connect", self._on_connect)
         event.listen(self.engine, "begin", self._on_begin)
@@ -213,159 +84,11 @@ class SqliteStore:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get(_WRITER) else "BEGIN")
 
     @contextmanager
-    def transaction(self) -> Iterator[SqliteTx]:
+    def transaction(self) -> Iterator[SqlTx]:
         with self._write_lock, self.engine.connect() as conn:
             conn.info[_WRITER] = True
             try:
                 with conn.begin():
-                    yield SqliteTx(conn)
+                    yield self.tx_class(conn)
             finally:
                 conn.info.pop(_WRITER, None)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def _rows(self, stmt: Any) -> list[Any]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(stmt))
-
-    # registry ---------------------------------------------------------------
-    def get_vendor(self, vendor_id: str) -> Vendor | None:
-        rows = self._rows(select(s.vendors.c.doc).where(s.vendors.c.id == vendor_id))
-        return Vendor.model_validate_json(rows[0][0]) if rows else None
-
-    def list_vendors(self) -> list[Vendor]:
-        rows = self._rows(select(s.vendors.c.doc).order_by(s.vendors.c.id))
-        return [Vendor.model_validate_json(r[0]) for r in rows]
-
-    def get_project(self, project_id: str) -> Project | None:
-        rows = self._rows(select(s.projects.c.doc).where(s.projects.c.id == project_id))
-        return Project.model_validate_json(rows[0][0]) if rows else None
-
-    def list_projects(self) -> list[Project]:
-        rows = self._rows(select(s.projects.c.doc).order_by(s.projects.c.id))
-        return [Project.model_validate_json(r[0]) for r in rows]
-
-    def get_device(self, device_id: str) -> Device | None:
-        rows = self._rows(select(s.devices.c.doc).where(s.devices.c.id == device_id))
-        return Device.model_validate_json(rows[0][0]) if rows else None
-
-    def list_devices(self, project_id: str | None = None) -> list[Device]:
-        stmt = select(s.devices.c.doc).order_by(s.devices.c.id)
-        if project_id is not None:
-            stmt = stmt.where(s.devices.c.project_id == project_id)
-        return [Device.model_validate_json(r[0]) for r in self._rows(stmt)]
-
-    def device_seq(self, device_id: str) -> int:
-        rows = self._rows(select(s.devices.c.last_seq).where(s.devices.c.id == device_id))
-        return int(rows[0][0]) if rows else -1
-
-    # readings -----------------------------------------------------------------
-    def readings(
-        self,
-        *,
-        device_id: str | None = None,
-        project_id: str | None = None,
-        since: int | None = None,
-        until: int | None = None,
-        after_id: int = 0,
-        limit: int = 1000,
-    ) -> list[StoredReading]:
-        r = s.readings
-        stmt = select(r).where(r.c.id > after_id).order_by(r.c.id).limit(limit)
-        if device_id is not None:
-            stmt = stmt.where(r.c.device_id == device_id)
-        if project_id is not None:
-            of_project = select(s.devices.c.id).where(s.devices.c.project_id == project_id)
-            stmt = stmt.where(r.c.device_id.in_(of_project), r.c.project_id == project_id)
-        if since is not None:
-            stmt = stmt.where(r.c.observed_at >= since)
-        if until is not None:
-            stmt = stmt.where(r.c.observed_at < until)
-        return [StoredReading(*row) for row in self._rows(stmt)]
-
-    def count_readings(self) -> int:
-        return int(self._rows(select(func.count()).select_from(s.readings))[0][0])
-
-    def quarantine(self, *, status: str = "held", limit: int = 1000) -> list[QuarantineItem]:
-        q = s.quarantine
-        stmt = select(q).where(q.c.status == status).order_by(q.c.id).limit(limit)
-        return [self._q(row) for row in self._rows(stmt)]
-
-    def get_quarantine(self, item_id: int) -> QuarantineItem | None:
-        rows = self._rows(select(s.quarantine).where(s.quarantine.c.id == item_id))
-        return self._q(rows[0]) if rows else None
-
-    @staticmethod
-    def _q(row: Any) -> QuarantineItem:
-        return QuarantineItem(
-            id=row.id,
-            received_at=row.received_at,
-            device_id=row.device_id,
-            seq=row.seq,
-            kind=row.kind,
-            stage=row.stage,
-            reason=row.reason,
-            detail=row.detail,
-            status=row.status,
-            payload=bytes(row.payload),
-        )
-
-    def count_quarantine(self, status: str = "held") -> int:
-        q = s.quarantine
-        stmt = select(func.count()).select_from(q).where(q.c.status == status)
-        return int(self._rows(stmt)[0][0])
-
-    def rejections_by_reason(self) -> dict[str, int]:
-        d = s.decisions
-        stmt = select(d.c.reason, func.sum(d.c.count)).group_by(d.c.reason).order_by(d.c.reason)
-        return {row[0]: int(row[1]) for row in self._rows(stmt)}
-
-    # ledger -----------------------------------------------------------------
-    def ledger_size(self) -> int:
-        return int(self._rows(select(func.count()).select_from(s.ledger_entries))[0][0])
-
-    def ledger_node(self, level: int, idx: int) -> bytes:
-        n = s.ledger_nodes
-        rows = self._rows(select(n.c.hash).where(n.c.level == level, n.c.idx == idx))
-        if not rows:
-            raise KeyError(f"ledger node ({level}, {idx}) is missing")
-        return bytes(rows[0][0])
-
-    def ledger_entries(self, start: int, end: int) -> list[LedgerEntry]:
-        e = s.ledger_entries
-        stmt = select(e).where(e.c.idx >= start, e.c.idx < end).order_by(e.c.idx)
-        return [LedgerEntry(r.idx, r.at, r.kind, bytes(r.data)) for r in self._rows(stmt)]
-
-    def iter_ledger_entries(self) -> Iterator[LedgerEntry]:
-        # Keyset pages: a hole in the indexes must not end the walk early.
-        e, after = s.ledger_entries, -1
-        while True:
-            stmt = select(e).where(e.c.idx > after).order_by(e.c.idx).limit(1000)
-            page = [LedgerEntry(r.idx, r.at, r.kind, bytes(r.data)) for r in self._rows(stmt)]
-            if not page:
-                return
-            yield from page
-            after = page[-1].idx
-
-    def ledger_checkpoints(self) -> list[StoredCheckpoint]:
-        c = s.ledger_checkpoints
-        rows = self._rows(select(c).order_by(c.c.size))
-        return [StoredCheckpoint(r.size, r.at, bytes(r.root), r.note) for r in rows]
-
-    def latest_checkpoint(self) -> StoredCheckpoint | None:
-        c = s.ledger_checkpoints
-        rows = self._rows(select(c).order_by(c.c.size.desc()).limit(1))
-        return (
-            StoredCheckpoint(rows[0].size, rows[0].at, bytes(rows[0].root), rows[0].note)
-            if rows
-            else None
-        )
-
-    # tokens -------------------------------------------------------------------
-    def get_token(self, digest: str) -> TokenRecord | None:
-        rows = self._rows(select(s.tokens).where(s.tokens.c.digest == digest))
-        if not rows:
-            return None
-        r = rows[0]
-        return TokenRecord(r.digest, r.name, r.role, r.created_at, bool(r.revoked))

@@ -6,7 +6,7 @@ Revises:
 
 from alembic import op
 
-from charter.store import schema
+from charter.store.migrations import frozen_0001 as schema
 
 revision = "0001"
 down_revision = None
@@ -15,9 +15,9 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # At revision 0001 the schema is exactly the metadata. Later revisions
+    # Revision 0001 creates the schema frozen as it was then. Later revisions
     # change it with explicit op.* calls, and a test checks that the head
-    # revision still matches schema.metadata.
+    # revision matches charter.store.schema.
     schema.metadata.create_all(op.get_bind())
 
 
