@@ -20,7 +20,7 @@ STATUS: dict[Reason, int] = {
     Reason.EMPTY_ENVELOPE: 400,
     Reason.ENVELOPE_TOO_LARGE: 413,
     Reason.TOO_MANY_READINGS: 413,
-    Reason.UNKNOWN_DEVICE: 401,
+    Reason.NOT_REGISTERED: 401,
     Reason.BAD_SIGNATURE: 401,
     Reason.REPLAYED_SEQUENCE: 409,
     Reason.STALE_TIMESTAMP: 422,

@@ -18,7 +18,7 @@ class Reason(StrEnum):
     EMPTY_ENVELOPE = "EMPTY_ENVELOPE"
     TOO_MANY_READINGS = "TOO_MANY_READINGS"
     # authenticate
-    UNKNOWN_DEVICE = "UNKNOWN_DEVICE"
+    NOT_REGISTERED = "NOT_REGISTERED"
     BAD_SIGNATURE = "BAD_SIGNATURE"
     REPLAYED_SEQUENCE = "REPLAYED_SEQUENCE"
     STALE_TIMESTAMP = "STALE_TIMESTAMP"
@@ -60,7 +60,7 @@ SENTENCES: dict[Reason, str] = {
     Reason.TOO_DEEP: "The payload is nested deeper than the gate accepts.",
     Reason.EMPTY_ENVELOPE: "The envelope carries no readings.",
     Reason.TOO_MANY_READINGS: "The envelope carries more readings than the gate accepts.",
-    Reason.UNKNOWN_DEVICE: "The device is not on the register.",
+    Reason.NOT_REGISTERED: "The device is not on the register.",
     Reason.BAD_SIGNATURE: "The signature does not match the device's registered key.",
     Reason.REPLAYED_SEQUENCE: "The envelope's sequence number was already used by this device.",
     Reason.STALE_TIMESTAMP: "The timestamp is older than the gate's window allows.",
