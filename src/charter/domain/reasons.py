@@ -47,6 +47,14 @@ class Reason(StrEnum):
     INVALID_TRANSITION = "INVALID_TRANSITION"
     NOT_REPLAYABLE = "NOT_REPLAYABLE"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    # the public register and consultation
+    DISCLOSURE_INCOMPLETE = "DISCLOSURE_INCOMPLETE"
+    PROHIBITED_USE = "PROHIBITED_USE"
+    CONSULTATION_NOT_OVER = "CONSULTATION_NOT_OVER"
+    THEMES_UNANSWERED = "THEMES_UNANSWERED"
+    CONSULTATION_CLOSED = "CONSULTATION_CLOSED"
+    BACKDATED = "BACKDATED"
+    RATE_LIMITED = "RATE_LIMITED"
 
     @property
     def sentence(self) -> str:
@@ -85,6 +93,13 @@ SENTENCES: dict[Reason, str] = {
     Reason.INVALID_TRANSITION: "The status change is not allowed from the current status.",
     Reason.NOT_REPLAYABLE: "The quarantined item cannot be replayed.",
     Reason.METHOD_NOT_ALLOWED: "The resource does not support this method.",
+    Reason.DISCLOSURE_INCOMPLETE: "The disclosure has missing or contradictory fields.",
+    Reason.PROHIBITED_USE: "The city prohibits this use of technology.",
+    Reason.CONSULTATION_NOT_OVER: "The public consultation period has not ended yet.",
+    Reason.THEMES_UNANSWERED: "A feedback theme has no published response yet.",
+    Reason.CONSULTATION_CLOSED: "The project is not open for comments.",
+    Reason.BACKDATED: "The change is dated before the record's last change or before now.",
+    Reason.RATE_LIMITED: "Too many requests from this source; try again later.",
 }
 
 # The gate's stages, in order. A decision names the stage that made it.
