@@ -85,7 +85,10 @@ class Feedback:
             if value is not None and len(value) > 200:
                 raise Invalid(f"the {label} may have at most 200 characters")
         source = self.source_of(address)
-        if self.store.count_comments_from(source, now_ms - HOUR_MS) >= self.rules.comments_per_hour:
+        if (
+            self.store.count_comments_from(source, now_ms - HOUR_MS + 1)
+            >= self.rules.comments_per_hour
+        ):
             raise CharterError(
                 Reason.RATE_LIMITED,
                 f"at most {self.rules.comments_per_hour} comments an hour from one source",
