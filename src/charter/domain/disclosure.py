@@ -11,6 +11,7 @@ of `charter.domain.register_rules`, with one message per field.
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
@@ -127,4 +128,4 @@ class DeviceDisclosure(_Strict):
     mobile: bool = False
     region: Area | None = None
     observation_goal: Text | None = None
-    active_until: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    active_until: date | None = None

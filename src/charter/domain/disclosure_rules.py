@@ -119,7 +119,7 @@ def device_problems(device: Device, project: Project, today: date) -> list[Field
             out.append(("location", "a fixed sensor needs its location"))
         if d.region is not None:
             out.append(("disclosure.region", "a fixed sensor has a location, not a region"))
-    if d.active_until is not None and date.fromisoformat(d.active_until) < today:
+    if d.active_until is not None and d.active_until < today:
         out.append(("disclosure.active_until", "the end date lies in the past"))
     return out
 
@@ -187,7 +187,7 @@ def device_record(device: Device, project: Project) -> dict[str, object]:
         "personal_data": any(c.personal for c in categories),
         "observation_goal": d.observation_goal or project.purpose,
         "legal_ground": project.legal_basis,
-        "active_until": d.active_until,
+        "active_until": d.active_until.isoformat() if d.active_until else None,
         "status": device.status.value,
         "project_status": project.status.value,
     }

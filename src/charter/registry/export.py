@@ -129,8 +129,10 @@ def _cell(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, list | tuple):
         return "; ".join(_cell(v) for v in value)
+    if isinstance(value, int | float):
+        return str(value)
     text = str(value)
-    # A spreadsheet must not run a cell as a formula.
+    # A spreadsheet must not run a text cell as a formula (CSV injection).
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 

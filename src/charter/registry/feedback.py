@@ -128,6 +128,7 @@ class Feedback:
 
     def assign(self, theme_id: int, comment_ids: list[int], actor: Actor) -> Theme:
         theme = self._theme(theme_id)
+        self._still_open(theme)
         self._check_comments(theme.consultation_id, comment_ids)
         with self.store.transaction() as tx:
             for cid in comment_ids:
@@ -137,10 +138,7 @@ class Feedback:
     def respond(self, theme_id: int, response: str, actor: Actor) -> Theme:
         """Publish "you said, we did" for a theme; it may be revised until the decision."""
         theme = self._theme(theme_id)
-        consultation = self.store.get_consultation(theme.consultation_id)
-        assert consultation is not None
-        if self.lifecycle.open_for(consultation.project_id) != consultation:
-            raise CharterError(Reason.CONSULTATION_CLOSED, "the consultation has been decided")
+        consultation = self._still_open(theme)
         text = clean(response)
         if not text or len(text) > MAX_RESPONSE:
             raise Invalid(f"a response needs 1 to {MAX_RESPONSE} characters")
@@ -163,6 +161,12 @@ class Feedback:
             text,
             w.now_ms,
         )
+
+    def _still_open(self, theme: Theme) -> Consultation:
+        consultation = self.store.get_consultation(theme.consultation_id)
+        if consultation is None or self.lifecycle.open_for(consultation.project_id) != consultation:
+            raise CharterError(Reason.CONSULTATION_CLOSED, "the consultation has been decided")
+        return consultation
 
     def _theme(self, theme_id: int) -> Theme:
         theme = self.store.get_theme(theme_id)

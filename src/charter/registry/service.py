@@ -179,6 +179,7 @@ class Registry:
                 old=current.status.value,
                 new=status.value,
                 why=why,
+                **({"withdrawn": pending.id} if withdraw and pending is not None else {}),
             )
         self._changed(project_id)
         return changed

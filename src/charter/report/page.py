@@ -36,7 +36,8 @@ def bar_svg(title: str, data: dict[str, int], colour: str = "#3b6ea5") -> str:
     labels = list(data)
     fig = Figure(figsize=(7, 0.45 * max(2, len(labels)) + 0.9))
     ax = fig.add_subplot()
-    ax.barh(labels, [data[k] for k in labels], color=colour)
+    bars = ax.barh(labels, [data[k] for k in labels], color=colour)
+    ax.bar_label(bars, padding=3)
     ax.invert_yaxis()
     ax.set_title(title)
     ax.spines[["top", "right"]].set_visible(False)
@@ -83,6 +84,9 @@ def render(r: TransparencyReport) -> str:
             {1},
         ),
     ]
+    if len(r.admitted_by_project) > 1 and any(r.admitted_by_project.values()):
+        plot = bar_svg("Readings admitted by project", r.admitted_by_project, "#5a8f29")
+        parts.append(f"<h3>Admitted, by project</h3><div class='plot'>{plot}</div>")
     if r.rejected:
         parts.append("<h3>Rejected, by reason</h3>")
         parts.append(

@@ -76,6 +76,7 @@ class TransparencyReport:
     generated_at: str
     checkpoint: dict[str, Any]
     admitted: int
+    admitted_by_project: dict[str, int]
     rejected: dict[str, int]
     quarantine_held: int
     quarantine_replayed: int
@@ -169,6 +170,7 @@ def compute(
             "note": checkpoint.note,
         },
         admitted=admitted,
+        admitted_by_project={p.name: store.count_readings_of(p.id) for p in projects},
         rejected=rejected,
         quarantine_held=held,
         quarantine_replayed=replayed,

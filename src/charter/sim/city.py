@@ -343,11 +343,11 @@ def register_projects(registry: Registry, *, consultation_over: bool = False) ->
     The project left in consultation opened ten days ago, so it takes comments;
     with `consultation_over` its period has just ended and it awaits the council.
     """
-    for v in vendors():
-        registry.register_vendor(v, SEEDER)
     plan = projects()
     days = registry.rules.consultation_days
     with back_then(registry, timedelta(days=days + 30)):
+        for v in vendors():
+            registry.register_vendor(v, SEEDER)
         for project, target in plan:
             registry.create_project(project, SEEDER)
             if target is not ProjectStatus.CONSULTATION:
