@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
-from charter.bootstrap import Platform
+from charter.bootstrap import Platform, build
 from charter.device import DeviceSigner, SimReading
 from charter.domain.clock import FixedClock
 from charter.domain.consultation import ConsultationStatus, Stance
@@ -16,6 +17,7 @@ from charter.domain.errors import CharterError
 from charter.domain.model import Device, Location, ProjectStatus, urn
 from charter.domain.reasons import Reason
 from charter.gate.batch import Outcome
+from charter.settings import Settings
 from charter.sim import city as sample
 from tests.conftest import SampleCity
 from tests.registry.support import (
@@ -59,13 +61,7 @@ def test_consultation_lasts_the_configured_days_on_the_clock(
     assert c.status is ConsultationStatus.APPROVED and c.why == "vote"
 
 
-def test_the_city_configures_the_length(tmp_path: object, clock: FixedClock) -> None:
-    from pathlib import Path
-
-    from charter.bootstrap import build
-    from charter.settings import Settings
-
-    assert isinstance(tmp_path, Path)
+def test_the_city_configures_the_length(tmp_path: Path, clock: FixedClock) -> None:
     p = build(Settings(data_dir=tmp_path / "d", consultation_days=90), clock=clock)
     try:
         for v in sample.vendors():
@@ -394,3 +390,43 @@ def test_the_gate_refuses_devices_not_on_the_register_or_not_under_a_live_projec
         platform.registry.set_project_status(sample.AIR, status, OPERATOR, "test")
         [out] = platform.gate.ingest([city.envelope(city.air)])
         assert out.rejection is not None and out.rejection.reason is Reason.PROJECT_NOT_LIVE
+
+
+def test_the_city_configures_principles_and_prohibited_uses(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    cfg = tmp_path / "charter.toml"
+    cfg.write_text(
+        "[charter]\n"
+        'principles = ["climate: Serve the climate plan"]\n'
+        'prohibited_uses = ["licence plate recognition"]\n'
+    )
+    p = build(Settings.load(cfg, data_dir=tmp_path / "d"), clock=clock)
+    try:
+        for v in sample.vendors():
+            p.registry.register_vendor(v, OPERATOR)
+        project = noise_project()
+        p.registry.create_project(project, OPERATOR)
+        err = fails(
+            Reason.DISCLOSURE_INCOMPLETE, p.registry.open_consultation, NOISE, OPERATOR, "x"
+        )
+        assert err.errors == [  # type: ignore[attr-defined]
+            {
+                "field": "disclosure.principles.climate",
+                "message": "state how the project meets: Serve the climate plan",
+            }
+        ]
+        anpr = urn("Project", "anpr")
+        err = fails(
+            Reason.PROHIBITED_USE,
+            p.registry.create_project,
+            noise_project(id=anpr, name="Licence plate recognition at the ring road"),
+            OPERATOR,
+        )
+        assert "No use of licence plate recognition." in err.detail
+        # Facial recognition is not on this city's list, so the default rule does not apply.
+        p.registry.create_project(
+            noise_project(id=urn("Project", "x"), name="Face count"), OPERATOR
+        )
+    finally:
+        p.close()

@@ -150,11 +150,33 @@ def disclosure(
         privacy_statement="https://example.city/privacy/urban-data" if personal else None,
         impact_assessment="DPIA 2026-07, City of Example" if personal else None,
         area=area,
-        principles={
-            p.id: f"{p.title}: see the project page for how this project does so."
-            for p in parse_principles(DEFAULT_PRINCIPLES)
-        },
+        principles=statements(indicators[0], personal),
     )
+
+
+def statements(indicator: Indicator, personal: bool) -> dict[str, str]:
+    """How a sample project meets each of the default principles, in plain words."""
+    said = {
+        "people-first": "It answers a need residents raised, and they can see what it does "
+        "for them on the public register.",
+        "open-transparent": "Every device is on the public register and map; figures are "
+        "published as open data and every decision is on the public ledger.",
+        "privacy-security": (
+            "Personal data is taken only with a resident's opt-in consent, encrypted, and kept "
+            "no longer than declared."
+            if personal
+            else "It collects no data about people; every device signs what it sends."
+        ),
+        "evidence": f"Success is measured: {indicator.name} from {indicator.baseline:g} to "
+        f"{indicator.target:g} {indicator.unit}, reported in the transparency report.",
+        "inclusive": "Results are published in plain language and in accessible formats, "
+        "in every district the project covers.",
+        "collaborate": "It went to public consultation; each theme raised got a published "
+        "response before the council decided.",
+        "sustainable": "Devices come from a vendor that passes the city's trust policy, and "
+        "the project is reviewed every year against its indicators.",
+    }
+    return {p.id: said.get(p.id, p.title) for p in parse_principles(DEFAULT_PRINCIPLES)}
 
 
 def vendors() -> list[Vendor]:
