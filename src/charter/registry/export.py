@@ -14,7 +14,7 @@ from shapely.geometry import mapping
 from shapely.geometry.polygon import orient
 
 from charter.domain.clock import iso
-from charter.domain.consultation import Consultation, ConsultationStatus
+from charter.domain.consultation import Consultation, ConsultationKind, ConsultationStatus
 from charter.domain.disclosure import Area
 from charter.domain.disclosure_rules import device_record, polygon
 from charter.domain.model import Device, Project
@@ -54,7 +54,7 @@ def project_record(store: Store, project: Project, *, detail: bool = False) -> d
     record: dict[str, Any] = project.model_dump(mode="json")
     record["devices"] = len(store.list_devices(project.id))
     record["consultation"] = consultation_record(store, pending) if pending else None
-    if pending is not None and pending.kind.value == "amendment":
+    if pending is not None and pending.kind is ConsultationKind.AMENDMENT:
         record["proposed_amendment"] = Project.model_validate_json(pending.proposal).model_dump(
             mode="json"
         )
