@@ -430,3 +430,27 @@ def test_the_city_configures_principles_and_prohibited_uses(
         )
     finally:
         p.close()
+
+
+def test_a_step_whose_ledger_entry_fails_leaves_nothing_behind(
+    platform: Platform, city: SampleCity, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fault injection: the ledger append fails after the consultation row was written."""
+    from charter.ledger.log import LedgerTx
+
+    platform.registry.create_project(noise_project(), OPERATOR)
+    size = platform.ledger.size
+
+    def broken(*_a: object, **_k: object) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(LedgerTx, "record", broken)
+    with pytest.raises(OSError):
+        platform.registry.open_consultation(NOISE, OPERATOR, "exhibition")
+    monkeypatch.undo()
+    assert platform.store.consultations(NOISE) == []
+    assert platform.store.get_project(NOISE).status is ProjectStatus.DRAFT  # type: ignore[union-attr]
+    assert platform.ledger.size == size
+    # And the step succeeds afterwards, as if the failed attempt never happened.
+    platform.registry.open_consultation(NOISE, OPERATOR, "exhibition")
+    assert [c.id for c in platform.store.consultations(NOISE)] != []
