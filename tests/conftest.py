@@ -11,7 +11,7 @@ import pytest
 from charter.bootstrap import Platform, build
 from charter.device import DeviceSigner, SimReading
 from charter.domain.clock import FixedClock
-from charter.domain.model import Actor, Device, DeviceStatus, Location, ProjectStatus, urn
+from charter.domain.model import Actor, Device, DeviceStatus, Location, urn
 from charter.settings import Settings
 from charter.sim import city as sample
 
@@ -37,15 +37,9 @@ class SampleCity:
 
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
-        reg = platform.registry
-        for v in sample.vendors():
-            reg.register_vendor(v, OPERATOR)
-        for project, target in sample.projects():
-            reg.create_project(project, OPERATOR)
-            reg.open_consultation(project.id, OPERATOR, "exhibition")
-            if target is not ProjectStatus.CONSULTATION:
-                reg.approve(project.id, COUNCIL, "approved")
-                reg.set_project_status(project.id, ProjectStatus.LIVE, OPERATOR, "installed")
+        # Consulted in the past, decided now (sample.register_projects replays the history);
+        # the flood project's consultation has just ended and awaits the council.
+        sample.register_projects(platform.registry, consultation_over=True)
         self.air = self.device("air", sample.TRUSTED, sample.AIR, ["air.quality"])
         self.traffic = self.device(
             "traffic",

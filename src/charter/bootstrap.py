@@ -22,6 +22,8 @@ from charter.gate.quarantine import Quarantine
 from charter.gate.validate import ReadingWindow
 from charter.keys import SigningKey, load_or_create
 from charter.ledger.log import Ledger
+from charter.registry.rules import RegisterRules
+from charter.registry.secret import load_or_create_secret
 from charter.registry.service import Registry
 from charter.settings import Settings
 from charter.store.base import Store
@@ -74,6 +76,16 @@ def gate_config(settings: Settings) -> GateConfig:
     )
 
 
+def register_rules(settings: Settings) -> RegisterRules:
+    return RegisterRules.from_lists(
+        settings.consultation_days,
+        settings.principles,
+        settings.prohibited_uses,
+        settings.comment_max_chars,
+        settings.comments_per_hour,
+    )
+
+
 def build(
     settings: Settings,
     *,
@@ -92,7 +104,14 @@ def build(
         required_certifications=frozenset(settings.required_certifications),
         denied_jurisdictions=frozenset(settings.denied_jurisdictions),
     )
-    registry = Registry(store, ledger, bus, policy)
+    registry = Registry(
+        store,
+        ledger,
+        bus,
+        policy,
+        rules=register_rules(settings),
+        source_key=load_or_create_secret(settings.data_dir / "keys" / "comment-source.key"),
+    )
     directory = DeviceDirectory(store)
     bus.subscribe(TOPIC_REGISTRY, lambda _topic, _msg: directory.invalidate())
     gate = Gate(store, bus, clock, directory, config=gate_config(settings), observer=observer)

@@ -30,6 +30,8 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
 app.add_typer(token_app, name="token")
 app.add_typer(quarantine_app, name="quarantine")
+report_app = typer.Typer(help="Reports computed from the platform's records.", no_args_is_help=True)
+app.add_typer(report_app, name="report")
 console = Console()
 
 DataDir = Annotated[
@@ -198,6 +200,30 @@ def bench_ingest(
     console.print(table)
     if as_json:
         print(json.dumps(figures))
+
+
+@report_app.command("transparency")
+def report_transparency(
+    out: Annotated[Path, typer.Option(help="Where to write the HTML report")] = Path("report.html"),
+    project: Annotated[str | None, typer.Option(help="One project's id; default city-wide")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON last")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Write the transparency report (HTML with plots), city-wide or for one project."""
+    from charter.report.page import render
+    from charter.report.transparency import compute, rights_of
+
+    platform = _platform(data_dir)
+    report = compute(platform.store, platform.ledger, project, rights_of(platform))
+    out.write_text(render(report), encoding="utf-8")
+    console.print(
+        f"{report.scope_name}: {report.admitted} admitted, {report.rejected_total} rejected, "
+        f"{len(report.consultations)} consultations, {len(report.incidents)} incidents; "
+        f"written to {out}"
+    )
+    if as_json:
+        print(json.dumps(report.to_json()))
+    platform.close()
 
 
 if __name__ == "__main__":

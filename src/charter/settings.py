@@ -12,6 +12,8 @@ from typing import Any, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from charter.domain.principles import DEFAULT_PRINCIPLES, DEFAULT_PROHIBITED
+
 ENV_PREFIX = "CHARTER_"
 
 
@@ -46,6 +48,23 @@ class Settings(BaseModel):
     )
     denied_jurisdictions: list[str] = Field(
         [], description="Jurisdictions whose vendors fail the trust policy."
+    )
+    consultation_days: int = Field(
+        60, ge=1, description="Shortest public consultation before a council may decide."
+    )
+    principles: list[str] = Field(
+        DEFAULT_PRINCIPLES,
+        description="The city's guiding principles, each `id: title`; every project "
+        "states how it meets each one.",
+    )
+    prohibited_uses: list[str] = Field(
+        DEFAULT_PROHIBITED,
+        description="Technologies and purposes no project or device may use: known ids "
+        "or words to look for.",
+    )
+    comment_max_chars: int = Field(4000, ge=1, description="Longest comment accepted.")
+    comments_per_hour: int = Field(
+        10, ge=1, description="Most comments one source may send in an hour."
     )
 
     @classmethod

@@ -124,7 +124,7 @@ REJECTIONS: list[tuple[str, Build, int, str]] = [
     ("tampered", _tampered, 401, "BAD_SIGNATURE"),
     ("signed-by-another-device", _signed_by_another_device, 401, "BAD_SIGNATURE"),
     ("garbage-signature", _garbage_signature, 401, "BAD_SIGNATURE"),
-    ("unknown-device", _unknown_device, 401, "UNKNOWN_DEVICE"),
+    ("unknown-device", _unknown_device, 401, "NOT_REGISTERED"),
     ("project-not-live", _project_in_consultation, 403, "PROJECT_NOT_LIVE"),
     ("vendor-untrusted", _untrusted_vendor, 403, "VENDOR_UNTRUSTED"),
     ("stale", _stale, 422, "STALE_TIMESTAMP"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from fastapi.testclient import TestClient
 from charter.auth import Role, issue_token
 from charter.bootstrap import Platform
 from charter.device import DeviceSigner
+from charter.domain.clock import FixedClock
+from charter.domain.disclosure import Indicator
 from charter.domain.model import urn
 from charter.registry.service import key_fingerprint
 from charter.sim import city as sample
@@ -61,6 +64,10 @@ def project_doc(**overrides: Any) -> dict[str, Any]:
         "legal_basis": "Public task",
         "accountable_organisation": "City of Example",
         "vendor_ids": [sample.TRUSTED],
+        "disclosure": sample.disclosure(
+            ["sound level meter"],
+            [Indicator(name="Streets mapped", unit="%", baseline=0, target=100)],
+        ).model_dump(mode="json"),
     }
     doc.update(overrides)
     return doc
@@ -169,7 +176,7 @@ def test_updating_a_vendor_checks_the_path_and_that_it_exists(
 
 
 def test_a_project_goes_from_draft_to_retired_and_every_step_is_on_the_ledger(
-    client: TestClient, auth: dict[str, dict[str, str]], city: SampleCity
+    client: TestClient, auth: dict[str, dict[str, str]], city: SampleCity, clock: FixedClock
 ) -> None:
     op, council = auth["operator"], auth["council"]
     # A project cannot be created live: it starts as a draft whatever it claims.
@@ -193,6 +200,8 @@ def test_a_project_goes_from_draft_to_retired_and_every_step_is_on_the_ledger(
     ]
     old = "draft"
     for action, headers, body, new in steps:
+        if action == "approve":
+            clock.advance(timedelta(days=60))  # the council decides after the consultation
         r = client.post(f"/projects/{NEW_PROJECT}/{action}", json=body, headers=headers)
         assert r.status_code == 200, (action, r.text)
         assert r.json()["status"] == new

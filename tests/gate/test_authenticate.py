@@ -55,7 +55,7 @@ def test_an_honest_envelope_is_admitted(platform: Platform, city: SampleCity) ->
 def test_a_device_not_on_the_register_is_unknown(platform: Platform, city: SampleCity) -> None:
     ghost = DeviceSigner(urn("Device", "ghost"))
     [out] = platform.gate.ingest([city.envelope(ghost)])
-    unauthenticated(platform, out, Reason.UNKNOWN_DEVICE)
+    unauthenticated(platform, out, Reason.NOT_REGISTERED)
     assert out.device_id == ghost.device_id  # the claim is echoed so the sender can debug
 
 
@@ -290,7 +290,7 @@ def test_random_device_ids_do_not_grow_the_gates_memory(
     now = platform.clock.now()
     strangers = [DeviceSigner(urn("Device", f"stranger-{i}")) for i in range(200)]
     outs = platform.gate.ingest([s.envelope(1, now, [air_reading(now)]) for s in strangers])
-    assert {o.rejection.reason for o in outs if o.rejection} == {Reason.UNKNOWN_DEVICE}
+    assert {o.rejection.reason for o in outs if o.rejection} == {Reason.NOT_REGISTERED}
     assert len(platform.directory._views) == 0
     # A registered device is still remembered, so honest traffic stays fast.
     [ok] = platform.gate.ingest([city.envelope(city.air)])

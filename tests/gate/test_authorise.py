@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from charter.bootstrap import Platform
 from charter.device import SimReading
+from charter.domain.clock import FixedClock
 from charter.domain.model import DeviceStatus, ProjectStatus, Vendor
 from charter.domain.reasons import Reason
 from charter.gate.batch import Outcome
@@ -91,7 +94,12 @@ def test_a_project_in_consultation_is_not_live(platform: Platform, city: SampleC
     assert platform.store.count_readings() == 0
 
 
-def test_a_project_goes_live_only_after_approval(platform: Platform, city: SampleCity) -> None:
+def test_a_project_goes_live_only_after_approval(
+    platform: Platform, city: SampleCity, clock: FixedClock
+) -> None:
+    [out] = platform.gate.ingest([city.envelope(city.flood, water(city))])
+    rejected(out, Reason.PROJECT_NOT_LIVE)  # in consultation is not live
+    clock.advance(timedelta(days=platform.settings.consultation_days))
     platform.registry.approve(sample.FLOOD, COUNCIL, "approved after consultation")
     [out] = platform.gate.ingest([city.envelope(city.flood, water(city))])
     rejected(out, Reason.PROJECT_NOT_LIVE)  # approved is not yet live

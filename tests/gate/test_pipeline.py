@@ -128,7 +128,7 @@ def test_each_envelope_in_a_batch_gets_its_own_outcome_in_order(
     ] == [
         ("decode", Reason.MALFORMED_JSON),
         1,
-        ("authenticate", Reason.UNKNOWN_DEVICE),
+        ("authenticate", Reason.NOT_REGISTERED),
         ("authorise", Reason.VENDOR_UNTRUSTED),
         1,
     ]

@@ -220,7 +220,7 @@ def test_an_unauthenticated_envelope_is_counted_not_kept(
     assert [o.dropped for o in outs] == [1] * 5
     assert platform.store.count_quarantine() == 0
     assert platform.store.rejections_by_reason() == {
-        "UNKNOWN_DEVICE": 1,
+        "NOT_REGISTERED": 1,
         "BAD_SIGNATURE": 2,
         "MALFORMED_JSON": 1,
         "TOO_DEEP": 1,

@@ -12,7 +12,7 @@ from charter import __version__
 from charter.api import problems
 from charter.api.deps import PlatformDep
 from charter.api.metrics import GateMetrics
-from charter.api.routers import data, ingest, ledger, registry
+from charter.api.routers import data, ingest, ledger, register, registry, report
 from charter.bootstrap import Platform
 
 
@@ -30,6 +30,8 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
     problems.install(app)
     for router in (ingest.router, registry.router, data.router, ledger.router):
         app.include_router(router)
+    app.include_router(register.router)
+    app.include_router(report.router)
 
     @app.get("/health", tags=["ops"])
     def health(p: PlatformDep) -> dict[str, Any]:

@@ -20,7 +20,7 @@ STATUS: dict[Reason, int] = {
     Reason.EMPTY_ENVELOPE: 400,
     Reason.ENVELOPE_TOO_LARGE: 413,
     Reason.TOO_MANY_READINGS: 413,
-    Reason.UNKNOWN_DEVICE: 401,
+    Reason.NOT_REGISTERED: 401,
     Reason.BAD_SIGNATURE: 401,
     Reason.REPLAYED_SEQUENCE: 409,
     Reason.STALE_TIMESTAMP: 422,
@@ -37,6 +37,13 @@ STATUS: dict[Reason, int] = {
     Reason.INVALID_TRANSITION: 409,
     Reason.NOT_REPLAYABLE: 409,
     Reason.METHOD_NOT_ALLOWED: 405,
+    Reason.DISCLOSURE_INCOMPLETE: 422,
+    Reason.PROHIBITED_USE: 422,
+    Reason.CONSULTATION_NOT_OVER: 409,
+    Reason.THEMES_UNANSWERED: 409,
+    Reason.CONSULTATION_CLOSED: 409,
+    Reason.BACKDATED: 409,
+    Reason.RATE_LIMITED: 429,
 }
 
 PROBLEM_TYPE = "https://charter.example.city/problems/"
@@ -63,7 +70,8 @@ def problem(
 def install(app: FastAPI) -> None:
     @app.exception_handler(CharterError)
     async def _charter(_req: Request, exc: CharterError) -> JSONResponse:
-        return problem(exc.reason, exc.detail)
+        errors = getattr(exc, "errors", None)
+        return problem(exc.reason, exc.detail, **({"errors": errors} if errors else {}))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from charter.bootstrap import build
 from charter.device import DeviceSigner, SimReading
-from charter.domain.model import Actor, Device, Location, ProjectStatus, urn
+from charter.domain.model import Actor, Device, Location, urn
 from charter.gate.batch import Batch
 from charter.settings import Settings
-from charter.sim.city import AIR, TRUSTED, projects, vendors
+from charter.sim.city import AIR, TRUSTED, register_projects
 from charter.store.sqlite import INSERT_READINGS, SqliteStore
 
 BENCH = Actor(name="bench", role="operator")
@@ -73,13 +73,8 @@ def run_ingest(
     say = progress or (lambda _m: None)
     with tempfile.TemporaryDirectory(prefix="charter-bench-") as tmp:
         platform = build(Settings(data_dir=Path(tmp) / "gate"))
-        for v in vendors():
-            platform.registry.register_vendor(v, BENCH)
-        air, _ = projects()[0]
-        platform.registry.create_project(air, BENCH)
-        platform.registry.open_consultation(AIR, BENCH, "bench")
-        platform.registry.approve(AIR, BENCH, "bench")
-        platform.registry.set_project_status(AIR, ProjectStatus.LIVE, BENCH, "bench")
+        # The sample city's projects, consulted and approved on its replayed history.
+        register_projects(platform.registry)
         signers = [DeviceSigner(urn("Device", f"bench-{i:04d}")) for i in range(devices)]
         for i, s in enumerate(signers):
             platform.registry.register_device(

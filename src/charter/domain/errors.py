@@ -30,3 +30,11 @@ class Conflict(CharterError):
 class Invalid(CharterError):
     def __init__(self, detail: str) -> None:
         super().__init__(Reason.VALIDATION_FAILED, detail)
+
+
+class FieldErrors(CharterError):
+    """A refusal that names each field at fault, with a message per field."""
+
+    def __init__(self, reason: Reason, problems: list[tuple[str, str]]) -> None:
+        super().__init__(reason, "; ".join(f"{f}: {m}" for f, m in problems))
+        self.errors = [{"field": f, "message": m} for f, m in problems]

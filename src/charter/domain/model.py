@@ -15,6 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from charter.domain.disclosure import CategoryDisclosure, DeviceDisclosure, ProjectDisclosure
+
 URN_RE = re.compile(r"^urn:ngsi-ld:[A-Za-z][A-Za-z0-9]*:[A-Za-z0-9._\-]{1,128}$")
 CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
 
@@ -97,6 +99,8 @@ class DataCategory(Strict):
     personal: bool
     retention_days: Annotated[int, Field(ge=1, le=36500)]
     fields: dict[str, FieldSpec] = Field(min_length=1, max_length=64)
+    # DTPR data type, process, access, storage (checked by the register's rules)
+    disclosure: CategoryDisclosure | None = None
 
     @field_validator("name")
     @classmethod
@@ -116,6 +120,8 @@ class Project(Strict):
     accountable_organisation: ShortText
     vendor_ids: list[str] = Field(min_length=1)
     status: ProjectStatus = ProjectStatus.DRAFT
+    # contact, indicators, technology, area, principles... (see domain/disclosure.py)
+    disclosure: ProjectDisclosure | None = None
 
     @field_validator("id")
     @classmethod
@@ -155,6 +161,8 @@ class Device(Strict):
     categories: list[str] = Field(min_length=1)
     public_key: str
     status: DeviceStatus = DeviceStatus.ACTIVE
+    # Amsterdam sensor register fields beyond the project's (see domain/disclosure.py)
+    disclosure: DeviceDisclosure = DeviceDisclosure()
 
     @field_validator("id")
     @classmethod

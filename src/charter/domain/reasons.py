@@ -18,7 +18,7 @@ class Reason(StrEnum):
     EMPTY_ENVELOPE = "EMPTY_ENVELOPE"
     TOO_MANY_READINGS = "TOO_MANY_READINGS"
     # authenticate
-    UNKNOWN_DEVICE = "UNKNOWN_DEVICE"
+    NOT_REGISTERED = "NOT_REGISTERED"
     BAD_SIGNATURE = "BAD_SIGNATURE"
     REPLAYED_SEQUENCE = "REPLAYED_SEQUENCE"
     STALE_TIMESTAMP = "STALE_TIMESTAMP"
@@ -47,6 +47,14 @@ class Reason(StrEnum):
     INVALID_TRANSITION = "INVALID_TRANSITION"
     NOT_REPLAYABLE = "NOT_REPLAYABLE"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    # the public register and consultation
+    DISCLOSURE_INCOMPLETE = "DISCLOSURE_INCOMPLETE"
+    PROHIBITED_USE = "PROHIBITED_USE"
+    CONSULTATION_NOT_OVER = "CONSULTATION_NOT_OVER"
+    THEMES_UNANSWERED = "THEMES_UNANSWERED"
+    CONSULTATION_CLOSED = "CONSULTATION_CLOSED"
+    BACKDATED = "BACKDATED"
+    RATE_LIMITED = "RATE_LIMITED"
 
     @property
     def sentence(self) -> str:
@@ -60,7 +68,7 @@ SENTENCES: dict[Reason, str] = {
     Reason.TOO_DEEP: "The payload is nested deeper than the gate accepts.",
     Reason.EMPTY_ENVELOPE: "The envelope carries no readings.",
     Reason.TOO_MANY_READINGS: "The envelope carries more readings than the gate accepts.",
-    Reason.UNKNOWN_DEVICE: "The device is not on the register.",
+    Reason.NOT_REGISTERED: "The device is not on the register.",
     Reason.BAD_SIGNATURE: "The signature does not match the device's registered key.",
     Reason.REPLAYED_SEQUENCE: "The envelope's sequence number was already used by this device.",
     Reason.STALE_TIMESTAMP: "The timestamp is older than the gate's window allows.",
@@ -85,6 +93,13 @@ SENTENCES: dict[Reason, str] = {
     Reason.INVALID_TRANSITION: "The status change is not allowed from the current status.",
     Reason.NOT_REPLAYABLE: "The quarantined item cannot be replayed.",
     Reason.METHOD_NOT_ALLOWED: "The resource does not support this method.",
+    Reason.DISCLOSURE_INCOMPLETE: "The disclosure has missing or contradictory fields.",
+    Reason.PROHIBITED_USE: "The city prohibits this use of technology.",
+    Reason.CONSULTATION_NOT_OVER: "The public consultation period has not ended yet.",
+    Reason.THEMES_UNANSWERED: "A feedback theme has no published response yet.",
+    Reason.CONSULTATION_CLOSED: "The project is not open for comments.",
+    Reason.BACKDATED: "The change is dated before the record's last change or before now.",
+    Reason.RATE_LIMITED: "Too many requests from this source; try again later.",
 }
 
 # The gate's stages, in order. A decision names the stage that made it.

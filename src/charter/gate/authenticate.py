@@ -39,7 +39,7 @@ class Authenticate:
         assert env is not None
         view = self.directory.get(env.device)
         if view is None:
-            return item.reject(STAGE, Reason.UNKNOWN_DEVICE)
+            return item.reject(STAGE, Reason.NOT_REGISTERED)
         try:
             sig = base64.b64decode(item.sig, validate=True)
             view.public_key.verify(sig, signing_bytes(item.signed))

@@ -7,8 +7,11 @@ announced on the bus so the gate sees it at the next envelope.
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 
 from charter.bus.base import TOPIC_REGISTRY, Bus
+from charter.domain.consultation import ConsultationStatus
+from charter.domain.disclosure_rules import device_problems, device_texts, prohibited
 from charter.domain.errors import Conflict, Invalid, InvalidTransition, NotFound
 from charter.domain.model import (
     DEVICE_TRANSITIONS,
@@ -20,8 +23,12 @@ from charter.domain.model import (
     ProjectStatus,
     Vendor,
 )
+from charter.domain.reasons import Reason
 from charter.domain.trust import TrustPolicy
 from charter.ledger.log import Ledger
+from charter.registry.feedback import Feedback
+from charter.registry.lifecycle import Lifecycle
+from charter.registry.rules import RegisterRules, check_not_backdated, refuse
 from charter.store.base import Store
 
 
@@ -31,8 +38,21 @@ def key_fingerprint(public_key_b64: str) -> str:
 
 
 class Registry:
-    def __init__(self, store: Store, ledger: Ledger, bus: Bus, policy: TrustPolicy) -> None:
+    def __init__(
+        self,
+        store: Store,
+        ledger: Ledger,
+        bus: Bus,
+        policy: TrustPolicy,
+        *,
+        rules: RegisterRules | None = None,
+        source_key: bytes = b"",
+    ) -> None:
         self.store, self.ledger, self.bus, self.policy = store, ledger, bus, policy
+        self.rules = rules or RegisterRules()
+        # Consultation and residents' feedback (registry/lifecycle.py, registry/feedback.py).
+        self.lifecycle = Lifecycle(store, ledger, self.rules, self._changed)
+        self.feedback = Feedback(store, ledger, self.rules, self.lifecycle, source_key)
 
     def _changed(self, subject: str) -> None:
         self.bus.publish(TOPIC_REGISTRY, subject)
@@ -62,6 +82,7 @@ class Registry:
         if self.store.get_project(project.id) is not None:
             raise Conflict(f"{project.id} is already registered")
         self._check_vendors(project)
+        self.lifecycle.check(project, complete=False)
         draft = project.model_copy(update={"status": ProjectStatus.DRAFT})
         with self.ledger.write() as w:
             w.tx.put_project(draft, w.now_ms)
@@ -83,6 +104,7 @@ class Registry:
                 f"{project.id} is {current.status.value}: only a draft can be edited"
             )
         self._check_vendors(project)
+        self.lifecycle.check(project, complete=False)
         updated = project.model_copy(update={"status": current.status})
         with self.ledger.write() as w:
             w.tx.put_project(updated, w.now_ms)
@@ -90,22 +112,49 @@ class Registry:
         self._changed(project.id)
         return updated
 
-    def open_consultation(self, project_id: str, actor: Actor, why: str) -> Project:
-        return self._transition(project_id, ProjectStatus.CONSULTATION, actor, why)
+    def open_consultation(
+        self, project_id: str, actor: Actor, why: str, at: datetime | None = None
+    ) -> Project:
+        """Public exhibition: needs a complete disclosure and a statement per principle."""
+        return self.lifecycle.open(project_id, actor, why, at)
 
-    def approve(self, project_id: str, actor: Actor, why: str) -> Project:
-        """The explicit approval a project needs before it can go live."""
-        return self._transition(project_id, ProjectStatus.APPROVED, actor, why)
+    def approve(
+        self, project_id: str, actor: Actor, why: str, at: datetime | None = None
+    ) -> Project:
+        """The council's approval, after the consultation ended and every theme is answered."""
+        return self.lifecycle.decide(project_id, True, actor, why, at)
+
+    def reject(
+        self, project_id: str, actor: Actor, why: str, at: datetime | None = None
+    ) -> Project:
+        """The council's rejection: a project goes back to draft, an amendment is dropped."""
+        return self.lifecycle.decide(project_id, False, actor, why, at)
+
+    def amend(
+        self, project: Project, actor: Actor, why: str, at: datetime | None = None
+    ) -> Project:
+        """Change an approved project; material changes go to consultation first."""
+        return self.lifecycle.amend(project, actor, why, at)[0]
 
     def set_project_status(
-        self, project_id: str, status: ProjectStatus, actor: Actor, why: str
+        self,
+        project_id: str,
+        status: ProjectStatus,
+        actor: Actor,
+        why: str,
+        at: datetime | None = None,
     ) -> Project:
         if status in (ProjectStatus.APPROVED, ProjectStatus.CONSULTATION):
             raise InvalidTransition(f"use the {status.value} call to make a project {status.value}")
-        return self._transition(project_id, status, actor, why)
+        return self._transition(project_id, status, actor, why, at)
 
     def _transition(
-        self, project_id: str, status: ProjectStatus, actor: Actor, why: str
+        self,
+        project_id: str,
+        status: ProjectStatus,
+        actor: Actor,
+        why: str,
+        at: datetime | None = None,
     ) -> Project:
         current = self._project(project_id)
         if status not in PROJECT_TRANSITIONS[current.status]:
@@ -113,7 +162,15 @@ class Registry:
                 f"{project_id} cannot go from {current.status.value} to {status.value}"
             )
         changed = current.model_copy(update={"status": status})
+        pending = self.lifecycle.open_for(project_id)
+        withdraw = pending is not None and status in (ProjectStatus.DRAFT, ProjectStatus.RETIRED)
         with self.ledger.write() as w:
+            check_not_backdated(w.now_ms, self.store.project_updated_at(project_id), at)
+            if withdraw and pending is not None:
+                # Withdrawn from consultation, or retired with an amendment pending.
+                w.tx.decide_consultation(
+                    pending.id, ConsultationStatus.WITHDRAWN.value, w.now_ms, why
+                )
             w.tx.put_project(changed, w.now_ms)
             w.record(
                 "project.status",
@@ -122,6 +179,7 @@ class Registry:
                 old=current.status.value,
                 new=status.value,
                 why=why,
+                **({"withdrawn": pending.id} if withdraw and pending is not None else {}),
             )
         self._changed(project_id)
         return changed
@@ -151,6 +209,9 @@ class Registry:
             raise Invalid(f"{project.id} does not declare {', '.join(undeclared)}")
         if project.status is ProjectStatus.RETIRED:
             raise InvalidTransition(f"{project.id} is retired")
+        refuse(Reason.PROHIBITED_USE, prohibited(self.rules.prohibited, device_texts(device)))
+        today = self.ledger.clock.now().date()
+        refuse(Reason.DISCLOSURE_INCOMPLETE, device_problems(device, project, today))
         active = device.model_copy(update={"status": DeviceStatus.ACTIVE})
         with self.ledger.write() as w:
             w.tx.put_device(active, w.now_ms)

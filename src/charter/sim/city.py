@@ -9,10 +9,22 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from charter.device import DeviceSigner
+from charter.domain.clock import FixedClock
+from charter.domain.disclosure import (
+    Access,
+    Area,
+    CategoryDisclosure,
+    Indicator,
+    Processing,
+    ProjectDisclosure,
+)
 from charter.domain.model import (
     Actor,
     DataCategory,
@@ -25,6 +37,7 @@ from charter.domain.model import (
     Vendor,
     urn,
 )
+from charter.domain.principles import DEFAULT_PRINCIPLES, parse_principles
 from charter.registry.service import Registry
 
 SEEDER = Actor(name="demo-seed", role="operator")
@@ -47,6 +60,12 @@ AIR_QUALITY = DataCategory(
         "no2": FieldSpec(type="number", unit="ug/m3", minimum=0, maximum=2000),
         "temperature": FieldSpec(type="number", unit="Cel", minimum=-60, maximum=70),
     },
+    disclosure=CategoryDisclosure(
+        collected="Particle counts, NO2 concentration and air temperature; no images or sound.",
+        processing=[Processing.AGGREGATED],
+        access=[Access.RESIDENTS, Access.CITY],
+        storage="City data centre, Example (EU)",
+    ),
 )
 TRAFFIC_COUNT = DataCategory(
     name="traffic.count",
@@ -57,6 +76,12 @@ TRAFFIC_COUNT = DataCategory(
         "vehicles": FieldSpec(type="integer", unit="count", minimum=0, maximum=10_000),
         "mean_speed": FieldSpec(type="number", unit="km/h", minimum=0, maximum=300),
     },
+    disclosure=CategoryDisclosure(
+        collected="Counts and mean speed of vehicles over an induction loop; no plates.",
+        processing=[Processing.AGGREGATED],
+        access=[Access.RESIDENTS, Access.CITY],
+        storage="City data centre, Example (EU)",
+    ),
 )
 CROSSING_REQUEST = DataCategory(
     name="pedestrian.crossing_request",
@@ -67,6 +92,12 @@ CROSSING_REQUEST = DataCategory(
         "fob": FieldSpec(type="string", max_length=64),
         "extra_seconds": FieldSpec(type="integer", unit="s", minimum=0, maximum=30),
     },
+    disclosure=CategoryDisclosure(
+        collected="The id of a resident's crossing fob and the extra seconds asked for.",
+        processing=[Processing.ENCRYPTED],
+        access=[Access.CITY],
+        storage="City data centre, Example (EU), encrypted at rest",
+    ),
 )
 WATER_LEVEL = DataCategory(
     name="water.level",
@@ -74,6 +105,13 @@ WATER_LEVEL = DataCategory(
     personal=False,
     retention_days=3650,
     fields={"level": FieldSpec(type="number", unit="cm", minimum=-100, maximum=2000)},
+    disclosure=CategoryDisclosure(
+        collected="Water level in centimetres above the drain floor.",
+        processing=[Processing.RAW],
+        access=[Access.RESIDENTS, Access.CITY, Access.THIRD_PARTIES],
+        third_parties=["Regional water authority"],
+        storage="City data centre, Example (EU)",
+    ),
 )
 PARKING_OCCUPANCY = DataCategory(
     name="parking.occupancy",
@@ -81,7 +119,64 @@ PARKING_OCCUPANCY = DataCategory(
     personal=False,
     retention_days=90,
     fields={"occupied": FieldSpec(type="boolean")},
+    disclosure=CategoryDisclosure(
+        collected="Whether a bay is taken; no images, no plates.",
+        processing=[Processing.AGGREGATED],
+        access=[Access.RESIDENTS, Access.CITY, Access.VENDOR],
+        storage="Northwind Sensing cloud, Frankfurt (EU)",
+    ),
 )
+
+
+# The city centre: longitude first, as GeoJSON (RFC 7946) has it, counter-clockwise.
+CITY_AREA = Area(
+    coordinates=[[(4.85, 52.33), (4.99, 52.33), (4.99, 52.47), (4.85, 52.47), (4.85, 52.33)]]
+)
+
+
+def disclosure(
+    technologies: list[str],
+    indicators: list[Indicator],
+    *,
+    personal: bool = False,
+    area: Area = CITY_AREA,
+) -> ProjectDisclosure:
+    """A complete disclosure: contact, indicators, technology, area, a word per principle."""
+    return ProjectDisclosure(
+        contact="urban-data@example.city, +31 20 555 0100",
+        indicators=indicators,
+        technologies=technologies,
+        purposes=["public service", "planning"],
+        privacy_statement="https://example.city/privacy/urban-data" if personal else None,
+        impact_assessment="DPIA 2026-07, City of Example" if personal else None,
+        area=area,
+        principles=statements(indicators[0], personal),
+    )
+
+
+def statements(indicator: Indicator, personal: bool) -> dict[str, str]:
+    """How a sample project meets each of the default principles, in plain words."""
+    said = {
+        "people-first": "It answers a need residents raised, and they can see what it does "
+        "for them on the public register.",
+        "open-transparent": "Every device is on the public register and map; figures are "
+        "published as open data and every decision is on the public ledger.",
+        "privacy-security": (
+            "Personal data is taken only with a resident's opt-in consent, encrypted, and kept "
+            "no longer than declared."
+            if personal
+            else "It collects no data about people; every device signs what it sends."
+        ),
+        "evidence": f"Success is measured: {indicator.name} from {indicator.baseline:g} to "
+        f"{indicator.target:g} {indicator.unit}, reported in the transparency report.",
+        "inclusive": "Results are published in plain language and in accessible formats, "
+        "in every district the project covers.",
+        "collaborate": "It went to public consultation; each theme raised got a published "
+        "response before the council decided.",
+        "sustainable": "Devices come from a vendor that passes the city's trust policy, and "
+        "the project is reviewed every year against its indicators.",
+    }
+    return {p.id: said.get(p.id, p.title) for p in parse_principles(DEFAULT_PRINCIPLES)}
 
 
 def vendors() -> list[Vendor]:
@@ -119,6 +214,18 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                 ],
                 categories=[AIR_QUALITY],
                 vendor_ids=[TRUSTED, UNTRUSTED],
+                disclosure=disclosure(
+                    ["air quality sensor"],
+                    [
+                        Indicator(
+                            name="Days above WHO PM2.5 guideline",
+                            unit="days/year",
+                            baseline=41,
+                            target=33,
+                            by="2028",
+                        )
+                    ],
+                ),
                 **common,
             ),
             ProjectStatus.LIVE,
@@ -134,6 +241,19 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                 ],
                 categories=[TRAFFIC_COUNT, CROSSING_REQUEST],
                 vendor_ids=[TRUSTED],
+                disclosure=disclosure(
+                    ["induction loop", "crossing button with fob reader"],
+                    [
+                        Indicator(
+                            name="Pedestrians stranded mid-crossing",
+                            unit="per week",
+                            baseline=120,
+                            target=30,
+                            by="2027",
+                        )
+                    ],
+                    personal=True,
+                ),
                 **common,
             ),
             ProjectStatus.LIVE,
@@ -146,6 +266,10 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                 benefits=["Warn residents of flooding 30 minutes earlier"],
                 categories=[WATER_LEVEL],
                 vendor_ids=[TRUSTED],
+                disclosure=disclosure(
+                    ["ultrasonic water level gauge"],
+                    [Indicator(name="Warning lead time", unit="minutes", baseline=10, target=40)],
+                ),
                 **common,
             ),
             ProjectStatus.CONSULTATION,
@@ -158,6 +282,18 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                 benefits=["Report on search traffic before and after"],
                 categories=[PARKING_OCCUPANCY],
                 vendor_ids=[TRUSTED],
+                disclosure=disclosure(
+                    ["in-ground magnetometer"],
+                    [
+                        Indicator(
+                            name="Share of traffic searching for parking",
+                            unit="%",
+                            baseline=30,
+                            target=20,
+                            by="2025",
+                        )
+                    ],
+                ),
                 **common,
             ),
             ProjectStatus.RETIRED,
@@ -207,17 +343,52 @@ def _fleet_plan(n: int) -> list[str]:
     return plan[:n] if len(plan) >= n else plan + ["air"] * (n - len(plan))
 
 
-def seed(registry: Registry, n_devices: int = 1000) -> City:
-    """Register the sample city on an empty register; returns the simulated devices."""
-    for v in vendors():
-        registry.register_vendor(v, SEEDER)
-    for project, target in projects():
-        registry.create_project(project, SEEDER)
-        registry.open_consultation(project.id, SEEDER, "public exhibition opened")
+@contextmanager
+def back_then(registry: Registry, ago: timedelta) -> Iterator[None]:
+    """Replay the sample city's history at the time it happened.
+
+    A simulation aid only: the register itself refuses back-dated changes, so
+    the seed runs the register on a clock that stands `ago` in the past, then
+    gives the real clock back. Steps must be replayed oldest first.
+    """
+    real = registry.ledger.clock
+    registry.ledger.clock = FixedClock(real.now() - ago)
+    try:
+        yield
+    finally:
+        registry.ledger.clock = real
+
+
+def register_projects(registry: Registry, *, consultation_over: bool = False) -> None:
+    """Vendors and projects with their history: consulted, decided, live or still open.
+
+    The project left in consultation opened ten days ago, so it takes comments;
+    with `consultation_over` its period has just ended and it awaits the council.
+    """
+    plan = projects()
+    days = registry.rules.consultation_days
+    with back_then(registry, timedelta(days=days + 30)):
+        for v in vendors():
+            registry.register_vendor(v, SEEDER)
+        for project, target in plan:
+            registry.create_project(project, SEEDER)
+            if target is not ProjectStatus.CONSULTATION:
+                registry.open_consultation(project.id, SEEDER, "public exhibition opened")
+    opened = timedelta(days=days) if consultation_over else timedelta(days=min(10, days) / 2)
+    with back_then(registry, opened):
+        for project, target in plan:
+            if target is ProjectStatus.CONSULTATION:
+                registry.open_consultation(project.id, SEEDER, "public exhibition opened")
+    for project, target in plan:
         if target is ProjectStatus.CONSULTATION:
             continue
         registry.approve(project.id, COUNCIL, "approved after consultation")
         registry.set_project_status(project.id, ProjectStatus.LIVE, SEEDER, "devices installed")
+
+
+def seed(registry: Registry, n_devices: int = 1000) -> City:
+    """Register the sample city on an empty register; returns the simulated devices."""
+    register_projects(registry)
     city = City()
     for i, kind in enumerate(_fleet_plan(n_devices)):
         vendor, project_id, modality, categories, _ = FLEET[kind]

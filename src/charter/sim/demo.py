@@ -17,6 +17,7 @@ from charter.api.app import create_app
 from charter.auth import Role, issue_token
 from charter.bootstrap import Platform
 from charter.sim import city as sample
+from charter.sim.demo_register import show_register
 from charter.sim.traffic import Traffic
 
 
@@ -57,6 +58,7 @@ def prepare(platform: Platform, n_devices: int) -> sample.City:
             )
         return sample.load(keys)
     city = sample.seed(platform.registry, n_devices)
+    show_register(platform)  # a consultation with feedback, an amendment, a retired project
     sample.save(city, keys)
     return city
 
@@ -124,6 +126,7 @@ def run(
         time.sleep(0.05)
     url = f"http://{host}:{port}"
     say(f"API at {url}  (OpenAPI docs at {url}/docs)")
+    say(f"public register: {url}/register/projects  map: {url}/register/devices.geojson")
     for role, token in tokens.items():
         say(f"{role} token: {token}")
     say(

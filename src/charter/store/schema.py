@@ -136,3 +136,55 @@ tokens = Table(
     # a data consumer's id. Empty for staff roles.
     Column("subject", String(200), nullable=True),
 )
+
+# Public exhibitions of projects (initial) and of amendments to live projects.
+consultations = Table(
+    "consultations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("project_id", String(200), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("opened_at", BigInteger, nullable=False),
+    Column("closes_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("proposal", Text, nullable=False),
+    Column("changes", Text, nullable=False, server_default=""),
+    Column("decided_at", BigInteger, nullable=True),
+    Column("why", Text, nullable=False, server_default=""),
+)
+
+# Residents' comments: public text and stance, a keyed hash of the source (never the address).
+comments = Table(
+    "comments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("consultation_id", Integer, nullable=False, index=True),
+    Column("at", BigInteger, nullable=False),
+    Column("stance", String(16), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("theme_id", Integer, nullable=True),
+    Column("source", String(64), nullable=False),
+    Index("comments_by_source", "source", "at"),
+)
+
+# Names and contact details, kept apart from the comments and never published.
+comment_contacts = Table(
+    "comment_contacts",
+    metadata,
+    Column("comment_id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=True),
+    Column("contact", String(200), nullable=True),
+)
+
+# Staff group comments into themes and publish a response per theme.
+themes = Table(
+    "themes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("consultation_id", Integer, nullable=False, index=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("title", String(200), nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("response", Text, nullable=True),
+    Column("responded_at", BigInteger, nullable=True),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Body
@@ -17,6 +18,8 @@ router = APIRouter(tags=["registry"])
 
 class Why(BaseModel):
     why: Annotated[str, Field(min_length=1, max_length=2000)]
+    # When the change takes effect: omitted means now; earlier is refused (BACKDATED).
+    at: datetime | None = None
 
 
 class ProjectStatusChange(Why):
@@ -73,7 +76,7 @@ def update_project(project_id: str, project: Project, p: PlatformDep, actor: Ope
 def open_consultation(
     project_id: str, body: Annotated[Why, Body()], p: PlatformDep, actor: Operator
 ) -> Project:
-    return p.registry.open_consultation(project_id, actor, body.why)
+    return p.registry.open_consultation(project_id, actor, body.why, body.at)
 
 
 @router.post("/projects/{project_id}/approve")
@@ -81,14 +84,14 @@ def approve_project(
     project_id: str, body: Annotated[Why, Body()], p: PlatformDep, actor: Council
 ) -> Project:
     """The council's explicit approval, recorded with who approved and why."""
-    return p.registry.approve(project_id, actor, body.why)
+    return p.registry.approve(project_id, actor, body.why, body.at)
 
 
 @router.post("/projects/{project_id}/status")
 def set_project_status(
     project_id: str, body: ProjectStatusChange, p: PlatformDep, actor: Operator
 ) -> Project:
-    return p.registry.set_project_status(project_id, body.status, actor, body.why)
+    return p.registry.set_project_status(project_id, body.status, actor, body.why, body.at)
 
 
 @router.get("/devices")

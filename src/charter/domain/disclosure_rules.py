@@ -1,0 +1,197 @@
+"""The register's rules about disclosures: what is missing, what contradicts, what changed.
+
+Each rule returns `(field, message)` pairs so a refusal names every field that
+needs work, not just the first. Pure functions over the domain model.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from shapely.geometry import Polygon
+
+from charter.domain.disclosure import (
+    PERSONAL_ONLY,
+    TRANSFORMING,
+    Access,
+    Area,
+    Processing,
+    ProjectDisclosure,
+)
+from charter.domain.model import Device, Project
+from charter.domain.principles import Principle, ProhibitedUse, broken_rules
+
+FieldProblem = tuple[str, str]
+
+
+def polygon(area: Area) -> Polygon:
+    shell, *holes = area.coordinates
+    return Polygon(shell, holes)
+
+
+def project_problems(
+    project: Project, principles: list[Principle], *, complete: bool
+) -> list[FieldProblem]:
+    """Contradictions always; missing fields too when `complete` (entering consultation)."""
+    out: list[FieldProblem] = []
+    d = project.disclosure
+    if d is None:
+        if complete:
+            out.append(("disclosure", "a project needs a disclosure before consultation"))
+        return out
+    personal = any(c.personal for c in project.categories)
+    out += _contradictions(project, d)
+    if not complete:
+        return out
+    if not d.contact:
+        out.append(("disclosure.contact", "name how people reach the accountable organisation"))
+    if not d.indicators:
+        out.append(("disclosure.indicators", "state at least one measurable benefit"))
+    if not d.technologies:
+        out.append(("disclosure.technologies", "name the technology used"))
+    if d.area is None:
+        out.append(("disclosure.area", "give the area the project covers"))
+    if personal and not d.privacy_statement:
+        out.append(("disclosure.privacy_statement", "personal data needs a privacy statement"))
+    if personal and not d.impact_assessment:
+        out.append(
+            ("disclosure.impact_assessment", "personal data needs a privacy impact assessment")
+        )
+    for p in principles:
+        if not d.principles.get(p.id, "").strip():
+            out.append((f"disclosure.principles.{p.id}", f"state how the project meets: {p.title}"))
+    for i, c in enumerate(project.categories):
+        where = f"categories.{i}.disclosure"
+        cd = c.disclosure
+        if cd is None:
+            out.append((where, f"disclose what {c.name} collects, how, who sees it and where"))
+            continue
+        if not cd.collected:
+            out.append((f"{where}.collected", "say what is collected"))
+        if not cd.processing:
+            out.append((f"{where}.processing", "say how it is processed"))
+        if not cd.access:
+            out.append((f"{where}.access", "say who can access it"))
+        if not cd.storage:
+            out.append((f"{where}.storage", "say where it is stored"))
+    return out
+
+
+def _contradictions(project: Project, d: ProjectDisclosure) -> list[FieldProblem]:
+    out: list[FieldProblem] = []
+    for i, ind in enumerate(d.indicators):
+        if ind.baseline == ind.target:
+            out.append((f"disclosure.indicators.{i}.target", "the target equals the baseline"))
+    if d.area is not None and not polygon(d.area).is_valid:
+        out.append(("disclosure.area", "the area's boundary crosses itself"))
+    for i, c in enumerate(project.categories):
+        cd = c.disclosure
+        if cd is None:
+            continue
+        where = f"categories.{i}.disclosure"
+        steps = set(cd.processing)
+        if Processing.RAW in steps and steps & TRANSFORMING:
+            out.append((f"{where}.processing", "raw contradicts a transforming treatment"))
+        if not c.personal and steps & PERSONAL_ONLY:
+            out.append(
+                (f"{where}.processing", f"{c.name} is declared not personal but is de-identified")
+            )
+        if Access.THIRD_PARTIES in cd.access and not cd.third_parties:
+            out.append((f"{where}.third_parties", "name the third parties that have access"))
+        if cd.third_parties and Access.THIRD_PARTIES not in cd.access:
+            out.append((f"{where}.access", "third parties are named but not given access"))
+    return out
+
+
+def device_problems(device: Device, project: Project, today: date) -> list[FieldProblem]:
+    """Amsterdam register fields of a device: location or region, and a sane end date."""
+    out: list[FieldProblem] = []
+    d = device.disclosure
+    if d.mobile:
+        if d.region is None:
+            out.append(("disclosure.region", "a mobile sensor needs the region it moves in"))
+        elif not polygon(d.region).is_valid:
+            out.append(("disclosure.region", "the region's boundary crosses itself"))
+        if device.location is not None:
+            out.append(("location", "a mobile sensor has a region, not a fixed location"))
+    else:
+        if device.location is None:
+            out.append(("location", "a fixed sensor needs its location"))
+        if d.region is not None:
+            out.append(("disclosure.region", "a fixed sensor has a location, not a region"))
+    if d.active_until is not None and d.active_until < today:
+        out.append(("disclosure.active_until", "the end date lies in the past"))
+    return out
+
+
+def project_texts(project: Project) -> list[str]:
+    texts = [project.name, project.purpose]
+    if project.disclosure is not None:
+        texts += project.disclosure.technologies + project.disclosure.purposes
+    return texts
+
+
+def device_texts(device: Device) -> list[str]:
+    return [device.modality, device.disclosure.observation_goal or ""]
+
+
+def prohibited(rules: list[ProhibitedUse], texts: list[str]) -> list[FieldProblem]:
+    return [("prohibited_use", f"{r.id}: {r.rule}") for r in broken_rules(rules, texts)]
+
+
+def material_changes(old: Project, new: Project) -> list[str]:
+    """What in `new` needs the public's say again: more data, longer, more hands, wider."""
+    out: list[str] = []
+    before = {c.name: c for c in old.categories}
+    for c in new.categories:
+        was = before.get(c.name)
+        if was is None:
+            out.append(f"new data category {c.name}")
+            continue
+        if c.retention_days > was.retention_days:
+            out.append(f"longer retention of {c.name}")
+        if c.personal and not was.personal:
+            out.append(f"{c.name} becomes personal")
+        if set(c.fields) - set(was.fields):
+            out.append(f"new fields in {c.name}")
+        if c.disclosure != was.disclosure:
+            out.append(f"processing, access or storage of {c.name} changes")
+    for v in new.vendor_ids:
+        if v not in old.vendor_ids:
+            out.append(f"new vendor {v}")
+    if new.purpose != old.purpose:
+        out.append("the purpose changes")
+    old_area = old.disclosure.area if old.disclosure else None
+    new_area = new.disclosure.area if new.disclosure else None
+    if new_area is not None and (
+        old_area is None or not polygon(old_area).covers(polygon(new_area))
+    ):
+        out.append("a larger area")
+    return out
+
+
+def device_record(device: Device, project: Project) -> dict[str, object]:
+    """The Amsterdam sensor register's view of a device, derived from it and its project."""
+    categories = [c for c in project.categories if c.name in device.categories]
+    d = device.disclosure
+    return {
+        "id": device.id,
+        "owner": d.owner or project.accountable_organisation,
+        "project": project.id,
+        "vendor": device.vendor_id,
+        "technology": device.modality,
+        "mobile": d.mobile,
+        "measures": [
+            f"{c.name} ({', '.join(sorted(c.fields))})" for c in sorted(categories, key=_name)
+        ],
+        "personal_data": any(c.personal for c in categories),
+        "observation_goal": d.observation_goal or project.purpose,
+        "legal_ground": project.legal_basis,
+        "active_until": d.active_until.isoformat() if d.active_until else None,
+        "status": device.status.value,
+        "project_status": project.status.value,
+    }
+
+
+def _name(c: object) -> str:
+    return str(getattr(c, "name", ""))

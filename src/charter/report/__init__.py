@@ -1,0 +1,1 @@
+"""Transparency reports computed from the data itself."""
