@@ -5,7 +5,7 @@ Tests build a Platform with their own parts; the CLI builds it from Settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -22,7 +22,11 @@ from charter.gate.quarantine import Quarantine
 from charter.gate.validate import ReadingWindow
 from charter.keys import SigningKey, load_or_create
 from charter.ledger.log import Ledger
+from charter.policy.loader import load_policy
+from charter.policy.service import TrustService
 from charter.registry.service import Registry
+from charter.security.device_keys import DeviceKeys
+from charter.security.ratelimit import RateLimiter
 from charter.settings import Settings
 from charter.store.base import Store
 from charter.store.sqlite import SqliteStore
@@ -39,9 +43,30 @@ class Platform:
     directory: DeviceDirectory
     gate: Gate
     quarantine: Quarantine
+    security: Security
 
     def close(self) -> None:
         self.store.close()
+
+
+@dataclass
+class Security:
+    """The controls of issue 5: trust policy, device keys, rate limits."""
+
+    trust: TrustService
+    device_keys: DeviceKeys
+    device_limiter: RateLimiter
+    token_limiter: RateLimiter
+
+
+def trust_policy(settings: Settings) -> TrustPolicy:
+    """The policy file's rules if one is set; else the two simple settings."""
+    if settings.trust_policy_file is not None:
+        return load_policy(settings.trust_policy_file)
+    return TrustPolicy(
+        required_certifications=frozenset(settings.required_certifications),
+        denied_jurisdictions=frozenset(settings.denied_jurisdictions),
+    )
 
 
 def ledger_key_path(settings: Settings) -> Path:
@@ -88,14 +113,18 @@ def build(
     clock = clock or SystemClock()
     key = ledger_key or load_or_create(ledger_key_path(settings), ledger_key_name(settings))
     ledger = Ledger(store, key, settings.ledger_origin, clock)
-    policy = TrustPolicy(
-        required_certifications=frozenset(settings.required_certifications),
-        denied_jurisdictions=frozenset(settings.denied_jurisdictions),
-    )
-    registry = Registry(store, ledger, bus, policy)
+    registry = Registry(store, ledger, bus, trust_policy(settings))
     directory = DeviceDirectory(store)
     bus.subscribe(TOPIC_REGISTRY, lambda _topic, _msg: directory.invalidate())
-    gate = Gate(store, bus, clock, directory, config=gate_config(settings), observer=observer)
+    device_limiter = RateLimiter(settings.device_rate_per_s, settings.device_burst)
+    config = replace(gate_config(settings), device_limiter=device_limiter)
+    gate = Gate(store, bus, clock, directory, config=config, observer=observer)
+    security = Security(
+        trust=TrustService(store, ledger, bus, registry),
+        device_keys=DeviceKeys(store, ledger, bus, clock, settings.device_key_overlap_s),
+        device_limiter=device_limiter,
+        token_limiter=RateLimiter(settings.token_rate_per_s, settings.token_burst),
+    )
     return Platform(
         settings,
         store,
@@ -106,4 +135,5 @@ def build(
         directory,
         gate,
         Quarantine(store, gate, ledger),
+        security,
     )

@@ -30,6 +30,8 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(bench_app, name="bench")
 app.add_typer(token_app, name="token")
 app.add_typer(quarantine_app, name="quarantine")
+policy_app = typer.Typer(help="The city's vendor trust policy.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
 console = Console()
 
 DataDir = Annotated[
@@ -198,6 +200,42 @@ def bench_ingest(
     console.print(table)
     if as_json:
         print(json.dumps(figures))
+
+
+@policy_app.command("check")
+def policy_check(
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON")] = False,
+) -> None:
+    """Explain, for each vendor and device, why it passes or fails the trust policy."""
+    from charter.policy.report import render
+
+    platform = _platform(data_dir)
+    verdicts = platform.security.trust.check()
+    render(verdicts, console)
+    if as_json:
+        print(json.dumps([v.to_json() for v in verdicts]))
+    platform.close()
+
+
+@policy_app.command("apply")
+def policy_apply(
+    why: Annotated[str, typer.Option(help="Why the policy changes")],
+    data_dir: DataDir = None,
+) -> None:
+    """Re-judge every vendor and device under the configured policy file (on the ledger).
+
+    Run it after editing the file CHARTER_TRUST_POLICY_FILE names; the server
+    reads the same file when it starts.
+    """
+    platform = _platform(data_dir)
+    trust = platform.security.trust
+    out = trust.set_policy(trust.policy, CLI_ACTOR, why)
+    console.print(
+        f"vendors changed: {len(out.vendors_changed)}, devices suspended: "
+        f"{len(out.devices_suspended)}"
+    )
+    platform.close()
 
 
 if __name__ == "__main__":

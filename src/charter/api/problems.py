@@ -37,8 +37,19 @@ STATUS: dict[Reason, int] = {
     Reason.INVALID_TRANSITION: 409,
     Reason.NOT_REPLAYABLE: 409,
     Reason.METHOD_NOT_ALLOWED: 405,
+    Reason.KEY_REVOKED: 401,
+    Reason.KEY_EXPIRED: 401,
+    Reason.RATE_LIMITED: 429,
+    Reason.TOKEN_EXPIRED: 401,
+    Reason.WRONG_AUDIENCE: 401,
+    Reason.PURPOSE_NOT_GRANTED: 403,
+    Reason.NEEDS_SECOND_PERSON: 403,
+    Reason.SAME_PERSON: 403,
+    Reason.BULK_READ_REFUSED: 403,
+    Reason.REQUEST_TOO_LARGE: 413,
 }
 
+_TOKEN_REASONS = {"UNAUTHENTICATED", "TOKEN_EXPIRED", "WRONG_AUDIENCE"}
 PROBLEM_TYPE = "https://charter.example.city/problems/"
 
 
@@ -54,7 +65,11 @@ def problem(
         "detail": detail or reason.sentence,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if reason is Reason.UNAUTHENTICATED else None
+    headers: dict[str, str] | None = None
+    if STATUS.get(reason) == 401 and reason.value in _TOKEN_REASONS:
+        headers = {"WWW-Authenticate": "Bearer"}
+    if reason is Reason.RATE_LIMITED:
+        headers = {"Retry-After": str(extra.get("retry_after", 1))}
     return JSONResponse(
         body, status_code=status, media_type="application/problem+json", headers=headers
     )

@@ -47,6 +47,17 @@ class Reason(StrEnum):
     INVALID_TRANSITION = "INVALID_TRANSITION"
     NOT_REPLAYABLE = "NOT_REPLAYABLE"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    # security (issue 5)
+    KEY_REVOKED = "KEY_REVOKED"
+    KEY_EXPIRED = "KEY_EXPIRED"
+    RATE_LIMITED = "RATE_LIMITED"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"  # noqa: S105 (a reason code, not a secret)
+    WRONG_AUDIENCE = "WRONG_AUDIENCE"
+    PURPOSE_NOT_GRANTED = "PURPOSE_NOT_GRANTED"
+    NEEDS_SECOND_PERSON = "NEEDS_SECOND_PERSON"
+    SAME_PERSON = "SAME_PERSON"
+    BULK_READ_REFUSED = "BULK_READ_REFUSED"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
 
     @property
     def sentence(self) -> str:
@@ -85,6 +96,16 @@ SENTENCES: dict[Reason, str] = {
     Reason.INVALID_TRANSITION: "The status change is not allowed from the current status.",
     Reason.NOT_REPLAYABLE: "The quarantined item cannot be replayed.",
     Reason.METHOD_NOT_ALLOWED: "The resource does not support this method.",
+    Reason.KEY_REVOKED: "The envelope is signed with a device key that was revoked.",
+    Reason.KEY_EXPIRED: "The envelope is signed with a device key outside its validity window.",
+    Reason.RATE_LIMITED: "Too many requests from this device or token; retry later.",
+    Reason.TOKEN_EXPIRED: "The bearer token has expired.",
+    Reason.WRONG_AUDIENCE: "The bearer token was issued for another tenant or service.",
+    Reason.PURPOSE_NOT_GRANTED: "The token is not granted for the stated purpose.",
+    Reason.NEEDS_SECOND_PERSON: "This action needs the approval of a second authorised person.",
+    Reason.SAME_PERSON: "The person who proposed an action cannot also approve it.",
+    Reason.BULK_READ_REFUSED: "The read exceeds the bulk personal-data threshold without approval.",
+    Reason.REQUEST_TOO_LARGE: "The request body is larger than the API accepts.",
 }
 
 # The gate's stages, in order. A decision names the stage that made it.

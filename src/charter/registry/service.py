@@ -22,6 +22,7 @@ from charter.domain.model import (
 )
 from charter.domain.trust import TrustPolicy
 from charter.ledger.log import Ledger
+from charter.policy.enforce import enforce_fleet
 from charter.store.base import Store
 
 
@@ -51,9 +52,12 @@ class Registry:
     def _put_vendor(self, vendor: Vendor, actor: Actor, why: str, kind: str) -> Vendor:
         trust, reasons = self.policy.evaluate(vendor)
         judged = vendor.model_copy(update={"trust": trust, "trust_reasons": reasons})
+        devices = self.store.list_devices()
         with self.ledger.write() as w:
             w.tx.put_vendor(judged, w.now_ms)
             w.record(kind, actor, subject=vendor.id, trust=trust.value, reasons=reasons, why=why)
+            # Its devices are judged in the same transaction: one that fails is suspended.
+            enforce_fleet(w, self.policy, judged, devices, actor, why)
         self._changed(vendor.id)
         return judged
 
@@ -151,7 +155,10 @@ class Registry:
             raise Invalid(f"{project.id} does not declare {', '.join(undeclared)}")
         if project.status is ProjectStatus.RETIRED:
             raise InvalidTransition(f"{project.id} is retired")
-        active = device.model_copy(update={"status": DeviceStatus.ACTIVE})
+        trust_reasons = self.policy.evaluate_device(device, self.store.get_vendor(device.vendor_id))
+        active = device.model_copy(
+            update={"status": DeviceStatus.ACTIVE, "trust_reasons": trust_reasons}
+        )
         with self.ledger.write() as w:
             w.tx.put_device(active, w.now_ms)
             w.record(
@@ -161,6 +168,8 @@ class Registry:
                 vendor=device.vendor_id,
                 project=device.project_id,
                 key=key_fingerprint(device.public_key),
+                trust="untrusted" if trust_reasons else "trusted",
+                trust_reasons=trust_reasons,
                 why=why,
             )
         self._changed(device.id)

@@ -80,6 +80,39 @@ class TokenRecord:
     subject: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceKey:
+    """One public key of a device and when it may sign (times in ms)."""
+
+    device_id: str
+    key_id: str
+    public_key: str  # base64 Ed25519
+    not_before: int
+    not_after: int | None = None
+    revoked_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerKey:
+    kid: str
+    private_pem: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAction:
+    id: str
+    kind: str
+    params: str  # JSON
+    proposed_by: str
+    proposed_role: str
+    proposed_at: int
+    expires_at: int
+    status: str  # pending | approved | refused | expired
+    decided_by: str | None = None
+    decided_at: int | None = None
+
+
 class Tx(Protocol):
     def put_vendor(self, vendor: Vendor, at: int) -> None: ...
     def put_project(self, project: Project, at: int) -> None: ...
@@ -96,6 +129,9 @@ class Tx(Protocol):
     ) -> None: ...
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None: ...
     def add_token(self, token: TokenRecord) -> None: ...
+    def put_device_key(self, key: DeviceKey) -> None: ...
+    def add_issuer_key(self, key: IssuerKey) -> None: ...
+    def put_pending_action(self, action: PendingAction) -> None: ...
 
 
 class Store(Protocol):
@@ -138,3 +174,9 @@ class Store(Protocol):
 
     # tokens
     def get_token(self, digest: str) -> TokenRecord | None: ...
+
+    # security: device keys, the token issuer's keys, two-person actions
+    def device_keys(self, device_id: str) -> list[DeviceKey]: ...
+    def issuer_keys(self) -> list[IssuerKey]: ...
+    def get_pending_action(self, action_id: str) -> PendingAction | None: ...
+    def list_pending_actions(self, status: str | None = None) -> list[PendingAction]: ...

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from charter.api.deps import PlatformDep
 from charter.api.problems import problem
 from charter.domain.reasons import Reason
+from charter.security.ratelimit import retry_after
 
 router = APIRouter(tags=["ingest"])
 
@@ -39,6 +40,8 @@ async def ingest(request: Request, p: PlatformDep) -> JSONResponse:
     outcome = (await run_in_threadpool(p.gate.ingest, [bytes(body)]))[0]
     if outcome.rejection is not None:
         ack: dict[str, Any] = outcome.to_json()  # carries reason and stage already
+        if outcome.rejection.reason is Reason.RATE_LIMITED:
+            ack["retry_after"] = retry_after(outcome.rejection.detail)
         return problem(
             outcome.rejection.reason,
             outcome.rejection.detail,
