@@ -6,12 +6,14 @@ Tests build a Platform with their own parts; the CLI builds it from Settings.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from charter.bus.base import TOPIC_REGISTRY, Bus
 from charter.bus.memory import InProcessBus
+from charter.commands.signer import CommandSigner
 from charter.domain.clock import Clock, SystemClock
 from charter.domain.trust import TrustPolicy
 from charter.gate.authenticate import Window
@@ -25,8 +27,12 @@ from charter.ledger.log import Ledger
 from charter.policy.loader import load_policy
 from charter.policy.service import TrustService
 from charter.registry.service import Registry
+from charter.security import actions
+from charter.security.approvals import Approvals
+from charter.security.bulkread import BulkReadGuard
 from charter.security.device_keys import DeviceKeys
 from charter.security.ratelimit import RateLimiter
+from charter.security.tokens import TokenVerifier
 from charter.settings import Settings
 from charter.store.base import Store
 from charter.store.sqlite import SqliteStore
@@ -57,6 +63,10 @@ class Security:
     device_keys: DeviceKeys
     device_limiter: RateLimiter
     token_limiter: RateLimiter
+    tokens: TokenVerifier
+    approvals: Approvals
+    bulk_reads: BulkReadGuard
+    commands: CommandSigner
 
 
 def trust_policy(settings: Settings) -> TrustPolicy:
@@ -71,6 +81,11 @@ def trust_policy(settings: Settings) -> TrustPolicy:
 
 def ledger_key_path(settings: Settings) -> Path:
     return settings.data_dir / "keys" / "ledger.pem"
+
+
+def command_key_path(settings: Settings) -> Path:
+    """The key actuator commands are signed with: not the ledger's, so one leak is not both."""
+    return settings.data_dir / "keys" / "commands.pem"
 
 
 def ledger_key_name(settings: Settings) -> str:
@@ -119,11 +134,21 @@ def build(
     device_limiter = RateLimiter(settings.device_rate_per_s, settings.device_burst)
     config = replace(gate_config(settings), device_limiter=device_limiter)
     gate = Gate(store, bus, clock, directory, config=config, observer=observer)
+    approvals = Approvals(store, ledger, clock, settings.approval_ttl_s)
+    actions.install(approvals, registry, ledger)
+    name = ledger_key_name(settings)
+    command_key = partial(load_or_create, command_key_path(settings), name)
     security = Security(
         trust=TrustService(store, ledger, bus, registry),
         device_keys=DeviceKeys(store, ledger, bus, clock, settings.device_key_overlap_s),
         device_limiter=device_limiter,
         token_limiter=RateLimiter(settings.token_rate_per_s, settings.token_burst),
+        tokens=TokenVerifier(store, clock, settings),
+        approvals=approvals,
+        bulk_reads=BulkReadGuard(
+            approvals, ledger, clock, settings.bulk_read_threshold, settings.bulk_read_window_s
+        ),
+        commands=CommandSigner(command_key, clock, settings.command_ttl_s),
     )
     return Platform(
         settings,

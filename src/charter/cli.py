@@ -81,7 +81,8 @@ def demo(
         duration=duration,
         n_devices=devices,
         period_s=period,
-        say=console.print,
+        # Soft wrap: a token must stay on one line to be copied.
+        say=lambda message: console.print(message, soft_wrap=True),
     )
     table = Table(title="Charter demo summary")
     table.add_column("what")
@@ -140,11 +141,25 @@ def ledger_checkpoint(data_dir: DataDir = None) -> None:
 def token_create(
     role: Annotated[Role, typer.Option(help="Role the token acts in")],
     name: Annotated[str, typer.Option(help="Who or what holds it")],
+    purpose: Annotated[
+        list[str] | None, typer.Option(help="Bind the token to these purposes (repeatable)")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Create a bearer token. It is printed once; only its digest is kept."""
     platform = _platform(data_dir)
-    print(issue_token(platform.store, platform.clock, name, role))
+    s = platform.settings
+    token = issue_token(
+        platform.store,
+        platform.clock,
+        name,
+        role,
+        purposes=purpose or (),
+        audience=s.auth_audience,
+        issuer=s.auth_issuer,
+        ttl_s=s.token_ttl_s,
+    )
+    print(token)
     platform.close()
 
 

@@ -10,10 +10,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from charter import __version__
 from charter.api import problems
+from charter.api.body_limit import BodyLimit
 from charter.api.deps import PlatformDep
 from charter.api.metrics import GateMetrics
-from charter.api.routers import data, ingest, ledger, registry
+from charter.api.routers import data, ingest, ledger, registry, security
 from charter.bootstrap import Platform
+from charter.security.collector import SecurityCollector
 
 
 def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAPI:
@@ -27,8 +29,10 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
         metrics = GateMetrics()
         platform.gate.observer = metrics
     app.state.metrics = metrics
+    metrics.registry.register(SecurityCollector(platform.security.bulk_reads))
+    app.add_middleware(BodyLimit, max_bytes=platform.settings.max_request_bytes)
     problems.install(app)
-    for router in (ingest.router, registry.router, data.router, ledger.router):
+    for router in (ingest.router, registry.router, data.router, ledger.router, security.router):
         app.include_router(router)
 
     @app.get("/health", tags=["ops"])

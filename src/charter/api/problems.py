@@ -78,7 +78,7 @@ def problem(
 def install(app: FastAPI) -> None:
     @app.exception_handler(CharterError)
     async def _charter(_req: Request, exc: CharterError) -> JSONResponse:
-        return problem(exc.reason, exc.detail)
+        return problem(exc.reason, exc.detail, **getattr(exc, "extra", {}))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:

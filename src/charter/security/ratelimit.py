@@ -11,6 +11,9 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from charter.domain.errors import CharterError
+from charter.domain.reasons import Reason
+
 
 @dataclass(slots=True)
 class _Bucket:
@@ -57,3 +60,9 @@ def retry_after(detail: str) -> int:
     """The seconds named by `retry_detail`, 1 if none."""
     parts = detail.split()
     return int(parts[2]) if len(parts) == 4 and parts[2].isdigit() else 1
+
+
+class RateLimited(CharterError):
+    def __init__(self, wait_s: int) -> None:
+        super().__init__(Reason.RATE_LIMITED, retry_detail(wait_s))
+        self.extra = {"retry_after": wait_s}

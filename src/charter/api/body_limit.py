@@ -1,0 +1,75 @@
+"""Refuse API request bodies above a size, before any of it is parsed.
+
+/ingest has its own, larger limit (the envelope limit) and is left to its route.
+Written as plain ASGI so that a body sent without Content-Length (chunked) is
+counted as it streams in, not buffered first.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from charter.domain.reasons import Reason
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    def __init__(self, app: Any, max_bytes: int, exempt: tuple[str, ...] = ("/ingest",)) -> None:
+        self.app, self.max_bytes, self.exempt = app, max_bytes, exempt
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope.get("path") in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+                await self._refuse(send)
+                return
+        seen = 0
+        started = False
+
+        async def counted() -> Message:
+            nonlocal seen
+            message: Message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send: Any) -> None:
+        reason = Reason.REQUEST_TOO_LARGE
+        body = json.dumps(
+            {
+                "type": "https://charter.example.city/problems/request-too-large",
+                "title": reason.sentence,
+                "status": 413,
+                "reason": reason.value,
+                "detail": f"at most {self.max_bytes} bytes",
+            }
+        ).encode()
+        headers = [
+            (b"content-type", b"application/problem+json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
