@@ -16,10 +16,6 @@ Scope = dict[str, Any]
 Message = dict[str, Any]
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodyLimit:
     def __init__(self, app: Any, max_bytes: int, exempt: tuple[str, ...] = ("/ingest",)) -> None:
         self.app, self.max_bytes, self.exempt = app, max_bytes, exempt
@@ -33,28 +29,25 @@ class BodyLimit:
                 await self._refuse(send)
                 return
         seen = 0
-        started = False
+        refused = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
             message: Message = await receive()
-            if message["type"] == "http.request":
+            if message["type"] == "http.request" and not refused:
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    # Answer now, and tell the app the client is gone: it stops reading.
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
-        async def tracked_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
+        async def guarded_send(message: Message) -> None:
+            if not refused:
+                await send(message)
 
-        try:
-            await self.app(scope, counted, tracked_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+        await self.app(scope, counted, guarded_send)
 
     async def _refuse(self, send: Any) -> None:
         reason = Reason.REQUEST_TOO_LARGE
