@@ -33,13 +33,23 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
     app.add_middleware(BodyLimit, max_bytes=platform.settings.max_request_bytes)
     problems.install(app)
     for router in (ingest.router, registry.router, data.router, ledger.router, security.router):
-        app.include_router(router)
+        app.include_router(router, responses=problems.COMMON_PROBLEMS)
 
     @app.get("/health", tags=["ops"])
     def health(p: PlatformDep) -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "ledger_size": p.ledger.size}
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

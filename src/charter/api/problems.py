@@ -104,3 +104,31 @@ _BY_STATUS = {
     404: Reason.NOT_FOUND,
     405: Reason.METHOD_NOT_ALLOWED,
 }
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "reason", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "reason": {"type": "string", "enum": [r.value for r in Reason]},
+        "detail": {"type": "string"},
+    },
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for the problems a route can answer with (RFC 9457)."""
+    return {
+        status: {
+            "description": "A problem (RFC 9457) naming its reason code",
+            "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
+
+
+# Every route may answer these: authentication, roles, limits, validation.
+COMMON_PROBLEMS = documented(400, 401, 403, 404, 405, 409, 413, 422, 429)

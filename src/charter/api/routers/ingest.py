@@ -15,6 +15,38 @@ from charter.security.ratelimit import retry_after
 
 router = APIRouter(tags=["ingest"])
 
+_READING = {
+    "type": "object",
+    "required": ["category", "t", "values"],
+    "properties": {
+        "category": {"type": "string", "minLength": 1, "maxLength": 64},
+        "t": {"type": "string", "format": "date-time"},
+        "values": {"type": "object"},
+        "units": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+# Documentation of the wire format (charter.domain.envelope); the gate's decoder is the
+# authority and is stricter (limits on size, depth and counts from the settings).
+SIGNED_ENVELOPE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["envelope", "sig"],
+    "properties": {
+        "envelope": {
+            "type": "object",
+            "required": ["v", "device", "seq", "sent_at", "readings"],
+            "properties": {
+                "v": {"type": "integer", "enum": [1]},
+                "device": {"type": "string", "minLength": 1, "maxLength": 200},
+                "seq": {"type": "integer", "minimum": 0, "maximum": 2**62},
+                "sent_at": {"type": "string", "format": "date-time"},
+                "readings": {"type": "array", "minItems": 1, "items": _READING},
+            },
+        },
+        "sig": {"type": "string", "maxLength": 128, "description": "base64 Ed25519"},
+    },
+}
+
 
 @router.post(
     "/ingest",
@@ -23,7 +55,7 @@ router = APIRouter(tags=["ingest"])
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": {"application/json": {"schema": SIGNED_ENVELOPE_SCHEMA}},
         }
     },
 )
