@@ -17,6 +17,7 @@ from charter.api.app import create_app
 from charter.auth import Role, issue_token
 from charter.bootstrap import Platform
 from charter.sim import city as sample
+from charter.sim.demo_trust import show_trust
 from charter.sim.traffic import Traffic
 
 
@@ -126,6 +127,7 @@ def run(
     say(f"API at {url}  (OpenAPI docs at {url}/docs)")
     for role, token in tokens.items():
         say(f"{role} token: {token}")
+    show_trust(platform, say)
     say(
         f"{len(city.devices)} simulated devices are sending; "
         + (f"stopping after {duration:g} s" if duration else "Ctrl-C to stop")
