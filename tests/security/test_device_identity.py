@@ -140,3 +140,26 @@ def _round(
                 counts["rate_limited"] += 1
         clock.advance(timedelta(seconds=1))
     return counts
+
+
+def test_replaying_captured_envelopes_does_not_spend_the_devices_allowance(
+    platform: Platform, city: SampleCity
+) -> None:
+    captured = city.envelope(city.air)
+    assert reason(platform, captured) is None
+    burst = platform.settings.device_burst
+    outs = platform.gate.ingest([captured] * (burst * 3))
+    assert {o.rejection.reason for o in outs if o.rejection} == {Reason.REPLAYED_SEQUENCE}
+    assert reason(platform, city.envelope(city.air)) is None
+
+
+def test_a_rate_limited_envelope_can_be_sent_again_after_retry_after(
+    platform: Platform, city: SampleCity, clock: FixedClock
+) -> None:
+    burst = platform.settings.device_burst
+    bodies = [city.envelope(city.air) for _ in range(burst + 1)]
+    outs = platform.gate.ingest(bodies)
+    last = outs[-1].rejection
+    assert last is not None and last.reason is Reason.RATE_LIMITED
+    clock.advance(timedelta(seconds=1))
+    assert reason(platform, bodies[-1]) is None  # its sequence number was not spent

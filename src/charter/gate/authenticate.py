@@ -33,9 +33,8 @@ class Authenticate:
     ) -> None:
         self.directory = directory
         self.window = window
-        # Per-device rate limit, applied after the signature (so nobody can spend
-        # another device's allowance) and before the sequence number is used (so
-        # the device can send the same envelope again after Retry-After).
+        # Per-device rate limit, applied after the signature and the replay check
+        # (so nobody can spend another device's allowance).
         self.limiter = limiter
 
     def __call__(self, batch: Batch) -> None:
@@ -69,15 +68,18 @@ class Authenticate:
             # An operator re-admits what was already authenticated once; the
             # signature is still checked, freshness and sequence are not.
             return None
-        if self.limiter is not None:
-            wait_s = self.limiter.take(view.id, batch.now_ms)
-            if wait_s:
-                return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         # Sequence first: a captured envelope sent again is a replay whatever
         # its age, and is never kept.
         last = batch.pending_seqs.get(view.id, view.last_seq)
         if env.seq <= last:
             return item.reject(STAGE, Reason.REPLAYED_SEQUENCE, f"last accepted seq is {last}")
+        # The rate limit comes after the replay check, so that someone replaying
+        # captured envelopes cannot spend the device's allowance, and before the
+        # sequence number is used, so the device can resend after Retry-After.
+        if self.limiter is not None:
+            wait_s = self.limiter.take(view.id, batch.now_ms)
+            if wait_s:
+                return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         # The sequence number is used from here on, even if the envelope is out
         # of its time window: a second copy of it is then a replay too.
         batch.pending_seqs[view.id] = env.seq

@@ -57,7 +57,6 @@ class TrustService:
     def set_policy(self, policy: TrustPolicy, actor: Actor, why: str) -> Reevaluation:
         """Adopt new rules and re-judge every vendor and device at once, on the ledger."""
         old = self.registry.policy
-        self.registry.policy = policy
         with self.ledger.write() as w:
             w.record(
                 "policy.changed",
@@ -67,6 +66,8 @@ class TrustService:
                 rules=_rules(policy),
                 why=why,
             )
+        # Adopted once the change is on the record.
+        self.registry.policy = policy
         return self.reevaluate(actor, why)
 
     def reevaluate(self, actor: Actor, why: str) -> Reevaluation:
