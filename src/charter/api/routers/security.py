@@ -122,7 +122,9 @@ def firmware(
 
 class ProposeBody(BaseModel):
     kind: ActionKind
-    params: dict[str, str | int] = Field(default={}, max_length=16)
+    params: dict[
+        Annotated[str, Field(max_length=64)], Annotated[str, Field(max_length=200)] | int
+    ] = Field(default={}, max_length=16)
     why: Why
 
 
