@@ -75,3 +75,25 @@ def test_security_headers_are_on_every_response(client: TestClient) -> None:
     r = client.get("/health")
     assert r.headers["x-content-type-options"] == "nosniff"
     assert r.headers["x-frame-options"] == "DENY"
+
+
+def test_deeply_nested_api_bodies_are_refused_not_crashed(
+    client: TestClient, platform: Platform, city: SampleCity
+) -> None:
+    op = {**bearer(platform, Role.OPERATOR), "content-type": "application/json"}
+    depth = 50_000
+    deep = b'{"version": "1", "why": "x", "sbom": ' + b"[" * depth + b"]" * depth + b"}"
+    r = client.post(f"/devices/{city.air.device_id}/firmware", content=deep, headers=op)
+    assert 400 <= r.status_code < 500
+    nested = {"bomFormat": "CycloneDX", "components": []}
+    inner = nested["components"]
+    for _ in range(20):
+        child: dict[str, object] = {"name": "c", "components": []}
+        inner.append(child)  # type: ignore[attr-defined]
+        inner = child["components"]
+    r = client.post(
+        f"/devices/{city.air.device_id}/firmware",
+        json={"version": "1", "why": "x", "sbom": nested},
+        headers=op,
+    )
+    assert_problem(r, 422, "VALIDATION_FAILED")
