@@ -163,3 +163,16 @@ def test_a_rate_limited_envelope_can_be_sent_again_after_retry_after(
     assert last is not None and last.reason is Reason.RATE_LIMITED
     clock.advance(timedelta(seconds=1))
     assert reason(platform, bodies[-1]) is None  # its sequence number was not spent
+
+
+def test_a_spent_allowance_is_refused_before_the_signature_is_checked(
+    platform: Platform, city: SampleCity
+) -> None:
+    burst = platform.settings.device_burst
+    platform.gate.ingest([city.envelope(city.air) for _ in range(burst)])
+    # Garbage claiming to be the device is refused as rate-limited (cheaply) ...
+    forged = city.envelope(DeviceSigner(city.air.device_id))
+    assert reason(platform, forged) is Reason.RATE_LIMITED
+    # ... but garbage can never spend the allowance of a device that has some left.
+    outs = platform.gate.ingest([city.envelope(DeviceSigner(city.traffic.device_id))] * 500)
+    assert {o.rejection.reason for o in outs if o.rejection} == {Reason.BAD_SIGNATURE}

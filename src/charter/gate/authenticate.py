@@ -47,6 +47,14 @@ class Authenticate:
         view = self.directory.get(env.device)
         if view is None:
             return item.reject(STAGE, Reason.UNKNOWN_DEVICE)
+        if self.limiter is not None and not item.replay:
+            # A device whose allowance is spent is refused before the costly
+            # signature check: a flood costs the gate little more than decoding.
+            # Only the device itself can spend its allowance (see below), so this
+            # cannot be used to silence it.
+            wait_s = self.limiter.peek(view.id, batch.now_ms)
+            if wait_s:
+                return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         try:
             sig = base64.b64decode(item.sig, validate=True)
         except (binascii.Error, ValueError):

@@ -31,6 +31,17 @@ class RateLimiter:
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
         self._lock = threading.Lock()
 
+    def peek(self, key: str, now_ms: int) -> int:
+        """Like `take` but spends nothing: 0 if a token is free now."""
+        with self._lock:
+            b = self._buckets.get(key)
+            if b is None:
+                return 0
+            tokens = min(self.burst, b.tokens + max(0, now_ms - b.at_ms) * self.rate_per_ms)
+            if tokens >= 1.0:
+                return 0
+            return max(1, math.ceil((1.0 - tokens) / self.rate_per_ms / 1000.0))
+
     def take(self, key: str, now_ms: int) -> int:
         """Take one token: 0 if allowed, else how many seconds until one is free (≥ 1)."""
         with self._lock:
