@@ -217,6 +217,32 @@ def bench_ingest(
         print(json.dumps(figures))
 
 
+@bench_app.command("flood")
+def bench_flood(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    honest: Annotated[int, typer.Option(help="Honest devices")] = 50,
+    per_second: Annotated[int, typer.Option(help="Envelopes per honest device per second")] = 5,
+    seconds: Annotated[int, typer.Option(help="Simulated seconds")] = 10,
+    flood: Annotated[int, typer.Option(help="Envelopes per second from the flooder")] = 2000,
+) -> None:
+    """One device floods the gate: the others' admitted count beside the same traffic alone."""
+    from charter.bench.flood import run_flood
+
+    result = run_flood(
+        honest, per_second, seconds, flood, progress=lambda m: console.print(f"[dim]{m}[/dim]")
+    )
+    figures = result.to_json()
+    table = Table(title=f"flood: {honest} honest devices and one sending {flood}/s")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key.replace("_", " "), f"{value:,}")
+    table.add_row("requirement", "count ratio >= 0.9")
+    console.print(table)
+    if as_json:
+        print(json.dumps(figures))
+
+
 @policy_app.command("check")
 def policy_check(
     data_dir: DataDir = None,
