@@ -167,7 +167,8 @@ class _Jwks(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def provider() -> Iterator[tuple[str, Any]]:
+def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")  # the JWKS is served locally
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk = json.loads(RSAAlgorithm.to_jwk(key.public_key()))
     jwk.update({"kid": "kc-1", "use": "sig", "alg": "RS256"})
