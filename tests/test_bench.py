@@ -43,3 +43,14 @@ def test_bench_command_prints_a_table_and_a_json_last_line() -> None:
     assert "full gate, readings/s" in done.stdout
     last = json.loads(done.stdout.strip().splitlines()[-1])
     assert last["envelope_size"] == 10 and last["readings_per_s"] > 0
+
+
+def test_flood_bench_keeps_the_honest_devices_counts() -> None:
+    from charter.bench.flood import run_flood
+
+    result = run_flood(honest=4, per_second=2, seconds=3, flood_per_second=150)
+    figures = result.to_json()
+    assert figures["honest_admitted_alone"] == 4 * 2 * 3
+    assert figures["count_ratio"] >= 0.9
+    assert figures["flood_rate_limited"] > 0
+    assert set(figures) >= {"throughput_ratio", "honest_per_s_alone", "flood_admitted"}

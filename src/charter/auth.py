@@ -1,14 +1,38 @@
-"""Bearer tokens bound to a role. The platform keeps only a token's SHA-256 digest."""
+"""Bearer tokens bound to a role: OAuth2 access tokens from Charter's embedded issuer.
+
+A token is `chr_` + a JWT (RFC 7519) signed with EdDSA by the embedded issuer,
+whose key lives in the store (`issuer_keys`). The `chr_` prefix lets secret
+scanners recognise a leaked token. Besides the signature, the platform keeps
+the token's SHA-256 digest, so a token can be revoked before it expires; the
+token itself is never stored. Tokens of an external OpenID Connect provider
+are checked by `charter.security.tokens.TokenVerifier`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
-from charter.domain.clock import Clock, to_ms
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from charter.domain.clock import Clock, SystemClock, to_ms
+from charter.domain.errors import CharterError
 from charter.domain.model import Actor
-from charter.store.base import Store, TokenRecord
+from charter.domain.reasons import Reason
+from charter.store.base import IssuerKey, Store, TokenRecord
+
+PREFIX = "chr_"
+DEFAULT_ISSUER = "https://charter.example.city/auth"
+DEFAULT_AUDIENCE = "charter"
+DEFAULT_TTL_S = 30 * 86_400
+ALGORITHM = "EdDSA"
 
 
 class Role(StrEnum):
@@ -20,23 +44,161 @@ class Role(StrEnum):
     PUBLIC = "public"
 
 
+@dataclass(frozen=True)
+class Principal:
+    """A verified token: who, in which role, for which purposes, until when."""
+
+    actor: Actor
+    token_id: str  # what rate limits count by; never the token itself
+    expires_at_ms: int
+    purposes: tuple[str, ...] = field(default=())  # empty: not purpose-bound
+
+
 def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _signing_key(store: Store, clock: Clock) -> tuple[str, Ed25519PrivateKey]:
+    keys = store.issuer_keys()
+    if keys:
+        k = keys[-1]
+        private = serialization.load_pem_private_key(k.private_pem.encode(), password=None)
+        assert isinstance(private, Ed25519PrivateKey)
+        return k.kid, private
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    kid = uuid.uuid4().hex
+    with store.transaction() as tx:
+        tx.add_issuer_key(IssuerKey(kid, pem, to_ms(clock.now())))
+    # Two processes may race to make the first key: the first one stored wins.
+    first = store.issuer_keys()[0]
+    if first.kid != kid:
+        return _signing_key(store, clock)
+    return kid, private
+
+
 def issue_token(
-    store: Store, clock: Clock, name: str, role: Role, *, subject: str | None = None
+    store: Store,
+    clock: Clock,
+    name: str,
+    role: Role,
+    *,
+    subject: str | None = None,
+    purposes: Sequence[str] = (),
+    audience: str = DEFAULT_AUDIENCE,
+    issuer: str = DEFAULT_ISSUER,
+    ttl_s: int = DEFAULT_TTL_S,
 ) -> str:
     """Create a token; it is shown once and only its digest is stored."""
-    token = "chr_" + secrets.token_urlsafe(32)
+    kid, key = _signing_key(store, clock)
+    now_s = int(clock.now().timestamp())
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": name,
+        "role": role.value,
+        "iat": now_s,
+        "exp": now_s + ttl_s,
+        "jti": secrets.token_urlsafe(16),
+    }
+    if subject is not None:
+        claims["subject"] = subject
+    if purposes:
+        claims["purposes"] = list(purposes)
+    token = PREFIX + jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid})
     record = TokenRecord(digest(token), name, role.value, to_ms(clock.now()), False, subject)
     with store.transaction() as tx:
         tx.add_token(record)
     return token
 
 
-def authenticate(store: Store, token: str) -> Actor | None:
+def verify_embedded(
+    store: Store,
+    token: str,
+    *,
+    clock: Clock,
+    audience: str = DEFAULT_AUDIENCE,
+    issuer: str = DEFAULT_ISSUER,
+) -> Principal:
+    """Check an embedded token; raises CharterError with the reason it is refused."""
+    if not token.startswith(PREFIX):
+        raise CharterError(Reason.UNAUTHENTICATED, "the token is unknown or revoked")
+    raw = token[len(PREFIX) :]
+    try:
+        kid = jwt.get_unverified_header(raw).get("kid")
+    except jwt.PyJWTError:
+        raise CharterError(Reason.UNAUTHENTICATED, "the token is unknown or revoked") from None
+    keys = {k.kid: k for k in store.issuer_keys()}
+    if not isinstance(kid, str) or kid not in keys:
+        raise CharterError(Reason.UNAUTHENTICATED, "the token is unknown or revoked")
+    private = serialization.load_pem_private_key(keys[kid].private_pem.encode(), password=None)
+    assert isinstance(private, Ed25519PrivateKey)
+    claims = decode_claims(raw, private.public_key(), clock=clock, audience=audience, issuer=issuer)
     record = store.get_token(digest(token))
     if record is None or record.revoked:
+        raise CharterError(Reason.UNAUTHENTICATED, "the token is unknown or revoked")
+    return principal(claims, "role", token_id=digest(token)[:32])
+
+
+def decode_claims(
+    raw: str, key: Any, *, clock: Clock, audience: str, issuer: str, algorithms: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Verify a JWT's signature, issuer and audience; expiry against the injectable clock."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            raw,
+            key,
+            algorithms=list(algorithms) or [ALGORITHM],
+            audience=audience,
+            issuer=issuer,
+            options={"verify_exp": False, "verify_iat": False, "require": ["exp", "sub"]},
+        )
+    except jwt.InvalidAudienceError:
+        raise CharterError(Reason.WRONG_AUDIENCE, "the token is for another tenant") from None
+    except jwt.PyJWTError:
+        raise CharterError(Reason.UNAUTHENTICATED, "the token is unknown or revoked") from None
+    exp = claims.get("exp")
+    if not isinstance(exp, int | float) or exp <= clock.now().timestamp():
+        raise CharterError(Reason.TOKEN_EXPIRED, "the token has expired")
+    return claims
+
+
+def principal(claims: dict[str, Any], role_claim: str, *, token_id: str) -> Principal:
+    """The caller a verified token names; its role must be one Charter knows."""
+    role = _role(claims, role_claim)
+    if role is None:
+        raise CharterError(Reason.FORBIDDEN, "the token carries no Charter role")
+    purposes = claims.get("purposes", [])
+    if isinstance(purposes, str):
+        purposes = purposes.split()
+    subject = claims.get("subject")
+    actor = Actor(
+        name=str(claims["sub"])[:200],
+        role=role.value,
+        subject=str(subject)[:200] if subject else None,
+    )
+    clean = tuple(str(p)[:100] for p in purposes if isinstance(p, str))[:32]
+    return Principal(actor, token_id, int(claims["exp"] * 1000), clean)
+
+
+def _role(claims: dict[str, Any], role_claim: str) -> Role | None:
+    value: Any = claims
+    for part in role_claim.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    for v in values:
+        if isinstance(v, str) and v in Role.__members__.values():
+            return Role(v)
+    return None
+
+
+def authenticate(store: Store, token: str, *, clock: Clock | None = None) -> Actor | None:
+    """The actor an embedded token names, or None if it is not valid now."""
+    try:
+        return verify_embedded(store, token, clock=clock or SystemClock()).actor
+    except CharterError:
         return None
-    return Actor(name=record.name, role=record.role, subject=record.subject)

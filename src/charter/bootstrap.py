@@ -5,13 +5,15 @@ Tests build a Platform with their own parts; the CLI builds it from Settings.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from charter.bus.base import TOPIC_REGISTRY, Bus
 from charter.bus.memory import InProcessBus
+from charter.commands.signer import CommandSigner
 from charter.domain.clock import Clock, SystemClock
 from charter.domain.trust import TrustPolicy
 from charter.gate.authenticate import Window
@@ -22,9 +24,17 @@ from charter.gate.quarantine import Quarantine
 from charter.gate.validate import ReadingWindow
 from charter.keys import SigningKey, load_or_create
 from charter.ledger.log import Ledger
+from charter.policy.loader import load_policy
+from charter.policy.service import TrustService
 from charter.registry.rules import RegisterRules
 from charter.registry.secret import load_or_create_secret
 from charter.registry.service import Registry
+from charter.security import actions
+from charter.security.approvals import Approvals
+from charter.security.bulkread import BulkReadGuard
+from charter.security.device_keys import DeviceKeys
+from charter.security.ratelimit import RateLimiter
+from charter.security.tokens import TokenVerifier
 from charter.settings import Settings
 from charter.store.base import Store
 from charter.store.sqlite import SqliteStore
@@ -41,13 +51,43 @@ class Platform:
     directory: DeviceDirectory
     gate: Gate
     quarantine: Quarantine
+    security: Security
 
     def close(self) -> None:
         self.store.close()
 
 
+@dataclass
+class Security:
+    """The controls of issue 5: trust policy, device keys, rate limits."""
+
+    trust: TrustService
+    device_keys: DeviceKeys
+    device_limiter: RateLimiter
+    token_limiter: RateLimiter
+    tokens: TokenVerifier
+    approvals: Approvals
+    bulk_reads: BulkReadGuard
+    commands: CommandSigner
+
+
+def trust_policy(settings: Settings) -> TrustPolicy:
+    """The policy file's rules if one is set; else the two simple settings."""
+    if settings.trust_policy_file is not None:
+        return load_policy(settings.trust_policy_file)
+    return TrustPolicy(
+        required_certifications=frozenset(settings.required_certifications),
+        denied_jurisdictions=frozenset(settings.denied_jurisdictions),
+    )
+
+
 def ledger_key_path(settings: Settings) -> Path:
     return settings.data_dir / "keys" / "ledger.pem"
+
+
+def command_key_path(settings: Settings) -> Path:
+    """The key actuator commands are signed with: not the ledger's, so one leak is not both."""
+    return settings.data_dir / "keys" / "commands.pem"
 
 
 def ledger_key_name(settings: Settings) -> str:
@@ -100,21 +140,35 @@ def build(
     clock = clock or SystemClock()
     key = ledger_key or load_or_create(ledger_key_path(settings), ledger_key_name(settings))
     ledger = Ledger(store, key, settings.ledger_origin, clock)
-    policy = TrustPolicy(
-        required_certifications=frozenset(settings.required_certifications),
-        denied_jurisdictions=frozenset(settings.denied_jurisdictions),
-    )
     registry = Registry(
         store,
         ledger,
         bus,
-        policy,
+        trust_policy(settings),
         rules=register_rules(settings),
         source_key=load_or_create_secret(settings.data_dir / "keys" / "comment-source.key"),
     )
     directory = DeviceDirectory(store)
     bus.subscribe(TOPIC_REGISTRY, lambda _topic, _msg: directory.invalidate())
-    gate = Gate(store, bus, clock, directory, config=gate_config(settings), observer=observer)
+    device_limiter = RateLimiter(settings.device_rate_per_s, settings.device_burst)
+    config = replace(gate_config(settings), device_limiter=device_limiter)
+    gate = Gate(store, bus, clock, directory, config=config, observer=observer)
+    approvals = Approvals(store, ledger, clock, settings.approval_ttl_s)
+    actions.install(approvals, registry, ledger)
+    name = ledger_key_name(settings)
+    command_key = partial(load_or_create, command_key_path(settings), name)
+    security = Security(
+        trust=TrustService(store, ledger, bus, registry),
+        device_keys=DeviceKeys(store, ledger, bus, clock, settings.device_key_overlap_s),
+        device_limiter=device_limiter,
+        token_limiter=RateLimiter(settings.token_rate_per_s, settings.token_burst),
+        tokens=TokenVerifier(store, clock, settings),
+        approvals=approvals,
+        bulk_reads=BulkReadGuard(
+            approvals, ledger, clock, settings.bulk_read_threshold, settings.bulk_read_window_s
+        ),
+        commands=CommandSigner(command_key, clock, settings.command_ttl_s),
+    )
     return Platform(
         settings,
         store,
@@ -125,4 +179,5 @@ def build(
         directory,
         gate,
         Quarantine(store, gate, ledger),
+        security,
     )

@@ -32,6 +32,8 @@ app.add_typer(token_app, name="token")
 app.add_typer(quarantine_app, name="quarantine")
 report_app = typer.Typer(help="Reports computed from the platform's records.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
+policy_app = typer.Typer(help="The city's vendor trust policy.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
 console = Console()
 
 DataDir = Annotated[
@@ -81,7 +83,8 @@ def demo(
         duration=duration,
         n_devices=devices,
         period_s=period,
-        say=console.print,
+        # Soft wrap: a token must stay on one line to be copied.
+        say=lambda message: console.print(message, soft_wrap=True),
     )
     table = Table(title="Charter demo summary")
     table.add_column("what")
@@ -140,11 +143,25 @@ def ledger_checkpoint(data_dir: DataDir = None) -> None:
 def token_create(
     role: Annotated[Role, typer.Option(help="Role the token acts in")],
     name: Annotated[str, typer.Option(help="Who or what holds it")],
+    purpose: Annotated[
+        list[str] | None, typer.Option(help="Bind the token to these purposes (repeatable)")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Create a bearer token. It is printed once; only its digest is kept."""
     platform = _platform(data_dir)
-    print(issue_token(platform.store, platform.clock, name, role))
+    s = platform.settings
+    token = issue_token(
+        platform.store,
+        platform.clock,
+        name,
+        role,
+        purposes=purpose or (),
+        audience=s.auth_audience,
+        issuer=s.auth_issuer,
+        ttl_s=s.token_ttl_s,
+    )
+    print(token)
     platform.close()
 
 
@@ -223,6 +240,67 @@ def report_transparency(
     )
     if as_json:
         print(json.dumps(report.to_json()))
+
+
+@bench_app.command("flood")
+def bench_flood(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    honest: Annotated[int, typer.Option(help="Honest devices")] = 50,
+    per_second: Annotated[int, typer.Option(help="Envelopes per honest device per second")] = 5,
+    seconds: Annotated[int, typer.Option(help="Simulated seconds")] = 10,
+    flood: Annotated[int, typer.Option(help="Envelopes per second from the flooder")] = 2000,
+) -> None:
+    """One device floods the gate: the others' admitted count beside the same traffic alone."""
+    from charter.bench.flood import run_flood
+
+    result = run_flood(
+        honest, per_second, seconds, flood, progress=lambda m: console.print(f"[dim]{m}[/dim]")
+    )
+    figures = result.to_json()
+    table = Table(title=f"flood: {honest} honest devices and one sending {flood}/s")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key.replace("_", " "), f"{value:,}")
+    table.add_row("requirement", "count ratio >= 0.9")
+    console.print(table)
+    if as_json:
+        print(json.dumps(figures))
+
+
+@policy_app.command("check")
+def policy_check(
+    data_dir: DataDir = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the verdicts as JSON")] = False,
+) -> None:
+    """Explain, for each vendor and device, why it passes or fails the trust policy."""
+    from charter.policy.report import render
+
+    platform = _platform(data_dir)
+    verdicts = platform.security.trust.check()
+    render(verdicts, console)
+    if as_json:
+        print(json.dumps([v.to_json() for v in verdicts]))
+    platform.close()
+
+
+@policy_app.command("apply")
+def policy_apply(
+    why: Annotated[str, typer.Option(help="Why the policy changes")],
+    data_dir: DataDir = None,
+) -> None:
+    """Re-judge every vendor and device under the configured policy file (on the ledger).
+
+    Run it after editing the file CHARTER_TRUST_POLICY_FILE names; the server
+    reads the same file when it starts.
+    """
+    platform = _platform(data_dir)
+    trust = platform.security.trust
+    out = trust.set_policy(trust.policy, CLI_ACTOR, why)
+    console.print(
+        f"vendors changed: {len(out.vendors_changed)}, devices suspended: "
+        f"{len(out.devices_suspended)}"
+    )
     platform.close()
 
 

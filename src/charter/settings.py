@@ -67,6 +67,43 @@ class Settings(BaseModel):
         10, ge=1, description="Most comments one source may send in an hour."
     )
 
+    # security (issue 5) ------------------------------------------------------
+    trust_policy_file: Path | None = Field(
+        None,
+        description="TOML or JSON file with the trust policy's rules; unset: the two "
+        "settings above.",
+    )
+    device_key_overlap_s: int = Field(
+        86_400, description="How long a rotated-out device key still verifies."
+    )
+    device_rate_per_s: float = Field(20.0, description="Envelopes a device may send per second.")
+    device_burst: int = Field(100, description="Envelopes a device may send in one burst.")
+    token_rate_per_s: float = Field(50.0, description="API requests a token may make per second.")
+    token_burst: int = Field(200, description="API requests a token may make in one burst.")
+    token_ttl_s: int = Field(30 * 86_400, description="Lifetime of an embedded-issuer token.")
+    auth_issuer: str = Field(
+        "https://charter.example.city/auth", description="Issuer (iss) of embedded tokens."
+    )
+    auth_audience: str = Field(
+        "charter", description="Audience (aud) a token must name: this city's tenant."
+    )
+    oidc_issuer: str | None = Field(
+        None, description="An external OpenID Connect provider's issuer, e.g. Keycloak."
+    )
+    oidc_jwks_url: str | None = Field(None, description="Where the external provider's JWKS is.")
+    oidc_role_claim: str = Field("roles", description="Claim of an external token with roles.")
+    bulk_read_threshold: int = Field(
+        10_000,
+        description="Personal records one caller may read per window without a second "
+        "person's approval.",
+    )
+    bulk_read_window_s: int = Field(3600, description="Window of the bulk-read threshold.")
+    approval_ttl_s: int = Field(86_400, description="How long a two-person action may wait.")
+    max_request_bytes: int = Field(
+        256 * 1024, description="Largest request body of an API call other than /ingest."
+    )
+    command_ttl_s: int = Field(30, description="How long a signed actuator command is valid.")
+
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
         values: dict[str, Any] = {}

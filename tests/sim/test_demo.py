@@ -53,6 +53,7 @@ def run_demo(data_dir: Path, seconds: int = 8) -> dict[str, object]:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "operator token: chr_" in done.stdout
+    assert "`charter policy check` explains" in done.stdout
     summary: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return summary
 

@@ -10,10 +10,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from charter import __version__
 from charter.api import problems
+from charter.api.body_limit import BodyLimit
 from charter.api.deps import PlatformDep
 from charter.api.metrics import GateMetrics
-from charter.api.routers import data, ingest, ledger, register, registry, report
+from charter.api.routers import data, ingest, ledger, register, registry, report, security
 from charter.bootstrap import Platform
+from charter.security.collector import SecurityCollector
 
 
 def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAPI:
@@ -27,17 +29,36 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
         metrics = GateMetrics()
         platform.gate.observer = metrics
     app.state.metrics = metrics
+    metrics.registry.register(SecurityCollector(platform.security.bulk_reads))
+    app.add_middleware(BodyLimit, max_bytes=platform.settings.max_request_bytes)
     problems.install(app)
-    for router in (ingest.router, registry.router, data.router, ledger.router):
-        app.include_router(router)
-    app.include_router(register.router)
-    app.include_router(report.router)
+    routers = (
+        ingest.router,
+        registry.router,
+        data.router,
+        ledger.router,
+        security.router,
+        register.router,
+        report.router,
+    )
+    for router in routers:
+        app.include_router(router, responses=problems.COMMON_PROBLEMS)
 
     @app.get("/health", tags=["ops"])
     def health(p: PlatformDep) -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "ledger_size": p.ledger.size}
 
-    @app.get("/metrics", tags=["ops"])
+    @app.get(
+        "/metrics",
+        tags=["ops"],
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -7,11 +7,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from charter.auth import Role, authenticate
+from charter.auth import Principal, Role
 from charter.bootstrap import Platform
+from charter.domain.clock import to_ms
 from charter.domain.errors import CharterError
 from charter.domain.model import Actor
 from charter.domain.reasons import Reason
+from charter.security.ratelimit import RateLimited
 
 PUBLIC = Actor(name="anonymous", role=Role.PUBLIC.value)
 
@@ -28,10 +30,32 @@ def caller(request: Request) -> Actor:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
         raise CharterError(Reason.UNAUTHENTICATED, "use Authorization: Bearer <token>")
-    actor = authenticate(request.app.state.platform.store, token.strip())
-    if actor is None:
-        raise CharterError(Reason.UNAUTHENTICATED, "the token is unknown or revoked")
-    return actor
+    p: Platform = request.app.state.platform
+    found = p.security.tokens.verify(token.strip())
+    # Per token: one stolen or runaway token cannot starve the other callers.
+    wait_s = p.security.token_limiter.take(found.token_id, to_ms(p.clock.now()))
+    if wait_s:
+        raise RateLimited(wait_s)
+    request.state.principal = found
+    return found.actor
+
+
+def principal_of(request: Request) -> Principal | None:
+    """The verified token of this request, if it had one."""
+    found: Principal | None = getattr(request.state, "principal", None)
+    return found
+
+
+def check_purpose(request: Request, purpose: str | None) -> None:
+    """A purpose-bound token may be used only for a purpose it was granted."""
+    found = principal_of(request)
+    if found is None or not found.purposes:
+        return
+    if purpose is None or purpose not in found.purposes:
+        raise CharterError(
+            Reason.PURPOSE_NOT_GRANTED,
+            f"state one of the token's purposes with ?purpose= ({', '.join(found.purposes)})",
+        )
 
 
 def require(*roles: Role) -> Callable[[Actor], Actor]:

@@ -44,8 +44,18 @@ STATUS: dict[Reason, int] = {
     Reason.CONSULTATION_CLOSED: 409,
     Reason.BACKDATED: 409,
     Reason.RATE_LIMITED: 429,
+    Reason.KEY_REVOKED: 401,
+    Reason.KEY_EXPIRED: 401,
+    Reason.TOKEN_EXPIRED: 401,
+    Reason.WRONG_AUDIENCE: 401,
+    Reason.PURPOSE_NOT_GRANTED: 403,
+    Reason.NEEDS_SECOND_PERSON: 403,
+    Reason.SAME_PERSON: 403,
+    Reason.BULK_READ_REFUSED: 403,
+    Reason.REQUEST_TOO_LARGE: 413,
 }
 
+_TOKEN_REASONS = {"UNAUTHENTICATED", "TOKEN_EXPIRED", "WRONG_AUDIENCE"}
 PROBLEM_TYPE = "https://charter.example.city/problems/"
 
 
@@ -61,7 +71,11 @@ def problem(
         "detail": detail or reason.sentence,
         **extra,
     }
-    headers = {"WWW-Authenticate": "Bearer"} if reason is Reason.UNAUTHENTICATED else None
+    headers: dict[str, str] | None = None
+    if STATUS.get(reason) == 401 and reason.value in _TOKEN_REASONS:
+        headers = {"WWW-Authenticate": "Bearer"}
+    if reason is Reason.RATE_LIMITED:
+        headers = {"Retry-After": str(extra.get("retry_after", 1))}
     return JSONResponse(
         body, status_code=status, media_type="application/problem+json", headers=headers
     )
@@ -70,8 +84,11 @@ def problem(
 def install(app: FastAPI) -> None:
     @app.exception_handler(CharterError)
     async def _charter(_req: Request, exc: CharterError) -> JSONResponse:
+        extra = dict(getattr(exc, "extra", {}))
         errors = getattr(exc, "errors", None)
-        return problem(exc.reason, exc.detail, **({"errors": errors} if errors else {}))
+        if errors:
+            extra["errors"] = errors
+        return problem(exc.reason, exc.detail, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
@@ -97,3 +114,31 @@ _BY_STATUS = {
     404: Reason.NOT_FOUND,
     405: Reason.METHOD_NOT_ALLOWED,
 }
+
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "reason", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "reason": {"type": "string", "enum": [r.value for r in Reason]},
+        "detail": {"type": "string"},
+    },
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI responses for the problems a route can answer with (RFC 9457)."""
+    return {
+        status: {
+            "description": "A problem (RFC 9457) naming its reason code",
+            "content": {"application/problem+json": {"schema": PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
+
+
+# Every route may answer these: authentication, roles, limits, validation.
+COMMON_PROBLEMS = documented(400, 401, 403, 404, 405, 409, 413, 422, 429)

@@ -60,14 +60,39 @@ class TrustStatus(StrEnum):
     UNTRUSTED = "untrusted"
 
 
+Jurisdiction = Annotated[str, Field(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")]
+
+
+class DataGovernance(Strict):
+    """A vendor's attestation of where data may flow and who can make it hand data over."""
+
+    data_flows: list[Jurisdiction] = Field(default=[], max_length=64)
+    state_compellable: bool = True  # can a state security organ compel it to hand over data?
+    remote_raw_access: bool = True  # does it keep remote access to raw data?
+
+
+class SbomComponent(Strict):
+    name: ShortText
+    version: Annotated[str, Field(max_length=100)] = ""
+    purl: Annotated[str, Field(max_length=500)] | None = None
+
+
+class Firmware(Strict):
+    """What runs on a device: its version and the components its SBOM (CycloneDX) lists."""
+
+    version: ShortText
+    components: list[SbomComponent] = Field(default=[], max_length=5000)
+
+
 class Vendor(Strict):
     id: str
     name: ShortText
-    jurisdiction: Annotated[str, Field(min_length=2, max_length=2, pattern=r"^[A-Z]{2}$")]
-    certifications: list[ShortText] = []
+    jurisdiction: Jurisdiction
+    certifications: list[ShortText] = Field(default=[], max_length=64)
     remote_raw_access: bool = False
     trust: TrustStatus = TrustStatus.UNTRUSTED
     trust_reasons: list[str] = []
+    attestation: DataGovernance | None = None
 
     @field_validator("id")
     @classmethod
@@ -163,6 +188,9 @@ class Device(Strict):
     status: DeviceStatus = DeviceStatus.ACTIVE
     # Amsterdam sensor register fields beyond the project's (see domain/disclosure.py)
     disclosure: DeviceDisclosure = DeviceDisclosure()
+    firmware: Firmware | None = None
+    # Why the device fails the city's trust policy; empty when it passes.
+    trust_reasons: list[str] = []
 
     @field_validator("id")
     @classmethod

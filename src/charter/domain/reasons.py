@@ -55,6 +55,16 @@ class Reason(StrEnum):
     CONSULTATION_CLOSED = "CONSULTATION_CLOSED"
     BACKDATED = "BACKDATED"
     RATE_LIMITED = "RATE_LIMITED"
+    # device identity, people's access and the two-person rule
+    KEY_REVOKED = "KEY_REVOKED"
+    KEY_EXPIRED = "KEY_EXPIRED"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"  # noqa: S105 (a reason code, not a secret)
+    WRONG_AUDIENCE = "WRONG_AUDIENCE"
+    PURPOSE_NOT_GRANTED = "PURPOSE_NOT_GRANTED"
+    NEEDS_SECOND_PERSON = "NEEDS_SECOND_PERSON"
+    SAME_PERSON = "SAME_PERSON"
+    BULK_READ_REFUSED = "BULK_READ_REFUSED"
+    REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
 
     @property
     def sentence(self) -> str:
@@ -99,7 +109,16 @@ SENTENCES: dict[Reason, str] = {
     Reason.THEMES_UNANSWERED: "A feedback theme has no published response yet.",
     Reason.CONSULTATION_CLOSED: "The project is not open for comments.",
     Reason.BACKDATED: "The change is dated before the record's last change or before now.",
-    Reason.RATE_LIMITED: "Too many requests from this source; try again later.",
+    Reason.RATE_LIMITED: "Too many requests from this source, device or token; retry later.",
+    Reason.KEY_REVOKED: "The envelope is signed with a device key that was revoked.",
+    Reason.KEY_EXPIRED: "The envelope is signed with a device key outside its validity window.",
+    Reason.TOKEN_EXPIRED: "The bearer token has expired.",
+    Reason.WRONG_AUDIENCE: "The bearer token was issued for another tenant or service.",
+    Reason.PURPOSE_NOT_GRANTED: "The token is not granted for the stated purpose.",
+    Reason.NEEDS_SECOND_PERSON: "This action needs the approval of a second authorised person.",
+    Reason.SAME_PERSON: "The person who proposed an action cannot also approve it.",
+    Reason.BULK_READ_REFUSED: "The read exceeds the bulk personal-data threshold without approval.",
+    Reason.REQUEST_TOO_LARGE: "The request body is larger than the API accepts.",
 }
 
 # The gate's stages, in order. A decision names the stage that made it.

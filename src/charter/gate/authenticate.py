@@ -7,12 +7,14 @@ import binascii
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from charter.domain.clock import to_ms
 from charter.domain.envelope import signing_bytes
 from charter.domain.reasons import Reason
 from charter.gate.batch import Batch, EnvelopeItem
-from charter.gate.directory import DeviceDirectory
+from charter.gate.directory import DeviceDirectory, KeyView
+from charter.security.ratelimit import RateLimiter, retry_detail
 
 STAGE = "authenticate"
 
@@ -26,9 +28,14 @@ class Window:
 
 
 class Authenticate:
-    def __init__(self, directory: DeviceDirectory, window: Window) -> None:
+    def __init__(
+        self, directory: DeviceDirectory, window: Window, limiter: RateLimiter | None = None
+    ) -> None:
         self.directory = directory
         self.window = window
+        # Per-device rate limit, applied after the signature and the replay check
+        # (so nobody can spend another device's allowance).
+        self.limiter = limiter
 
     def __call__(self, batch: Batch) -> None:
         for item in batch.live():
@@ -40,11 +47,29 @@ class Authenticate:
         view = self.directory.get(env.device)
         if view is None:
             return item.reject(STAGE, Reason.NOT_REGISTERED)
+        if self.limiter is not None and not item.replay:
+            # A device whose allowance is spent is refused before the costly
+            # signature check: a flood costs the gate little more than decoding.
+            # Only the device itself can spend its allowance (see below), so this
+            # cannot be used to silence it.
+            wait_s = self.limiter.peek(view.id, batch.now_ms)
+            if wait_s:
+                return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         try:
             sig = base64.b64decode(item.sig, validate=True)
-            view.public_key.verify(sig, signing_bytes(item.signed))
-        except (InvalidSignature, binascii.Error, ValueError):
+        except (binascii.Error, ValueError):
             return item.reject(STAGE, Reason.BAD_SIGNATURE)
+        if not view.keys:
+            if not _verifies(view.public_key, sig, item.signed):
+                return item.reject(STAGE, Reason.BAD_SIGNATURE)
+        else:
+            # A replayed quarantine item is judged by the keys as they were when it
+            # arrived, except that a revocation since then counts: a revoked key may
+            # have been stolen before it was revoked.
+            at = item.received_at if item.replay else batch.now_ms
+            refusal = _check_keys(view.keys, sig, item.signed, at, batch.now_ms)
+            if refusal is not None:
+                return item.reject(STAGE, *refusal)
         item.device = view
         item.authenticated = True
         if item.replay:
@@ -56,6 +81,13 @@ class Authenticate:
         last = batch.pending_seqs.get(view.id, view.last_seq)
         if env.seq <= last:
             return item.reject(STAGE, Reason.REPLAYED_SEQUENCE, f"last accepted seq is {last}")
+        # The rate limit comes after the replay check, so that someone replaying
+        # captured envelopes cannot spend the device's allowance, and before the
+        # sequence number is used, so the device can resend after Retry-After.
+        if self.limiter is not None:
+            wait_s = self.limiter.take(view.id, batch.now_ms)
+            if wait_s:
+                return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         # The sequence number is used from here on, even if the envelope is out
         # of its time window: a second copy of it is then a replay too.
         batch.pending_seqs[view.id] = env.seq
@@ -65,3 +97,28 @@ class Authenticate:
         if sent > batch.now_ms + self.window.max_skew_ms:
             return item.reject(STAGE, Reason.FUTURE_TIMESTAMP, "sent_at is in the future")
         return None
+
+
+def _verifies(key: Ed25519PublicKey, sig: bytes, signed: bytes) -> bool:
+    try:
+        key.verify(sig, signing_bytes(signed))
+    except (InvalidSignature, ValueError):
+        return False
+    return True
+
+
+def _check_keys(
+    keys: tuple[KeyView, ...], sig: bytes, signed: bytes, at_ms: int, now_ms: int
+) -> tuple[Reason, str] | None:
+    """None if a key valid at at_ms made the signature; else why the envelope is refused."""
+    for k in keys:
+        if k.state(at_ms, now_ms) == "valid" and _verifies(k.public_key, sig, signed):
+            return None
+    # Only on the refusal path: name the key's state so the device's owner knows what to fix.
+    for k in keys:
+        if _verifies(k.public_key, sig, signed):
+            state = k.state(at_ms, now_ms)
+            if state == "revoked":
+                return Reason.KEY_REVOKED, f"key {k.key_id} was revoked"
+            return Reason.KEY_EXPIRED, f"key {k.key_id} is {state}"
+    return Reason.BAD_SIGNATURE, ""

@@ -16,9 +16,11 @@ class Authorise:
             assert view is not None
             if view.status is DeviceStatus.REVOKED:
                 item.reject(STAGE, Reason.DEVICE_REVOKED)
+            elif not view.vendor_trusted:
+                # Before suspension: a device suspended by the trust policy is
+                # refused with the reason that suspended it.
+                item.reject(STAGE, Reason.VENDOR_UNTRUSTED)
             elif view.status is DeviceStatus.SUSPENDED:
                 item.reject(STAGE, Reason.DEVICE_SUSPENDED)
-            elif not view.vendor_trusted:
-                item.reject(STAGE, Reason.VENDOR_UNTRUSTED)
             elif not view.project_live:
                 item.reject(STAGE, Reason.PROJECT_NOT_LIVE)

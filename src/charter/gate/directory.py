@@ -65,6 +65,28 @@ class CategoryRule:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class KeyView:
+    """One public key of a device and the window in which it may sign (ms)."""
+
+    key_id: str
+    public_key: Ed25519PublicKey
+    not_before: int
+    not_after: int | None
+    revoked_at: int | None
+
+    def state(self, now_ms: int, revoked_by: int | None = None) -> str:
+        """valid, revoked, expired or pending at now_ms; revoked_by: a later revocation counts."""
+        cutoff = now_ms if revoked_by is None else max(now_ms, revoked_by)
+        if self.revoked_at is not None and self.revoked_at <= cutoff:
+            return "revoked"
+        if self.not_after is not None and now_ms >= self.not_after:
+            return "expired"
+        if now_ms < self.not_before:
+            return "pending"
+        return "valid"
+
+
 @dataclass(slots=True)
 class DeviceView:
     id: str
@@ -76,6 +98,8 @@ class DeviceView:
     declared: dict[str, CategoryRule]  # what the project declared
     allowed: frozenset[str]  # what this device may send
     last_seq: int
+    # Keys from the rotation history; empty: only the enrolment key above.
+    keys: tuple[KeyView, ...] = ()
 
 
 class DeviceDirectory:
@@ -113,12 +137,26 @@ class DeviceDirectory:
             id=device.id,
             public_key=Ed25519PublicKey.from_public_bytes(base64.b64decode(device.public_key)),
             status=device.status,
-            vendor_trusted=vendor is not None and vendor.trust is TrustStatus.TRUSTED,
+            vendor_trusted=(
+                vendor is not None
+                and vendor.trust is TrustStatus.TRUSTED
+                and not device.trust_reasons
+            ),
             project_id=device.project_id,
             project_live=project is not None and project.status is ProjectStatus.LIVE,
             declared=declared,
             allowed=frozenset(device.categories),
             last_seq=self._store.device_seq(device_id),
+            keys=tuple(
+                KeyView(
+                    k.key_id,
+                    Ed25519PublicKey.from_public_bytes(base64.b64decode(k.public_key)),
+                    k.not_before,
+                    k.not_after,
+                    k.revoked_at,
+                )
+                for k in self._store.device_keys(device_id)
+            ),
         )
 
     def may_be_personal(self, category: str) -> bool:

@@ -26,10 +26,13 @@ from charter.gate.directory import DeviceDirectory
 from charter.gate.minimise import Minimise
 from charter.gate.purpose import Purpose
 from charter.gate.validate import ReadingWindow, Validate
+from charter.security.ratelimit import RateLimiter
 from charter.store.base import DecisionRecord, QuarantineItem, ReadingRow, Store, Tx
 
 Stage = Callable[[Batch], None]
 _encode = msgspec.json.Encoder().encode
+# A duplicate, or a flood the device will send again: never worth keeping.
+_NOT_KEPT = frozenset({Reason.REPLAYED_SEQUENCE, Reason.RATE_LIMITED})
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class GateConfig:
     limits: Limits = field(default_factory=Limits)
     window: Window = field(default_factory=Window)
     reading_window: ReadingWindow = field(default_factory=ReadingWindow)
+    device_limiter: RateLimiter | None = None
 
 
 @dataclass(slots=True)
@@ -77,7 +81,7 @@ class Gate:
         self.store, self.bus, self.clock, self.directory = store, bus, clock, directory
         cfg = config or GateConfig()
         self.consent_stage = Consent(consent or NoConsentRecorded())
-        self.authenticate_stage = Authenticate(directory, cfg.window)
+        self.authenticate_stage = Authenticate(directory, cfg.window, cfg.device_limiter)
         self.stages: list[Stage] = [
             Decode(cfg.limits),
             self.authenticate_stage,
@@ -158,7 +162,7 @@ class Gate:
             # not a duplicate, and certainly not personal.
             keep = (
                 item.authenticated
-                and rej.reason is not Reason.REPLAYED_SEQUENCE
+                and rej.reason not in _NOT_KEPT
                 and self._safe_to_keep(item, range(len(item.readings)))
             )
             if keep:

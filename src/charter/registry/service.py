@@ -26,6 +26,7 @@ from charter.domain.model import (
 from charter.domain.reasons import Reason
 from charter.domain.trust import TrustPolicy
 from charter.ledger.log import Ledger
+from charter.policy.enforce import enforce_fleet
 from charter.registry.feedback import Feedback
 from charter.registry.lifecycle import Lifecycle
 from charter.registry.rules import RegisterRules, check_not_backdated, refuse
@@ -71,9 +72,12 @@ class Registry:
     def _put_vendor(self, vendor: Vendor, actor: Actor, why: str, kind: str) -> Vendor:
         trust, reasons = self.policy.evaluate(vendor)
         judged = vendor.model_copy(update={"trust": trust, "trust_reasons": reasons})
+        devices = self.store.list_devices()
         with self.ledger.write() as w:
             w.tx.put_vendor(judged, w.now_ms)
             w.record(kind, actor, subject=vendor.id, trust=trust.value, reasons=reasons, why=why)
+            # Its devices are judged in the same transaction: one that fails is suspended.
+            enforce_fleet(w, self.policy, judged, devices, actor, why)
         self._changed(vendor.id)
         return judged
 
@@ -212,7 +216,10 @@ class Registry:
         refuse(Reason.PROHIBITED_USE, prohibited(self.rules.prohibited, device_texts(device)))
         today = self.ledger.clock.now().date()
         refuse(Reason.DISCLOSURE_INCOMPLETE, device_problems(device, project, today))
-        active = device.model_copy(update={"status": DeviceStatus.ACTIVE})
+        trust_reasons = self.policy.evaluate_device(device, self.store.get_vendor(device.vendor_id))
+        active = device.model_copy(
+            update={"status": DeviceStatus.ACTIVE, "trust_reasons": trust_reasons}
+        )
         with self.ledger.write() as w:
             w.tx.put_device(active, w.now_ms)
             w.record(
@@ -222,6 +229,8 @@ class Registry:
                 vendor=device.vendor_id,
                 project=device.project_id,
                 key=key_fingerprint(device.public_key),
+                trust="untrusted" if trust_reasons else "trusted",
+                trust_reasons=trust_reasons,
                 why=why,
             )
         self._changed(device.id)

@@ -18,6 +18,7 @@ from charter.auth import Role, issue_token
 from charter.bootstrap import Platform
 from charter.sim import city as sample
 from charter.sim.demo_register import show_register
+from charter.sim.demo_trust import show_trust
 from charter.sim.traffic import Traffic
 
 
@@ -129,6 +130,7 @@ def run(
     say(f"public register: {url}/register/projects  map: {url}/register/devices.geojson")
     for role, token in tokens.items():
         say(f"{role} token: {token}")
+    show_trust(platform, say)
     say(
         f"{len(city.devices)} simulated devices are sending; "
         + (f"stopping after {duration:g} s" if duration else "Ctrl-C to stop")

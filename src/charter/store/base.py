@@ -81,6 +81,39 @@ class TokenRecord:
     subject: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class DeviceKey:
+    """One public key of a device and when it may sign (times in ms)."""
+
+    device_id: str
+    key_id: str
+    public_key: str  # base64 Ed25519
+    not_before: int
+    not_after: int | None = None
+    revoked_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerKey:
+    kid: str
+    private_pem: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class PendingAction:
+    id: str
+    kind: str
+    params: str  # JSON
+    proposed_by: str
+    proposed_role: str
+    proposed_at: int
+    expires_at: int
+    status: str  # pending | approved | refused | expired
+    decided_by: str | None = None
+    decided_at: int | None = None
+
+
 class Tx(Protocol):
     def put_vendor(self, vendor: Vendor, at: int) -> None: ...
     def put_project(self, project: Project, at: int) -> None: ...
@@ -97,6 +130,9 @@ class Tx(Protocol):
     ) -> None: ...
     def add_checkpoint(self, checkpoint: StoredCheckpoint) -> None: ...
     def add_token(self, token: TokenRecord) -> None: ...
+    def put_device_key(self, key: DeviceKey) -> None: ...
+    def add_issuer_key(self, key: IssuerKey) -> None: ...
+    def put_pending_action(self, action: PendingAction) -> None: ...
 
     # consultation (the public register)
     def insert_consultation(self, c: Consultation) -> int: ...
@@ -167,3 +203,9 @@ class Store(Protocol):
     def count_readings_of(self, project_id: str) -> int: ...
     def rejections_by_reason_of(self, project_id: str) -> dict[str, int]: ...
     def count_quarantine_of(self, project_id: str, status: str = "held") -> int: ...
+
+    # security: device keys, the token issuer's keys, two-person actions
+    def device_keys(self, device_id: str) -> list[DeviceKey]: ...
+    def issuer_keys(self) -> list[IssuerKey]: ...
+    def get_pending_action(self, action_id: str) -> PendingAction | None: ...
+    def list_pending_actions(self, status: str | None = None) -> list[PendingAction]: ...

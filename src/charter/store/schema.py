@@ -188,3 +188,43 @@ themes = Table(
     Column("response", Text, nullable=True),
     Column("responded_at", BigInteger, nullable=True),
 )
+
+
+# A device's public keys over time (issue 5): rotation keeps the old key valid
+# until `not_after`; revocation ends a key at once. A device with no rows here
+# is judged by the enrolment key in its register document.
+device_keys = Table(
+    "device_keys",
+    metadata,
+    Column("device_id", String(200), primary_key=True),
+    Column("key_id", String(64), primary_key=True),
+    Column("public_key", String(64), nullable=False),
+    Column("not_before", BigInteger, nullable=False),
+    Column("not_after", BigInteger, nullable=True),
+    Column("revoked_at", BigInteger, nullable=True),
+)
+
+# The embedded token issuer's signing keys (EdDSA JWTs); `kid` names the key.
+issuer_keys = Table(
+    "issuer_keys",
+    metadata,
+    Column("kid", String(64), primary_key=True),
+    Column("private_pem", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+# Two-person rule: an action proposed by one person, approved by another.
+pending_actions = Table(
+    "pending_actions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("proposed_by", String(200), nullable=False),
+    Column("proposed_role", String(32), nullable=False),
+    Column("proposed_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", BigInteger, nullable=True),
+)

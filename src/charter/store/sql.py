@@ -26,7 +26,10 @@ from charter.domain.model import Device, Project, Vendor
 from charter.store import schema as s
 from charter.store.base import (
     DecisionRecord,
+    DeviceKey,
+    IssuerKey,
     LedgerEntry,
+    PendingAction,
     QuarantineItem,
     ReadingRow,
     StoredCheckpoint,
@@ -262,6 +265,50 @@ class SqlTx:
             update(s.themes)
             .where(s.themes.c.id == theme_id)
             .values(response=response, responded_at=at)
+        )
+
+    def put_device_key(self, key: DeviceKey) -> None:
+        t = s.device_keys
+        values = {
+            "public_key": key.public_key,
+            "not_before": key.not_before,
+            "not_after": key.not_after,
+            "revoked_at": key.revoked_at,
+        }
+        res = self.conn.execute(
+            update(t)
+            .where(t.c.device_id == key.device_id, t.c.key_id == key.key_id)
+            .values(**values)
+        )
+        if res.rowcount == 0:
+            self.conn.execute(
+                t.insert().values(device_id=key.device_id, key_id=key.key_id, **values)
+            )
+
+    def add_issuer_key(self, key: IssuerKey) -> None:
+        self.conn.execute(
+            s.issuer_keys.insert().values(
+                kid=key.kid, private_pem=key.private_pem, created_at=key.created_at
+            )
+        )
+
+    def put_pending_action(self, action: PendingAction) -> None:
+        _upsert(
+            self.conn,
+            s.pending_actions,
+            "id",
+            {
+                "id": action.id,
+                "kind": action.kind,
+                "params": action.params,
+                "proposed_by": action.proposed_by,
+                "proposed_role": action.proposed_role,
+                "proposed_at": action.proposed_at,
+                "expires_at": action.expires_at,
+                "status": action.status,
+                "decided_by": action.decided_by,
+                "decided_at": action.decided_at,
+            },
         )
 
 
@@ -541,3 +588,44 @@ class SqlStore:
             .where(q.c.status == status, q.c.device_id.in_(self._devices_of(project_id)))
         )
         return int(self._rows(stmt)[0][0])
+
+    # security -------------------------------------------------------------------
+    def device_keys(self, device_id: str) -> list[DeviceKey]:
+        t = s.device_keys
+        rows = self._rows(select(t).where(t.c.device_id == device_id).order_by(t.c.not_before))
+        return [
+            DeviceKey(r.device_id, r.key_id, r.public_key, r.not_before, r.not_after, r.revoked_at)
+            for r in rows
+        ]
+
+    def issuer_keys(self) -> list[IssuerKey]:
+        t = s.issuer_keys
+        rows = self._rows(select(t).order_by(t.c.created_at))
+        return [IssuerKey(r.kid, r.private_pem, r.created_at) for r in rows]
+
+    def get_pending_action(self, action_id: str) -> PendingAction | None:
+        t = s.pending_actions
+        rows = self._rows(select(t).where(t.c.id == action_id))
+        return _action(rows[0]) if rows else None
+
+    def list_pending_actions(self, status: str | None = None) -> list[PendingAction]:
+        t = s.pending_actions
+        stmt = select(t).order_by(t.c.proposed_at)
+        if status is not None:
+            stmt = stmt.where(t.c.status == status)
+        return [_action(r) for r in self._rows(stmt)]
+
+
+def _action(r: Any) -> PendingAction:
+    return PendingAction(
+        r.id,
+        r.kind,
+        r.params,
+        r.proposed_by,
+        r.proposed_role,
+        r.proposed_at,
+        r.expires_at,
+        r.status,
+        r.decided_by,
+        r.decided_at,
+    )

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from charter.api.deps import Operator, PlatformDep, Reader
+from charter.api.deps import Operator, PlatformDep, Reader, check_purpose
 from charter.domain.clock import iso, to_ms
 from charter.domain.errors import Invalid
 
@@ -19,16 +19,24 @@ _decode = msgspec.json.decode
 
 @router.get("/readings")
 def readings(
+    request: Request,
     p: PlatformDep,
-    _actor: Reader,
+    actor: Reader,
     device: str | None = None,
     project: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    purpose: Annotated[str | None, Query(max_length=100)] = None,
+    approval: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:
-    """Admitted readings by device, project and time range (observed time, [since, until))."""
+    """Admitted readings by device, project and time range (observed time, [since, until)).
+
+    Personal records count against the bulk-read threshold; beyond it the read
+    needs `approval`, a bulk-read action a second person approved.
+    """
+    check_purpose(request, purpose)
     for moment in (since, until):
         if moment is not None and moment.tzinfo is None:
             raise Invalid("give times with an offset, e.g. 2026-11-29T12:00:00Z")
@@ -40,6 +48,8 @@ def readings(
         after_id=after,
         limit=limit,
     )
+    personal = sum(1 for r in rows if p.directory.may_be_personal(r.category))
+    p.security.bulk_reads.check(actor, project or "readings", personal, approval=approval)
     items = [
         {
             "id": r.id,

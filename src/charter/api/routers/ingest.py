@@ -11,8 +11,41 @@ from starlette.concurrency import run_in_threadpool
 from charter.api.deps import PlatformDep
 from charter.api.problems import problem
 from charter.domain.reasons import Reason
+from charter.security.ratelimit import retry_after
 
 router = APIRouter(tags=["ingest"])
+
+_READING = {
+    "type": "object",
+    "required": ["category", "t", "values"],
+    "properties": {
+        "category": {"type": "string", "minLength": 1, "maxLength": 64},
+        "t": {"type": "string", "format": "date-time"},
+        "values": {"type": "object"},
+        "units": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+# Documentation of the wire format (charter.domain.envelope); the gate's decoder is the
+# authority and is stricter (limits on size, depth and counts from the settings).
+SIGNED_ENVELOPE_SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["envelope", "sig"],
+    "properties": {
+        "envelope": {
+            "type": "object",
+            "required": ["v", "device", "seq", "sent_at", "readings"],
+            "properties": {
+                "v": {"type": "integer", "enum": [1]},
+                "device": {"type": "string", "minLength": 1, "maxLength": 200},
+                "seq": {"type": "integer", "minimum": 0, "maximum": 2**62},
+                "sent_at": {"type": "string", "format": "date-time"},
+                "readings": {"type": "array", "minItems": 1, "items": _READING},
+            },
+        },
+        "sig": {"type": "string", "maxLength": 128, "description": "base64 Ed25519"},
+    },
+}
 
 
 @router.post(
@@ -22,7 +55,7 @@ router = APIRouter(tags=["ingest"])
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": {"application/json": {"schema": SIGNED_ENVELOPE_SCHEMA}},
         }
     },
 )
@@ -39,6 +72,8 @@ async def ingest(request: Request, p: PlatformDep) -> JSONResponse:
     outcome = (await run_in_threadpool(p.gate.ingest, [bytes(body)]))[0]
     if outcome.rejection is not None:
         ack: dict[str, Any] = outcome.to_json()  # carries reason and stage already
+        if outcome.rejection.reason is Reason.RATE_LIMITED:
+            ack["retry_after"] = retry_after(outcome.rejection.detail)
         return problem(
             outcome.rejection.reason,
             outcome.rejection.detail,

@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
@@ -25,6 +25,10 @@ from charter.domain.reasons import Reason
 from charter.registry import export
 
 router = APIRouter(tags=["register"])
+
+# Row ids fit a signed 64-bit integer in every store; larger ones are refused at the door.
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+ThemeId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 
 GEOJSON = "application/geo+json"
 CSV = "text/csv; charset=utf-8"
@@ -41,11 +45,11 @@ class CommentIn(BaseModel):
 class ThemeIn(BaseModel):
     title: Annotated[str, Field(max_length=1000)]
     summary: Annotated[str, Field(max_length=20_000)] = ""
-    comment_ids: list[int] = []
+    comment_ids: Annotated[list[RowId], Field(max_length=10_000)] = []
 
 
 class CommentIds(BaseModel):
-    comment_ids: list[int] = Field(min_length=1)
+    comment_ids: Annotated[list[RowId], Field(min_length=1, max_length=10_000)]
 
 
 class ResponseIn(BaseModel):
@@ -118,7 +122,10 @@ def register_project(project_id: str, p: PlatformDep) -> dict[str, Any]:
 
 @router.get("/register/projects/{project_id}/comments")
 def list_comments(
-    project_id: str, p: PlatformDep, after: int = 0, limit: int = 200
+    project_id: str,
+    p: PlatformDep,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     """Comments of the project's consultations: text, stance and theme; never who wrote them."""
     if p.store.get_project(project_id) is None:
@@ -159,14 +166,14 @@ def add_theme(project_id: str, body: ThemeIn, p: PlatformDep, actor: Operator) -
 
 @router.post("/register/themes/{theme_id}/comments")
 def assign_comments(
-    theme_id: int, body: CommentIds, p: PlatformDep, actor: Operator
+    theme_id: ThemeId, body: CommentIds, p: PlatformDep, actor: Operator
 ) -> dict[str, Any]:
     t = p.registry.feedback.assign(theme_id, body.comment_ids, actor)
     return {"id": t.id, "title": t.title, "comments": body.comment_ids}
 
 
 @router.post("/register/themes/{theme_id}/response")
-def respond(theme_id: int, body: ResponseIn, p: PlatformDep, actor: Operator) -> dict[str, Any]:
+def respond(theme_id: ThemeId, body: ResponseIn, p: PlatformDep, actor: Operator) -> dict[str, Any]:
     """Publish "you said, we did" for a theme."""
     t = p.registry.feedback.respond(theme_id, body.response, actor)
     return {"id": t.id, "title": t.title, "summary": t.summary, "response": t.response}

@@ -1,0 +1,1 @@
+"""Controls that keep one compromised device, vendor or token from harming the rest."""

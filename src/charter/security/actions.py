@@ -1,0 +1,37 @@
+"""The city-wide actions Charter itself carries out once two people agreed.
+
+Mass erasure is carried out by the rights service and rotating the ledger's
+signing key by the ledger's operator tooling; they register their handlers
+in bootstrap. Until a handler is registered, an approved action stays on the
+record as approved and nothing else happens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from charter.domain.model import Actor, DeviceStatus
+from charter.ledger.log import Ledger
+from charter.registry.service import Registry
+from charter.security.approvals import ActionKind, Approvals
+
+
+def install(approvals: Approvals, registry: Registry, ledger: Ledger) -> None:
+    def revoke_fleet(params: dict[str, Any], actor: Actor, why: str) -> dict[str, Any]:
+        """Revoke every device of one vendor (and only that vendor's)."""
+        vendor_id = str(params["vendor_id"])
+        revoked = []
+        for d in registry.store.list_devices():
+            if d.vendor_id == vendor_id and d.status is not DeviceStatus.REVOKED:
+                registry.set_device_status(d.id, DeviceStatus.REVOKED, actor, why)
+                revoked.append(d.id)
+        return {"revoked": revoked}
+
+    def disable_service(params: dict[str, Any], actor: Actor, why: str) -> dict[str, Any]:
+        # Services read this entry from the ledger/bus; the entry is the decision.
+        with ledger.write() as w:
+            w.record("service.disabled", actor, service=str(params["service"]), why=why)
+        return {"disabled": str(params["service"])}
+
+    approvals.register(ActionKind.REVOKE_VENDOR_FLEET, revoke_fleet)
+    approvals.register(ActionKind.DISABLE_SERVICE, disable_service)

@@ -1,0 +1,3 @@
+from tests.api.conftest import client
+
+__all__ = ["client"]
