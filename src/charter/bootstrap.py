@@ -22,7 +22,13 @@ from charter.gate.quarantine import Quarantine
 from charter.gate.validate import ReadingWindow
 from charter.keys import SigningKey, load_or_create
 from charter.ledger.log import Ledger
+from charter.privacy.fields import FieldCipher
+from charter.privacy.keystore import KeyStore
+from charter.privacy.pseudonym import Pseudonymiser
 from charter.registry.service import Registry
+from charter.rights.context import RightsContext
+from charter.rights.index import ConsentIndex
+from charter.rights.service import Rights
 from charter.settings import Settings
 from charter.store.base import Store
 from charter.store.sqlite import SqliteStore
@@ -39,8 +45,10 @@ class Platform:
     directory: DeviceDirectory
     gate: Gate
     quarantine: Quarantine
+    rights: Rights
 
     def close(self) -> None:
+        self.rights.close()
         self.store.close()
 
 
@@ -95,7 +103,23 @@ def build(
     registry = Registry(store, ledger, bus, policy)
     directory = DeviceDirectory(store)
     bus.subscribe(TOPIC_REGISTRY, lambda _topic, _msg: directory.invalidate())
-    gate = Gate(store, bus, clock, directory, config=gate_config(settings), observer=observer)
+    keys = KeyStore(settings.keystore_path)
+    pseudonyms = Pseudonymiser(keys, clock)
+    cipher = FieldCipher(keys)
+    index = ConsentIndex(store, pseudonyms, cipher)
+    gate = Gate(
+        store,
+        bus,
+        clock,
+        directory,
+        config=gate_config(settings),
+        consent=index,
+        personal=index,
+        observer=observer,
+    )
+    rights = Rights(
+        RightsContext(settings, store, ledger, gate, clock, keys, pseudonyms, cipher, index)
+    )
     return Platform(
         settings,
         store,
@@ -106,4 +130,5 @@ def build(
         directory,
         gate,
         Quarantine(store, gate, ledger),
+        rights,
     )

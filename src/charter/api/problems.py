@@ -37,6 +37,10 @@ STATUS: dict[Reason, int] = {
     Reason.INVALID_TRANSITION: 409,
     Reason.NOT_REPLAYABLE: 409,
     Reason.METHOD_NOT_ALLOWED: 405,
+    Reason.CONSENT_WITHDRAWN: 409,
+    Reason.GRANT_INVALID: 403,
+    Reason.PURPOSE_NOT_GRANTED: 403,
+    Reason.ALREADY_ERASED: 410,
 }
 
 PROBLEM_TYPE = "https://charter.example.city/problems/"

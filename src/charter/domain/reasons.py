@@ -47,6 +47,11 @@ class Reason(StrEnum):
     INVALID_TRANSITION = "INVALID_TRANSITION"
     NOT_REPLAYABLE = "NOT_REPLAYABLE"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    # residents' rights
+    CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"
+    GRANT_INVALID = "GRANT_INVALID"
+    PURPOSE_NOT_GRANTED = "PURPOSE_NOT_GRANTED"
+    ALREADY_ERASED = "ALREADY_ERASED"
 
     @property
     def sentence(self) -> str:
@@ -85,6 +90,10 @@ SENTENCES: dict[Reason, str] = {
     Reason.INVALID_TRANSITION: "The status change is not allowed from the current status.",
     Reason.NOT_REPLAYABLE: "The quarantined item cannot be replayed.",
     Reason.METHOD_NOT_ALLOWED: "The resource does not support this method.",
+    Reason.CONSENT_WITHDRAWN: "The consent was withdrawn; it cannot be used or withdrawn again.",
+    Reason.GRANT_INVALID: "The access grant is forged, unknown, revoked or expired.",
+    Reason.PURPOSE_NOT_GRANTED: "The read lies outside the purpose or data the grant covers.",
+    Reason.ALREADY_ERASED: "The resident's data has already been erased.",
 }
 
 # The gate's stages, in order. A decision names the stage that made it.

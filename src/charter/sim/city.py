@@ -67,6 +67,7 @@ CROSSING_REQUEST = DataCategory(
         "fob": FieldSpec(type="string", max_length=64),
         "extra_seconds": FieldSpec(type="integer", unit="s", minimum=0, maximum=30),
     },
+    identifier="fob",
 )
 WATER_LEVEL = DataCategory(
     name="water.level",
