@@ -83,7 +83,7 @@ def test_a_withdrawal_takes_effect_for_the_very_next_reading(
 def test_a_change_made_by_another_process_is_seen_before_the_gate_commits(
     platform: Platform, city: SampleCity
 ) -> None:
-    rid, cid = resident(platform, FOB)
+    _rid, cid = resident(platform, FOB)
     assert cid is not None
     # Another process withdraws: the store changes, this process's index does not.
     with platform.store.transaction() as tx:
