@@ -371,7 +371,7 @@ class SqlRightsStore:
 
     def receipts(self, resident_id: str) -> list[ReceiptRecord]:
         t = s.consent_receipts
-        stmt = select(t).where(t.c.resident_id == resident_id).order_by(t.c.at, t.c.id)
+        stmt = select(t).where(t.c.resident_id == resident_id).order_by(t.c.at, t.c.action, t.c.id)
         return [ReceiptRecord(*r) for r in self._rows(stmt)]
 
     @staticmethod
