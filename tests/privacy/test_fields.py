@@ -1,4 +1,4 @@
-"""Field encryption with per-resident keys: bound to resident and category, shredded with the key."""
+"""Field encryption with per-resident keys: bound to resident and category, shredded with it."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from charter import __version__
 from charter.api import problems
 from charter.api.deps import PlatformDep
 from charter.api.metrics import GateMetrics
-from charter.api.routers import data, ingest, ledger, registry
+from charter.api.routers import access, data, ingest, ledger, registry, residents, retention
 from charter.bootstrap import Platform
 
 
@@ -29,6 +29,8 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
     app.state.metrics = metrics
     problems.install(app)
     for router in (ingest.router, registry.router, data.router, ledger.router):
+        app.include_router(router)
+    for router in (residents.router, access.router, retention.router):
         app.include_router(router)
 
     @app.get("/health", tags=["ops"])
