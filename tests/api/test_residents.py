@@ -219,7 +219,7 @@ def test_erasing_twice_answers_already_erased(
     from charter.domain.model import Actor
 
     http = Recorder(client)
-    rid, me = _enrol(http, platform, FOB)
+    rid, _me = _enrol(http, platform, FOB)
     platform.rights.subject.erase(rid, Actor(name="r", role="resident", subject=rid))
     # A token issued before a crash that left it unrevoked still cannot erase twice.
     token = issue_token(platform.store, platform.clock, "r", Role.RESIDENT, subject=rid)
