@@ -9,7 +9,6 @@ when the identifier is next seen), then it is destroyed with its links.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import threading
 from datetime import timedelta
@@ -30,6 +29,9 @@ class Pseudonymiser:
     def __repr__(self) -> str:
         return "Pseudonymiser(keys=<hidden>)"
 
+    # HMAC-SHA256 through hmac.digest: the one-shot C path, several times faster
+    # than hmac.new(...).hexdigest() on short identifiers.
+
     def reload(self) -> None:
         stored = self.keys.pseudonym_keys()
         if not stored:
@@ -45,12 +47,17 @@ class Pseudonymiser:
     def digest(self, identifier: str) -> tuple[int, str]:
         """The identifier's pseudonym under the current key."""
         version, key = self._active[0]
-        return version, hmac.new(key, identifier.encode(), hashlib.sha256).hexdigest()
+        return version, hmac.digest(key, identifier.encode(), "sha256").hex()
 
     def digests(self, identifier: str) -> list[tuple[int, str]]:
         """Its pseudonyms under every active key, newest first."""
         raw = identifier.encode()
-        return [(v, hmac.new(k, raw, hashlib.sha256).hexdigest()) for v, k in self._active]
+        return [(v, hmac.digest(k, raw, "sha256").hex()) for v, k in self._active]
+
+    @property
+    def active(self) -> list[tuple[int, bytes]]:
+        """The active keys, newest first (for the gate's hot path)."""
+        return self._active
 
     def rotate(self) -> int:
         """Start a new key version; the old ones stay active for their grace period."""

@@ -9,6 +9,7 @@ Changes made in this process refresh the index while holding the gate.
 
 from __future__ import annotations
 
+import hmac
 import threading
 from dataclasses import dataclass
 
@@ -98,9 +99,9 @@ class ConsentIndex:
         raw = reading.values.get(rule.identifier)
         if type(raw) is not str:
             return None
-        links = self._links
-        for _version, digest in self.pseudonyms.digests(raw):
-            resident = links.get(digest)
+        links, msg = self._links, raw.encode()
+        for _version, key in self.pseudonyms.active:
+            resident = links.get(hmac.digest(key, msg, "sha256").hex())
             if resident is not None:
                 return resident
         return None
