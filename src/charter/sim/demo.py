@@ -17,6 +17,7 @@ from charter.api.app import create_app
 from charter.auth import Role, issue_token
 from charter.bootstrap import Platform
 from charter.sim import city as sample
+from charter.sim import demo_residents
 from charter.sim.traffic import Traffic
 
 
@@ -126,6 +127,7 @@ def run(
     say(f"API at {url}  (OpenAPI docs at {url}/docs)")
     for role, token in tokens.items():
         say(f"{role} token: {token}")
+    tokens.update(demo_residents.show(platform, city, say))
     say(
         f"{len(city.devices)} simulated devices are sending; "
         + (f"stopping after {duration:g} s" if duration else "Ctrl-C to stop")
