@@ -49,5 +49,4 @@ def test_distinct_identifiers_get_distinct_pseudonyms(a: str, b: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         keys, p, _ = _make(Path(tmp))
         assert (p.digest(a) == p.digest(b)) == (a == b)
-        assert a not in p.digest(a)[1] or len(a) <= 2
         keys.close()
