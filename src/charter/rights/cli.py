@@ -154,15 +154,12 @@ def consent_withdraw(resident: str, consent: str, data_dir: DataDir = None) -> N
 
 @consent_app.command("list")
 def consent_list(resident: str, data_dir: DataDir = None) -> None:
-    """A resident's consents, given and withdrawn."""
+    """A resident's consents, given and withdrawn, as JSON."""
+    from charter.rights.subject import consent_json
 
     def work(p: Platform) -> None:
-        table = Table("id", "category", "purpose", "projects", "withdrawn")
-        for c in p.rights.consents.of(resident, _as(resident)):
-            table.add_row(
-                c.id, c.category, c.purpose, ", ".join(c.projects), str(c.withdrawn_at is not None)
-            )
-        console.print(table)
+        consents = p.rights.consents.of(resident, _as(resident))
+        print(json.dumps([consent_json(c) for c in consents], indent=2))
 
     _run(data_dir, work)
 

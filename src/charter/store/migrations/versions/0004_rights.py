@@ -93,11 +93,13 @@ def upgrade() -> None:
         sa.Column("removed", sa.Integer, nullable=False),
         sa.Column("detail", sa.Text, nullable=False),
     )
-    op.create_table(
+    version = op.create_table(
         "rights_version",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("version", MS, nullable=False),
     )
+    # The one row exists from the start, so concurrent first changes only update it.
+    op.bulk_insert(version, [{"id": 1, "version": 0}])
 
 
 def downgrade() -> None:
