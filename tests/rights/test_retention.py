@@ -34,7 +34,7 @@ def test_readings_past_their_retention_are_removed_and_the_run_is_recorded(
     assert [e.kind for e in platform.store.iter_ledger_entries()].count("retention.ran") == 2
 
 
-def test_the_pseudonym_key_rotates_on_schedule_and_old_links_end_after_the_grace(
+def test_the_pseudonym_key_rotates_on_schedule_and_seen_identifiers_are_rekeyed(
     platform: Platform, city: SampleCity, clock: FixedClock
 ) -> None:
     rid, _ = resident(platform, FOB)
@@ -46,12 +46,28 @@ def test_the_pseudonym_key_rotates_on_schedule_and_old_links_end_after_the_grace
     # During the grace period the old link still works.
     [out] = platform.gate.ingest([city.envelope(city.traffic, [crossing(clock.now(), FOB)])])
     assert out.admitted == 1
-    # Re-linking under the new key keeps the resident recognised after the grace.
-    platform.rights.residents.link(rid, FOB, "fob", as_resident(rid))
+    # Seen during the grace period, the fob was re-keyed: no need to link it again.
+    assert sorted(link.key_version for link in platform.store.links(rid)) == [v1, v1 + 1]
     clock.advance(timedelta(days=platform.settings.pseudonym_grace_days))
     run = platform.rights.retention.run(OPERATOR)
     assert run.detail["pseudonym_key"]["destroyed"] == [v1]
     assert run.detail["pseudonym_key"]["links_removed"] == 1
     assert [link.key_version for link in platform.store.links(rid)] == [v1 + 1]
+    [out] = platform.gate.ingest([city.envelope(city.traffic, [crossing(clock.now(), FOB)])])
+    assert out.admitted == 1
+
+
+def test_an_identifier_not_seen_during_the_grace_period_must_be_linked_again(
+    platform: Platform, city: SampleCity, clock: FixedClock
+) -> None:
+    rid, _ = resident(platform, FOB)
+    clock.advance(timedelta(days=platform.settings.pseudonym_key_days))
+    platform.rights.retention.run(OPERATOR)
+    clock.advance(timedelta(days=platform.settings.pseudonym_grace_days))
+    platform.rights.retention.run(OPERATOR)
+    assert platform.store.links(rid) == []
+    [out] = platform.gate.ingest([city.envelope(city.traffic, [crossing(clock.now(), FOB)])])
+    assert out.rejected == {"NO_CONSENT": 1}
+    platform.rights.residents.link(rid, FOB, "fob", as_resident(rid))
     [out] = platform.gate.ingest([city.envelope(city.traffic, [crossing(clock.now(), FOB)])])
     assert out.admitted == 1

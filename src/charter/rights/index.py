@@ -13,13 +13,14 @@ import hmac
 import threading
 from dataclasses import dataclass
 
+from charter.domain.clock import to_ms
 from charter.domain.envelope import ReadingIn
 from charter.gate.consent import StaleConsent
 from charter.gate.directory import CategoryRule, DeviceView
 from charter.privacy.fields import FieldCipher
 from charter.privacy.pseudonym import Pseudonymiser
 from charter.store.base import Store, Tx
-from charter.store.rights import ConsentRecord
+from charter.store.rights import ConsentRecord, LinkRecord
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,9 @@ class ConsentIndex:
         self._lock = threading.Lock()
         self._links: dict[str, str] = {}
         self._terms: dict[str, list[Term]] = {}
+        # Identifiers seen under a replaced key: their digest under the current
+        # key, to be linked in the gate's next transaction (re-keying on sight).
+        self._relink: dict[str, tuple[str, int]] = {}
         self.version = -1
         self.reload()
 
@@ -91,6 +95,11 @@ class ConsentIndex:
         if tx.rights_version() != self.version:
             self.reload()
             raise StaleConsent
+        if self._relink:
+            pending, self._relink = self._relink, {}
+            now_ms = to_ms(self.pseudonyms.clock.now())
+            for digest, (resident, version) in pending.items():
+                tx.add_link_if_absent(LinkRecord(digest, version, resident, "rekeyed", now_ms))
 
     # PersonalData -----------------------------------------------------------------
     def resolve(self, rule: CategoryRule, reading: ReadingIn) -> str | None:
@@ -100,10 +109,18 @@ class ConsentIndex:
         if type(raw) is not str:
             return None
         links, msg = self._links, raw.encode()
-        for _version, key in self.pseudonyms.active:
-            resident = links.get(hmac.digest(key, msg, "sha256").hex())
+        current = None
+        for version, key in self.pseudonyms.active:
+            digest = hmac.digest(key, msg, "sha256").hex()
+            resident = links.get(digest)
             if resident is not None:
+                if current is not None:
+                    # Known under a replaced key: re-key it now that it is seen.
+                    self._relink[current[0]] = (resident, current[1])
+                    links[current[0]] = resident
                 return resident
+            if current is None:
+                current = (digest, version)
         return None
 
     def seal(self, resident_id: str, category: str, plaintext: bytes) -> str | None:

@@ -107,6 +107,7 @@ class RightsTx(Protocol):
     def add_resident(self, resident: ResidentRecord) -> None: ...
     def mark_erased(self, resident_id: str, at: int) -> None: ...
     def add_link(self, link: LinkRecord) -> None: ...
+    def add_link_if_absent(self, link: LinkRecord) -> bool: ...
     def delete_links(
         self, *, resident_id: str | None = None, below_version: int | None = None
     ) -> int: ...
@@ -197,6 +198,14 @@ class SqlRightsTx:
                 created_at=link.created_at,
             )
         )
+
+    def add_link_if_absent(self, link: LinkRecord) -> bool:
+        t = s.identifier_links
+        found = self.conn.execute(select(t.c.digest).where(t.c.digest == link.digest)).first()
+        if found is not None:
+            return False
+        self.add_link(link)
+        return True
 
     def delete_links(
         self, *, resident_id: str | None = None, below_version: int | None = None
