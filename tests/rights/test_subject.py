@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
 from charter.auth import Role, authenticate, issue_token
 from charter.bootstrap import Platform
@@ -16,6 +17,7 @@ from charter.domain.errors import CharterError
 from charter.domain.reasons import Reason
 from charter.privacy.fields import FieldCipher
 from charter.sim import city as sample
+from charter.store import schema
 from charter.store.sqlite import SqliteStore
 from tests.conftest import COUNCIL, SampleCity, air_reading
 from tests.rights.support import CROSSING, PURPOSE, as_resident, crossing, resident
@@ -59,6 +61,7 @@ def test_the_export_holds_everything_about_the_resident_and_nothing_else(
     platform: Platform, city: SampleCity, clock: FixedClock
 ) -> None:
     a, b = _setup(platform, city, clock)
+    issue_token(platform.store, clock, "resident-a", Role.RESIDENT, subject=a)
     export = platform.rights.subject.export(a, as_resident(a))
     assert export["format"] == "charter-subject-export/1"
     assert export["resident"]["id"] == a
@@ -69,9 +72,26 @@ def test_the_export_holds_everything_about_the_resident_and_nothing_else(
     assert [(h["consumer"], h["purpose"]) for h in export["access_log"]] == [(APP.subject, PURPOSE)]
     text = json.dumps(export)
     assert b not in text and FOB_A not in text and FOB_B not in text
-    # Complete: every row in the store that names the resident is in the export.
-    assert len(export["readings"]) == len(platform.store.personal_readings(subject=a))
-    assert len(export["receipts"]) == len(platform.store.receipts(a))
+    # Complete: every row in every table that names the resident is in the export.
+    assert isinstance(platform.store, SqliteStore)
+    naming = {
+        "readings": schema.readings.c.subject,
+        "identifiers": schema.identifier_links.c.resident_id,
+        "consents": schema.consents.c.resident_id,
+        "receipts": schema.consent_receipts.c.resident_id,
+        "access_log": schema.access_log.c.resident_id,
+        "tokens": schema.tokens.c.subject,
+    }
+    with platform.store.engine.connect() as conn:
+        for part, column in naming.items():
+            held = conn.execute(select(func.count()).where(column == a)).scalar_one()
+            assert len(export[part]) == held, part
+        tables_naming_residents = {
+            t.name
+            for t in schema.metadata.sorted_tables
+            if {"subject", "resident_id"} & set(t.c.keys())
+        }
+        assert tables_naming_residents == {c.table.name for c in naming.values()}
 
 
 def test_a_resident_cannot_see_or_erase_another_residents_data(

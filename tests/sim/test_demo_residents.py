@@ -16,7 +16,7 @@ def test_the_demo_residents_get_what_they_chose(platform: Platform, tmp_path: Pa
     assert {"resident aiko", "resident ben", "resident chiyo", "resident daan"} <= set(tokens)
     text = "\n".join(lines)
     assert "aiko" in text and "admitted, encrypted" in text
-    assert text.count("refused: NO_CONSENT") == 2  # ben and chiyo
+    assert text.count("refused (NO_CONSENT)") == 2  # ben and chiyo
     assert "key destroyed" in text
     assert "FOB-" not in text
     assert "the crossing app read 1 reading(s)" in text

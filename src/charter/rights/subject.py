@@ -95,6 +95,11 @@ class SubjectRights:
             ],
             "readings": readings,
             "access_log": self.history(resident_id, actor),
+            # The tokens that act for the resident (never their secret or digest).
+            "tokens": [
+                {"name": n, "role": r, "created_at": iso(c), "revoked": rev}
+                for n, r, c, rev in store.tokens_of(resident_id)
+            ],
         }
 
     def history(self, resident_id: str, actor: Actor) -> list[dict[str, Any]]:
@@ -118,7 +123,6 @@ class SubjectRights:
         with self.ctx.change(resident_id) as w:
             removed = w.tx.erase_subject(resident_id)
             w.tx.mark_erased(resident_id, w.now_ms)
-            w.tx.revoke_subject_tokens(resident_id)
             w.record("resident.erased", None, erasure=erasure, removed=removed)
         # After the commit: if the process stops here, the retention job finishes
         # the shredding (it destroys the keys of every erased resident).

@@ -78,18 +78,23 @@ def show(platform: Platform, city: sample.City, say: Callable[[str], None]) -> d
     ).grant
     assert grant is not None
     seen = rights.access.read(app, grant, category=CROSSING, purpose=PURPOSE)
-    say("Residents and their choices (the gate saw one crossing request from each fob):")
+    say("Residents and their choices (one crossing request from each fob reached the gate):")
     for i, (name, choice) in enumerate(CHOICES.items()):
-        verdict = f"refused: {refused[i]}, dropped" if i in refused else "admitted, encrypted"
+        verdict = f"refused ({refused[i]}), dropped" if i in refused else "admitted, encrypted"
+        token = tokens[f"resident {name}"]
         if name == "daan":
-            held = f"erased; {erased['removed']['readings']} reading deleted, key destroyed"
+            held = f"erased: {erased['removed']['readings']} reading deleted, key destroyed"
+            token += "  (revoked by the erasure)"
         else:
-            view = rights.subject.view(
-                ids[name], Actor(name=name, role="resident", subject=ids[name])
+            me = Actor(name=name, role="resident", subject=ids[name])
+            view = rights.subject.view(ids[name], me)
+            held = (
+                f"{len(view['readings'])} reading(s) held, read {len(view['access_log'])} time(s)"
             )
-            held = f"{len(view['readings'])} reading(s) held, {len(view['access_log'])} read(s)"
-        say(f"  {name:6} {ids[name]}  {choice:36} gate: {verdict:28} now: {held}")
+        say(f"  {name}: {choice}")
+        say(f"      id {ids[name]}")
+        say(f"      token {token}")
+        say(f"      gate: {verdict}; now: {held}")
     say(f"  the crossing app read {len(seen['readings'])} reading(s) under its grant")
-    for label, token in tokens.items():
-        say(f"{label} token: {token}")
+    say(f"consumer crossing-app token: {tokens['consumer crossing-app']}")
     return tokens

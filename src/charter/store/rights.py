@@ -119,7 +119,6 @@ class RightsTx(Protocol):
     def add_retention_run(self, run: RetentionRun) -> None: ...
     def erase_subject(self, resident_id: str) -> dict[str, int]: ...
     def delete_readings_before(self, device_ids: Sequence[str], category: str, cut: int) -> int: ...
-    def revoke_subject_tokens(self, subject: str) -> None: ...
     def bump_rights_version(self) -> int: ...
     def rights_version(self) -> int: ...
 
@@ -129,6 +128,7 @@ class RightsStore(Protocol):
     def links(self, resident_id: str | None = None) -> list[LinkRecord]: ...
     def link_owner(self, digest: str) -> str | None: ...
     def erased_residents(self) -> list[str]: ...
+    def tokens_of(self, subject: str) -> list[tuple[str, str, int, bool]]: ...
     def consents(
         self, resident_id: str | None = None, *, active_only: bool = False
     ) -> list[ConsentRecord]: ...
@@ -290,6 +290,7 @@ class SqlRightsTx:
             ("consents", s.consents, s.consents.c.resident_id),
             ("receipts", s.consent_receipts, s.consent_receipts.c.resident_id),
             ("access_log", s.access_log, s.access_log.c.resident_id),
+            ("tokens", s.tokens, s.tokens.c.subject),  # deleted: unknown tokens fail
         ):
             removed[name] = int(
                 self.conn.execute(delete(table).where(column == resident_id)).rowcount
@@ -304,10 +305,6 @@ class SqlRightsTx:
             r.c.device_id.in_(list(device_ids)), r.c.category == category, r.c.observed_at < cut
         )
         return int(self.conn.execute(stmt).rowcount)
-
-    def revoke_subject_tokens(self, subject: str) -> None:
-        t = s.tokens
-        self.conn.execute(update(t).where(t.c.subject == subject).values(revoked=1))
 
     def rights_version(self) -> int:
         # FOR SHARE on PostgreSQL: waits for a concurrent change to commit and
@@ -339,6 +336,16 @@ class SqlRightsStore:
         if resident_id is not None:
             stmt = stmt.where(t.c.resident_id == resident_id)
         return [LinkRecord(*r) for r in self._rows(stmt)]
+
+    def tokens_of(self, subject: str) -> list[tuple[str, str, int, bool]]:
+        """(name, role, created_at, revoked) of the tokens that speak for `subject`."""
+        t = s.tokens
+        stmt = (
+            select(t.c.name, t.c.role, t.c.created_at, t.c.revoked)
+            .where(t.c.subject == subject)
+            .order_by(t.c.created_at)
+        )
+        return [(str(a), str(b), int(c), bool(d)) for a, b, c, d in self._rows(stmt)]
 
     def erased_residents(self) -> list[str]:
         r = s.residents
