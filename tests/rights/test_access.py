@@ -146,3 +146,24 @@ def test_requests_are_decided_once_by_the_owner(
         access.decide(req.id, COUNCIL, grant=True, why="changed my mind")
     assert err.value.reason is Reason.INVALID_TRANSITION
     assert platform.store.access_requests_by_purpose() == {"advertising": {"rejected": 1}}
+
+
+def test_reads_are_paged_and_each_page_is_logged(
+    platform: Platform, city: SampleCity, clock: FixedClock
+) -> None:
+    fobs = [f"FOB-page-{i:04d}" for i in range(3)]
+    ids = [resident(platform, f)[0] for f in fobs]
+    now = clock.now()
+    platform.gate.ingest([city.envelope(city.traffic, [crossing(now, f) for f in fobs])])
+    token = _granted(platform, clock)
+    seen, after = [], 0
+    while True:
+        page = platform.rights.access.read(
+            APP, token, category=CROSSING, purpose=PURPOSE, after=after, limit=1
+        )
+        seen += page["readings"]
+        if page["next_after"] is None:
+            break
+        after = page["next_after"]
+    assert len(seen) == 3 and len({r["id"] for r in seen}) == 3
+    assert all(len(platform.store.access_log(r)) == 1 for r in ids)

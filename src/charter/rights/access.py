@@ -152,7 +152,14 @@ class Access:
         return self._token(req)
 
     def read(
-        self, actor: Actor, token: str, *, category: str, purpose: str, limit: int = 1000
+        self,
+        actor: Actor,
+        token: str,
+        *,
+        category: str,
+        purpose: str,
+        after: int = 0,
+        limit: int = 1000,
     ) -> dict[str, Any]:
         """Personal data under a grant: only residents who consented to the purpose."""
         consumer = self._consumer(actor)
@@ -171,13 +178,17 @@ class Access:
             and req.dataset in c.projects
             and c.valid_at(now_ms)
         }
-        cap = int(req.constraints.get("max_readings", limit))
+        cap = min(int(req.constraints.get("max_readings", limit)), limit)
         fields = req.constraints.get("fields")
-        rows = self.ctx.store.personal_readings(project_id=req.dataset, category=category)
+        rows = self.ctx.store.personal_readings(
+            project_id=req.dataset, category=category, after_id=after, limit=10 * cap
+        )
         items: list[dict[str, Any]] = []
         per_resident: Counter[str] = Counter()
         for rid_, device, _project, cat, observed, _received, _seq, body, subject in rows:
-            if subject not in consenting or len(items) >= min(cap, limit):
+            if len(items) >= cap:
+                break
+            if subject not in consenting:
                 continue
             plain = self.ctx.cipher.decrypt(subject, cat, body)
             if plain is None:
@@ -217,7 +228,14 @@ class Access:
                 readings=len(items),
                 residents=len(per_resident),
             )
-        return {"grant": req.id, "purpose": purpose, "readings": items}
+        more = len(items) >= cap or len(rows) == 10 * cap
+        last = items[-1]["id"] if len(items) >= cap else (rows[-1][0] if rows else after)
+        return {
+            "grant": req.id,
+            "purpose": purpose,
+            "readings": items,
+            "next_after": last if more else None,
+        }
 
     def check_grant(self, token: str, consumer: str) -> AccessRequestRecord:
         claims = jws.verify(token, self.ctx.ledger.key.public_key, GRANT_TYPE)

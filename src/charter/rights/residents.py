@@ -48,6 +48,10 @@ class Residents:
             # Never says whose: only that this identifier cannot be linked.
             raise Conflict("this identifier is already linked")
         with self.ctx.change(resident_id) as w:
-            w.tx.add_link(LinkRecord(digest, version, resident_id, kind, w.now_ms))
+            # Checked again in the transaction: two residents linking one fob at once.
+            if not w.tx.add_link_if_absent(
+                LinkRecord(digest, version, resident_id, kind, w.now_ms)
+            ):
+                raise Conflict("this identifier is already linked")
             w.record("identifier.linked", None, identifier_kind=kind)
         return LinkResult(kind, version, w.now_ms)

@@ -143,6 +143,7 @@ class RightsStore(Protocol):
         subject: str | None = None,
         project_id: str | None = None,
         category: str | None = None,
+        after_id: int = 0,
         limit: int = 10_000,
     ) -> list[PersonalReading]: ...
     def read_rights_version(self) -> int: ...
@@ -442,6 +443,7 @@ class SqlRightsStore:
         subject: str | None = None,
         project_id: str | None = None,
         category: str | None = None,
+        after_id: int = 0,
         limit: int = 10_000,
     ) -> list[PersonalReading]:
         r = s.readings
@@ -457,7 +459,7 @@ class SqlRightsStore:
                 r.c.body,
                 r.c.subject,
             )
-            .where(r.c.subject.is_not(None))
+            .where(r.c.subject.is_not(None), r.c.id > after_id)
             .order_by(r.c.id)
             .limit(limit)
         )

@@ -92,10 +92,11 @@ def read_personal_data(
     category: str,
     purpose: str,
     x_charter_grant: Annotated[str, Header(min_length=1, max_length=20_000)],
+    after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> dict[str, Any]:
     """Personal data under a grant (header X-Charter-Grant), for the grant's purpose only.
-    Each read is recorded; the residents can see it."""
+    Each read is recorded; the residents can see it. Paged: pass `next_after` as `after`."""
     return p.rights.access.read(
-        actor, x_charter_grant, category=category, purpose=purpose, limit=limit
+        actor, x_charter_grant, category=category, purpose=purpose, after=after, limit=limit
     )
