@@ -225,3 +225,17 @@ def test_erasing_twice_answers_already_erased(
     token = issue_token(platform.store, platform.clock, "r", Role.RESIDENT, subject=rid)
     r = http.delete(f"/residents/{rid}", headers={"Authorization": f"Bearer {token}"})
     assert_problem(r, 410, "ALREADY_ERASED")
+
+
+def test_staff_reading_readings_see_personal_rows_only_as_ciphertext(
+    client: TestClient, platform: Platform, city: SampleCity
+) -> None:
+    from tests.rights.support import resident
+
+    resident(platform, FOB)
+    now = platform.clock.now()
+    platform.gate.ingest([city.envelope(city.traffic, [crossing(now, FOB, extra=13)])])
+    r = client.get("/readings", headers=bearer(platform, Role.AUDITOR))
+    [row] = r.json()["readings"]
+    assert row["category"] == CROSSING and set(row["values"]) == {"enc"}
+    assert FOB not in r.text and "extra_seconds" not in r.text
