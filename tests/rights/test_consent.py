@@ -189,3 +189,25 @@ def test_the_ledger_records_consent_without_the_resident_or_the_identifier(
     body = msgspec.json.decode(platform.store.ledger_entries(len(kinds) - 1, len(kinds))[0].data)
     assert body["kind"] == "consent.withdrawn" and "receipt_sha256" in body
     assert FOB not in caplog.text
+
+
+def test_a_consent_given_by_another_process_is_seen_at_the_next_personal_reading(
+    platform: Platform, city: SampleCity
+) -> None:
+    from charter.store.rights import ConsentRecord
+    from charter.store.sqlite import SqliteStore
+
+    rid, _ = resident(platform, FOB, consent=False)
+    assert isinstance(platform.store, SqliteStore)
+    other = SqliteStore(platform.store.path)
+    with other.transaction() as tx:
+        tx.add_consent(
+            ConsentRecord(
+                "c-other", rid, CROSSING, PURPOSE, (sample.TRAFFIC,), 0, None, None, "cli"
+            )
+        )
+        tx.bump_rights_version()
+    other.close()
+    now = platform.clock.now()
+    [out] = platform.gate.ingest([city.envelope(city.traffic, [crossing(now, FOB)])])
+    assert out.admitted == 1 and not out.rejected

@@ -60,6 +60,8 @@ class Batch:
     now_ms: int
     # sequence numbers accepted in this batch, not yet committed
     pending_seqs: dict[str, int] = field(default_factory=dict)
+    # whether the consent stage was asked about a personal reading
+    consent_asked: bool = False
 
     def live(self) -> list[EnvelopeItem]:
         return [it for it in self.items if it.rejection is None]

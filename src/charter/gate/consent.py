@@ -3,8 +3,10 @@
 The policy names the resident a personal reading is about when, at this moment,
 they have consented to its category for the device's project; otherwise the
 reading is refused (NO_CONSENT) and dropped without its payload. Decisions are
-confirmed inside the gate's write transaction (`confirm`), so a withdrawal that
-has committed is never outrun by a batch decided just before it.
+confirmed inside the gate's write transaction (`confirm`) whenever the batch
+held a personal reading, so a withdrawal that has committed is never outrun by
+a batch decided just before it, and a consent given by another process is seen
+at the next personal reading.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Consent:
                 assert reading is not None
                 if not declared[reading.category].personal:
                     continue
+                batch.consent_asked = True
                 resident = subject(view, reading, now_ms)
                 if resident is None:
                     item.reject_reading(i, STAGE, Reason.NO_CONSENT)

@@ -114,7 +114,7 @@ class Gate:
                 outcomes, settlement = self._decide(batch, self.stages)
                 try:
                     with self.store.transaction() as tx:
-                        if settlement.personal:
+                        if settlement.personal or batch.consent_asked:
                             # Race-free consent: re-checked in the transaction that
                             # stores the personal rows (see gate/consent.py).
                             self.consent_stage.policy.confirm(tx)
@@ -149,7 +149,7 @@ class Gate:
         if authenticated:
             stages = stages[stages.index(self.authenticate_stage) + 1 :]
         outcomes, settlement = self._decide(batch, stages)
-        if settlement.personal:
+        if settlement.personal or batch.consent_asked:
             self.consent_stage.policy.confirm(tx)
         settlement.write(tx)
         return outcomes, settlement.rows + [row for row, _ in settlement.personal]
