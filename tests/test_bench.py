@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from charter.bench.ingest import run_ingest
 
 
@@ -54,3 +56,43 @@ def test_flood_bench_keeps_the_honest_devices_counts() -> None:
     assert figures["count_ratio"] >= 0.9
     assert figures["flood_rate_limited"] > 0
     assert set(figures) >= {"throughput_ratio", "honest_per_s_alone", "flood_admitted"}
+
+
+def test_consent_bench_runs_both_sides_and_prints_exactly_three_figures_last() -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "charter.cli",
+            "bench",
+            "consent",
+            "--json",
+            "--residents",
+            "500",
+            "--envelopes",
+            "20",
+            "--envelope-size",
+            "10",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "consent stage off" in done.stdout
+    last = json.loads(done.stdout.strip().splitlines()[-1])
+    assert set(last) == {"readings_per_s", "without_consent_stage_per_s", "ratio"}
+    assert last["readings_per_s"] > 0 and last["without_consent_stage_per_s"] > 0
+    assert last["ratio"] == pytest.approx(
+        last["readings_per_s"] / last["without_consent_stage_per_s"], abs=0.01
+    )
+
+
+def test_consent_bench_admits_personal_readings_only_with_consent() -> None:
+    from charter.bench.consent import run_consent
+
+    result = run_consent(residents=500, envelopes=20, envelope_size=10, devices=10)
+    assert result.readings == 200
+    # One resident in five holds a valid consent; with the stage off all are admitted.
+    assert result.admitted_personal_without == 100
+    assert 0 < result.admitted_personal_with < 50

@@ -26,11 +26,18 @@ from charter.keys import SigningKey, load_or_create
 from charter.ledger.log import Ledger
 from charter.policy.loader import load_policy
 from charter.policy.service import TrustService
+from charter.privacy.fields import FieldCipher
+from charter.privacy.keystore import KeyStore
+from charter.privacy.pseudonym import Pseudonymiser
 from charter.registry.rules import RegisterRules
 from charter.registry.secret import load_or_create_secret
 from charter.registry.service import Registry
+from charter.rights.context import RightsContext
+from charter.rights.figures import RightsFigures
+from charter.rights.index import ConsentIndex
+from charter.rights.service import Rights
 from charter.security import actions
-from charter.security.approvals import Approvals
+from charter.security.approvals import ActionKind, Approvals
 from charter.security.bulkread import BulkReadGuard
 from charter.security.device_keys import DeviceKeys
 from charter.security.ratelimit import RateLimiter
@@ -52,14 +59,21 @@ class Platform:
     gate: Gate
     quarantine: Quarantine
     security: Security
+    rights: Rights
+
+    @property
+    def rights_report(self) -> RightsFigures:
+        """Consent, access-request and retention figures for the transparency report."""
+        return RightsFigures(self.store)
 
     def close(self) -> None:
+        self.rights.close()
         self.store.close()
 
 
 @dataclass
 class Security:
-    """The controls of issue 5: trust policy, device keys, rate limits."""
+    """Trust policy, device keys, rate limits, tokens, the two-person rule, commands."""
 
     trust: TrustService
     device_keys: DeviceKeys
@@ -152,7 +166,20 @@ def build(
     bus.subscribe(TOPIC_REGISTRY, lambda _topic, _msg: directory.invalidate())
     device_limiter = RateLimiter(settings.device_rate_per_s, settings.device_burst)
     config = replace(gate_config(settings), device_limiter=device_limiter)
-    gate = Gate(store, bus, clock, directory, config=config, observer=observer)
+    keys = KeyStore(settings.keystore_path)
+    pseudonyms = Pseudonymiser(keys, clock)
+    cipher = FieldCipher(keys)
+    index = ConsentIndex(store, pseudonyms, cipher)
+    gate = Gate(
+        store,
+        bus,
+        clock,
+        directory,
+        config=config,
+        consent=index,
+        personal=index,
+        observer=observer,
+    )
     approvals = Approvals(store, ledger, clock, settings.approval_ttl_s)
     actions.install(approvals, registry, ledger)
     name = ledger_key_name(settings)
@@ -169,6 +196,11 @@ def build(
         ),
         commands=CommandSigner(command_key, clock, settings.command_ttl_s),
     )
+    rights = Rights(
+        RightsContext(settings, store, ledger, gate, clock, keys, pseudonyms, cipher, index),
+        guard=security.bulk_reads,  # the two-person rule on bulk reads of personal data
+    )
+    approvals.register(ActionKind.MASS_ERASURE, rights.subject.erase_scope)
     return Platform(
         settings,
         store,
@@ -180,4 +212,5 @@ def build(
         gate,
         Quarantine(store, gate, ledger),
         security,
+        rights,
     )

@@ -13,6 +13,7 @@ from rich.table import Table
 from charter.auth import Role, issue_token
 from charter.bootstrap import Platform, build
 from charter.domain.model import Actor
+from charter.rights import cli as rights_cli
 from charter.settings import Settings
 
 app = typer.Typer(
@@ -34,6 +35,10 @@ report_app = typer.Typer(help="Reports computed from the platform's records.", n
 app.add_typer(report_app, name="report")
 policy_app = typer.Typer(help="The city's vendor trust policy.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+app.add_typer(rights_cli.resident_app, name="resident")
+app.add_typer(rights_cli.consent_app, name="consent")
+app.add_typer(rights_cli.grant_app, name="grant")
+app.add_typer(rights_cli.retention_app, name="retention")
 console = Console()
 
 DataDir = Annotated[
@@ -302,6 +307,19 @@ def policy_apply(
         f"{len(out.devices_suspended)}"
     )
     platform.close()
+
+
+@bench_app.command("consent")
+def bench_consent(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    residents: Annotated[int, typer.Option(help="Residents holding mixed consents")] = 100_000,
+    envelopes: Annotated[int, typer.Option(help="Envelopes in the stream")] = 1000,
+    envelope_size: Annotated[int, typer.Option(help="Readings per envelope")] = 100,
+) -> None:
+    """The gate with the consent stage, beside the same stream with it off (half personal)."""
+    from charter.bench.consent import report
+
+    report(residents, envelopes, envelope_size, as_json=as_json, console=console)
 
 
 if __name__ == "__main__":

@@ -104,6 +104,20 @@ class Settings(BaseModel):
     )
     command_ttl_s: int = Field(30, description="How long a signed actuator command is valid.")
 
+    jurisdiction: str = Field(
+        "NL", description="Jurisdiction named in consent receipts (ISO 3166 code)."
+    )
+    privacy_policy_url: str = Field(
+        "https://charter.example.city/privacy",
+        description="Privacy policy named in consent receipts.",
+    )
+    pseudonym_key_days: int = Field(
+        90, description="Days before the retention job rotates the pseudonymisation key."
+    )
+    pseudonym_grace_days: int = Field(
+        30, description="Days a replaced pseudonymisation key still links identifiers."
+    )
+
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
         values: dict[str, Any] = {}
@@ -121,3 +135,8 @@ class Settings(BaseModel):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "charter.db"
+
+    @property
+    def keystore_path(self) -> Path:
+        """Residents' keys, apart from the data (see charter.privacy.keystore)."""
+        return self.data_dir / "keys" / "keystore.db"

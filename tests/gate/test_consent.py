@@ -12,9 +12,10 @@ from charter.bootstrap import Platform
 from charter.device import SimReading
 from charter.domain.envelope import ReadingIn
 from charter.domain.reasons import Reason
-from charter.gate.directory import DeviceView
+from charter.gate.directory import CategoryRule, DeviceView
 from charter.gate.pipeline import Gate
 from charter.store import schema
+from charter.store.base import Tx
 from charter.store.sqlite import SqliteStore
 from tests.conftest import SampleCity
 
@@ -83,32 +84,54 @@ def test_invalid_personal_readings_are_refused_for_the_first_problem_and_dropped
     assert platform.store.count_quarantine() == 0
 
 
+RESIDENT = "urn:ngsi-ld:Person:0042"
+
+
 class Consented:
-    """A consent register in which exactly one fob has opted in."""
+    """A consent register in which exactly one fob has opted in; bodies kept in clear."""
 
     def __init__(self, fob: str) -> None:
         self.fob = fob
         self.asked: list[tuple[str, str]] = []
 
-    def allows(self, device: DeviceView, reading: ReadingIn) -> bool:
+    def subject(self, device: DeviceView, reading: ReadingIn, now_ms: int) -> str | None:
         self.asked.append((device.id, reading.category))
-        return reading.values.get("fob") == self.fob
+        return RESIDENT if reading.values.get("fob") == self.fob else None
+
+    def confirm(self, tx: Tx) -> None:
+        return None
+
+    def resolve(self, rule: CategoryRule, reading: ReadingIn) -> str | None:
+        return None
+
+    def seal(self, resident_id: str, category: str, plaintext: bytes) -> str | None:
+        return plaintext.decode()
 
 
 def test_the_gate_asks_the_consent_policy_only_about_personal_readings(
     platform: Platform, city: SampleCity
 ) -> None:
     policy = Consented(FOB)
-    gate = Gate(platform.store, platform.bus, platform.clock, platform.directory, consent=policy)
+    gate = Gate(
+        platform.store,
+        platform.bus,
+        platform.clock,
+        platform.directory,
+        consent=policy,
+        personal=policy,
+    )
     now = platform.clock.now()
     env = city.envelope(city.traffic, [crossing(now), crossing(now, fob="FOB-other"), count(now)])
     [out] = gate.ingest([env])
     assert out.admitted == 2
     assert out.reading_reasons == [(1, "NO_CONSENT", "")]
     assert policy.asked == [(city.traffic.device_id, "pedestrian.crossing_request")] * 2
-    bodies = sorted(r.body for r in platform.store.readings())
-    assert msgspec.json.decode(bodies[0]) == {"fob": FOB, "extra_seconds": 10}
-    assert "FOB-other" not in "".join(bodies)
+    [personal] = platform.store.personal_readings()
+    # The identifier field is never stored; the row names the resident instead.
+    assert msgspec.json.decode(personal[7]) == {"extra_seconds": 10}
+    assert personal[8] == RESIDENT
+    bodies = "".join(r.body for r in platform.store.readings())
+    assert FOB not in bodies and "FOB-other" not in bodies
 
 
 def test_consent_is_not_asked_about_readings_already_refused(
@@ -120,6 +143,17 @@ def test_consent_is_not_asked_about_readings_already_refused(
     [out] = gate.ingest([city.envelope(city.traffic, [crossing(now, extra=-1)])])
     assert out.rejected == {"OUT_OF_RANGE": 1}
     assert policy.asked == []
+    assert platform.store.count_readings() == 0
+
+
+def test_without_a_way_to_seal_personal_data_the_gate_keeps_none(
+    platform: Platform, city: SampleCity
+) -> None:
+    policy = Consented(FOB)
+    gate = Gate(platform.store, platform.bus, platform.clock, platform.directory, consent=policy)
+    now = platform.clock.now()
+    [out] = gate.ingest([city.envelope(city.traffic, [crossing(now)])])
+    assert out.rejected == {"NO_CONSENT": 1} and out.dropped == 1
     assert platform.store.count_readings() == 0
 
 

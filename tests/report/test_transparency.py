@@ -7,7 +7,9 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -71,18 +73,21 @@ def test_a_project_report_counts_only_that_project(platform: Platform, city: Sam
 
 
 class Rights:
-    def consent_counts(self, project_id: str | None) -> dict[str, int]:
-        return {"pedestrian.crossing_request": 12}
+    def consent_counts(self, project_id: str | None) -> dict[str, dict[str, int]]:
+        return {"pedestrian.crossing_request": {"given": 12, "withdrawn": 3}}
 
     def access_requests(self, project_id: str | None) -> dict[str, dict[str, int]]:
         return {"research": {"granted": 2, "refused": 1}}
+
+    def retention(self, project_id: str | None) -> list[dict[str, Any]]:
+        return [{"at": "2026-01-01T00:00:00Z", "removed": 7, "by_project": {}}]
 
 
 def test_rights_sections_come_from_a_provider_when_there_is_one(
     platform: Platform, city: SampleCity
 ) -> None:
     report = compute(platform.store, platform.ledger, rights=Rights())
-    assert report.consent == {"pedestrian.crossing_request": 12}
+    assert report.consent == {"pedestrian.crossing_request": {"given": 12, "withdrawn": 3}}
     page = render(report)
     assert "pedestrian.crossing_request" in page and "refused" in page
     assert NOT_RECORDED not in page
@@ -116,7 +121,8 @@ def test_the_api_serves_the_report_as_json(client: TestClient, city: SampleCity)
     assert r.status_code == 200
     body = r.json()
     assert body["scope"] == "city" and body["checkpoint"]["size"] > 0
-    assert body["consent"] == NOT_RECORDED
+    # The platform has a residents' register: its figures are recorded, none yet.
+    assert (body["consent"], body["access_requests"], body["retention"]) == ({}, {}, [])
     r = client.get("/report/transparency", params={"project": sample.AIR})
     assert r.json()["scope"] == sample.AIR
     assert client.get("/report/transparency", params={"project": "nope"}).status_code == 404
@@ -149,3 +155,40 @@ def test_the_command_writes_the_html_report(
     assert page.startswith("<!doctype html>") and "<svg" in page
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     assert figures["admitted"] == 2 and figures["scope"] == "city"
+
+
+def test_the_platform_reports_consents_access_requests_and_retention_from_its_records(
+    platform: Platform, city: SampleCity
+) -> None:
+    """The report's rights section is computed from the residents' register itself."""
+    from charter.domain.model import Actor
+    from charter.report.transparency import rights_of
+    from tests.conftest import COUNCIL, OPERATOR
+    from tests.rights.support import CROSSING, PURPOSE, as_resident, resident
+
+    rid, consent = resident(platform, "fob-a")
+    resident(platform, "fob-b")
+    assert consent is not None
+    platform.rights.consents.withdraw(rid, consent, as_resident(rid))
+    app = Actor(name="crossing-app", role="consumer", subject="crossing-app")
+    req = platform.rights.access.request(
+        app, dataset=sample.TRAFFIC, categories=[CROSSING], purpose=PURPOSE, why="longer green"
+    )
+    until = platform.clock.now() + timedelta(days=30)
+    platform.rights.access.decide(
+        req.id, COUNCIL, grant=True, why="a public task", expires_at=until
+    )
+    platform.rights.retention.run(OPERATOR)
+
+    rights = rights_of(platform)
+    assert rights is not None
+    city_wide = compute(platform.store, platform.ledger, rights=rights)
+    assert city_wide.consent == {CROSSING: {"given": 1, "withdrawn": 1}}
+    assert city_wide.access_requests == {PURPOSE: {"granted": 1}}
+    assert isinstance(city_wide.retention, list) and len(city_wide.retention) == 1
+    # Another project's report holds none of the traffic project's rights figures.
+    air = compute(platform.store, platform.ledger, sample.AIR, rights=rights)
+    assert air.consent == {} and air.access_requests == {}
+    page = render(city_wide)
+    assert "crossing-assistance" in page and "Retention" in page
+    assert rid not in page  # counts only: never who

@@ -13,7 +13,18 @@ from charter.api import problems
 from charter.api.body_limit import BodyLimit
 from charter.api.deps import PlatformDep
 from charter.api.metrics import GateMetrics
-from charter.api.routers import data, ingest, ledger, register, registry, report, security
+from charter.api.routers import (
+    access,
+    data,
+    ingest,
+    ledger,
+    register,
+    registry,
+    report,
+    residents,
+    retention,
+    security,
+)
 from charter.bootstrap import Platform
 from charter.security.collector import SecurityCollector
 
@@ -40,6 +51,9 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
         security.router,
         register.router,
         report.router,
+        residents.router,
+        access.router,
+        retention.router,
     )
     for router in routers:
         app.include_router(router, responses=problems.COMMON_PROBLEMS)

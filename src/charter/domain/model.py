@@ -126,6 +126,17 @@ class DataCategory(Strict):
     fields: dict[str, FieldSpec] = Field(min_length=1, max_length=64)
     # DTPR data type, process, access, storage (checked by the register's rules)
     disclosure: CategoryDisclosure | None = None
+    # For personal data: the string field that identifies the person (a fob, an
+    # app token, a vehicle tag). The gate pseudonymises it and never stores it.
+    identifier: str | None = None
+
+    @model_validator(mode="after")
+    def _identifier(self) -> DataCategory:
+        if self.identifier is not None:
+            spec = self.fields.get(self.identifier)
+            if spec is None or spec.type != "string":
+                raise ValueError("identifier must name one of the category's string fields")
+        return self
 
     @field_validator("name")
     @classmethod

@@ -65,6 +65,10 @@ class Reason(StrEnum):
     SAME_PERSON = "SAME_PERSON"
     BULK_READ_REFUSED = "BULK_READ_REFUSED"
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    # residents' rights
+    CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"
+    GRANT_INVALID = "GRANT_INVALID"
+    ALREADY_ERASED = "ALREADY_ERASED"
 
     @property
     def sentence(self) -> str:
@@ -114,11 +118,14 @@ SENTENCES: dict[Reason, str] = {
     Reason.KEY_EXPIRED: "The envelope is signed with a device key outside its validity window.",
     Reason.TOKEN_EXPIRED: "The bearer token has expired.",
     Reason.WRONG_AUDIENCE: "The bearer token was issued for another tenant or service.",
-    Reason.PURPOSE_NOT_GRANTED: "The token is not granted for the stated purpose.",
+    Reason.PURPOSE_NOT_GRANTED: "The read lies outside the purposes its token or grant covers.",
     Reason.NEEDS_SECOND_PERSON: "This action needs the approval of a second authorised person.",
     Reason.SAME_PERSON: "The person who proposed an action cannot also approve it.",
     Reason.BULK_READ_REFUSED: "The read exceeds the bulk personal-data threshold without approval.",
     Reason.REQUEST_TOO_LARGE: "The request body is larger than the API accepts.",
+    Reason.CONSENT_WITHDRAWN: "The consent was withdrawn; it cannot be used or withdrawn again.",
+    Reason.GRANT_INVALID: "The access grant is forged, unknown, revoked or expired.",
+    Reason.ALREADY_ERASED: "The resident's data has already been erased.",
 }
 
 # The gate's stages, in order. A decision names the stage that made it.

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from charter.domain.envelope import Envelope, ReadingIn
 from charter.domain.reasons import Reason
 from charter.gate.directory import DeviceView
-from charter.store.base import ReadingRow
+from charter.store.base import PersonalRow, ReadingRow
 
 
 @dataclass(slots=True)
@@ -35,6 +35,9 @@ class EnvelopeItem:
     raw_readings: list[bytes] = field(default_factory=list)
     observed: list[int] = field(default_factory=list)  # observation times, ms
     rows: list[ReadingRow] = field(default_factory=list)
+    # personal readings: the resident each is about (set by consent), and their rows
+    subjects: dict[int, str] = field(default_factory=dict)
+    personal_rows: list[PersonalRow] = field(default_factory=list)
     # An operator's replay: freshness and sequence are not checked again, and a
     # rejection leaves the original quarantine entry in place instead of a new one.
     replay: bool = False
@@ -57,6 +60,8 @@ class Batch:
     now_ms: int
     # sequence numbers accepted in this batch, not yet committed
     pending_seqs: dict[str, int] = field(default_factory=dict)
+    # whether the consent stage was asked about a personal reading
+    consent_asked: bool = False
 
     def live(self) -> list[EnvelopeItem]:
         return [it for it in self.items if it.rejection is None]

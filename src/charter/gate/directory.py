@@ -45,6 +45,7 @@ class CategoryRule:
     name: str
     personal: bool
     fields: dict[str, FieldRule]
+    identifier: str | None = None  # the field naming the person (personal data)
 
     @classmethod
     def of(cls, c: DataCategory) -> CategoryRule:
@@ -62,6 +63,7 @@ class CategoryRule:
                 )
                 for name, f in c.fields.items()
             },
+            identifier=c.identifier,
         )
 
 

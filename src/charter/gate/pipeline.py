@@ -20,14 +20,21 @@ from charter.domain.reasons import Reason
 from charter.gate.authenticate import Authenticate, Window
 from charter.gate.authorise import Authorise
 from charter.gate.batch import Batch, EnvelopeItem, Outcome
-from charter.gate.consent import Consent, ConsentPolicy, NoConsentRecorded
+from charter.gate.consent import Consent, ConsentPolicy, NoConsentRecorded, StaleConsent
 from charter.gate.decode import Decode, Limits
 from charter.gate.directory import DeviceDirectory
-from charter.gate.minimise import Minimise
+from charter.gate.minimise import Minimise, PersonalData
 from charter.gate.purpose import Purpose
 from charter.gate.validate import ReadingWindow, Validate
 from charter.security.ratelimit import RateLimiter
-from charter.store.base import DecisionRecord, QuarantineItem, ReadingRow, Store, Tx
+from charter.store.base import (
+    DecisionRecord,
+    PersonalRow,
+    QuarantineItem,
+    ReadingRow,
+    Store,
+    Tx,
+)
 
 Stage = Callable[[Batch], None]
 _encode = msgspec.json.Encoder().encode
@@ -48,12 +55,14 @@ class Settlement:
     """Everything one batch writes, in a single transaction."""
 
     rows: list[ReadingRow] = field(default_factory=list)
+    personal: list[PersonalRow] = field(default_factory=list)
     held: list[QuarantineItem] = field(default_factory=list)
     decisions: list[DecisionRecord] = field(default_factory=list)
     seqs: dict[str, int] = field(default_factory=dict)  # device -> newest sequence used
 
     def write(self, tx: Tx) -> None:
         tx.insert_readings(self.rows)
+        tx.insert_personal_readings(self.personal)
         tx.insert_quarantine(self.held)
         tx.insert_decisions(self.decisions)
         tx.advance_device_seqs(self.seqs)
@@ -67,6 +76,9 @@ class GateObserver:
 
 
 class Gate:
+    # How often a batch is decided again when consent changed under it.
+    CONSENT_RETRIES = 5
+
     def __init__(
         self,
         store: Store,
@@ -76,6 +88,7 @@ class Gate:
         *,
         config: GateConfig | None = None,
         consent: ConsentPolicy | None = None,
+        personal: PersonalData | None = None,
         observer: GateObserver | None = None,
     ) -> None:
         self.store, self.bus, self.clock, self.directory = store, bus, clock, directory
@@ -89,7 +102,7 @@ class Gate:
             Purpose(),
             Validate(cfg.reading_window),
             self.consent_stage,
-            Minimise(),
+            Minimise(personal),
         ]
         self.observer = observer or GateObserver()
         # One batch at a time: sequence numbers are checked against what is committed.
@@ -99,13 +112,24 @@ class Gate:
         """Run envelopes through every stage and commit. Returns after the commit."""
         started = time.perf_counter()
         with self._lock:
-            now_ms = to_ms(self.clock.now())
-            batch = Batch([EnvelopeItem(b, now_ms) for b in bodies], now_ms)
-            outcomes, settlement = self._decide(batch, self.stages)
-            with self.store.transaction() as tx:
-                settlement.write(tx)
+            for attempt in range(self.CONSENT_RETRIES + 1):
+                now_ms = to_ms(self.clock.now())
+                batch = Batch([EnvelopeItem(b, now_ms) for b in bodies], now_ms)
+                outcomes, settlement = self._decide(batch, self.stages)
+                try:
+                    with self.store.transaction() as tx:
+                        if settlement.personal or batch.consent_asked:
+                            # Race-free consent: re-checked in the transaction that
+                            # stores the personal rows (see gate/consent.py).
+                            self.consent_stage.policy.confirm(tx)
+                        settlement.write(tx)
+                except StaleConsent:
+                    if attempt == self.CONSENT_RETRIES:
+                        raise
+                    continue
+                break
             self.directory.committed(settlement.seqs)
-            self.publish(settlement.rows)
+            self.publish(settlement.rows + [row for row, _ in settlement.personal])
         self.observer.observed(outcomes, time.perf_counter() - started)
         return outcomes
 
@@ -129,8 +153,10 @@ class Gate:
         if authenticated:
             stages = stages[stages.index(self.authenticate_stage) + 1 :]
         outcomes, settlement = self._decide(batch, stages)
+        if settlement.personal or batch.consent_asked:
+            self.consent_stage.policy.confirm(tx)
         settlement.write(tx)
-        return outcomes, settlement.rows
+        return outcomes, settlement.rows + [row for row, _ in settlement.personal]
 
     def publish(self, rows: list[ReadingRow]) -> None:
         """Announce committed rows to the services."""
@@ -194,7 +220,8 @@ class Gate:
             )
             return out
         rows.extend(item.rows)
-        out.admitted = len(item.rows)
+        settlement.personal.extend(item.personal_rows)
+        out.admitted = len(item.rows) + len(item.personal_rows)
         counts: dict[tuple[str, str, str], int] = {}
         for i, r in enumerate(item.reading_rejections):
             if r is None:

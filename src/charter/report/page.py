@@ -172,7 +172,10 @@ def render(r: TransparencyReport) -> str:
     if isinstance(r.consent, str):
         parts.append(f"<p class='muted'>{_e(NOT_RECORDED)}</p>")
     else:
-        parts.append(_table(["category", "consents"], [[k, v] for k, v in r.consent.items()], {1}))
+        rows_c: list[list[object]] = [
+            [k, v.get("given", 0), v.get("withdrawn", 0)] for k, v in r.consent.items()
+        ]
+        parts.append(_table(["category", "given", "withdrawn"], rows_c, {1, 2}))
     parts.append("<h3>Access requests by purpose and outcome</h3>")
     if isinstance(r.access_requests, str):
         parts.append(f"<p class='muted'>{_e(NOT_RECORDED)}</p>")
@@ -183,6 +186,14 @@ def render(r: TransparencyReport) -> str:
             for outcome, n in by.items()
         ]
         parts.append(_table(["purpose", "outcome", "requests"], rows, {2}))
+    parts.append("<h3>Retention: runs and what they removed</h3>")
+    if isinstance(r.retention, str):
+        parts.append(f"<p class='muted'>{_e(NOT_RECORDED)}</p>")
+    elif not r.retention:
+        parts.append("<p>The retention job has not run yet.</p>")
+    else:
+        rows_r: list[list[object]] = [[run["at"], run["removed"]] for run in r.retention]
+        parts.append(_table(["run at", "readings removed"], rows_r, {1}))
     parts.append(
         "<h2>Checkpoint</h2><p>Verify these figures' ledger with "
         "<code>charter ledger verify</code>; the signed checkpoint:</p>"

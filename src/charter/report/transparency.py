@@ -29,8 +29,9 @@ NOT_RECORDED = "not recorded yet"
 class RightsProvider(Protocol):
     """Consent counts by category and access requests by purpose and outcome."""
 
-    def consent_counts(self, project_id: str | None) -> dict[str, int]: ...
+    def consent_counts(self, project_id: str | None) -> dict[str, dict[str, int]]: ...
     def access_requests(self, project_id: str | None) -> dict[str, dict[str, int]]: ...
+    def retention(self, project_id: str | None) -> list[dict[str, Any]]: ...
 
 
 def rights_of(platform: object) -> RightsProvider | None:
@@ -83,8 +84,9 @@ class TransparencyReport:
     projects_by_status: dict[str, int]
     consultations: list[ConsultationLine]
     incidents: list[Incident]
-    consent: dict[str, int] | str
+    consent: dict[str, dict[str, int]] | str
     access_requests: dict[str, dict[str, int]] | str
+    retention: list[dict[str, Any]] | str
     recent_comments: list[dict[str, str]]
 
     @property
@@ -179,6 +181,7 @@ def compute(
         incidents=_incidents(store, checkpoint.size, project_id),
         consent=rights.consent_counts(project_id) if rights else NOT_RECORDED,
         access_requests=rights.access_requests(project_id) if rights else NOT_RECORDED,
+        retention=rights.retention(project_id) if rights else NOT_RECORDED,
         recent_comments=shown[:comments_shown],
     )
 

@@ -98,6 +98,7 @@ CROSSING_REQUEST = DataCategory(
         access=[Access.CITY],
         storage="City data centre, Example (EU), encrypted at rest",
     ),
+    identifier="fob",
 )
 WATER_LEVEL = DataCategory(
     name="water.level",

@@ -17,6 +17,7 @@ from charter.api.app import create_app
 from charter.auth import Role, issue_token
 from charter.bootstrap import Platform
 from charter.sim import city as sample
+from charter.sim import demo_residents
 from charter.sim.demo_register import show_register
 from charter.sim.demo_trust import show_trust
 from charter.sim.traffic import Traffic
@@ -131,6 +132,7 @@ def run(
     for role, token in tokens.items():
         say(f"{role} token: {token}")
     show_trust(platform, say)
+    tokens.update(demo_residents.show(platform, city, say))
     say(
         f"{len(city.devices)} simulated devices are sending; "
         + (f"stopping after {duration:g} s" if duration else "Ctrl-C to stop")

@@ -13,9 +13,12 @@ from typing import Protocol
 
 from charter.domain.consultation import Comment, Consultation, Theme
 from charter.domain.model import Device, Project, Vendor
+from charter.store.rights import RightsStore, RightsTx
 
 # (device_id, project_id, category, observed_at_ms, received_at_ms, seq, body_json)
 ReadingRow = tuple[str, str, str, int, int, int, str]
+# A personal reading: its row (body encrypted with the resident's key) and its resident.
+PersonalRow = tuple[ReadingRow, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,11 +117,12 @@ class PendingAction:
     decided_at: int | None = None
 
 
-class Tx(Protocol):
+class Tx(RightsTx, Protocol):
     def put_vendor(self, vendor: Vendor, at: int) -> None: ...
     def put_project(self, project: Project, at: int) -> None: ...
     def put_device(self, device: Device, at: int) -> None: ...
     def insert_readings(self, rows: Sequence[ReadingRow]) -> None: ...
+    def insert_personal_readings(self, rows: Sequence[PersonalRow]) -> None: ...
     def insert_quarantine(self, items: Sequence[QuarantineItem]) -> None: ...
     def set_quarantine_status(
         self, item_id: int, status: str, reason: str, detail: str
@@ -145,7 +149,7 @@ class Tx(Protocol):
     def set_theme_response(self, theme_id: int, response: str, at: int) -> None: ...
 
 
-class Store(Protocol):
+class Store(RightsStore, Protocol):
     def transaction(self) -> AbstractContextManager[Tx]: ...
     def close(self) -> None: ...
 

@@ -30,12 +30,14 @@ from charter.store.base import (
     IssuerKey,
     LedgerEntry,
     PendingAction,
+    PersonalRow,
     QuarantineItem,
     ReadingRow,
     StoredCheckpoint,
     StoredReading,
     TokenRecord,
 )
+from charter.store.rights import SqlRightsStore, SqlRightsTx
 
 READING_COLUMNS = (
     "device_id",
@@ -61,7 +63,7 @@ def _pk(result: Any) -> int:
     return int(key[0])
 
 
-class SqlTx:
+class SqlTx(SqlRightsTx):
     """Writes through SQLAlchemy Core; backends override the hot paths."""
 
     def __init__(self, conn: Connection) -> None:
@@ -112,6 +114,16 @@ class SqlTx:
         if rows:
             self.conn.execute(
                 s.readings.insert(), [dict(zip(READING_COLUMNS, r, strict=True)) for r in rows]
+            )
+
+    def insert_personal_readings(self, rows: Sequence[PersonalRow]) -> None:
+        if rows:
+            self.conn.execute(
+                s.readings.insert(),
+                [
+                    {**dict(zip(READING_COLUMNS, r, strict=True)), "subject": subject}
+                    for r, subject in rows
+                ],
             )
 
     def insert_quarantine(self, items: Sequence[QuarantineItem]) -> None:
@@ -312,7 +324,7 @@ class SqlTx:
         )
 
 
-class SqlStore:
+class SqlStore(SqlRightsStore):
     """Reads and transactions over one SQLAlchemy engine."""
 
     tx_class: type[SqlTx] = SqlTx
@@ -375,7 +387,8 @@ class SqlStore:
         limit: int = 1000,
     ) -> list[StoredReading]:
         r = s.readings
-        stmt = select(r).where(r.c.id > after_id).order_by(r.c.id).limit(limit)
+        columns = [r.c.id, *(r.c[c] for c in READING_COLUMNS)]
+        stmt = select(*columns).where(r.c.id > after_id).order_by(r.c.id).limit(limit)
         if device_id is not None:
             stmt = stmt.where(r.c.device_id == device_id)
         if project_id is not None:

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import QueuePool
 
-from charter.store.base import ReadingRow
+from charter.store.base import PersonalRow, ReadingRow
 from charter.store.migrate import upgrade
 from charter.store.sql import SqlStore, SqlTx
 
@@ -28,10 +28,20 @@ INSERT_READINGS = (
 )
 
 
+INSERT_PERSONAL_READINGS = (
+    "INSERT INTO readings (device_id, project_id, category, observed_at, received_at, seq, body,"
+    " subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
 class SqliteTx(SqlTx):
     def insert_readings(self, rows: Sequence[ReadingRow]) -> None:
         if rows:
             self.conn.exec_driver_sql(INSERT_READINGS, list(rows))
+
+    def insert_personal_readings(self, rows: Sequence[PersonalRow]) -> None:
+        if rows:
+            self.conn.exec_driver_sql(INSERT_PERSONAL_READINGS, [(*r, s) for r, s in rows])
 
     def advance_device_seqs(self, seqs: dict[str, int]) -> None:
         if seqs:

@@ -1,0 +1,133 @@
+"""Residents: their identifiers, consents and receipts, and their subject rights.
+
+Every route under /residents/{id} is for that resident alone, with their own token.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from charter.api.deps import Operator, PlatformDep, Resident
+from charter.auth import Role, issue_token
+from charter.domain.clock import iso
+from charter.domain.errors import Invalid
+from charter.rights.consent import ConsentResult
+from charter.rights.subject import consent_json
+
+router = APIRouter(tags=["residents"])
+
+
+class LinkRequest(BaseModel):
+    identifier: Annotated[str, Field(min_length=4, max_length=256)]
+    kind: Annotated[str, Field(min_length=1, max_length=32)] = "fob"
+
+
+class ConsentRequest(BaseModel):
+    category: Annotated[str, Field(min_length=1, max_length=64)]
+    purpose: Annotated[str, Field(min_length=1, max_length=64)]
+    projects: Annotated[list[str], Field(min_length=1, max_length=64)]
+    expires_at: datetime | None = None
+
+
+class ReceiptCheck(BaseModel):
+    jws: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+def _consent_out(done: ConsentResult) -> dict[str, Any]:
+    return {
+        "consent": consent_json(done.consent),
+        "receipt": {"id": done.receipt.id, "action": done.receipt.action, "jws": done.receipt.jws},
+    }
+
+
+@router.post("/residents", status_code=201)
+def create_resident(p: PlatformDep, actor: Operator) -> dict[str, Any]:
+    """Enrol a resident: a pseudonymous id and their own token (shown once)."""
+    record = p.rights.residents.create(actor)
+    token = issue_token(p.store, p.clock, "resident", Role.RESIDENT, subject=record.id)
+    return {"id": record.id, "created_at": iso(record.created_at), "token": token}
+
+
+@router.get("/residents/{resident_id}")
+def view_resident(resident_id: str, p: PlatformDep, actor: Resident) -> dict[str, Any]:
+    """What is held about me: identifiers (as pseudonyms), consents, receipts, readings,
+    and who read them."""
+    return p.rights.subject.view(resident_id, actor)
+
+
+@router.get("/residents/{resident_id}/export")
+def export_resident(resident_id: str, p: PlatformDep, actor: Resident) -> JSONResponse:
+    """All of it as one JSON document."""
+    return JSONResponse(
+        p.rights.subject.export(resident_id, actor),
+        headers={"Content-Disposition": 'attachment; filename="charter-export.json"'},
+    )
+
+
+@router.get("/residents/{resident_id}/access-log")
+def access_log(resident_id: str, p: PlatformDep, actor: Resident) -> list[dict[str, Any]]:
+    """Who read my data, when, for which purpose, under which grant."""
+    return p.rights.subject.history(resident_id, actor)
+
+
+@router.delete("/residents/{resident_id}")
+def erase_resident(resident_id: str, p: PlatformDep, actor: Resident) -> dict[str, Any]:
+    """Erase me: delete what can be deleted, destroy my key (every other copy unreadable)."""
+    return p.rights.subject.erase(resident_id, actor)
+
+
+@router.post("/residents/{resident_id}/identifiers", status_code=201)
+def link_identifier(
+    resident_id: str, body: LinkRequest, p: PlatformDep, actor: Resident
+) -> dict[str, Any]:
+    """Link an identifier a device sees (fob, app, vehicle tag); only its keyed digest is kept."""
+    done = p.rights.residents.link(resident_id, body.identifier, body.kind, actor)
+    return {"kind": done.kind, "key_version": done.key_version, "linked_at": iso(done.created_at)}
+
+
+@router.get("/residents/{resident_id}/consents")
+def list_consents(resident_id: str, p: PlatformDep, actor: Resident) -> list[dict[str, Any]]:
+    return [consent_json(c) for c in p.rights.consents.of(resident_id, actor)]
+
+
+@router.post("/residents/{resident_id}/consents", status_code=201)
+def give_consent(
+    resident_id: str, body: ConsentRequest, p: PlatformDep, actor: Resident
+) -> dict[str, Any]:
+    """Opt in to one category for one purpose, for the named live projects."""
+    if body.expires_at is not None and body.expires_at.tzinfo is None:
+        raise Invalid("give expires_at with an offset, e.g. 2027-01-01T00:00:00Z")
+    done = p.rights.consents.grant(
+        resident_id,
+        category=body.category,
+        purpose=body.purpose,
+        projects=body.projects,
+        actor=actor,
+        expires_at=body.expires_at,
+    )
+    return _consent_out(done)
+
+
+@router.post("/residents/{resident_id}/consents/{consent_id}/withdraw")
+def withdraw_consent(
+    resident_id: str, consent_id: str, p: PlatformDep, actor: Resident
+) -> dict[str, Any]:
+    """Withdraw: effective for the very next reading once this returns."""
+    return _consent_out(p.rights.consents.withdraw(resident_id, consent_id, actor))
+
+
+@router.get("/residents/{resident_id}/receipts")
+def list_receipts(resident_id: str, p: PlatformDep, actor: Resident) -> list[dict[str, Any]]:
+    return p.rights.subject.view(resident_id, actor)["receipts"]  # type: ignore[no-any-return]
+
+
+@router.post("/receipts/verify")
+def verify_receipt(body: ReceiptCheck, p: PlatformDep) -> dict[str, Any]:
+    """Anyone can check a consent receipt against the platform's key."""
+    payload = p.rights.consents.verify_receipt(body.jws)
+    return {"valid": payload is not None, "receipt": payload}

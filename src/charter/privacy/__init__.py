@@ -1,0 +1,1 @@
+"""Privacy: pseudonymising identifiers, encrypting personal fields, shredding keys."""

@@ -1,0 +1,1 @@
+"""Residents' rights: consent and receipts, access by purpose, subject rights, retention."""
