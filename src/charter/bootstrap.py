@@ -61,6 +61,10 @@ def open_store(settings: Settings) -> Store:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         return SqliteStore(parsed.database, synchronous=settings.sqlite_synchronous)
+    if parsed.get_backend_name() in {"postgresql", "postgres"}:
+        from charter.store.postgres import PostgresStore
+
+        return PostgresStore(url)
     raise ValueError(f"unsupported database_url scheme: {url.split(':', 1)[0]!r}")
 
 

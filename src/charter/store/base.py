@@ -80,6 +80,13 @@ class TokenRecord:
     subject: str | None = None
 
 
+class SequenceConflict(Exception):
+    """Another writer moved a device's sequence number on while this batch was decided.
+
+    The transaction rolls back; the writer refreshes its view and decides again.
+    """
+
+
 class Tx(Protocol):
     def put_vendor(self, vendor: Vendor, at: int) -> None: ...
     def put_project(self, project: Project, at: int) -> None: ...
