@@ -57,6 +57,41 @@ def serve(data_dir: DataDir = None, host: Host = None, port: Port = None) -> Non
     uvicorn.run(create_app(platform), host=s.host, port=s.port, log_level="warning")
 
 
+StoreUrl = Annotated[
+    str | None,
+    typer.Option("--store", help="Database URL (postgresql://…) [default: SQLite in data dir]"),
+]
+BusUrl = Annotated[
+    str | None, typer.Option("--bus", help="Bus URL (nats://…) [default: in-process]")
+]
+
+
+@app.command()
+def worker(
+    data_dir: DataDir = None,
+    store: StoreUrl = None,
+    bus: BusUrl = None,
+    batch: Annotated[int | None, typer.Option(help="Most envelopes per batch")] = None,
+) -> None:
+    """Run a gate worker on the NATS JetStream ingest stream (as many as needed)."""
+    from charter.transport.worker import serve_worker
+
+    settings = Settings.load(data_dir=data_dir, database_url=store, bus_url=bus, worker_batch=batch)
+    if settings.bus_url is None:
+        console.print("[red]charter worker needs a bus:[/red] --bus nats://… or CHARTER_BUS_URL")
+        raise typer.Exit(2)
+    serve_worker(settings, say=console.print)
+
+
+@app.command()
+def gateway(data_dir: DataDir = None, store: StoreUrl = None, bus: BusUrl = None) -> None:
+    """Run the MQTT device gateway: devices' envelopes to the gate (or JetStream)."""
+    from charter.transport.mqtt import serve_gateway
+
+    settings = Settings.load(data_dir=data_dir, database_url=store, bus_url=bus)
+    serve_gateway(settings, say=console.print)
+
+
 @app.command()
 def demo(
     data_dir: DataDir = None,
