@@ -104,13 +104,32 @@ class NatsLink:
         self.loop.call_soon_threadsafe(lambda: self.loop.create_task(run()))
 
     def close(self) -> None:
+        if self.loop.is_closed():
+            return
+
+        async def shut() -> None:
+            try:
+                await self.nc.flush(timeout=2)
+            finally:
+                await self.nc.close()
+
         try:
-            self.call(self.nc.drain(), timeout=10)
+            self.call(shut(), timeout=10)
         except Exception:
-            log.warning("NATS drain did not finish cleanly")
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=5)
-        self.loop.close()
+            log.warning("NATS connection did not close cleanly")
+
+        async def cancel_rest() -> None:
+            rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in rest:
+                task.cancel()
+            await asyncio.gather(*rest, return_exceptions=True)
+
+        try:
+            self.call(cancel_rest(), timeout=5)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout=5)
+            self.loop.close()
 
 
 async def ensure_stream(js: JetStreamContext, subjects: Subjects, replicas: int = 1) -> None:
