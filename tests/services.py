@@ -8,6 +8,7 @@ brokers are not disturbed. Every database, stream and topic has a unique name.
 
 from __future__ import annotations
 
+import getpass
 import os
 import shutil
 import socket
@@ -107,6 +108,9 @@ def own_mosquitto(tmp: Path) -> Iterator[Daemon]:
     tmp.mkdir(parents=True, exist_ok=True)
     conf = tmp / "mosquitto.conf"
     conf.write_text(
+        # As root, mosquitto drops to its own user unless told to stay: it must
+        # write its persistence file into the test's private directory.
+        f"user {getpass.getuser()}\n"
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
         f"persistence_location {tmp}/\nautosave_interval 1\nmax_queued_messages 100000\n"
     )

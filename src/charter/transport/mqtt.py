@@ -185,6 +185,8 @@ class MqttGateway:
         self.client = make_client(settings, settings.mqtt_client_id, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_subscribe = lambda *_a: self._subscribed.set()
+        self._subscribed = threading.Event()
         self._queue: queue.Queue[Delivery] = queue.Queue()
         self._generation = 0
         self._stop = threading.Event()
@@ -202,8 +204,8 @@ class MqttGateway:
         connect(self.client, self.settings)
         self.client.loop_start()
         self._worker.start()
-        if not self._connected.wait(timeout):
-            raise RuntimeError("the MQTT broker did not accept the gateway's connection")
+        if not (self._connected.wait(timeout) and self._subscribed.wait(timeout)):
+            raise RuntimeError("the MQTT broker did not accept the gateway's subscription")
 
     def stop(self) -> None:
         self._stop.set()

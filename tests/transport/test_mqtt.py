@@ -1,0 +1,244 @@
+"""The MQTT gateway on a real Mosquitto of the test's own (so it can be restarted)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from charter.bootstrap import Platform
+from charter.keys import load_or_create
+from charter.settings import Settings
+from charter.transport.commands import BadCommand, Command, sign_command, verify_command
+from charter.transport.mqtt import (
+    Delivery,
+    DirectSink,
+    MqttGateway,
+    connect,
+    down_topic,
+    make_client,
+    up_topic,
+    wait_until,
+)
+from tests.conftest import SampleCity, air_reading
+from tests.services import Daemon, own_mosquitto, unique
+from tests.transport.conftest import air_devices
+
+ROOT = "charter/v1/devices"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Daemon]:
+    with own_mosquitto(tmp_path / "mosquitto") as d:
+        yield d
+
+
+def settings_for(broker: Daemon, tmp_path: Path, protocol: str = "5") -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        mqtt_url=f"mqtt://127.0.0.1:{broker.port}",
+        mqtt_protocol=protocol,
+        mqtt_client_id=unique("gw-"),
+    )
+
+
+class Device:
+    """A device's MQTT side: a persistent session, QoS 1 publishes."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.client = make_client(settings, unique("dev-"))
+        self.connected = threading.Event()
+        self.client.on_connect = lambda *_a: self.connected.set()
+        self.received: list[bytes] = []
+        self.client.on_message = lambda _c, _u, m: self.received.append(bytes(m.payload))
+        connect(self.client, settings)
+        self.client.loop_start()
+        assert self.connected.wait(10)
+
+    def send(self, device_id: str, body: bytes) -> None:
+        """Returns once the broker acknowledged (PUBACK): from then on it must not be lost."""
+        info = self.client.publish(up_topic(ROOT, device_id), body, qos=1)
+        info.wait_for_publish(30)
+        assert info.is_published()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.mark.parametrize("protocol", ["5", "3.1.1"])
+def test_the_gateway_stores_what_devices_publish(
+    broker: Daemon, tmp_path: Path, platform: Platform, city: SampleCity, protocol: str
+) -> None:
+    settings = settings_for(broker, tmp_path, protocol)
+    gw = MqttGateway(settings, DirectSink(platform))
+    gw.start()
+    device = Device(settings)
+    try:
+        for _ in range(10):
+            device.send(city.air.device_id, city.envelope(city.air))
+        device.send(city.flood.device_id, b"{not json")
+        assert wait_until(lambda: gw.acked == 11, 20)
+        assert platform.store.count_readings() == 10
+        assert platform.store.rejections_by_reason() == {"MALFORMED_JSON": 1}
+    finally:
+        device.close()
+        gw.stop()
+
+
+class HeldSink(DirectSink):
+    """Holds a batch as if the store were slow; `fail` makes it give up (a crash)."""
+
+    def __init__(self, platform: Platform) -> None:
+        super().__init__(platform)
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def handle(self, batch: list[Delivery], done: object) -> None:
+        self.entered.set()
+        self.release.wait()
+        raise RuntimeError("crashed before commit")
+
+
+def test_nothing_is_acknowledged_before_the_commit_and_a_new_gateway_gets_it_again(
+    broker: Daemon, tmp_path: Path, platform: Platform, city: SampleCity
+) -> None:
+    settings = settings_for(broker, tmp_path)
+    held = HeldSink(platform)
+    first = MqttGateway(settings, held)
+    first.start()
+    device = Device(settings)
+    bodies = [city.envelope(city.air) for _ in range(5)]
+    for b in bodies:
+        device.send(city.air.device_id, b)
+    assert held.entered.wait(10)
+    assert first.acked == 0 and platform.store.count_readings() == 0
+    # The first gateway dies before its commit: no PUBACK ever left it.
+    first._stop.set()
+    first.client.loop_stop()
+    first.client.socket().close()  # type: ignore[union-attr]
+    held.release.set()
+    second = MqttGateway(settings, DirectSink(platform))  # same client id, same session
+    second.start()
+    try:
+        assert wait_until(lambda: platform.store.count_readings() == 5, 20)
+        assert wait_until(lambda: second.acked == 5, 10)
+        assert sorted(r.seq for r in platform.store.readings()) == [1, 2, 3, 4, 5]
+    finally:
+        device.close()
+        second.stop()
+
+
+def _gateway_process(tmp: Path, settings: Settings) -> subprocess.Popen[bytes]:
+    """`charter gateway` in a process of its own; returns once it is subscribed."""
+    env = {
+        **os.environ,
+        "CHARTER_DATA_DIR": str(settings.data_dir),
+        "CHARTER_MQTT_URL": settings.mqtt_url,
+        "CHARTER_MQTT_CLIENT_ID": settings.mqtt_client_id,
+    }
+    env.pop("CHARTER_BUS_URL", None)
+    path = tmp / f"gateway-{time.monotonic_ns()}.log"
+    with path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "charter.cli", "gateway"],
+            env=env,
+            cwd=tmp,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    assert wait_until(lambda: "gateway on" in path.read_text(), 60), path.read_text()
+    return proc
+
+
+@pytest.mark.slow
+def test_broker_restart_and_gateway_kill_lose_nothing_acknowledged_and_store_nothing_twice(
+    broker: Daemon, tmp_path: Path, platform: Platform, city: SampleCity
+) -> None:
+    settings = settings_for(broker, tmp_path)
+    signers = air_devices(platform, 10)
+    seqs = {s.device_id: 0 for s in signers}
+
+    def send_round(device: Device) -> None:
+        for s in signers:
+            seqs[s.device_id] += 1
+            now = datetime.now(UTC)
+            device.send(s.device_id, s.envelope(seqs[s.device_id], now, [air_reading(now)]))
+
+    gateway = _gateway_process(tmp_path, settings)
+    device = Device(settings)
+    try:
+        send_round(device)
+        assert wait_until(lambda: platform.store.count_readings() == 10, 60, step=0.1)
+        send_round(device)
+        broker.restart()  # graceful: the broker keeps its sessions and queued messages
+        device.connected.clear()
+        assert device.connected.wait(20)
+        send_round(device)
+        gateway.send_signal(signal.SIGKILL)  # the gateway dies mid-stream
+        gateway.wait()
+        send_round(device)  # held by the broker for the gateway's session
+        gateway = _gateway_process(tmp_path, settings)
+        send_round(device)
+        expected = 50
+        assert wait_until(lambda: platform.store.count_readings() >= expected, 60, step=0.1), (
+            platform.store.count_readings()
+        )
+        time.sleep(1)
+    finally:
+        device.close()
+        gateway.terminate()
+        gateway.wait(timeout=20)
+    store = platform.store
+    assert store.count_readings() == expected
+    with store.engine.connect() as conn:  # type: ignore[attr-defined]
+        twice = conn.execute(
+            text("SELECT device_id, seq FROM readings GROUP BY device_id, seq HAVING count(*) > 1")
+        ).all()
+    assert twice == []
+    assert store.rejections_by_reason() == {}
+
+
+def test_devices_receive_signed_commands_and_refuse_anything_else(
+    broker: Daemon, tmp_path: Path, platform: Platform, city: SampleCity
+) -> None:
+    settings = settings_for(broker, tmp_path)
+    key = load_or_create(tmp_path / "commands.pem", "commands")
+    gw = MqttGateway(settings, DirectSink(platform))
+    gw.start()
+    device = Device(settings)
+    air = city.air.device_id
+    device.client.subscribe(down_topic(ROOT, air), qos=1)
+    time.sleep(0.2)
+    try:
+        cmd = Command(
+            device=air,
+            seq=1,
+            issued_at=datetime.now(UTC),
+            action="set_period",
+            args={"seconds": 60},
+        )
+        gw.send_command(air, sign_command(key, cmd))
+        assert wait_until(lambda: len(device.received) == 1, 10)
+        got = verify_command(key.public_key, air, device.received[0])
+        assert got.action == "set_period" and got.args == {"seconds": 60}
+        with pytest.raises(BadCommand):
+            verify_command(key.public_key, city.flood.device_id, device.received[0])
+        forged = device.received[0].replace(b"set_period", b"open_valve")
+        with pytest.raises(BadCommand):
+            verify_command(key.public_key, air, forged)
+        other = load_or_create(tmp_path / "other.pem", "other")
+        with pytest.raises(BadCommand):
+            verify_command(other.public_key, air, device.received[0])
+    finally:
+        device.close()
+        gw.stop()
