@@ -185,8 +185,8 @@ class MqttGateway:
         self.client = make_client(settings, settings.mqtt_client_id, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
-        self.client.on_subscribe = lambda *_a: self._subscribed.set()
         self._subscribed = threading.Event()
+        self.client.on_subscribe = lambda *_a: self._subscribed.set()
         self._queue: queue.Queue[Delivery] = queue.Queue()
         self._generation = 0
         self._stop = threading.Event()
