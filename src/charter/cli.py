@@ -235,5 +235,59 @@ def bench_ingest(
         print(json.dumps(figures))
 
 
+@bench_app.command("scale")
+def bench_scale(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    envelopes: Annotated[int, typer.Option(help="Envelopes per full-load run")] = 3000,
+    envelope_size: Annotated[int, typer.Option(help="Readings per envelope")] = 100,
+    devices: Annotated[int, typer.Option(help="Simulated devices")] = 1000,
+    half_load_envelopes: Annotated[
+        int | None, typer.Option(help="Envelopes for the latency run [default: half]")
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Most envelopes per worker batch")] = 256,
+    store: Annotated[
+        str, typer.Option("--store", help="PostgreSQL server (a fresh database is made)")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+) -> None:
+    """MQTT publish → gateway → JetStream → workers → PostgreSQL, beside the raw limits."""
+    from charter.bench.scale import run_scale
+
+    result = run_scale(
+        envelopes,
+        envelope_size,
+        devices,
+        half_load_envelopes,
+        batch,
+        store,
+        progress=lambda m: console.print(f"[dim]{m}[/dim]"),
+    )
+    f = result.to_json()
+    table = Table(
+        title=f"scale: {envelopes} envelopes of {envelope_size} readings, {devices} devices"
+    )
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("end to end, 1 worker, readings/s", f"{f['readings_per_s_1_worker']:,}")
+    table.add_row("end to end, 2 workers, readings/s", f"{f['readings_per_s_2_workers']:,}")
+    table.add_row("half load, readings/s", f"{f['half_load_readings_per_s']:,}")
+    table.add_row("publish → commit p50 at half load", f"{f['p50_ms']} ms")
+    table.add_row("publish → commit p99 at half load", f"{f['p99_ms']} ms")
+    table.add_row("raw PostgreSQL COPY, rows/s (limit)", f"{f['raw_copy_per_s']:,}")
+    table.add_row("raw MQTT QoS 1 publish, readings/s (limit)", f"{f['raw_mqtt_publish_per_s']:,}")
+    table.add_row(
+        "raw JetStream publish, readings/s (limit)", f"{f['raw_jetstream_publish_per_s']:,}"
+    )
+    split = f["time_split_s"]
+    total = sum(split.values()) or 1.0
+    for key, label in (("gate_s", "gate stages"), ("commit_s", "COPY + commit"), ("ack_s", "ack")):
+        seconds = split.get(key, 0.0)
+        table.add_row(
+            f"workers' time in {label}", f"{seconds:.2f} s ({100 * seconds / total:.0f}%)"
+        )
+    console.print(table)
+    if as_json:
+        print(json.dumps(f))
+
+
 if __name__ == "__main__":
     app()
