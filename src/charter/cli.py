@@ -40,21 +40,16 @@ Port = Annotated[int | None, typer.Option(help="Port to listen on [default: 8000
 CLI_ACTOR = Actor(name="cli", role="operator")
 
 
-def _platform(data_dir: Path | None, host: str | None = None, port: int | None = None) -> Platform:
-    return build(Settings.load(data_dir=data_dir, host=host, port=port))
-
-
-@app.command()
-def serve(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:
-    """Serve the HTTP API on the embedded store."""
-    import uvicorn
-
-    from charter.api.app import create_app
-
-    platform = _platform(data_dir, host=host, port=port)
-    s = platform.settings
-    console.print(f"Charter API at http://{s.host}:{s.port}  (data in {s.data_dir})")
-    uvicorn.run(create_app(platform), host=s.host, port=s.port, log_level="warning")
+def _platform(
+    data_dir: Path | None,
+    host: str | None = None,
+    port: int | None = None,
+    store: str | None = None,
+    bus: str | None = None,
+) -> Platform:
+    return build(
+        Settings.load(data_dir=data_dir, host=host, port=port, database_url=store, bus_url=bus)
+    )
 
 
 StoreUrl = Annotated[
@@ -64,6 +59,25 @@ StoreUrl = Annotated[
 BusUrl = Annotated[
     str | None, typer.Option("--bus", help="Bus URL (nats://…) [default: in-process]")
 ]
+
+
+@app.command()
+def serve(
+    data_dir: DataDir = None,
+    host: Host = None,
+    port: Port = None,
+    store: StoreUrl = None,
+    bus: BusUrl = None,
+) -> None:
+    """Serve the HTTP API on the configured store and bus (SQLite, in-process by default)."""
+    import uvicorn
+
+    from charter.api.app import create_app
+
+    platform = _platform(data_dir, host=host, port=port, store=store, bus=bus)
+    s = platform.settings
+    console.print(f"Charter API at http://{s.host}:{s.port}  (data in {s.data_dir})")
+    uvicorn.run(create_app(platform), host=s.host, port=s.port, log_level="warning")
 
 
 @app.command()
@@ -101,11 +115,13 @@ def demo(
     devices: Annotated[int, typer.Option(help="Simulated devices")] = 1000,
     period: Annotated[float, typer.Option(help="Seconds between a device's envelopes")] = 10.0,
     as_json: Annotated[bool, typer.Option("--json", help="Also print the summary as JSON")] = False,
+    store: StoreUrl = None,
+    bus: BusUrl = None,
 ) -> None:
     """Seed a sample city, serve it, and let its devices send readings good and bad."""
     from charter.sim.demo import run
 
-    platform = _platform(data_dir, host=host, port=port)
+    platform = _platform(data_dir, host=host, port=port, store=store, bus=bus)
     s = platform.settings
     summary = run(
         platform,
@@ -136,18 +152,22 @@ def demo(
 @ledger_app.command("verify")
 def ledger_verify(data_dir: DataDir = None) -> None:
     """Recompute the ledger from its entries and check every stored checkpoint."""
-    from charter.bootstrap import ledger_key_name, ledger_key_path
+    from charter.bootstrap import ledger_key_name, ledger_key_path, open_store
     from charter.keys import load
     from charter.ledger.verify import verify
     from charter.store.sqlite import SqliteStore
 
     # Not through build(): the verifier must not trust the stored tree it checks.
     settings = Settings.load(data_dir=data_dir)
-    if not settings.database_path.exists():
+    if settings.database_url is None and not settings.database_path.exists():
         console.print(f"[red]FAIL[/red] no ledger at {settings.database_path}")
         raise typer.Exit(1)
     key = load(ledger_key_path(settings), ledger_key_name(settings))
-    store = SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
+    store = (
+        open_store(settings)
+        if settings.database_url
+        else SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
+    )
     report = verify(store, key.name, key.public_key)
     store.close()
     if report.ok:
