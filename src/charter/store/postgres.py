@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, create_engine, select, text, update
+from sqlalchemy import BigInteger, String, column, create_engine, select, text, update, values
 from sqlalchemy.engine import Connection, make_url
 
 from charter.store import schema as s
@@ -91,19 +91,21 @@ class PostgresTx(SqlTx):
         if not seqs:
             return
         d = s.devices
+        v = values(column("dev", String), column("seq", BigInteger), name="v").data(
+            list(seqs.items())
+        )
         stmt = (
             update(d)
-            .where(d.c.id == bindparam("dev"), d.c.last_seq < bindparam("seq"))
-            .values(last_seq=bindparam("seq"))
+            .where(d.c.id == v.c.dev, d.c.last_seq < v.c.seq)
+            .values(last_seq=v.c.seq)
             .returning(d.c.id)
         )
-        # Row by row so each device's outcome is known; a batch has few devices.
-        for dev, seq in seqs.items():
-            moved = self.conn.execute(stmt, {"dev": dev, "seq": seq}).first()
-            if moved is None:
-                exists = self.conn.execute(select(d.c.last_seq).where(d.c.id == dev)).first()
-                if exists is not None:
-                    raise SequenceConflict("a device's sequence moved on in another writer")
+        # One statement for the whole batch; a device that did not move forward
+        # either is not registered (nothing to do) or moved on in another writer.
+        moved = {row[0] for row in self.conn.execute(stmt)}
+        stuck = [dev for dev in seqs if dev not in moved]
+        if stuck and self.conn.execute(select(d.c.id).where(d.c.id.in_(stuck))).first():
+            raise SequenceConflict("a device's sequence moved on in another writer")
 
 
 class PostgresStore(SqlStore):

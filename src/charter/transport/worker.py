@@ -25,6 +25,7 @@ from typing import Any
 import msgspec
 import nats.errors
 from nats.aio.msg import Msg
+from sqlalchemy.exc import DBAPIError
 
 from charter.bootstrap import Platform
 from charter.bus.nats import (
@@ -102,7 +103,15 @@ class Worker:
         ]
         self._sub: Any = None
 
+    def warm(self, limit: int = 20_000) -> int:
+        """Load the register's devices into the gate's directory before the first batch."""
+        devices = self.platform.store.list_devices()[:limit]
+        for d in devices:
+            self.platform.directory.get(d.id)
+        return len(devices)
+
     def start(self) -> None:
+        self.warm()
         js = self.link.js
         self.link.call(ensure_stream(js, self.subjects))
         self._sub = self.link.call(
@@ -124,6 +133,10 @@ class Worker:
                 # The broker is away (restart, network): what is not acked comes again.
                 log.warning("worker waits for NATS: %s", type(e).__name__)
                 stop.wait(0.2)
+            except DBAPIError as e:
+                # The database is away: nothing was committed or acked; it comes again.
+                log.warning("worker waits for the database: %s", type(e).__name__)
+                stop.wait(0.5)
 
     def step(self, timeout: float = 1.0) -> int:
         """Take one batch, decide and commit it, then ack. Returns the messages handled."""
