@@ -57,6 +57,7 @@ class ScaleResult:
     raw_mqtt_per_s: float = 0.0
     raw_jetstream_per_s: float = 0.0
     time_split: dict[str, float] = field(default_factory=dict)  # where the workers' time went
+    bytes_per_reading: float = 0.0  # PostgreSQL, table and index, as stored
 
     def to_json(self) -> dict[str, Any]:
         lat = sorted(self.latencies_ms)
@@ -77,6 +78,7 @@ class ScaleResult:
             "envelope_size": self.envelope_size,
             "envelopes": self.envelopes,
             "time_split_s": {k: round(v, 3) for k, v in self.time_split.items()},
+            "pg_bytes_per_reading": round(self.bytes_per_reading),
         }
 
 
@@ -340,6 +342,12 @@ def _run_one(
         store = PostgresStore(db)
         try:
             stored = store.count_readings()
+            with store.engine.connect() as conn:
+                size = conn.exec_driver_sql(
+                    "SELECT sum(pg_total_relation_size(inhrelid)) FROM pg_inherits"
+                    " WHERE inhparent = 'readings'::regclass"
+                ).scalar_one()
+            result.bytes_per_reading = int(size or 0) / max(1, stored)
         finally:
             store.close()
         if stored != expected:
