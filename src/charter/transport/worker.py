@@ -138,6 +138,11 @@ class Worker:
                 # The database is away: nothing was committed or acked; it comes again.
                 log.warning("worker waits for the database: %s", type(e).__name__)
                 stop.wait(0.5)
+            except Exception:
+                # Whatever else went wrong, the batch was not acked: JetStream hands
+                # it out again after ack_wait. The worker stays up for the rest.
+                log.exception("worker batch failed; it will be redelivered")
+                stop.wait(0.5)
 
     def step(self, timeout: float = 1.0) -> int:
         """Take one batch, decide and commit it, then ack. Returns the messages handled."""
