@@ -167,3 +167,12 @@ def test_the_worker_command_needs_a_bus(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "needs a bus" in done.stdout
+
+
+def test_a_large_batch_of_admitted_readings_is_split_under_the_payload_limit() -> None:
+    rows = [("urn:ngsi-ld:Device:x", "p", "air.quality", i, i, i, "{}" * 40) for i in range(5000)]
+    parts = NatsBus._payloads(rows, 64 * 1024)
+    assert len(parts) > 1 and all(len(p) <= 64 * 1024 for p in parts)
+    import msgspec
+
+    assert [tuple(r) for p in parts for r in msgspec.json.decode(p)] == rows

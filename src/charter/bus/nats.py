@@ -170,7 +170,18 @@ class NatsBus:
         self._handlers: dict[str, list[Handler]] = defaultdict(list)
 
     def publish(self, topic: str, message: Any) -> None:
-        self.link.soon(self.link.nc.publish(self.subjects.event(topic), _encode(message)))
+        subject = self.subjects.event(topic)
+        for payload in self._payloads(message, int(self.link.nc.max_payload * 0.9)):
+            self.link.soon(self.link.nc.publish(subject, payload))
+
+    @staticmethod
+    def _payloads(message: Any, limit: int) -> list[bytes]:
+        """The message as one payload, or a list split into parts under the server's limit."""
+        data = _encode(message)
+        if len(data) <= limit or not isinstance(message, list) or len(message) < 2:
+            return [data]
+        half = len(message) // 2
+        return NatsBus._payloads(message[:half], limit) + NatsBus._payloads(message[half:], limit)
 
     def subscribe(self, topic: str, handler: Handler) -> None:
         first = not self._handlers[topic]
