@@ -53,6 +53,7 @@ class ScaleResult:
     readings_per_s: dict[int, float] = field(default_factory=dict)  # workers -> rate
     latencies_ms: list[float] = field(default_factory=list)
     half_load_readings_per_s: float = 0.0
+    half_load_offered_per_s: float = 0.0
     raw_copy_per_s: float = 0.0
     raw_mqtt_per_s: float = 0.0
     raw_jetstream_per_s: float = 0.0
@@ -73,6 +74,7 @@ class ScaleResult:
             "p50_ms": pct(0.50) if lat else 0.0,
             "mean_ms": round(statistics.fmean(lat), 1) if lat else 0.0,
             "half_load_readings_per_s": round(self.half_load_readings_per_s),
+            "half_load_offered_per_s": round(self.half_load_offered_per_s),
             "raw_mqtt_publish_per_s": round(self.raw_mqtt_per_s),
             "raw_jetstream_publish_per_s": round(self.raw_jetstream_per_s),
             "envelope_size": self.envelope_size,
@@ -319,6 +321,7 @@ def _run_one(
         result.readings_per_s[workers] = envelopes * size / (last - t0)
         if half_n:
             rate = result.readings_per_s[workers] / size / 2  # envelopes per second
+            result.half_load_offered_per_s = rate * size
             say(f"half load: {rate * size:,.0f} readings/s for {half_n} envelopes")
             half = load.make(half_n)
             sent: dict[str, float] = {}
