@@ -102,7 +102,7 @@ class Daemon:
 
 
 @contextmanager
-def own_mosquitto(tmp: Path) -> Iterator[Daemon]:
+def own_mosquitto(tmp: Path, extra: str = "") -> Iterator[Daemon]:
     need(Path(MOSQUITTO).exists(), "mosquitto is not installed")
     port = free_port()
     tmp.mkdir(parents=True, exist_ok=True)
@@ -112,7 +112,7 @@ def own_mosquitto(tmp: Path) -> Iterator[Daemon]:
         # write its persistence file into the test's private directory.
         f"user {getpass.getuser()}\n"
         f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\n"
-        f"persistence_location {tmp}/\nautosave_interval 1\nmax_queued_messages 100000\n"
+        f"persistence_location {tmp}/\nautosave_interval 1\nmax_queued_messages 100000\n" + extra
     )
     d = Daemon([MOSQUITTO, "-c", str(conf)], port, tmp / "mosquitto.log")
     d.start()

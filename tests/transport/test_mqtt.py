@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from charter.transport.mqtt import (
     wait_until,
 )
 from tests.conftest import SampleCity, air_reading
-from tests.services import Daemon, own_mosquitto, unique
+from tests.services import Daemon, need, own_mosquitto, unique
 from tests.transport.conftest import air_devices
 
 ROOT = "charter/v1/devices"
@@ -242,3 +243,46 @@ def test_devices_receive_signed_commands_and_refuse_anything_else(
     finally:
         device.close()
         gw.stop()
+
+
+def test_the_gateway_speaks_tls_with_credentials(
+    tmp_path: Path, platform: Platform, city: SampleCity
+) -> None:
+    from tests.transport.tls import make_certificates
+
+    need(shutil.which("mosquitto_passwd") is not None, "mosquitto_passwd is not installed")
+    ca, cert, key = make_certificates(tmp_path / "tls")
+    passwd = tmp_path / "passwd"
+    passwd.write_text("gateway:secret\ndevice:devpass\n")
+    subprocess.run(["mosquitto_passwd", "-U", str(passwd)], check=True, capture_output=True)
+    passwd.chmod(0o644)
+    # TLS on the listener; a password file: a wrong password is refused.
+    extra = f"cafile {ca}\ncertfile {cert}\nkeyfile {key}\npassword_file {passwd}\n"
+    with own_mosquitto(tmp_path / "mosquitto", extra) as tls_broker:
+        base = dict(
+            data_dir=tmp_path / "data",
+            mqtt_url=f"mqtts://127.0.0.1:{tls_broker.port}",
+            mqtt_tls_ca=ca,
+        )
+        gw_settings = Settings(
+            **base, mqtt_client_id=unique("gw-"), mqtt_username="gateway", mqtt_password="secret"
+        )
+        gw = MqttGateway(gw_settings, DirectSink(platform))
+        gw.start()
+        device = Device(Settings(**base, mqtt_username="device", mqtt_password="devpass"))
+        try:
+            device.send(city.air.device_id, city.envelope(city.air))
+            assert wait_until(lambda: platform.store.count_readings() == 1, 20)
+        finally:
+            device.close()
+            gw.stop()
+        # Without the password the broker refuses the gateway.
+        wrong = MqttGateway(
+            Settings(
+                **base, mqtt_client_id=unique("gw-"), mqtt_username="gateway", mqtt_password="wrong"
+            ),
+            DirectSink(platform),
+        )
+        with pytest.raises(RuntimeError):
+            wrong.start(timeout=3)
+        wrong.client.loop_stop()
