@@ -73,6 +73,7 @@ class ScaleResult:
             "p99_ms": pct(0.99),
             "p50_ms": pct(0.50) if lat else 0.0,
             "mean_ms": round(statistics.fmean(lat), 1) if lat else 0.0,
+            "max_ms": round(lat[-1], 1) if lat else 0.0,
             "half_load_readings_per_s": round(self.half_load_readings_per_s),
             "half_load_offered_per_s": round(self.half_load_offered_per_s),
             "raw_mqtt_publish_per_s": round(self.raw_mqtt_per_s),
