@@ -176,3 +176,29 @@ def test_a_large_batch_of_admitted_readings_is_split_under_the_payload_limit() -
     import msgspec
 
     assert [tuple(r) for p in parts for r in msgspec.json.decode(p)] == rows
+
+
+def test_the_gateway_acks_after_the_workers_commit_and_a_duplicate_at_once(
+    pg_platform: Platform, pg_city: SampleCity, link: NatsLink
+) -> None:
+    from charter.transport.mqtt import Delivery, JetStreamSink
+
+    subjects = Subjects(unique("gw"))
+    sink_link = NatsLink("nats://127.0.0.1:4222")
+    sink = JetStreamSink(sink_link, subjects)
+    acked: list[int] = []
+    try:
+        body = envelope(pg_city.air, 1)
+        sink.handle([Delivery(7, 1, body, False, 1)], lambda ds: acked.extend(d.mid for d in ds))
+        assert acked == []  # on the stream, not yet committed
+        worker = Worker(pg_platform, link, subjects, batch=8, ack_wait_s=5)
+        worker.start()
+        assert worker.step(timeout=2.0) == 1
+        assert wait_until(lambda: acked == [7], 5)  # the committed event releases the PUBACK
+        # The broker hands the same message again (the gateway died before its PUBACK):
+        sink.handle([Delivery(9, 1, body, True, 2)], lambda ds: acked.extend(d.mid for d in ds))
+        assert acked == [7, 9]  # a duplicate on the stream: acknowledged at once
+        assert worker.step(timeout=0.3) == 0
+        assert pg_platform.store.count_readings() == 1
+    finally:
+        sink.close()
