@@ -37,7 +37,7 @@ from charter.device import DeviceSigner, SimReading
 from charter.domain.model import Actor, Device, Location, ProjectStatus, urn
 from charter.settings import Settings
 from charter.sim.city import AIR, TRUSTED, projects, vendors
-from charter.store.postgres import COPY_READINGS, PostgresStore
+from charter.store.postgres import COPY_READINGS, COPY_TYPES, PostgresStore
 from charter.transport.mqtt import connect, make_client, up_topic
 
 BENCH = Actor(name="bench", role="operator")
@@ -387,6 +387,7 @@ def _raw_copy(db: str, envelopes: int, size: int, worker_batch: int) -> float:
         t0 = time.perf_counter()
         for i in range(0, len(rows), per_commit):
             with conn.cursor() as cur, cur.copy(COPY_READINGS) as copy:
+                copy.set_types(COPY_TYPES)
                 for row in rows[i : i + per_commit]:
                     copy.write_row(row)
             conn.commit()

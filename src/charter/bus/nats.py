@@ -176,12 +176,26 @@ class NatsBus:
 
     @staticmethod
     def _payloads(message: Any, limit: int) -> list[bytes]:
-        """The message as one payload, or a list split into parts under the server's limit."""
-        data = _encode(message)
-        if len(data) <= limit or not isinstance(message, list) or len(message) < 2:
-            return [data]
-        half = len(message) // 2
-        return NatsBus._payloads(message[:half], limit) + NatsBus._payloads(message[half:], limit)
+        """The message as one payload, or a list cut into parts under the server's limit.
+
+        Each part is encoded once: its size is estimated from a sample of items.
+        """
+        if not isinstance(message, list) or len(message) < 2:
+            return [_encode(message)]
+        sample = _encode(message[:50])
+        per_item = max(1.0, len(sample) / min(50, len(message)))
+        size = max(1, int(limit * 0.8 / per_item))
+        parts: list[bytes] = []
+        i = 0
+        while i < len(message):
+            chunk = message[i : i + size]
+            data = _encode(chunk)
+            if len(data) > limit and len(chunk) > 1:
+                size = max(1, size // 2)  # denser items than the sample: smaller parts
+                continue
+            parts.append(data)
+            i += len(chunk)
+        return parts
 
     def subscribe(self, topic: str, handler: Handler) -> None:
         first = not self._handlers[topic]
