@@ -69,6 +69,9 @@ class Platform:
     def close(self) -> None:
         self.rights.close()
         self.store.close()
+        close_bus = getattr(self.bus, "close", None)
+        if close_bus is not None:
+            close_bus()
 
 
 @dataclass
@@ -117,7 +120,23 @@ def open_store(settings: Settings) -> Store:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database:
         return SqliteStore(parsed.database, synchronous=settings.sqlite_synchronous)
+    if parsed.get_backend_name() in {"postgresql", "postgres"}:
+        from charter.store.postgres import PostgresStore
+
+        return PostgresStore(url)
     raise ValueError(f"unsupported database_url scheme: {url.split(':', 1)[0]!r}")
+
+
+def open_bus(settings: Settings) -> Bus:
+    """The bus the settings choose: in-process by default, NATS JetStream by URL."""
+    url = settings.bus_url
+    if url is None:
+        return InProcessBus()
+    if url.startswith(("nats://", "tls://")):
+        from charter.bus.nats import NatsBus, NatsLink, Subjects
+
+        return NatsBus(NatsLink(url), Subjects(settings.bus_prefix))
+    raise ValueError(f"unsupported bus_url scheme: {url.split(':', 1)[0]!r}")
 
 
 def gate_config(settings: Settings) -> GateConfig:
@@ -150,7 +169,7 @@ def build(
     observer: GateObserver | None = None,
 ) -> Platform:
     store = store or open_store(settings)
-    bus = bus or InProcessBus()
+    bus = bus or open_bus(settings)
     clock = clock or SystemClock()
     key = ledger_key or load_or_create(ledger_key_path(settings), ledger_key_name(settings))
     ledger = Ledger(store, key, settings.ledger_origin, clock)

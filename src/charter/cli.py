@@ -49,21 +49,70 @@ Port = Annotated[int | None, typer.Option(help="Port to listen on [default: 8000
 CLI_ACTOR = Actor(name="cli", role="operator")
 
 
-def _platform(data_dir: Path | None, host: str | None = None, port: int | None = None) -> Platform:
-    return build(Settings.load(data_dir=data_dir, host=host, port=port))
+def _platform(
+    data_dir: Path | None,
+    host: str | None = None,
+    port: int | None = None,
+    store: str | None = None,
+    bus: str | None = None,
+) -> Platform:
+    return build(
+        Settings.load(data_dir=data_dir, host=host, port=port, database_url=store, bus_url=bus)
+    )
+
+
+StoreUrl = Annotated[
+    str | None,
+    typer.Option("--store", help="Database URL (postgresql://…) [default: SQLite in data dir]"),
+]
+BusUrl = Annotated[
+    str | None, typer.Option("--bus", help="Bus URL (nats://…) [default: in-process]")
+]
 
 
 @app.command()
-def serve(data_dir: DataDir = None, host: Host = None, port: Port = None) -> None:
-    """Serve the HTTP API on the embedded store."""
+def serve(
+    data_dir: DataDir = None,
+    host: Host = None,
+    port: Port = None,
+    store: StoreUrl = None,
+    bus: BusUrl = None,
+) -> None:
+    """Serve the HTTP API on the configured store and bus (SQLite, in-process by default)."""
     import uvicorn
 
     from charter.api.app import create_app
 
-    platform = _platform(data_dir, host=host, port=port)
+    platform = _platform(data_dir, host=host, port=port, store=store, bus=bus)
     s = platform.settings
     console.print(f"Charter API at http://{s.host}:{s.port}  (data in {s.data_dir})")
     uvicorn.run(create_app(platform), host=s.host, port=s.port, log_level="warning")
+
+
+@app.command()
+def worker(
+    data_dir: DataDir = None,
+    store: StoreUrl = None,
+    bus: BusUrl = None,
+    batch: Annotated[int | None, typer.Option(help="Most envelopes per batch")] = None,
+) -> None:
+    """Run a gate worker on the NATS JetStream ingest stream (as many as needed)."""
+    from charter.transport.worker import serve_worker
+
+    settings = Settings.load(data_dir=data_dir, database_url=store, bus_url=bus, worker_batch=batch)
+    if settings.bus_url is None:
+        console.print("[red]charter worker needs a bus:[/red] --bus nats://… or CHARTER_BUS_URL")
+        raise typer.Exit(2)
+    serve_worker(settings, say=console.print)
+
+
+@app.command()
+def gateway(data_dir: DataDir = None, store: StoreUrl = None, bus: BusUrl = None) -> None:
+    """Run the MQTT device gateway: devices' envelopes to the gate (or JetStream)."""
+    from charter.transport.mqtt import serve_gateway
+
+    settings = Settings.load(data_dir=data_dir, database_url=store, bus_url=bus)
+    serve_gateway(settings, say=console.print)
 
 
 @app.command()
@@ -75,11 +124,13 @@ def demo(
     devices: Annotated[int, typer.Option(help="Simulated devices")] = 1000,
     period: Annotated[float, typer.Option(help="Seconds between a device's envelopes")] = 10.0,
     as_json: Annotated[bool, typer.Option("--json", help="Also print the summary as JSON")] = False,
+    store: StoreUrl = None,
+    bus: BusUrl = None,
 ) -> None:
     """Seed a sample city, serve it, and let its devices send readings good and bad."""
     from charter.sim.demo import run
 
-    platform = _platform(data_dir, host=host, port=port)
+    platform = _platform(data_dir, host=host, port=port, store=store, bus=bus)
     s = platform.settings
     summary = run(
         platform,
@@ -111,18 +162,22 @@ def demo(
 @ledger_app.command("verify")
 def ledger_verify(data_dir: DataDir = None) -> None:
     """Recompute the ledger from its entries and check every stored checkpoint."""
-    from charter.bootstrap import ledger_key_name, ledger_key_path
+    from charter.bootstrap import ledger_key_name, ledger_key_path, open_store
     from charter.keys import load
     from charter.ledger.verify import verify
     from charter.store.sqlite import SqliteStore
 
     # Not through build(): the verifier must not trust the stored tree it checks.
     settings = Settings.load(data_dir=data_dir)
-    if not settings.database_path.exists():
+    if settings.database_url is None and not settings.database_path.exists():
         console.print(f"[red]FAIL[/red] no ledger at {settings.database_path}")
         raise typer.Exit(1)
     key = load(ledger_key_path(settings), ledger_key_name(settings))
-    store = SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
+    store = (
+        open_store(settings)
+        if settings.database_url
+        else SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
+    )
     report = verify(store, key.name, key.public_key)
     store.close()
     if report.ok:
@@ -320,6 +375,60 @@ def bench_consent(
     from charter.bench.consent import report
 
     report(residents, envelopes, envelope_size, as_json=as_json, console=console)
+
+
+@bench_app.command("scale")
+def bench_scale(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    envelopes: Annotated[int, typer.Option(help="Envelopes per full-load run")] = 3000,
+    envelope_size: Annotated[int, typer.Option(help="Readings per envelope")] = 100,
+    devices: Annotated[int, typer.Option(help="Simulated devices")] = 1000,
+    half_load_envelopes: Annotated[
+        int | None, typer.Option(help="Envelopes for the latency run [default: half]")
+    ] = None,
+    batch: Annotated[int, typer.Option(help="Most envelopes per worker batch")] = 256,
+    store: Annotated[
+        str, typer.Option("--store", help="PostgreSQL server (a fresh database is made)")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+) -> None:
+    """MQTT publish → gateway → JetStream → workers → PostgreSQL, beside the raw limits."""
+    from charter.bench.scale import run_scale
+
+    result = run_scale(
+        envelopes,
+        envelope_size,
+        devices,
+        half_load_envelopes,
+        batch,
+        store,
+        progress=lambda m: console.print(f"[dim]{m}[/dim]"),
+    )
+    f = result.to_json()
+    table = Table(
+        title=f"scale: {envelopes} envelopes of {envelope_size} readings, {devices} devices"
+    )
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("end to end, 1 worker, readings/s", f"{f['readings_per_s_1_worker']:,}")
+    table.add_row("end to end, 2 workers, readings/s", f"{f['readings_per_s_2_workers']:,}")
+    table.add_row("half load, readings/s", f"{f['half_load_readings_per_s']:,}")
+    table.add_row("publish → commit p50 at half load", f"{f['p50_ms']} ms")
+    table.add_row("publish → commit p99 at half load", f"{f['p99_ms']} ms")
+    table.add_row("raw PostgreSQL COPY, rows/s (limit)", f"{f['raw_copy_per_s']:,}")
+    table.add_row("raw MQTT QoS 1 publish, readings/s (limit)", f"{f['raw_mqtt_publish_per_s']:,}")
+    table.add_row(
+        "raw JetStream publish, readings/s (limit)", f"{f['raw_jetstream_publish_per_s']:,}"
+    )
+    split = f["time_split_s"]
+    total = sum(split.values()) or 1.0
+    for key, label in (("gate_s", "gate stages"), ("commit_s", "COPY + commit"), ("ack_s", "ack")):
+        seconds = split.get(key, 0.0)
+        table.add_row(
+            f"workers' time in {label}", f"{seconds:.2f} s ({100 * seconds / total:.0f}%)"
+        )
+    console.print(table)
+    if as_json:
+        print(json.dumps(f))
 
 
 if __name__ == "__main__":

@@ -118,6 +118,47 @@ class Settings(BaseModel):
         30, description="Days a replaced pseudonymisation key still links identifiers."
     )
 
+    bus_url: str | None = Field(
+        None,
+        description="The bus: unset means in-process; nats://host:4222 selects NATS "
+        "JetStream (comma-separate several servers of a cluster).",
+    )
+    bus_prefix: str = Field(
+        "charter", description="Prefix of every NATS subject and of the ingest stream's name."
+    )
+    worker_batch: int = Field(256, description="Most envelopes a gate worker takes at once.")
+    worker_ack_wait_s: float = Field(
+        30.0, description="How long JetStream waits for a worker's ack before redelivering."
+    )
+    mqtt_url: str = Field(
+        "mqtt://127.0.0.1:1883",
+        description="The MQTT broker the device gateway uses (mqtts://… for TLS).",
+    )
+    mqtt_protocol: str = Field("5", description="MQTT protocol version: 5 or 3.1.1.")
+    mqtt_client_id: str = Field(
+        "charter-gateway", description="The gateway's client id (its persistent session)."
+    )
+    mqtt_username: str | None = Field(None, description="The gateway's MQTT user name.")
+    mqtt_password: str | None = Field(None, description="The gateway's MQTT password.")
+    mqtt_tls_ca: Path | None = Field(None, description="CA certificate file for mqtts://.")
+    mqtt_tls_cert: Path | None = Field(
+        None, description="Client certificate file, for brokers that require one."
+    )
+    mqtt_tls_key: Path | None = Field(None, description="Client key file for mqtt_tls_cert.")
+    mqtt_topic_root: str = Field(
+        "charter/v1/devices",
+        description="Devices publish on <root>/<device-id>/up and receive commands "
+        "on <root>/<device-id>/down.",
+    )
+    mqtt_share_group: str | None = Field(
+        None,
+        description="Subscribe as a shared subscription of this group, so several gateways "
+        "split the devices' messages.",
+    )
+    mqtt_session_expiry_s: int = Field(
+        3600, description="How long the broker keeps the gateway's session while it is away."
+    )
+
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
         values: dict[str, Any] = {}

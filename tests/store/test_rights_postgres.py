@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import create_engine, text
 
-from charter.store.migrate import upgrade
+from charter.store.postgres import PostgresStore
 from charter.store.rights import (
     AccessLogRecord,
     AccessRequestRecord,
@@ -24,7 +24,6 @@ from charter.store.rights import (
     ResidentRecord,
     RetentionRun,
 )
-from charter.store.sql import SqlStore
 
 URL = os.environ.get("CHARTER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
 
@@ -43,26 +42,23 @@ def _require_postgres() -> None:
 
 
 @pytest.fixture
-def pg() -> Iterator[SqlStore]:
+def pg() -> Iterator[PostgresStore]:
     _require_postgres()
     name = f"charter_test_{uuid.uuid4().hex}"
     admin = create_engine(f"{URL}/postgres", isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = create_engine(f"{URL}/{name}")
+    store = PostgresStore(f"{URL}/{name}")  # migrates to the head
     try:
-        with engine.begin() as conn:
-            upgrade(conn)
-        store = SqlStore(engine)
         yield store
     finally:
-        engine.dispose()
+        store.close()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
-def test_the_rights_store_works_on_postgresql(pg: SqlStore) -> None:
+def test_the_rights_store_works_on_postgresql(pg: PostgresStore) -> None:
     rid = "urn:ngsi-ld:Person:pg1"
     assert pg.read_rights_version() == 0
     with pg.transaction() as tx:

@@ -117,6 +117,13 @@ class PendingAction:
     decided_at: int | None = None
 
 
+class SequenceConflict(Exception):
+    """Another writer moved a device's sequence number on while this batch was decided.
+
+    The transaction rolls back; the writer refreshes its view and decides again.
+    """
+
+
 class Tx(RightsTx, Protocol):
     def put_vendor(self, vendor: Vendor, at: int) -> None: ...
     def put_project(self, project: Project, at: int) -> None: ...
@@ -178,6 +185,13 @@ class Store(RightsStore, Protocol):
     def get_quarantine(self, item_id: int) -> QuarantineItem | None: ...
     def count_quarantine(self, status: str = "held") -> int: ...
     def rejections_by_reason(self) -> dict[str, int]: ...
+    def was_decided(self, device_id: str, seq: int, observed_since: int | None = None) -> bool:
+        """Did the gate already store or reject something of this envelope?
+
+        For redelivered envelopes only (it is not on the hot path). A bound on
+        the readings' observation times lets the store use its time index.
+        """
+        ...
 
     # ledger
     def ledger_size(self) -> int: ...

@@ -53,7 +53,11 @@ devices = Table(
 readings = Table(
     "readings",
     metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    # 64-bit on PostgreSQL (where the table is partitioned by observed_at, see
+    # migration 0006); SQLite's INTEGER PRIMARY KEY is already 64-bit.
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("device_id", String(200), nullable=False),
     Column("project_id", String(200), nullable=False),
     Column("category", String(64), nullable=False),

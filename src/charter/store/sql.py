@@ -437,6 +437,16 @@ class SqlStore(SqlRightsStore):
         stmt = select(d.c.reason, func.sum(d.c.count)).group_by(d.c.reason).order_by(d.c.reason)
         return {row[0]: int(row[1]) for row in self._rows(stmt)}
 
+    def was_decided(self, device_id: str, seq: int, observed_since: int | None = None) -> bool:
+        r, d = s.readings, s.decisions
+        stored = select(r.c.id).where(r.c.device_id == device_id, r.c.seq == seq).limit(1)
+        if observed_since is not None:
+            stored = stored.where(r.c.observed_at >= observed_since)
+        if self._rows(stored):
+            return True
+        rejected = select(d.c.id).where(d.c.device_id == device_id, d.c.seq == seq).limit(1)
+        return bool(self._rows(rejected))
+
     # ledger -----------------------------------------------------------------
     def ledger_size(self) -> int:
         return int(self._rows(select(func.count()).select_from(s.ledger_entries))[0][0])

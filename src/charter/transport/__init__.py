@@ -1,0 +1,1 @@
+"""Transports beyond HTTP: the MQTT device gateway and the JetStream gate workers."""

@@ -1,0 +1,151 @@
+"""Redelivered envelopes: done already, or still to be decided.
+
+At-least-once transports (MQTT QoS 1, JetStream) may hand the gate an envelope
+a second time: after a crash between commit and acknowledgement, a broker
+restart, or an ack that came too late. Such a copy is
+
+* done, if the gate already stored or rejected that envelope (device, seq):
+  acknowledged, not stored twice, not counted again;
+* new, if its sequence number is still unused: the gate decides it as usual;
+* late, if it was never decided but a later envelope of the same device was
+  committed meanwhile (another worker went on while this copy waited): the
+  gate decides it in its replay mode, which checks the signature and every
+  other stage but not freshness or sequence, under a lock on the device's row
+  so two late copies cannot both be stored.
+
+Only messages the transport marks as redelivered get this treatment; a device
+sending the same envelope again on its own is still a replay.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import msgspec
+from sqlalchemy import select
+
+from charter.domain.clock import to_ms
+from charter.gate.batch import EnvelopeItem, Outcome
+from charter.gate.pipeline import Gate
+from charter.store import schema as s
+from charter.store.base import SequenceConflict, Store
+from charter.store.sql import SqlTx
+
+
+class _Reading(msgspec.Struct):
+    t: datetime
+
+
+class _Head(msgspec.Struct):
+    device: str
+    seq: int
+    readings: list[_Reading] = []
+
+
+class _Signed(msgspec.Struct):
+    envelope: _Head
+
+
+_decode = msgspec.json.Decoder(_Signed).decode
+
+
+def envelope_key(body: bytes) -> tuple[str, int, int | None] | None:
+    """(device, seq, earliest observation ms) of an envelope, or None if unreadable."""
+    try:
+        head = _decode(body).envelope
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        return None
+    since = min((to_ms(r.t) for r in head.readings), default=None)
+    return head.device, head.seq, since
+
+
+def already_decided(store: Store, body: bytes) -> bool:
+    key = envelope_key(body)
+    return key is not None and store.was_decided(*key)
+
+
+def is_late(store: Store, body: bytes) -> bool:
+    """Undecided, but its sequence number is already behind the device's."""
+    key = envelope_key(body)
+    return key is not None and key[1] <= store.device_seq(key[0])
+
+
+def decide_late(gate: Gate, body: bytes) -> Outcome | None:
+    """Decide one late envelope; None if another writer decided it meanwhile."""
+    key = envelope_key(body)
+    if key is None:
+        return None
+    store = gate.store
+    with gate.exclusive():
+        with store.transaction() as tx:
+            if isinstance(tx, SqlTx):  # serialise late copies of one device's envelopes
+                tx.conn.execute(
+                    select(s.devices.c.id).where(s.devices.c.id == key[0]).with_for_update()
+                )
+            if store.was_decided(*key):
+                return None
+            now = to_ms(gate.clock.now())
+            outcomes, rows = gate.replay([EnvelopeItem(body, now, replay=True)], tx)
+        gate.publish(rows)
+    return outcomes[0]
+
+
+def split(
+    store: Store, bodies: list[bytes], redelivered: list[bool]
+) -> tuple[list[int], list[int], list[int]]:
+    """Indexes of (new, late, done) envelopes."""
+    new, late, done = [], [], []
+    for i, (body, again) in enumerate(zip(bodies, redelivered, strict=True)):
+        if not again:
+            new.append(i)
+        elif already_decided(store, body):
+            done.append(i)
+        elif is_late(store, body):
+            late.append(i)
+        else:
+            new.append(i)
+    return new, late, done
+
+
+@dataclass
+class Delivered:
+    outcomes: list[Outcome] = field(default_factory=list)
+    done: int = 0  # redelivered copies of what was already decided
+    late: int = 0  # undecided copies decided in replay mode
+    conflicts: int = 0  # times another writer moved a sequence on first
+
+    @property
+    def admitted(self) -> int:
+        return sum(o.admitted for o in self.outcomes)
+
+
+MAX_CONFLICT_RETRIES = 20
+
+
+def deliver(gate: Gate, bodies: list[bytes], redelivered: list[bool]) -> Delivered:
+    """Decide a batch from an at-least-once transport, with exactly-once effect."""
+    result = Delivered()
+    flags = list(redelivered)
+    for _ in range(MAX_CONFLICT_RETRIES):
+        new, late, done = split(gate.store, bodies, flags)
+        try:
+            outcomes = gate.ingest([bodies[i] for i in new]) if new else []
+        except SequenceConflict:
+            # Another writer committed some of these devices' envelopes first:
+            # decide again on fresh numbers, checking every envelope as a copy.
+            result.conflicts += 1
+            gate.directory.invalidate()
+            flags = [True] * len(bodies)
+            continue
+        result.outcomes.extend(outcomes)
+        result.done += len(done)
+        for i in late:
+            outcome = decide_late(gate, bodies[i])
+            if outcome is None:
+                result.done += 1
+            else:
+                result.late += 1
+                result.outcomes.append(outcome)
+        return result
+    raise SequenceConflict("gave up after repeated sequence conflicts")

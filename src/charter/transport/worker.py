@@ -1,0 +1,229 @@
+"""`charter worker`: a stateless gate worker on the JetStream ingest stream.
+
+Any number of workers, in as many processes on as many machines as needed,
+pull from one durable consumer they share. Each takes a batch, runs the gate
+(one transaction), and only after the commit acknowledges the messages and
+announces them on `<prefix>.committed`. A worker that dies before its ack
+leaves its messages to be redelivered to another worker after `ack_wait`.
+
+Exactly-once effect: the stream drops duplicates by message id, a redelivered
+envelope whose sequence number is already used is acknowledged as done (see
+`redelivery`), and two workers racing on one device's sequence number cannot
+both commit (`SequenceConflict`: the loser decides its batch again).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import nats.errors
+from nats.aio.msg import Msg
+from sqlalchemy.exc import DBAPIError
+
+from charter.bootstrap import Platform
+from charter.bus.nats import (
+    DURABLE,
+    MSG_ID,
+    NatsLink,
+    Subjects,
+    consumer_config,
+    ensure_stream,
+    message_id,
+)
+from charter.gate.batch import Batch, Outcome
+from charter.transport.redelivery import deliver
+
+log = logging.getLogger(__name__)
+FILL_S = 0.02
+_encode = msgspec.json.Encoder().encode
+
+
+@dataclass
+class WorkerStats:
+    """Where a worker's time goes, cumulative; sent with every committed event."""
+
+    batches: int = 0
+    messages: int = 0
+    readings: int = 0
+    redelivered_done: int = 0
+    late: int = 0
+    conflicts: int = 0
+    stages: dict[str, float] = field(default_factory=dict)
+    ingest_s: float = 0.0
+    ack_s: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        stage_total = sum(self.stages.values())
+        return {
+            "pid": os.getpid(),
+            "batches": self.batches,
+            "messages": self.messages,
+            "readings": self.readings,
+            "redelivered_done": self.redelivered_done,
+            "late": self.late,
+            "conflicts": self.conflicts,
+            "gate_s": round(stage_total, 4),
+            "commit_s": round(max(0.0, self.ingest_s - stage_total), 4),
+            "ack_s": round(self.ack_s, 4),
+            "stages": {k: round(v, 4) for k, v in self.stages.items()},
+        }
+
+
+def _timed(name: str, stage: Callable[[Batch], None], acc: dict[str, float]) -> Any:
+    def run(batch: Batch) -> None:
+        t = time.perf_counter()
+        stage(batch)
+        acc[name] = acc.get(name, 0.0) + time.perf_counter() - t
+
+    return run
+
+
+class Worker:
+    def __init__(
+        self,
+        platform: Platform,
+        link: NatsLink,
+        subjects: Subjects,
+        *,
+        batch: int = 256,
+        ack_wait_s: float = 30.0,
+    ) -> None:
+        self.platform, self.link, self.subjects = platform, link, subjects
+        self.batch, self.ack_wait_s = batch, ack_wait_s
+        self.stats = WorkerStats()
+        gate = platform.gate
+        gate.stages = [
+            _timed(type(st).__name__.lower(), st, self.stats.stages) for st in gate.stages
+        ]
+        self._sub: Any = None
+
+    def warm(self, limit: int = 20_000) -> int:
+        """Load the register's devices into the gate's directory before the first batch."""
+        devices = self.platform.store.list_devices()[:limit]
+        for d in devices:
+            self.platform.directory.get(d.id)
+        return len(devices)
+
+    def start(self) -> None:
+        self.warm()
+        js = self.link.js
+        self.link.call(ensure_stream(js, self.subjects))
+        self._sub = self.link.call(
+            js.pull_subscribe(
+                self.subjects.ingest,
+                durable=DURABLE,
+                stream=self.subjects.stream,
+                config=consumer_config(self.ack_wait_s),
+            )
+        )
+
+    def run(self, stop: threading.Event) -> None:
+        if self._sub is None:
+            self.start()
+        while not stop.is_set():
+            try:
+                self.step()
+            except (nats.errors.Error, TimeoutError, OSError) as e:
+                # The broker is away (restart, network): what is not acked comes again.
+                log.warning("worker waits for NATS: %s", type(e).__name__)
+                stop.wait(0.2)
+            except DBAPIError as e:
+                # The database is away: nothing was committed or acked; it comes again.
+                log.warning("worker waits for the database: %s", type(e).__name__)
+                stop.wait(0.5)
+            except Exception:
+                # Whatever else went wrong, the batch was not acked: JetStream hands
+                # it out again after ack_wait. The worker stays up for the rest.
+                log.exception("worker batch failed; it will be redelivered")
+                stop.wait(0.5)
+
+    def step(self, timeout: float = 1.0) -> int:
+        """Take one batch, decide and commit it, then ack. Returns the messages handled."""
+        msgs = self._fetch(timeout)
+        if not msgs:
+            return 0
+        outcomes = self.ingest(msgs)
+        t = time.perf_counter()
+        self.link.call(self._ack(msgs))
+        self.stats.ack_s += time.perf_counter() - t
+        self.stats.batches += 1
+        self.stats.messages += len(msgs)
+        self.stats.readings += sum(o.admitted for o in outcomes)
+        return len(msgs)
+
+    def _fetch(self, timeout: float) -> list[Msg]:
+        """Take up to a batch, waiting at most FILL_S for it to fill.
+
+        The server holds a pull request until the batch is full or it expires,
+        so a quiet stream costs at most FILL_S of latency, a busy one none.
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msgs: list[Msg] = self.link.call(self._sub.fetch(self.batch, timeout=FILL_S))
+            except nats.errors.TimeoutError:
+                continue
+            if msgs:
+                return msgs
+        return []
+
+    def ingest(self, msgs: Sequence[Msg]) -> list[Outcome]:
+        """Run the batch through the gate; redelivered copies of decided envelopes are done."""
+        t = time.perf_counter()
+        try:
+            got = deliver(
+                self.platform.gate,
+                [m.data for m in msgs],
+                [(m.metadata.num_delivered or 1) > 1 for m in msgs],
+            )
+        finally:
+            self.stats.ingest_s += time.perf_counter() - t
+        self.stats.redelivered_done += got.done
+        self.stats.late += got.late
+        self.stats.conflicts += got.conflicts
+        return got.outcomes
+
+    async def _ack(self, msgs: Sequence[Msg]) -> None:
+        for m in msgs:
+            await m.ack()
+        ids = [(m.headers or {}).get(MSG_ID) or message_id(m.data) for m in msgs]
+        event = {"ids": ids, "stats": self.stats.to_json()}
+        await self.link.nc.publish(self.subjects.committed, _encode(event))
+
+
+def serve_worker(settings: Any, say: Callable[[str], None] = print) -> None:
+    """Run one worker until SIGTERM or SIGINT (what `charter worker` does)."""
+    import signal
+
+    from charter.bootstrap import build
+    from charter.bus.nats import NatsBus
+
+    if settings.bus_url is None:
+        raise ValueError("a worker needs a bus: set bus_url (CHARTER_BUS_URL=nats://…)")
+    subjects = Subjects(settings.bus_prefix)
+    link = NatsLink(settings.bus_url, name=f"charter-worker-{os.getpid()}")
+    platform = build(settings, bus=NatsBus(link, subjects))
+    worker = Worker(
+        platform,
+        link,
+        subjects,
+        batch=settings.worker_batch,
+        ack_wait_s=settings.worker_ack_wait_s,
+    )
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    worker.start()
+    say(f"worker {os.getpid()} consuming {subjects.ingest} (stream {subjects.stream})")
+    try:
+        worker.run(stop)
+    finally:
+        platform.close()
+        say(f"worker {os.getpid()} stopped: {worker.stats.to_json()}")
