@@ -134,3 +134,37 @@ def test_authorisation_is_per_envelope_in_a_batch(platform: Platform, city: Samp
     assert platform.store.count_readings() == 1
     [row] = platform.store.readings()
     assert row.device_id == city.air.device_id
+
+
+def test_a_device_past_its_active_until_date_is_refused(
+    platform: Platform, city: SampleCity, clock: FixedClock
+) -> None:
+    """The public register's end date binds the gate: the last day counts, the next does not."""
+    from charter.device import DeviceSigner
+    from charter.domain.disclosure import DeviceDisclosure
+    from charter.domain.model import Device, Location, urn
+
+    signer = DeviceSigner(urn("Device", "air-short-lease"))
+    last_day = (clock.now() + timedelta(days=2)).date()
+    platform.registry.register_device(
+        Device(
+            id=signer.device_id,
+            vendor_id=sample.TRUSTED,
+            project_id=sample.AIR,
+            modality="test",
+            location=Location(lat=52.0, lon=4.0),
+            categories=["air.quality"],
+            public_key=signer.public_key_b64,
+            disclosure=DeviceDisclosure(active_until=last_day),
+        ),
+        OPERATOR,
+    )
+    clock.advance(timedelta(days=2))  # on its last day
+    [out] = platform.gate.ingest([city.envelope(signer, [air_reading(clock.now())])])
+    assert out.rejection is None and out.admitted == 1
+    clock.advance(timedelta(days=1))  # the day after
+    [out] = platform.gate.ingest([city.envelope(signer, [air_reading(clock.now())])])
+    rejected(out, Reason.REGISTRATION_ENDED)
+    # Other devices of the same project are not affected.
+    [out] = platform.gate.ingest([city.envelope(city.air)])
+    assert out.rejection is None

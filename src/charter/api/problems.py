@@ -29,6 +29,7 @@ STATUS: dict[Reason, int] = {
     Reason.DEVICE_REVOKED: 403,
     Reason.VENDOR_UNTRUSTED: 403,
     Reason.PROJECT_NOT_LIVE: 403,
+    Reason.REGISTRATION_ENDED: 403,
     Reason.UNAUTHENTICATED: 401,
     Reason.FORBIDDEN: 403,
     Reason.NOT_FOUND: 404,

@@ -28,6 +28,7 @@ class Reason(StrEnum):
     DEVICE_REVOKED = "DEVICE_REVOKED"
     VENDOR_UNTRUSTED = "VENDOR_UNTRUSTED"
     PROJECT_NOT_LIVE = "PROJECT_NOT_LIVE"
+    REGISTRATION_ENDED = "REGISTRATION_ENDED"
     # purpose
     UNDECLARED_CATEGORY = "UNDECLARED_CATEGORY"
     CATEGORY_NOT_ALLOWED = "CATEGORY_NOT_ALLOWED"
@@ -91,6 +92,7 @@ SENTENCES: dict[Reason, str] = {
     Reason.DEVICE_REVOKED: "The device is revoked.",
     Reason.VENDOR_UNTRUSTED: "The device's vendor does not pass the city's trust policy.",
     Reason.PROJECT_NOT_LIVE: "The device's project is not live.",
+    Reason.REGISTRATION_ENDED: "The device's 'active until' date on the register has passed.",
     Reason.UNDECLARED_CATEGORY: "The project did not declare this data category.",
     Reason.CATEGORY_NOT_ALLOWED: "The device is not registered to send this data category.",
     Reason.INVALID_READING: "The reading does not have the required shape.",

@@ -1,4 +1,5 @@
-"""Stage 3, authorise: an active device of a trusted vendor, in a live project."""
+"""Stage 3, authorise: an active device of a trusted vendor, in a live project,
+within the dates the public register gives for it."""
 
 from __future__ import annotations
 
@@ -24,3 +25,6 @@ class Authorise:
                 item.reject(STAGE, Reason.DEVICE_SUSPENDED)
             elif not view.project_live:
                 item.reject(STAGE, Reason.PROJECT_NOT_LIVE)
+            elif view.active_until_ms is not None and batch.now_ms >= view.active_until_ms:
+                # The public register says the sensor's service ended: it may not send.
+                item.reject(STAGE, Reason.REGISTRATION_ENDED)

@@ -10,9 +10,11 @@ import base64
 import math
 import threading
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from charter.domain.clock import to_ms
 from charter.domain.model import (
     DataCategory,
     DeviceStatus,
@@ -102,6 +104,15 @@ class DeviceView:
     last_seq: int
     # Keys from the rotation history; empty: only the enrolment key above.
     keys: tuple[KeyView, ...] = ()
+    # The register's "active until" date, as the first millisecond after it (UTC).
+    active_until_ms: int | None = None
+
+
+def _end_of(day: date | None) -> int | None:
+    """The first millisecond after `day` (UTC): the register's end date is inclusive."""
+    if day is None:
+        return None
+    return to_ms(datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC))
 
 
 class DeviceDirectory:
@@ -159,6 +170,7 @@ class DeviceDirectory:
                 )
                 for k in self._store.device_keys(device_id)
             ),
+            active_until_ms=_end_of(device.disclosure.active_until),
         )
 
     def may_be_personal(self, category: str) -> bool:
