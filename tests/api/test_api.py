@@ -432,3 +432,28 @@ def test_a_wrong_method_is_a_405_problem_that_says_so(client: TestClient) -> Non
     assert body["status"] == 405, body
     # RFC 9110 §15.5.6: a 405 names (in Allow) the methods the resource does support.
     assert "GET" in {m.strip() for m in r.headers.get("allow", "").split(",")}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/readings?after={2**63}",
+        f"/personal-data?category=x&purpose=y&after={2**63}",
+    ],
+)
+def test_paging_cursors_beyond_64_bits_are_refused_at_the_door(
+    client: TestClient, platform: Platform, path: str
+) -> None:
+    """Found by the schemathesis run: a cursor too large for the store crashed the request."""
+    role = Role.CONSUMER if path.startswith("/personal-data") else Role.OPERATOR
+    headers = {**bearer(platform, role), "X-Charter-Grant": "g"}
+    assert_problem(client.get(path, headers=headers), 422, "VALIDATION_FAILED")
+
+
+def test_quarantine_item_ids_beyond_64_bits_are_refused(
+    client: TestClient, platform: Platform
+) -> None:
+    r = client.post(
+        f"/quarantine/{2**63}/replay", json={"why": "x"}, headers=bearer(platform, Role.OPERATOR)
+    )
+    assert_problem(r, 422, "VALIDATION_FAILED")

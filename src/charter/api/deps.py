@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 
 from charter.auth import Principal, Role
 from charter.bootstrap import Platform
@@ -81,3 +81,10 @@ Resident = Annotated[Actor, Depends(require(Role.RESIDENT))]
 Consumer = Annotated[Actor, Depends(require(Role.CONSUMER))]
 Owner = Annotated[Actor, Depends(require(Role.OPERATOR, Role.COUNCIL))]
 Staff = Annotated[Actor, Depends(require(Role.OPERATOR, Role.COUNCIL, Role.AUDITOR, Role.CONSUMER))]
+
+
+# Row ids and paging cursors fit a signed 64-bit integer in every store; anything
+# larger is refused at the door (422) instead of failing in the driver.
+MAX_ROW_ID = 2**63 - 1
+After = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]
+ItemId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel, Field
 
-from charter.api.deps import Consumer, Owner, PlatformDep, Staff
+from charter.api.deps import After, Consumer, Owner, PlatformDep, Staff
 from charter.domain.clock import iso
 from charter.domain.errors import Invalid
 from charter.store.rights import AccessRequestRecord
@@ -92,7 +92,7 @@ def read_personal_data(
     category: str,
     purpose: str,
     x_charter_grant: Annotated[str, Header(min_length=1, max_length=20_000)],
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: After = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     approval: Annotated[str | None, Query(max_length=64)] = None,
 ) -> dict[str, Any]:

@@ -9,7 +9,7 @@ import msgspec
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from charter.api.deps import Operator, PlatformDep, Reader, check_purpose
+from charter.api.deps import After, ItemId, Operator, PlatformDep, Reader, check_purpose
 from charter.domain.clock import iso, to_ms
 from charter.domain.errors import Invalid
 
@@ -26,7 +26,7 @@ def readings(
     project: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: After = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     purpose: Annotated[str | None, Query(max_length=100)] = None,
     approval: Annotated[str | None, Query(max_length=64)] = None,
@@ -106,6 +106,6 @@ class ReplayRequest(BaseModel):
 
 
 @router.post("/quarantine/{item_id}/replay")
-def replay(item_id: int, body: ReplayRequest, p: PlatformDep, actor: Operator) -> dict[str, Any]:
+def replay(item_id: ItemId, body: ReplayRequest, p: PlatformDep, actor: Operator) -> dict[str, Any]:
     """Run a quarantined item through the gate again; the replay is on the ledger."""
     return p.quarantine.replay(item_id, actor, body.why).to_json()
