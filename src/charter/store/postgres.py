@@ -20,10 +20,9 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, String, column, create_engine, select, text, update, values
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
 
-from charter.store import schema as s
 from charter.store.base import PersonalRow, ReadingRow, SequenceConflict
 from charter.store.migrate import upgrade
 from charter.store.sql import READING_COLUMNS, SqlStore, SqlTx
@@ -36,6 +35,12 @@ COPY_PERSONAL_READINGS = (
 )
 # Binary COPY skips PostgreSQL's text parsing of every number (about 8 % faster).
 COPY_TYPES = ["text", "text", "text", "int8", "int8", "int8", "text"]
+ADVANCE_SEQS = (
+    "UPDATE devices AS d SET last_seq = v.seq"
+    " FROM unnest(%s::text[], %s::bigint[]) AS v(dev, seq)"
+    " WHERE d.id = v.dev AND d.last_seq < v.seq RETURNING d.id"
+)
+ANY_DEVICE = "SELECT 1 FROM devices WHERE id = ANY(%s::text[]) LIMIT 1"
 # Any 64-bit number, the same in every process: serialises partition creation.
 _PARTITION_LOCK = 0x63686172746572
 
@@ -107,22 +112,20 @@ class PostgresTx(SqlTx):
     def advance_device_seqs(self, seqs: dict[str, int]) -> None:
         if not seqs:
             return
-        d = s.devices
-        v = values(column("dev", String), column("seq", BigInteger), name="v").data(
-            list(seqs.items())
-        )
-        stmt = (
-            update(d)
-            .where(d.c.id == v.c.dev, d.c.last_seq < v.c.seq)
-            .values(last_seq=v.c.seq)
-            .returning(d.c.id)
-        )
-        # One statement for the whole batch; a device that did not move forward
-        # either is not registered (nothing to do) or moved on in another writer.
-        moved = {row[0] for row in self.conn.execute(stmt)}
-        stuck = [dev for dev in seqs if dev not in moved]
-        if stuck and self.conn.execute(select(d.c.id).where(d.c.id.in_(stuck))).first():
-            raise SequenceConflict("a device's sequence moved on in another writer")
+        # One constant statement for the whole batch (arrays, not a VALUES list
+        # that SQLAlchemy would compile anew for every batch size), prepared
+        # once per connection. A device that did not move forward either is not
+        # registered (nothing to do) or moved on in another writer.
+        raw: Any = self.conn.connection.driver_connection
+        devs, new = list(seqs), list(seqs.values())
+        with raw.cursor() as cur:
+            cur.execute(ADVANCE_SEQS, (devs, new), prepare=True)
+            moved = {row[0] for row in cur.fetchall()}
+            stuck = [dev for dev in devs if dev not in moved]
+            if stuck:
+                cur.execute(ANY_DEVICE, (stuck,), prepare=True)
+                if cur.fetchone() is not None:
+                    raise SequenceConflict("a device's sequence moved on in another writer")
 
 
 class PostgresStore(SqlStore):
