@@ -23,6 +23,7 @@ from charter.gate.pipeline import Gate, GateConfig, GateObserver
 from charter.gate.quarantine import Quarantine
 from charter.gate.validate import ReadingWindow
 from charter.keys import SigningKey, load_or_create
+from charter.ledger import rotation
 from charter.ledger.log import Ledger
 from charter.policy.loader import load_policy
 from charter.policy.service import TrustService
@@ -171,7 +172,8 @@ def build(
     store = store or open_store(settings)
     bus = bus or open_bus(settings)
     clock = clock or SystemClock()
-    key = ledger_key or load_or_create(ledger_key_path(settings), ledger_key_name(settings))
+    key_path = ledger_key_path(settings)
+    key = ledger_key or rotation.load_ledger_key(key_path, ledger_key_name(settings), store)
     ledger = Ledger(store, key, settings.ledger_origin, clock)
     registry = Registry(
         store,
@@ -201,6 +203,7 @@ def build(
     )
     approvals = Approvals(store, ledger, clock, settings.approval_ttl_s)
     actions.install(approvals, registry, ledger)
+    approvals.register(ActionKind.ROTATE_LEDGER_KEY, rotation.handler(ledger, key_path))
     name = ledger_key_name(settings)
     command_key = partial(load_or_create, command_key_path(settings), name)
     security = Security(

@@ -25,7 +25,9 @@ __all__ = [
     "CheckpointError",
     "key_id",
     "parse_checkpoint",
+    "parse_vkey",
     "sign_checkpoint",
+    "signer_ids",
     "verify_checkpoint",
     "vkey",
 ]
@@ -80,6 +82,26 @@ def vkey(key_name: str, public_key: Ed25519PublicKey) -> str:
     _check_key_name(key_name)
     encoded = base64.b64encode(_ALG_ED25519 + _raw_public(public_key)).decode()
     return f"{key_name}+{key_id(key_name, public_key).hex()}+{encoded}"
+
+
+def parse_vkey(text: str) -> tuple[str, Ed25519PublicKey]:
+    """The name and public key of a verifier key string; its key id must match."""
+    # The base64 key may itself hold '+': only the first two separate fields.
+    name, kid_hex, encoded = [*text.split("+", 2), "", ""][:3]
+    if not encoded or not _valid_key_name(name):
+        raise CheckpointError(f"malformed verifier key {text!r}")
+    raw = _b64(encoded, "verifier key")
+    if len(raw) != 33 or raw[:1] != _ALG_ED25519:
+        raise CheckpointError("verifier key is not an Ed25519 key")
+    public_key = Ed25519PublicKey.from_public_bytes(raw[1:])
+    if key_id(name, public_key).hex() != kid_hex:
+        raise CheckpointError("verifier key's id does not match its key")
+    return name, public_key
+
+
+def signer_ids(note: str) -> list[tuple[str, bytes]]:
+    """The ``(key name, key id)`` of each signature line of a note, unverified."""
+    return [(name, kid) for name, kid, _sig in parse_checkpoint(note)[1]]
 
 
 @dataclass(frozen=True)

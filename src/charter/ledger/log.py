@@ -9,6 +9,7 @@ change.
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +20,8 @@ import msgspec
 from charter.domain.clock import Clock, iso, to_ms
 from charter.domain.model import Actor
 from charter.keys import SigningKey
-from charter.ledger.checkpoint import Checkpoint, sign_checkpoint
+from charter.ledger.checkpoint import Checkpoint, key_id, sign_checkpoint, signer_ids, vkey
+from charter.ledger.keychain import KEY_ROTATED, KeyPeriod, Rotation, chain_of
 from charter.ledger.merkle import Frontier, consistency_proof, inclusion_proof
 from charter.store.base import LedgerEntry, Store, StoredCheckpoint, Tx
 
@@ -46,6 +48,28 @@ class LedgerTx:
         return idx
 
 
+class LedgerKeyMismatch(RuntimeError):
+    """The signing key given is not the one the ledger says is current."""
+
+
+def current_key_id(store: Store, key_name: str) -> bytes | None:
+    """The id of the key the ledger says signs next, or None for a ledger never signed.
+
+    O(1): a rotation commits its entry and the old key's checkpoint covering it
+    together, so either the latest checkpoint ends with a rotation entry (the
+    new key is current) or its signer is the current key.
+    """
+    latest = store.latest_checkpoint()
+    if latest is None:
+        return None
+    if latest.size > 0:
+        (last,) = store.ledger_entries(latest.size - 1, latest.size)
+        if last.kind == KEY_ROTATED:
+            return bytes.fromhex(Rotation.from_entry(last.idx, last.data).new_key_id)
+    ids = [kid for name, kid in signer_ids(latest.note) if name == key_name]
+    return ids[0] if ids else None
+
+
 class Ledger:
     # Sign a checkpoint at least every this many entries, so a reader never
     # waits long for a signed root that covers a change.
@@ -57,6 +81,16 @@ class Ledger:
         self._frontier = Frontier.from_nodes(store.ledger_size(), store.ledger_node)
         latest = store.latest_checkpoint()
         self._checkpointed = latest.size if latest else 0
+        kid = key_id(key.name, key.public_key)
+        # Reads no entry unless the key did not sign the latest checkpoint (after a rotation).
+        if latest is not None and (key.name, kid) not in signer_ids(latest.note):
+            expected = current_key_id(store, key.name)
+            if expected is not None and expected != kid:
+                raise LedgerKeyMismatch(
+                    f"the ledger's current signing key is {expected.hex()}, but the key given "
+                    f"is {kid.hex()} (a retired key, or the wrong file)"
+                )
+        self._chain: list[KeyPeriod] | None = None  # derived from the entries on first use
 
     @property
     def size(self) -> int:
@@ -92,6 +126,59 @@ class Ledger:
             self._checkpointed = size
             return stored
 
+    def chain(self) -> list[KeyPeriod]:
+        """Every signing key so far with the sizes it signs, derived from the entries."""
+        with self._lock:
+            return list(self._chain_locked())
+
+    def _chain_locked(self) -> list[KeyPeriod]:
+        if self._chain is None:
+            rotations = [
+                Rotation.from_entry(e.idx, e.data)
+                for e in self.store.iter_ledger_entries()
+                if e.kind == KEY_ROTATED and e.idx < self._frontier.size
+            ]
+            first = rotations[0].old_vkey if rotations else vkey(self.key.name, self.key.public_key)
+            self._chain = chain_of(first, rotations)
+        return self._chain
+
+    def rotate(self, new_key: SigningKey, actor: Actor | None, why: str) -> Rotation:
+        """Hand over to `new_key`: the entry, and the old key's checkpoint covering it.
+
+        Both are committed in one transaction; from then on checkpoints are
+        signed by `new_key`. Keeping the new private key safe is the caller's
+        part (see `charter.ledger.rotation`).
+        """
+        if new_key.name != self.key.name:
+            raise ValueError("the new key must keep the ledger's key name")
+        with self._lock:
+            old = self.key
+            chain = self._chain_locked()
+            frontier = self._frontier.copy()
+            now = to_ms(self.clock.now())
+            fields = Rotation.fields(
+                len(chain), (old.name, old.public_key), (new_key.name, new_key.public_key)
+            )
+            with self.store.transaction() as tx:
+                idx = LedgerTx(tx, frontier, now).record(KEY_ROTATED, actor, **fields, why=why)
+                root = frontier.root()
+                cp = Checkpoint(self.origin, frontier.size, root)
+                note = sign_checkpoint(cp, old.name, old.private_key)
+                tx.add_checkpoint(StoredCheckpoint(frontier.size, now, root, note))
+            self._frontier = frontier
+            self._checkpointed = frontier.size
+            self.key = new_key
+            rotation = Rotation(
+                idx,
+                len(chain),
+                fields["old_vkey"],
+                fields["old_key_id"],
+                fields["new_vkey"],
+                fields["new_key_id"],
+            )
+            self._chain = chain_of(chain[0].vkey, [*_rotations(chain), rotation])
+            return rotation
+
     def inclusion(self, index: int, size: int) -> list[bytes]:
         self._check_size(size)
         return inclusion_proof(index, size, self.store.ledger_node)
@@ -103,3 +190,12 @@ class Ledger:
     def _check_size(self, size: int) -> None:
         if size > self._frontier.size:
             raise ValueError(f"the ledger has only {self._frontier.size} entries")
+
+
+def _rotations(chain: list[KeyPeriod]) -> list[Rotation]:
+    """The rotations a chain was built from (each retired key hands over to the next)."""
+    return [
+        Rotation(p.retired_at_entry, nxt.generation, p.vkey, p.key_id, nxt.vkey, nxt.key_id)
+        for p, nxt in itertools.pairwise(chain)
+        if p.retired_at_entry is not None
+    ]

@@ -1,8 +1,8 @@
 """The city-wide actions Charter itself carries out once two people agreed.
 
-Mass erasure is carried out by the rights service and rotating the ledger's
-signing key by the ledger's operator tooling; they register their handlers
-in bootstrap. Until a handler is registered, an approved action stays on the
+Mass erasure is carried out by the rights service (`SubjectRights.erase_scope`)
+and rotating the ledger's signing key by the ledger (`charter.ledger.rotation`);
+their handlers are registered in bootstrap. Until a handler is registered, an approved action stays on the
 record as approved and nothing else happens.
 """
 
