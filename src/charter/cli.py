@@ -160,11 +160,27 @@ def demo(
 
 
 @ledger_app.command("verify")
-def ledger_verify(data_dir: DataDir = None) -> None:
-    """Recompute the ledger from its entries and check every stored checkpoint."""
+def ledger_verify(
+    data_dir: DataDir = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            help="Trust this verifier key (name+id+key), e.g. one fetched from /ledger/key "
+            "earlier [default: the first key kept in the data directory]",
+        ),
+    ] = None,
+) -> None:
+    """Recompute the ledger from its entries and check every stored checkpoint.
+
+    Checkpoints are checked against the chain of signing keys the ledger's
+    `ledger.key_rotated` entries record, each key only for its own period.
+    """
     from charter.bootstrap import ledger_key_name, ledger_key_path, open_store
-    from charter.keys import load
-    from charter.ledger.verify import verify
+    from charter.keys import load, load_public
+    from charter.ledger.checkpoint import CheckpointError, key_id, parse_vkey
+    from charter.ledger.rotation import retired_path
+    from charter.ledger.verify import Problem, verify
     from charter.store.sqlite import SqliteStore
 
     # Not through build(): the verifier must not trust the stored tree it checks.
@@ -172,23 +188,77 @@ def ledger_verify(data_dir: DataDir = None) -> None:
     if settings.database_url is None and not settings.database_path.exists():
         console.print(f"[red]FAIL[/red] no ledger at {settings.database_path}")
         raise typer.Exit(1)
-    key = load(ledger_key_path(settings), ledger_key_name(settings))
+    name, path = ledger_key_name(settings), ledger_key_path(settings)
+    current = load(path, name).public_key
+    if key is not None:
+        try:
+            name, anchor = parse_vkey(key)
+        except CheckpointError as e:
+            console.print(f"[red]FAIL[/red] --key: {e}")
+            raise typer.Exit(2) from None
+    elif retired_path(path, 0).exists():
+        anchor = load_public(retired_path(path, 0))  # the first key, kept when it was retired
+    else:
+        anchor = current
     store = (
         open_store(settings)
         if settings.database_url
         else SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
     )
-    report = verify(store, key.name, key.public_key)
+    report = verify(store, name, anchor)
     store.close()
-    if report.ok:
+    problems = list(report.problems)
+    # The files in the data directory must agree with the chain on the ledger.
+    if report.keys and report.keys[-1].key_id != key_id(name, current).hex():
+        problems.append(
+            Problem(
+                str(path),
+                f"holds key {key_id(name, current).hex()}, but the ledger's current key is "
+                f"{report.keys[-1].key_id}",
+            )
+        )
+    for period in report.keys[:-1]:
+        kept = retired_path(path, period.generation)
+        if kept.exists() and key_id(name, load_public(kept)).hex() != period.key_id:
+            problems.append(
+                Problem(str(kept), f"is not the ledger's key of generation {period.generation}")
+            )
+    if not problems:
         console.print(
             f"ledger OK: {report.size} entries, {report.checkpoints} checkpoints, "
-            f"root {report.root.hex()}"
+            f"{len(report.keys)} signing key(s), root {report.root.hex()}"
         )
         return
-    for problem in report.problems:
+    for problem in problems:
         console.print(f"[red]FAIL[/red] {problem}")
     raise typer.Exit(1)
+
+
+@ledger_app.command("rotate-key")
+def ledger_rotate_key(
+    why: Annotated[str, typer.Option(help="Why the key is rotated")],
+    proposer: Annotated[str, typer.Option("--as", help="Who proposes (an operator)")] = "cli",
+    data_dir: DataDir = None,
+) -> None:
+    """Propose rotating the ledger's signing key; a second person approves it by the API.
+
+    Rotation is a two-person action (`rotate_ledger_key`): this only proposes
+    it. A different person approves with `POST /approvals/{id}/approve`, and the
+    server carries it out.
+    """
+    from charter.security.approvals import ActionKind
+
+    platform = _platform(data_dir)
+    action = platform.security.approvals.propose(
+        ActionKind.ROTATE_LEDGER_KEY, {}, Actor(name=proposer, role=Role.OPERATOR.value), why
+    )
+    console.print(
+        f"proposed {action.kind} as {action.id}; a second person must approve it: "
+        f"POST /approvals/{action.id}/approve (until {action.expires_at})",
+        soft_wrap=True,
+    )
+    print(json.dumps(action.to_json()))
+    platform.close()
 
 
 @ledger_app.command("checkpoint")

@@ -2,8 +2,8 @@
 
 Mass erasure is carried out by the rights service (`SubjectRights.erase_scope`)
 and rotating the ledger's signing key by the ledger (`charter.ledger.rotation`);
-their handlers are registered in bootstrap. Until a handler is registered, an approved action stays on the
-record as approved and nothing else happens.
+their handlers are registered in bootstrap. Until a handler is registered, an
+approved action stays on the record as approved and nothing else happens.
 """
 
 from __future__ import annotations

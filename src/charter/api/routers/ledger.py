@@ -29,9 +29,23 @@ def checkpoint(p: PlatformDep) -> str:
 
 
 @router.get("/key")
-def key(p: PlatformDep) -> dict[str, str]:
-    """The verifier key for checkpoints."""
-    return {"vkey": vkey(p.ledger.key.name, p.ledger.key.public_key), "origin": p.ledger.origin}
+def key(
+    p: PlatformDep,
+    chain: Annotated[bool, Query(description="Also list every signing key so far")] = False,
+) -> dict[str, Any]:
+    """The current verifier key for checkpoints; with `chain=true`, every key so far.
+
+    Each key of the chain signs only the tree sizes from `first_size` to
+    `last_size` (null: the current key); the chain is derived from the
+    `ledger.key_rotated` entries, so a reader can follow it from the first key.
+    """
+    out: dict[str, Any] = {
+        "vkey": vkey(p.ledger.key.name, p.ledger.key.public_key),
+        "origin": p.ledger.origin,
+    }
+    if chain:
+        out["chain"] = [period.to_json() for period in p.ledger.chain()]
+    return out
 
 
 @router.get("/entries")
