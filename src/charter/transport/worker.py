@@ -41,7 +41,7 @@ from charter.gate.batch import Batch, Outcome
 from charter.transport.redelivery import deliver
 
 log = logging.getLogger(__name__)
-FILL_S = 0.02
+FILL_S = 0.01
 _encode = msgspec.json.Encoder().encode
 
 
@@ -159,19 +159,35 @@ class Worker:
         return len(msgs)
 
     def _fetch(self, timeout: float) -> list[Msg]:
-        """Take up to a batch, waiting at most FILL_S for it to fill.
+        """Take up to a batch: start as soon as one message is there.
 
-        The server holds a pull request until the batch is full or it expires,
-        so a quiet stream costs at most FILL_S of latency, a busy one none.
+        The first message is awaited with a pull request of one (the server
+        answers the moment one is on the stream); then whatever else is already
+        there, up to the batch, is taken with a no-wait pull that lingers at
+        most FILL_S. A busy stream therefore gives full batches at once, and a
+        quiet one costs a message at most FILL_S on top of its own processing
+        (a pull of a whole batch would wait for it to fill, or for its expiry).
         """
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while (left := deadline - time.monotonic()) > 0:
             try:
-                msgs: list[Msg] = self.link.call(self._sub.fetch(self.batch, timeout=FILL_S))
-            except nats.errors.TimeoutError:
+                first: list[Msg] = self.link.call(self._sub.fetch(1, timeout=max(left, 0.01)))
+            except TimeoutError:  # nats' and asyncio's timeouts are both TimeoutError
                 continue
-            if msgs:
-                return msgs
+            if not first:
+                continue
+            if self.batch <= 1:
+                return first
+            try:
+                rest: list[Msg] = self.link.call(self._sub.fetch(self.batch - 1, timeout=FILL_S))
+            except TimeoutError:
+                rest = []  # nothing else there: go with the one
+            except nats.errors.Error as e:
+                # The first message is in hand: decide it rather than leave it
+                # to come back after ack_wait.
+                log.warning("worker could not top up its batch: %s", type(e).__name__)
+                rest = []
+            return first + rest
         return []
 
     def ingest(self, msgs: Sequence[Msg]) -> list[Outcome]:
