@@ -163,9 +163,8 @@ def test_a_database_made_by_the_first_revision_upgrades_to_the_head(engine: Engi
         assert conn.execute(text("SELECT max(id) FROM readings")).scalar_one() == 3
 
 
+@pytest.mark.parametrize("engine", ["postgresql"], indirect=True)  # partitioning is PostgreSQL's
 def test_postgresql_readings_are_partitioned_by_observation_day(engine: Engine) -> None:
-    if engine.dialect.name != "postgresql":
-        pytest.skip("partitioning is PostgreSQL's")
     with engine.begin() as conn:
         upgrade(conn)
     with engine.connect() as conn:
