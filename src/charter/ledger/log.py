@@ -62,10 +62,9 @@ def current_key_id(store: Store, key_name: str) -> bytes | None:
     latest = store.latest_checkpoint()
     if latest is None:
         return None
-    if latest.size > 0:
-        (last,) = store.ledger_entries(latest.size - 1, latest.size)
-        if last.kind == KEY_ROTATED:
-            return bytes.fromhex(Rotation.from_entry(last.idx, last.data).new_key_id)
+    last = store.ledger_entries(latest.size - 1, latest.size) if latest.size > 0 else []
+    if last and last[0].kind == KEY_ROTATED:
+        return bytes.fromhex(Rotation.from_entry(last[0].idx, last[0].data).new_key_id)
     ids = [kid for name, kid in signer_ids(latest.note) if name == key_name]
     return ids[0] if ids else None
 
