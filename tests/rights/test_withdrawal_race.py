@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from charter.bootstrap import Platform
+from charter.bootstrap import Platform, build
 from charter.device import DeviceSigner
-from charter.domain.clock import to_ms
+from charter.domain.clock import FixedClock, to_ms
+from charter.settings import Settings
 from charter.sim import city as sample
 from charter.store.sqlite import SqliteStore
 from tests.conftest import SampleCity
@@ -25,6 +28,15 @@ from tests.rights.support import as_resident, crossing, resident
 FOB = "FOB-race-0001"
 THREADS = 3
 ENVELOPES = 400
+
+
+@pytest.fixture
+def platform(tmp_path: Path, clock: FixedClock) -> Iterator[Platform]:
+    """Devices may send as fast as the gate takes them here: this is about consent,
+    not rate limits (on the fixed clock a device's allowance would never refill)."""
+    p = build(Settings(data_dir=tmp_path / "data", device_burst=1_000_000), clock=clock)
+    yield p
+    p.close()
 
 
 def _signed(platform: Platform, city: SampleCity, i: int) -> list[bytes]:

@@ -1,18 +1,15 @@
 """The rights tables and store methods on PostgreSQL: portable SQL, the same answers.
 
-Uses a database of its own (dropped afterwards). Skips when PostgreSQL or its
-driver is not there, except under CI=true, where a missing server is a failure.
+Uses a database of its own (dropped afterwards). Skips when PostgreSQL is not
+there, except under CI=true, where a missing server is a failure.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from charter.store.postgres import PostgresStore
 from charter.store.rights import (
@@ -24,38 +21,17 @@ from charter.store.rights import (
     ResidentRecord,
     RetentionRun,
 )
-
-URL = os.environ.get("CHARTER_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432")
-
-
-def _require_postgres() -> None:
-    pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed")
-    try:
-        eng = create_engine(f"{URL}/postgres")
-        with eng.connect():
-            pass
-        eng.dispose()
-    except Exception as e:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL is required under CI but not reachable: {type(e).__name__}")
-        pytest.skip("PostgreSQL is not reachable at 127.0.0.1:5432")
+from tests.services import pg_database
 
 
 @pytest.fixture
 def pg() -> Iterator[PostgresStore]:
-    _require_postgres()
-    name = f"charter_test_{uuid.uuid4().hex}"
-    admin = create_engine(f"{URL}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    store = PostgresStore(f"{URL}/{name}")  # migrates to the head
-    try:
-        yield store
-    finally:
-        store.close()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with pg_database() as url:  # a database of its own, dropped afterwards
+        store = PostgresStore(url)  # migrates to the head
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 def test_the_rights_store_works_on_postgresql(pg: PostgresStore) -> None:

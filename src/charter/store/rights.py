@@ -7,7 +7,7 @@ Kept apart from `sql.py` so that the rights tables have one home; `SqlTx` and
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -328,8 +328,8 @@ class SqlRightsTx:
 
 
 class SqlRightsStore:
-    def _rows(self, stmt: Any) -> list[Any]:
-        raise NotImplementedError  # provided by SqlStore
+    # Mixed into SqlStore, which provides the reader.
+    _rows: Callable[[Any], list[Any]]
 
     def get_resident(self, resident_id: str) -> ResidentRecord | None:
         rows = self._rows(select(s.residents).where(s.residents.c.id == resident_id))
