@@ -25,13 +25,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from charter.bench.seed import enrol
 from charter.bootstrap import Platform, build
-from charter.device import DeviceSigner, SimReading
+from charter.device import SimReading
 from charter.domain.clock import to_ms
-from charter.domain.model import Actor, Device, Location, urn
+from charter.domain.model import Actor, urn
 from charter.gate.batch import Batch
 from charter.settings import Settings
-from charter.sim.city import AIR, TRAFFIC, TRUSTED, register_projects
+from charter.sim.city import AIR, TRAFFIC, register_projects
 from charter.store import schema as s
 
 BENCH = Actor(name="bench", role="operator")
@@ -133,20 +134,13 @@ def run_consent(
         reg = platform.registry
         # The sample city's projects, consulted and approved on its replayed history.
         register_projects(reg)
-        signers = [DeviceSigner(urn("Device", f"bench-x-{i:04d}")) for i in range(devices)]
-        for i, signer in enumerate(signers):
-            reg.register_device(
-                Device(
-                    id=signer.device_id,
-                    vendor_id=TRUSTED,
-                    project_id=TRAFFIC,
-                    modality="crossing",
-                    location=Location(lat=52.0, lon=4.0 + i / 1000),
-                    categories=["traffic.count", CROSSING],
-                    public_key=signer.public_key_b64,
-                ),
-                BENCH,
-            )
+        signers = enrol(
+            reg,
+            [f"bench-x-{i:04d}" for i in range(devices)],
+            project=TRAFFIC,
+            categories=("traffic.count", CROSSING),
+            modality="crossing",
+        )
         fobs = _seed_residents(platform, residents, say)
         say(f"signing 2 x {envelopes} envelopes of {envelope_size} readings (half personal)")
         now = datetime.now(UTC)

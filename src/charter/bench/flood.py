@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from charter.bootstrap import Platform, build
+from charter.bench.seed import enrol
+from charter.bootstrap import build
 from charter.device import DeviceSigner, SimReading
 from charter.domain.clock import FixedClock
-from charter.domain.model import Actor, Device, Location, urn
+from charter.domain.model import Actor
 from charter.domain.reasons import Reason
 from charter.settings import Settings
-from charter.sim.city import AIR, TRUSTED, register_projects
+from charter.sim.city import register_projects
 
 BENCH = Actor(name="bench", role="operator")
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -65,30 +66,13 @@ class FloodResult:
         }
 
 
-def _enrol(platform: Platform, name: str) -> DeviceSigner:
-    s = DeviceSigner(urn("Device", name))
-    platform.registry.register_device(
-        Device(
-            id=s.device_id,
-            vendor_id=TRUSTED,
-            project_id=AIR,
-            modality="air",
-            location=Location(lat=52.0, lon=4.0),
-            categories=["air.quality"],
-            public_key=s.public_key_b64,
-        ),
-        BENCH,
-    )
-    return s
-
-
 def _phase(honest: int, per_second: int, seconds: int, flood_per_second: int, tmp: Path) -> Phase:
     clock = FixedClock(START)
     platform = build(Settings(data_dir=tmp), clock=clock)
     # The sample city's projects, consulted and approved on its replayed history.
     register_projects(platform.registry)
-    devices = [_enrol(platform, f"honest-{i:03d}") for i in range(honest)]
-    flooder = _enrol(platform, "flooder")
+    devices = enrol(platform.registry, [f"honest-{i:03d}" for i in range(honest)])
+    [flooder] = enrol(platform.registry, ["flooder"])
     seqs: dict[str, int] = {}
 
     def envelope(s: DeviceSigner, at: datetime) -> bytes:

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from charter.bench.seed import enrol
 from charter.bootstrap import build
-from charter.device import DeviceSigner, SimReading
-from charter.domain.model import Actor, Device, Location, urn
+from charter.device import SimReading
+from charter.domain.model import Actor
 from charter.gate.batch import Batch
 from charter.settings import Settings
-from charter.sim.city import AIR, TRUSTED, register_projects
+from charter.sim.city import register_projects
 from charter.store.sqlite import INSERT_READINGS, SqliteStore
 
 BENCH = Actor(name="bench", role="operator")
@@ -75,20 +76,7 @@ def run_ingest(
         platform = build(Settings(data_dir=Path(tmp) / "gate"))
         # The sample city's projects, consulted and approved on its replayed history.
         register_projects(platform.registry)
-        signers = [DeviceSigner(urn("Device", f"bench-{i:04d}")) for i in range(devices)]
-        for i, s in enumerate(signers):
-            platform.registry.register_device(
-                Device(
-                    id=s.device_id,
-                    vendor_id=TRUSTED,
-                    project_id=AIR,
-                    modality="air",
-                    location=Location(lat=52.0, lon=4.0 + i / 1000),
-                    categories=["air.quality"],
-                    public_key=s.public_key_b64,
-                ),
-                BENCH,
-            )
+        signers = enrol(platform.registry, [f"bench-{i:04d}" for i in range(devices)])
         say(f"signing {envelopes} envelopes of {envelope_size} readings")
         now = datetime.now(UTC)
         bodies = []

@@ -31,12 +31,13 @@ import msgspec
 import psycopg
 
 from charter.bench import brokers
+from charter.bench.seed import enrol
 from charter.bootstrap import build
 from charter.bus.nats import NatsLink, Subjects, ensure_stream, message_id, publish_envelopes
 from charter.device import DeviceSigner, SimReading
-from charter.domain.model import Actor, Device, Location, urn
+from charter.domain.model import Actor, urn
 from charter.settings import Settings
-from charter.sim.city import AIR, TRUSTED, register_projects
+from charter.sim.city import AIR, register_projects
 from charter.store.postgres import COPY_READINGS, COPY_TYPES, PostgresStore
 from charter.transport.mqtt import connect, make_client, up_topic
 
@@ -103,21 +104,7 @@ def seed(settings: Settings, n_devices: int) -> list[DeviceSigner]:
         reg = platform.registry
         # The sample city's projects, consulted and approved on its replayed history.
         register_projects(reg)
-        signers = [DeviceSigner(urn("Device", f"scale-{i:05d}")) for i in range(n_devices)]
-        for i, s in enumerate(signers):
-            reg.register_device(
-                Device(
-                    id=s.device_id,
-                    vendor_id=TRUSTED,
-                    project_id=AIR,
-                    modality="air",
-                    location=Location(lat=52.0, lon=4.0 + i / 10000),
-                    categories=["air.quality"],
-                    public_key=s.public_key_b64,
-                ),
-                BENCH,
-            )
-        return signers
+        return enrol(reg, [f"scale-{i:05d}" for i in range(n_devices)])
     finally:
         platform.close()
 
