@@ -15,6 +15,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from charter.store import schema as s
+from charter.store.upsert import upsert
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,11 +256,7 @@ class SqlRightsTx:
         )
 
     def put_access_request(self, request: AccessRequestRecord) -> None:
-        t = s.access_requests
-        row = _request_row(request)
-        res = self.conn.execute(update(t).where(t.c.id == request.id).values(**row))
-        if res.rowcount == 0:
-            self.conn.execute(t.insert().values(**row))
+        upsert(self.conn, s.access_requests, ("id",), _request_row(request))
 
     def add_access_log(self, records: Sequence[AccessLogRecord]) -> None:
         if records:

@@ -38,6 +38,7 @@ from charter.store.base import (
     TokenRecord,
 )
 from charter.store.rights import SqlRightsStore, SqlRightsTx
+from charter.store.upsert import upsert
 
 READING_COLUMNS = (
     "device_id",
@@ -48,13 +49,6 @@ READING_COLUMNS = (
     "seq",
     "body",
 )
-
-
-def _upsert(conn: Connection, table: Any, key: str, values: dict[str, Any]) -> None:
-    # Portable upsert: update, then insert if nothing was there.
-    res = conn.execute(update(table).where(table.c[key] == values[key]).values(**values))
-    if res.rowcount == 0:
-        conn.execute(table.insert().values(**values))
 
 
 def _pk(result: Any) -> int:
@@ -70,10 +64,10 @@ class SqlTx(SqlRightsTx):
         self.conn = conn
 
     def put_vendor(self, vendor: Vendor, at: int) -> None:
-        _upsert(
+        upsert(
             self.conn,
             s.vendors,
-            "id",
+            ("id",),
             {
                 "id": vendor.id,
                 "trust": vendor.trust.value,
@@ -83,10 +77,10 @@ class SqlTx(SqlRightsTx):
         )
 
     def put_project(self, project: Project, at: int) -> None:
-        _upsert(
+        upsert(
             self.conn,
             s.projects,
-            "id",
+            ("id",),
             {
                 "id": project.id,
                 "status": project.status.value,
@@ -96,10 +90,10 @@ class SqlTx(SqlRightsTx):
         )
 
     def put_device(self, device: Device, at: int) -> None:
-        _upsert(
+        upsert(
             self.conn,
             s.devices,
-            "id",
+            ("id",),
             {
                 "id": device.id,
                 "vendor_id": device.vendor_id,
@@ -282,20 +276,14 @@ class SqlTx(SqlRightsTx):
     def put_device_key(self, key: DeviceKey) -> None:
         t = s.device_keys
         values = {
+            "device_id": key.device_id,
+            "key_id": key.key_id,
             "public_key": key.public_key,
             "not_before": key.not_before,
             "not_after": key.not_after,
             "revoked_at": key.revoked_at,
         }
-        res = self.conn.execute(
-            update(t)
-            .where(t.c.device_id == key.device_id, t.c.key_id == key.key_id)
-            .values(**values)
-        )
-        if res.rowcount == 0:
-            self.conn.execute(
-                t.insert().values(device_id=key.device_id, key_id=key.key_id, **values)
-            )
+        upsert(self.conn, t, ("device_id", "key_id"), values)
 
     def add_issuer_key(self, key: IssuerKey) -> None:
         self.conn.execute(
@@ -305,10 +293,10 @@ class SqlTx(SqlRightsTx):
         )
 
     def put_pending_action(self, action: PendingAction) -> None:
-        _upsert(
+        upsert(
             self.conn,
             s.pending_actions,
-            "id",
+            ("id",),
             {
                 "id": action.id,
                 "kind": action.kind,
