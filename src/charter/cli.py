@@ -82,11 +82,14 @@ def serve(
     import uvicorn
 
     from charter.api.app import create_app
+    from charter.runtime import settle_heap
 
     platform = _platform(data_dir, host=host, port=port, store=store, bus=bus)
     s = platform.settings
+    api = create_app(platform)
+    settle_heap()
     console.print(f"Charter API at http://{s.host}:{s.port}  (data in {s.data_dir})")
-    uvicorn.run(create_app(platform), host=s.host, port=s.port, log_level="warning")
+    uvicorn.run(api, host=s.host, port=s.port, log_level="warning")
 
 
 @app.command()
@@ -457,6 +460,9 @@ def bench_scale(
         int | None, typer.Option(help="Envelopes for the latency run [default: half]")
     ] = None,
     batch: Annotated[int, typer.Option(help="Most envelopes per worker batch")] = 256,
+    small_batch: Annotated[
+        int, typer.Option(help="Most envelopes per worker batch while there is no backlog")
+    ] = 16,
     store: Annotated[
         str, typer.Option("--store", help="PostgreSQL server (a fresh database is made)")
     ] = "postgresql://postgres@127.0.0.1:5432/postgres",
@@ -471,6 +477,7 @@ def bench_scale(
         half_load_envelopes,
         batch,
         store,
+        small_batch,
         progress=lambda m: console.print(f"[dim]{m}[/dim]"),
     )
     f = result.to_json()
@@ -496,6 +503,8 @@ def bench_scale(
         table.add_row(
             f"workers' time in {label}", f"{seconds:.2f} s ({100 * seconds / total:.0f}%)"
         )
+    for hop, q in f["latency_split_ms"].items():
+        table.add_row(f"  of which {hop}, p50 / p99", f"{q['p50']} / {q['p99']} ms")
     console.print(table)
     if as_json:
         print(json.dumps(f))

@@ -127,6 +127,11 @@ class Settings(BaseModel):
         "charter", description="Prefix of every NATS subject and of the ingest stream's name."
     )
     worker_batch: int = Field(256, description="Most envelopes a gate worker takes at once.")
+    worker_small_batch: int = Field(
+        16,
+        description="Most envelopes a gate worker takes while the stream has no backlog"
+        " (bounds publish → commit latency).",
+    )
     worker_ack_wait_s: float = Field(
         30.0, description="How long JetStream waits for a worker's ack before redelivering."
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from charter.bootstrap import Platform
 from charter.transport.redelivery import already_decided, deliver, envelope_key, is_late
 from tests.conftest import SampleCity, air_reading
@@ -60,3 +62,44 @@ def test_an_unreadable_body_has_no_key_and_goes_to_the_gate(platform: Platform) 
     assert envelope_key(b"not json") is None
     got = deliver(platform.gate, [b"not json"], [True])
     assert got.outcomes[0].rejection is not None
+
+
+def test_a_first_delivery_overtaken_by_the_next_envelope_is_stored_once(
+    platform: Platform, city: SampleCity
+) -> None:
+    # Two workers: seq 2 is committed by one while seq 1 waits in the other's batch.
+    one = city.envelope(city.air, [air_reading(platform.clock.now(), pm25=1.0)])
+    two = city.envelope(city.air, [air_reading(platform.clock.now(), pm25=2.0)])
+    deliver(platform.gate, [two], [False])
+    got = deliver(platform.gate, [one], [False])
+    assert got.late == 1 and got.admitted == 1
+    assert sorted(r.seq for r in platform.store.readings()) == [1, 2]
+    assert platform.store.device_seq(city.air.device_id) == 2
+    # Decided now: the same envelope sent again is a replay, and not stored.
+    again = deliver(platform.gate, [one], [False])
+    assert again.outcomes[0].rejection is not None
+    assert again.outcomes[0].rejection.reason.value == "REPLAYED_SEQUENCE"
+    assert platform.store.count_readings() == 2
+
+
+def test_an_overtaken_envelope_too_old_to_be_a_straggler_is_a_replay(
+    platform: Platform, city: SampleCity
+) -> None:
+    now = platform.clock.now()
+    old = city.envelope(city.air, sent_at=now - timedelta(minutes=10))
+    deliver(platform.gate, [city.envelope(city.air)], [False])
+    got = deliver(platform.gate, [old], [False])
+    assert got.late == 0 and got.admitted == 0
+    assert got.outcomes[0].rejection is not None
+    assert got.outcomes[0].rejection.reason.value == "REPLAYED_SEQUENCE"
+    assert platform.store.count_readings() == 1
+
+
+def test_envelopes_of_one_device_out_of_order_in_one_batch_are_all_stored(
+    platform: Platform, city: SampleCity
+) -> None:
+    one, two, three = (city.envelope(city.air) for _ in range(3))
+    got = deliver(platform.gate, [three, one, two], [False, False, False])
+    assert got.admitted == 3 and got.late == 0
+    assert platform.store.rejections_by_reason() == {}
+    assert platform.store.device_seq(city.air.device_id) == 3

@@ -59,6 +59,8 @@ class ScaleResult:
     raw_mqtt_per_s: float = 0.0
     raw_jetstream_per_s: float = 0.0
     time_split: dict[str, float] = field(default_factory=dict)  # where the workers' time went
+    # Where each envelope's publish → commit time went, hop by hop (ms, at half load).
+    hops_ms: dict[str, list[float]] = field(default_factory=dict)
     bytes_per_reading: float = 0.0  # PostgreSQL, table and index, as stored
 
     def to_json(self) -> dict[str, Any]:
@@ -82,8 +84,24 @@ class ScaleResult:
             "envelope_size": self.envelope_size,
             "envelopes": self.envelopes,
             "time_split_s": {k: round(v, 3) for k, v in self.time_split.items()},
+            "latency_split_ms": {
+                hop: {"p50": _pct(v, 0.50), "p99": _pct(v, 0.99)} for hop, v in self.hops_ms.items()
+            },
             "pg_bytes_per_reading": round(self.bytes_per_reading),
         }
+
+
+HOPS = (
+    "MQTT, gateway, JetStream publish",
+    "waiting on the stream",
+    "gate + COPY + commit",
+    "ack + committed event",
+)
+
+
+def _pct(values: list[float], p: float) -> float:
+    v = sorted(values)
+    return round(v[min(len(v) - 1, int(p * len(v)))], 1) if v else 0.0
 
 
 @contextmanager
@@ -142,17 +160,24 @@ class Committed:
 
     def __init__(self, link: NatsLink, subjects: Subjects) -> None:
         self.at: dict[str, float] = {}
+        # id -> epoch seconds: (stored on the stream, fetched, committed, event seen)
+        self.marks: dict[str, tuple[float, float, float, float]] = {}
         self.stats: dict[int, dict[str, Any]] = {}
         self._lock = threading.Lock()
         link.call(link.nc.subscribe(subjects.committed, cb=self._on))
         link.call(link.nc.flush())
 
     async def _on(self, msg: Any) -> None:
-        now = time.perf_counter()
+        now, wall = time.perf_counter(), time.time()
         event = _decode(msg.data)
+        ids = event.get("ids", [])
+        queued = event.get("queued_at") or [0.0] * len(ids)
+        fetched, committed = event.get("fetched_at", 0.0), event.get("committed_at", 0.0)
         with self._lock:
-            for i in event.get("ids", []):
-                self.at.setdefault(i, now)
+            for i, q in zip(ids, queued, strict=False):
+                if i not in self.at:
+                    self.at[i] = now
+                    self.marks[i] = (q, fetched, committed, wall)
             st = event.get("stats") or {}
             if "pid" in st:
                 self.stats[st["pid"]] = st
@@ -212,6 +237,7 @@ def run_scale(
     half_load_envelopes: int | None = None,
     worker_batch: int = 256,
     admin_url: str = PG_ADMIN,
+    worker_small_batch: int = 16,
     progress: Say | None = None,
 ) -> ScaleResult:
     say = progress or (lambda _m: None)
@@ -233,7 +259,7 @@ def run_scale(
                         envelopes,
                         envelope_size,
                         devices,
-                        worker_batch,
+                        (worker_batch, worker_small_batch),
                         half_n if workers == 2 else 0,
                         say,
                     )
@@ -256,11 +282,12 @@ def _run_one(
     envelopes: int,
     size: int,
     devices: int,
-    worker_batch: int,
+    batches: tuple[int, int],
     half_n: int,
     say: Say,
 ) -> None:
     work.mkdir(parents=True)
+    worker_batch, small_batch = batches
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     root = f"{prefix}/charter/v1/devices"
     settings = Settings(
@@ -272,6 +299,7 @@ def _run_one(
         mqtt_topic_root=root,
         mqtt_client_id=f"{prefix}-gateway",
         worker_batch=worker_batch,
+        worker_small_batch=small_batch,
     )
     say(f"{workers} worker(s): registering {devices} devices, signing {envelopes} envelopes")
     signers = seed(settings, devices)
@@ -286,6 +314,7 @@ def _run_one(
         "CHARTER_MQTT_TOPIC_ROOT": root,
         "CHARTER_MQTT_CLIENT_ID": f"{prefix}-gateway",
         "CHARTER_WORKER_BATCH": str(worker_batch),
+        "CHARTER_WORKER_SMALL_BATCH": str(small_batch),
     }
     link = NatsLink(nats_url, name="bench")
     subjects = Subjects(prefix)
@@ -308,16 +337,19 @@ def _run_one(
             say(f"half load: {rate * size:,.0f} readings/s for {half_n} envelopes")
             half = load.make(half_n)
             sent: dict[str, float] = {}
+            sent_wall: dict[str, float] = {}
             t0 = time.perf_counter()
             for k, (device_id, body) in enumerate(half):
                 due = t0 + k / rate
                 while (now := time.perf_counter()) < due:
                     time.sleep(min(0.002, due - now))
-                sent[message_id(body)] = time.perf_counter()
+                mid = message_id(body)
+                sent[mid], sent_wall[mid] = time.perf_counter(), time.time()
                 pub.send(device_id, body)
             last = committed.wait_for(list(sent), timeout=600)
             result.half_load_readings_per_s = half_n * size / (last - t0)
             result.latencies_ms = [(committed.at[i] - t) * 1000 for i, t in sent.items()]
+            result.hops_ms = _hops(committed.marks, sent_wall)
         split: dict[str, float] = {}
         for st in committed.stats.values():
             for key in ("gate_s", "commit_s", "ack_s"):
@@ -345,6 +377,18 @@ def _run_one(
         for p in procs:
             p.wait(timeout=30)
         link.close()
+
+
+def _hops(
+    marks: dict[str, tuple[float, float, float, float]], sent: dict[str, float]
+) -> dict[str, list[float]]:
+    """Each envelope's publish → commit time, cut at the stream, the fetch and the commit."""
+    hops: dict[str, list[float]] = {h: [] for h in HOPS}
+    for i, t in sent.items():
+        points = (t, *marks[i])
+        for hop, a, b in zip(HOPS, points, points[1:], strict=False):
+            hops[hop].append(max(0.0, b - a) * 1000)
+    return hops
 
 
 def _rows(envelopes: int, size: int) -> list[tuple[Any, ...]]:

@@ -72,8 +72,14 @@ readings = Table(
     # Queries by project go through the project's devices (see the stores).
     Index("readings_by_device", "device_id", "observed_at"),
 )
-# Subject access and erasure find a resident's readings (see charter.rights).
-Index("readings_by_subject", readings.c.subject)
+# Subject access and erasure find a resident's readings (see charter.rights);
+# only personal readings have a subject, so only they are indexed (0007).
+Index(
+    "readings_by_subject",
+    readings.c.subject,
+    postgresql_where=readings.c.subject.isnot(None),
+    sqlite_where=readings.c.subject.isnot(None),
+)
 
 # Rejected readings that are not personal, kept whole so an operator can replay them.
 quarantine = Table(

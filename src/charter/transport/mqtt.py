@@ -41,6 +41,7 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from charter.runtime import settle_heap
 from charter.settings import Settings
 from charter.transport.redelivery import deliver
 
@@ -290,6 +291,7 @@ def serve_gateway(settings: Settings, say: Callable[[str], None] = print) -> Non
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     gw.start()
+    settle_heap()
     say(f"gateway on {settings.mqtt_url} topic {gw.subscription} → {path}")
     while not stop.wait(1.0):
         pass

@@ -13,8 +13,14 @@ restart, or an ack that came too late. Such a copy is
   other stage but not freshness or sequence, under a lock on the device's row
   so two late copies cannot both be stored.
 
-Only messages the transport marks as redelivered get this treatment; a device
-sending the same envelope again on its own is still a replay.
+A first delivery can be late too. With several workers (or several gateways
+sharing a subscription) a device's envelope can be overtaken by its next one,
+decided by another worker first; the gate alone would call it a replay. So a
+first delivery whose sequence number is not above what this worker already
+knows of the device is looked up: never decided and still fresh (its sent_at
+within the gate's window), it is decided in replay mode like a late copy. Once
+decided (stored or rejected), the same envelope again is a replay, as is one
+too old to be an honest straggler.
 """
 
 from __future__ import annotations
@@ -48,6 +54,21 @@ class _Signed(msgspec.Struct):
 
 
 _decode = msgspec.json.Decoder(_Signed).decode
+
+
+class _Sent(msgspec.Struct):
+    device: str
+    seq: int
+    sent_at: datetime
+
+
+class _SignedSent(msgspec.Struct):
+    envelope: _Sent
+
+
+# The header alone (the readings are skipped, not built): cheap enough to run on
+# every first delivery.
+_decode_sent = msgspec.json.Decoder(_SignedSent).decode
 
 
 def envelope_key(body: bytes) -> tuple[str, int, int | None] | None:
@@ -108,6 +129,39 @@ def split(
     return new, late, done
 
 
+def overtaken(gate: Gate, bodies: list[bytes], new: list[int]) -> tuple[list[int], list[int]]:
+    """Split first deliveries into (new, overtaken): see the module's docstring.
+
+    Only envelopes at or below the sequence number this worker already holds
+    for their device are looked up in the store; in order, that is none.
+    Envelopes of one device go to the gate in sequence order.
+    """
+    heads: dict[int, _Sent] = {}
+    for i in new:
+        try:
+            heads[i] = _decode_sent(bodies[i]).envelope
+        except (msgspec.DecodeError, RecursionError, ValueError):
+            continue  # the gate says what is wrong with it
+    now = to_ms(gate.clock.now())
+    window = gate.authenticate_stage.window
+    late: list[int] = []
+    for i, head in heads.items():
+        known = gate.directory.known_seq(head.device)
+        if known is None or head.seq > known:
+            continue
+        sent = to_ms(head.sent_at)
+        if not now - window.max_age_ms <= sent <= now + window.max_skew_ms:
+            continue  # too old (or too new) to be a straggler: the gate's verdict stands
+        key = envelope_key(bodies[i])
+        if key is not None and not gate.store.was_decided(*key):
+            late.append(i)
+    taken = set(late)
+    rest = [i for i in new if i not in taken]
+    # Stable: envelopes without a readable header keep their place at the end.
+    rest.sort(key=lambda i: (0, heads[i].seq) if i in heads else (1, 0))
+    return rest, late
+
+
 @dataclass
 class Delivered:
     outcomes: list[Outcome] = field(default_factory=list)
@@ -129,6 +183,8 @@ def deliver(gate: Gate, bodies: list[bytes], redelivered: list[bool]) -> Deliver
     flags = list(redelivered)
     for _ in range(MAX_CONFLICT_RETRIES):
         new, late, done = split(gate.store, bodies, flags)
+        new, stragglers = overtaken(gate, bodies, new)
+        late += stragglers
         try:
             outcomes = gate.ingest([bodies[i] for i in new]) if new else []
         except SequenceConflict:

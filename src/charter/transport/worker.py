@@ -38,6 +38,7 @@ from charter.bus.nats import (
     message_id,
 )
 from charter.gate.batch import Batch, Outcome
+from charter.runtime import settle_heap
 from charter.transport.redelivery import deliver
 
 log = logging.getLogger(__name__)
@@ -93,10 +94,12 @@ class Worker:
         subjects: Subjects,
         *,
         batch: int = 256,
+        small_batch: int = 16,
         ack_wait_s: float = 30.0,
     ) -> None:
         self.platform, self.link, self.subjects = platform, link, subjects
         self.batch, self.ack_wait_s = batch, ack_wait_s
+        self.small_batch = max(1, min(small_batch, batch))
         self.stats = WorkerStats()
         gate = platform.gate
         gate.stages = [
@@ -149,24 +152,40 @@ class Worker:
         msgs = self._fetch(timeout)
         if not msgs:
             return 0
+        fetched_at = time.time()
         outcomes = self.ingest(msgs)
+        committed_at = time.time()
         t = time.perf_counter()
-        self.link.call(self._ack(msgs))
+        self.link.call(self._ack(msgs, fetched_at, committed_at))
         self.stats.ack_s += time.perf_counter() - t
         self.stats.batches += 1
         self.stats.messages += len(msgs)
         self.stats.readings += sum(o.admitted for o in outcomes)
         return len(msgs)
 
+    def want(self, pending: int) -> int:
+        """How many envelopes to take when `pending` more wait on the stream.
+
+        Every envelope of a batch waits for the batch's commit, so a batch is
+        kept small (`small_batch`) while the workers keep up: a publish is then
+        committed within a few envelopes' work, and a burst is shared among the
+        workers instead of going whole to the first that asks. Once a backlog
+        builds, latency is lost anyway and throughput is what drains it: a
+        worker takes half of what waits (leaving the rest to the others), up to
+        the full batch, whose per-batch costs (pull, commit, ack) are then
+        spread over many envelopes.
+        """
+        return min(self.batch, max(self.small_batch, pending // 2))
+
     def _fetch(self, timeout: float) -> list[Msg]:
-        """Take up to a batch: start as soon as one message is there.
+        """Take a batch: start as soon as one message is there.
 
         The first message is awaited with a pull request of one (the server
-        answers the moment one is on the stream); then whatever else is already
-        there, up to the batch, is taken with a no-wait pull that lingers at
-        most FILL_S. A busy stream therefore gives full batches at once, and a
-        quiet one costs a message at most FILL_S on top of its own processing
-        (a pull of a whole batch would wait for it to fill, or for its expiry).
+        answers the moment one is on the stream). It says how many more wait
+        (`num_pending`), which sets the batch (`want`); the rest is taken with a
+        no-wait pull that returns with what is there, or lingers at most FILL_S
+        for the first to arrive (a pull of a whole batch would wait for it to
+        fill, or for its expiry).
         """
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
@@ -176,10 +195,11 @@ class Worker:
                 continue
             if not first:
                 continue
-            if self.batch <= 1:
+            n = self.want(first[0].metadata.num_pending or 0)
+            if n <= 1:
                 return first
             try:
-                rest: list[Msg] = self.link.call(self._sub.fetch(self.batch - 1, timeout=FILL_S))
+                rest: list[Msg] = self.link.call(self._sub.fetch(n - 1, timeout=FILL_S))
             except TimeoutError:
                 rest = []  # nothing else there: go with the one
             except nats.errors.Error as e:
@@ -206,11 +226,20 @@ class Worker:
         self.stats.conflicts += got.conflicts
         return got.outcomes
 
-    async def _ack(self, msgs: Sequence[Msg]) -> None:
+    async def _ack(self, msgs: Sequence[Msg], fetched_at: float, committed_at: float) -> None:
         for m in msgs:
             await m.ack()
         ids = [(m.headers or {}).get(MSG_ID) or message_id(m.data) for m in msgs]
-        event = {"ids": ids, "stats": self.stats.to_json()}
+        # When each message was stored on the stream, and when this batch was
+        # fetched and committed (epoch seconds): a reader can tell where an
+        # envelope's time went (`charter bench scale` does).
+        event = {
+            "ids": ids,
+            "queued_at": [m.metadata.timestamp.timestamp() for m in msgs],
+            "fetched_at": fetched_at,
+            "committed_at": committed_at,
+            "stats": self.stats.to_json(),
+        }
         await self.link.nc.publish(self.subjects.committed, _encode(event))
 
 
@@ -231,12 +260,14 @@ def serve_worker(settings: Any, say: Callable[[str], None] = print) -> None:
         link,
         subjects,
         batch=settings.worker_batch,
+        small_batch=settings.worker_small_batch,
         ack_wait_s=settings.worker_ack_wait_s,
     )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     worker.start()
+    settle_heap()
     say(f"worker {os.getpid()} consuming {subjects.ingest} (stream {subjects.stream})")
     try:
         worker.run(stop)
