@@ -82,6 +82,20 @@ def test_a_first_delivery_overtaken_by_the_next_envelope_is_stored_once(
     assert platform.store.count_readings() == 2
 
 
+def test_a_straggler_is_recognised_by_a_worker_that_never_saw_its_device(
+    platform: Platform, city: SampleCity
+) -> None:
+    # Another worker committed seq 2; this one's directory is empty (a fresh
+    # start, or emptied after a sequence conflict) and loads seq 2 from the store.
+    one = city.envelope(city.air)
+    two = city.envelope(city.air)
+    deliver(platform.gate, [two], [False])
+    platform.directory.invalidate()
+    got = deliver(platform.gate, [one], [False])
+    assert got.late == 1 and got.admitted == 1
+    assert sorted(r.seq for r in platform.store.readings()) == [1, 2]
+
+
 def test_an_overtaken_envelope_too_old_to_be_a_straggler_is_a_replay(
     platform: Platform, city: SampleCity
 ) -> None:

@@ -189,11 +189,6 @@ class DeviceDirectory:
                 self._personal = personal
         return personal.get(category, True)
 
-    def known_seq(self, device_id: str) -> int | None:
-        """The newest sequence number this directory holds for a device, without loading it."""
-        view = self._views.get(device_id)
-        return None if view is None else view.last_seq
-
     def committed(self, seqs: dict[str, int]) -> None:
         """Sequence numbers that are now in the store."""
         for device_id, seq in seqs.items():

@@ -132,7 +132,7 @@ def split(
 def overtaken(gate: Gate, bodies: list[bytes], new: list[int]) -> tuple[list[int], list[int]]:
     """Split first deliveries into (new, overtaken): see the module's docstring.
 
-    Only envelopes at or below the sequence number this worker already holds
+    Only envelopes at or below the sequence number the gate's directory holds
     for their device are looked up in the store; in order, that is none.
     Envelopes of one device go to the gate in sequence order.
     """
@@ -146,8 +146,10 @@ def overtaken(gate: Gate, bodies: list[bytes], new: list[int]) -> tuple[list[int
     window = gate.authenticate_stage.window
     late: list[int] = []
     for i, head in heads.items():
-        known = gate.directory.known_seq(head.device)
-        if known is None or head.seq > known:
+        # The gate looks the device up next anyway; after a sequence conflict
+        # its directory was emptied and this loads the committed number.
+        view = gate.directory.get(head.device)
+        if view is None or head.seq > view.last_seq:
             continue
         sent = to_ms(head.sent_at)
         if not now - window.max_age_ms <= sent <= now + window.max_skew_ms:
