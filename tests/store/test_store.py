@@ -311,3 +311,17 @@ def test_postgresql_store_is_chosen_by_url(pg_url: str, tmp_path: Path) -> None:
         assert isinstance(st, PostgresStore)
     finally:
         st.close()
+
+
+def test_asking_whether_an_envelope_was_rejected_uses_an_index(store: SqlStore) -> None:
+    # Redelivered copies and stragglers ask this; a full scan of every rejection
+    # would grow with a flood of them. Sequential scans are turned off on
+    # PostgreSQL so that its planner shows whether the index can serve.
+    sqlite = store.engine.dialect.name == "sqlite"
+    query = "SELECT id FROM decisions WHERE device_id = 'd' AND seq = 1 LIMIT 1"
+    with store.engine.connect() as conn:
+        if not sqlite:
+            conn.exec_driver_sql("SET enable_seqscan = off")
+        explain = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN "
+        plan = " ".join(str(r[-1]) for r in conn.exec_driver_sql(explain + query))
+    assert "decisions_by_envelope" in plan, plan

@@ -109,6 +109,8 @@ decisions = Table(
     Column("reason", String(32), nullable=False, index=True),
     Column("count", Integer, nullable=False),
     Column("outcome", String(16), nullable=False),  # quarantined | dropped
+    # Was this envelope decided? (redelivered copies and stragglers ask; 0008)
+    Index("decisions_by_envelope", "device_id", "seq"),
 )
 
 ledger_entries = Table(
