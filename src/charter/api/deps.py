@@ -46,18 +46,6 @@ def principal_of(request: Request) -> Principal | None:
     return found
 
 
-def check_purpose(request: Request, purpose: str | None) -> None:
-    """A purpose-bound token may be used only for a purpose it was granted."""
-    found = principal_of(request)
-    if found is None or not found.purposes:
-        return
-    if purpose is None or purpose not in found.purposes:
-        raise CharterError(
-            Reason.PURPOSE_NOT_GRANTED,
-            f"state one of the token's purposes with ?purpose= ({', '.join(found.purposes)})",
-        )
-
-
 def require(*roles: Role) -> Callable[[Actor], Actor]:
     allowed = {r.value for r in roles}
 
