@@ -38,9 +38,7 @@ def test_a_resident_is_enrolled_opts_in_is_read_exports_and_is_erased_from_the_c
     made = json.loads(_ok(runner, "resident", "create", "--data-dir", data))
     rid, token = made["id"], made["token"]
     # Without proof the link is refused; the service desk that saw the fob links it.
-    refused = runner.invoke(
-        app, ["resident", "link", rid, "--identifier", FOB, "--data-dir", data]
-    )
+    refused = runner.invoke(app, ["resident", "link", rid, "--identifier", FOB, "--data-dir", data])
     assert refused.exit_code == 1 and "NO_PROOF_OF_POSSESSION" in refused.output
     assert "linked a fob" in _ok(
         runner,

@@ -9,7 +9,7 @@ from charter.bootstrap import Platform
 from charter.domain.clock import FixedClock
 from charter.sim import city as sample
 from tests.conftest import OPERATOR, SampleCity, air_reading
-from tests.rights.support import CROSSING, as_resident, crossing, resident
+from tests.rights.support import CROSSING, crossing, resident
 
 FOB = "FOB-retain-0001"
 

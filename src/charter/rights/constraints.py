@@ -37,9 +37,7 @@ def check(raw: dict[str, Any], categories: Iterable[DataCategory]) -> dict[str, 
         out["max_readings"] = n
     if "fields" in raw:
         fields = raw["fields"]
-        declared = {
-            name for c in categories for name in c.fields if name != c.identifier
-        }
+        declared = {name for c in categories for name in c.fields if name != c.identifier}
         if (
             not isinstance(fields, list)
             or not all(isinstance(f, str) for f in fields)

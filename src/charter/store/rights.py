@@ -326,7 +326,6 @@ class SqlRightsTx:
             self.conn.execute(v.insert().values(id=1, version=1))
         return self.rights_version()
 
-
     def bulk_reads_since(self, reader: str, since: int) -> int:
         """Lock the reader's window until commit, forget reads at or before `since`,
         and return the records read since: every process over this store shares it."""

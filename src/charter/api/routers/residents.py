@@ -116,9 +116,7 @@ def link_identifier(
     """Link an identifier a device sees (fob, app, vehicle tag) with `proof` that I hold it
     (the fob's public key and its signature over a challenge); only its keyed digest is kept."""
     proof = Proof(**body.proof.model_dump()) if body.proof is not None else None
-    return _link_out(
-        p.rights.residents.link(resident_id, body.identifier, body.kind, actor, proof)
-    )
+    return _link_out(p.rights.residents.link(resident_id, body.identifier, body.kind, actor, proof))
 
 
 @router.post("/residents/{resident_id}/identifiers/verified", status_code=201)
@@ -127,9 +125,7 @@ def link_verified_identifier(
 ) -> dict[str, Any]:
     """An operator links an identifier they saw the resident hold (`why`: how); on the ledger."""
     return _link_out(
-        p.rights.residents.link_verified(
-            resident_id, body.identifier, body.kind, actor, body.why
-        )
+        p.rights.residents.link_verified(resident_id, body.identifier, body.kind, actor, body.why)
     )
 
 
