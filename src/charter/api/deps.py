@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 
-from charter.auth import Principal, Role
+from charter.auth import Role
 from charter.bootstrap import Platform
 from charter.domain.clock import to_ms
 from charter.domain.errors import CharterError
@@ -36,14 +36,7 @@ def caller(request: Request) -> Actor:
     wait_s = p.security.token_limiter.take(found.token_id, to_ms(p.clock.now()))
     if wait_s:
         raise RateLimited(wait_s)
-    request.state.principal = found
     return found.actor
-
-
-def principal_of(request: Request) -> Principal | None:
-    """The verified token of this request, if it had one."""
-    found: Principal | None = getattr(request.state, "principal", None)
-    return found
 
 
 def require(*roles: Role) -> Callable[[Actor], Actor]:

@@ -31,6 +31,11 @@ GRANT_TYPE = "charter-grant+jws"
 STAFF_ROLES = frozenset({"operator", "council", "auditor"})
 
 
+def _why(why: str) -> None:
+    if not why.strip() or len(why) > 2000:
+        raise Invalid("say why, in 1 to 2000 characters")
+
+
 @dataclass(frozen=True)
 class Decision:
     request: AccessRequestRecord
@@ -59,8 +64,7 @@ class Access:
             raise NotFound(dataset)
         if not categories or len(categories) > 64:
             raise Invalid("name 1 to 64 categories")
-        if not why.strip() or len(why) > 2000:
-            raise Invalid("say why, in 1 to 2000 characters")
+        _why(why)
         for c in categories:
             if project.category(c) is None:
                 raise CharterError(Reason.UNDECLARED_CATEGORY, f"{dataset} does not declare {c}")
@@ -99,6 +103,7 @@ class Access:
     ) -> Decision:
         if actor.role not in ("operator", "council"):
             raise CharterError(Reason.FORBIDDEN, "only the project's owner decides access")
+        _why(why)
         req = self._request(request_id)
         if req.status != "pending":
             raise InvalidTransition(f"the request is {req.status}")
@@ -131,6 +136,7 @@ class Access:
     def revoke(self, request_id: str, actor: Actor, why: str) -> AccessRequestRecord:
         if actor.role not in ("operator", "council"):
             raise CharterError(Reason.FORBIDDEN, "only the project's owner revokes access")
+        _why(why)
         req = self._request(request_id)
         if req.status != "granted":
             raise InvalidTransition(f"the request is {req.status}")

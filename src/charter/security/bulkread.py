@@ -58,7 +58,7 @@ class BulkReadGuard:
         if allowed:
             return
         if approval is not None:
-            params = self.approvals.consume(approval, ActionKind.BULK_READ, actor.name)
+            params = self.approvals.consume(approval, ActionKind.BULK_READ, actor)
             if params.get("dataset") == dataset and n_records <= int(params["max_records"]):
                 return
         with self._lock:
