@@ -7,7 +7,6 @@ guard as a consumer's read under a grant.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +15,7 @@ import msgspec
 from charter.domain.clock import iso, to_ms
 from charter.domain.errors import Invalid
 from charter.domain.model import Actor
+from charter.gate.directory import DeviceDirectory
 from charter.rights.guard import ReadGuard
 from charter.store.base import Store
 
@@ -23,10 +23,8 @@ _decode = msgspec.json.decode
 
 
 class Readings:
-    def __init__(
-        self, store: Store, may_be_personal: Callable[[str], bool], guard: ReadGuard
-    ) -> None:
-        self.store, self.may_be_personal, self.guard = store, may_be_personal, guard
+    def __init__(self, store: Store, directory: DeviceDirectory, guard: ReadGuard) -> None:
+        self.store, self.directory, self.guard = store, directory, guard
 
     def list(
         self,
@@ -54,7 +52,7 @@ class Readings:
             after_id=after,
             limit=limit,
         )
-        personal = sum(1 for r in rows if self.may_be_personal(r.category))
+        personal = sum(1 for r in rows if self.directory.may_be_personal(r.category))
         self.guard.count(actor, project or "readings", personal, approval=approval)
         items = [
             {

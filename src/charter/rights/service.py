@@ -23,7 +23,7 @@ class Rights:
         self.residents = Residents(ctx, issuer)
         self.consents = Consents(ctx)
         self.access = Access(ctx, self.guard)
-        self.readings = Readings(ctx.store, ctx.gate.directory.may_be_personal, self.guard)
+        self.readings = Readings(ctx.store, ctx.gate.directory, self.guard)
         self.subject = SubjectRights(ctx)
         self.retention = Retention(ctx)
 
