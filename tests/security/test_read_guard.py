@@ -242,3 +242,23 @@ def test_every_door_issues_tokens_the_configured_tenant_accepts(
             assert me.status_code == 200, me.text
     finally:
         platform.close()
+
+
+def test_a_grant_stored_with_bad_constraints_is_refused_clearly_on_read(
+    platform: Platform, city: SampleCity
+) -> None:
+    """A grant written before constraints were checked: a clear 422, never a 500."""
+    from dataclasses import replace
+
+    _residents(platform, city, 1)
+    grant = _grant(platform)
+    [req] = platform.store.access_requests(APP_ID)
+    with platform.store.transaction() as tx:
+        tx.put_access_request(replace(req, constraints={"max_readings": -1}))
+    with TestClient(create_app(platform), raise_server_exceptions=False) as http:
+        r = http.get(
+            "/personal-data",
+            params={"category": CROSSING, "purpose": PURPOSE},
+            headers={**_auth(platform, Role.CONSUMER, subject=APP_ID), "X-Charter-Grant": grant},
+        )
+        assert_problem(r, 422, "BAD_CONSTRAINT")

@@ -187,8 +187,10 @@ class Access:
             and req.dataset in c.projects
             and c.valid_at(now_ms)
         }
-        cap = grant_constraints.cap(req.constraints, limit)
-        fields = req.constraints.get("fields")
+        # Checked again: a grant stored before constraints were checked fails clearly.
+        constraints = grant_constraints.check(req.constraints, self._categories(req))
+        cap = min(int(constraints.get("max_readings", limit)), limit)
+        fields = constraints.get("fields")
         rows = self.ctx.store.personal_readings(
             project_id=req.dataset, category=category, after_id=after, limit=10 * cap
         )

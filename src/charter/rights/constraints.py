@@ -50,9 +50,3 @@ def check(raw: dict[str, Any], categories: Iterable[DataCategory]) -> dict[str, 
             )
         out["fields"] = sorted(set(fields))
     return out
-
-
-def cap(constraints: dict[str, Any], limit: int) -> int:
-    """How many readings one read returns: the page size, within the grant's cap."""
-    n = constraints.get("max_readings")
-    return min(n, limit) if isinstance(n, int) and not isinstance(n, bool) and n >= 1 else limit
