@@ -262,3 +262,41 @@ def test_a_grant_stored_with_bad_constraints_is_refused_clearly_on_read(
             headers={**_auth(platform, Role.CONSUMER, subject=APP_ID), "X-Charter-Grant": grant},
         )
         assert_problem(r, 422, "BAD_CONSTRAINT")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_readers_counting_at_once_never_exceed_the_budget(
+    backend: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    """Many connections counting for one reader at once: exactly the threshold passes
+    (the reader's row is locked while a read is counted)."""
+    import threading
+
+    budget, threads, each = 20, 8, 5
+    with _database(backend) as url:
+        p = build(
+            Settings(data_dir=tmp_path / "d", bulk_read_threshold=budget, database_url=url),
+            clock=clock,
+        )
+        allowed: list[int] = []
+        start = threading.Barrier(threads)
+
+        def reader() -> None:
+            start.wait()
+            for _ in range(each):
+                try:
+                    p.rights.guard.count(APP, sample.TRAFFIC, 1)
+                    allowed.append(1)
+                except CharterError as e:
+                    assert e.reason is Reason.BULK_READ_REFUSED
+
+        try:
+            workers = [threading.Thread(target=reader) for _ in range(threads)]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+            assert len(allowed) == budget
+            assert p.security.bulk_reads.alerts == threads * each - budget
+        finally:
+            p.close()
