@@ -116,6 +116,38 @@ def issue_token(
     return token
 
 
+@dataclass(frozen=True)
+class TokenIssuer:
+    """The one issuer every door uses (API, CLI, demo): the configured audience,
+    issuer and lifetime, so a token it makes is one the verifier accepts."""
+
+    store: Store
+    clock: Clock
+    audience: str = DEFAULT_AUDIENCE
+    issuer: str = DEFAULT_ISSUER
+    ttl_s: int = DEFAULT_TTL_S
+
+    def issue(
+        self,
+        name: str,
+        role: Role,
+        *,
+        subject: str | None = None,
+        purposes: Sequence[str] = (),
+    ) -> str:
+        return issue_token(
+            self.store,
+            self.clock,
+            name,
+            role,
+            subject=subject,
+            purposes=purposes,
+            audience=self.audience,
+            issuer=self.issuer,
+            ttl_s=self.ttl_s,
+        )
+
+
 def verify_embedded(
     store: Store,
     token: str,
@@ -176,12 +208,13 @@ def principal(claims: dict[str, Any], role_claim: str, *, token_id: str) -> Prin
     if isinstance(purposes, str):
         purposes = purposes.split()
     subject = claims.get("subject")
+    clean = tuple(str(p)[:100] for p in purposes if isinstance(p, str) and p)[:32]
     actor = Actor(
         name=str(claims["sub"])[:200],
         role=role.value,
         subject=str(subject)[:200] if subject else None,
+        purposes=clean,
     )
-    clean = tuple(str(p)[:100] for p in purposes if isinstance(p, str))[:32]
     return Principal(actor, token_id, int(claims["exp"] * 1000), clean)
 
 

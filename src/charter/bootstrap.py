@@ -11,6 +11,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from charter.auth import TokenIssuer
 from charter.bus.base import TOPIC_REGISTRY, Bus
 from charter.bus.memory import InProcessBus
 from charter.commands.signer import CommandSigner
@@ -84,6 +85,7 @@ class Security:
     device_limiter: RateLimiter
     token_limiter: RateLimiter
     tokens: TokenVerifier
+    issuer: TokenIssuer  # the one issuer of embedded tokens: API, CLI and demo
     approvals: Approvals
     bulk_reads: BulkReadGuard
     commands: CommandSigner
@@ -212,6 +214,9 @@ def build(
         device_limiter=device_limiter,
         token_limiter=RateLimiter(settings.token_rate_per_s, settings.token_burst),
         tokens=TokenVerifier(store, clock, settings),
+        issuer=TokenIssuer(
+            store, clock, settings.auth_audience, settings.auth_issuer, settings.token_ttl_s
+        ),
         approvals=approvals,
         bulk_reads=BulkReadGuard(
             approvals, ledger, clock, settings.bulk_read_threshold, settings.bulk_read_window_s
@@ -220,6 +225,7 @@ def build(
     )
     rights = Rights(
         RightsContext(settings, store, ledger, gate, clock, keys, pseudonyms, cipher, index),
+        security.issuer,
         guard=security.bulk_reads,  # the two-person rule on bulk reads of personal data
     )
     approvals.register(ActionKind.MASS_ERASURE, rights.subject.erase_scope)

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from charter.auth import Role, issue_token
+from charter.auth import Role
 from charter.bootstrap import Platform, build
 from charter.domain.model import Actor
 from charter.rights import cli as rights_cli
@@ -283,18 +283,7 @@ def token_create(
 ) -> None:
     """Create a bearer token. It is printed once; only its digest is kept."""
     platform = _platform(data_dir)
-    s = platform.settings
-    token = issue_token(
-        platform.store,
-        platform.clock,
-        name,
-        role,
-        purposes=purpose or (),
-        audience=s.auth_audience,
-        issuer=s.auth_issuer,
-        ttl_s=s.token_ttl_s,
-    )
-    print(token)
+    print(platform.security.issuer.issue(name, role, purposes=purpose or ()))
     platform.close()
 
 

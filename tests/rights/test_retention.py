@@ -9,7 +9,7 @@ from charter.bootstrap import Platform
 from charter.domain.clock import FixedClock
 from charter.sim import city as sample
 from tests.conftest import OPERATOR, SampleCity, air_reading
-from tests.rights.support import CROSSING, as_resident, crossing, resident
+from tests.rights.support import CROSSING, crossing, resident
 
 FOB = "FOB-retain-0001"
 
@@ -68,6 +68,6 @@ def test_an_identifier_not_seen_during_the_grace_period_must_be_linked_again(
     assert platform.store.links(rid) == []
     [out] = platform.gate.ingest([city.envelope(city.traffic, [crossing(clock.now(), FOB)])])
     assert out.rejected == {"NO_CONSENT": 1}
-    platform.rights.residents.link(rid, FOB, "fob", as_resident(rid))
+    platform.rights.residents.link_verified(rid, FOB, "fob", OPERATOR, "shown")
     [out] = platform.gate.ingest([city.envelope(city.traffic, [crossing(clock.now(), FOB)])])
     assert out.admitted == 1

@@ -56,6 +56,8 @@ STATUS: dict[Reason, int] = {
     Reason.REQUEST_TOO_LARGE: 413,
     Reason.CONSENT_WITHDRAWN: 409,
     Reason.GRANT_INVALID: 403,
+    Reason.BAD_CONSTRAINT: 422,
+    Reason.NO_PROOF_OF_POSSESSION: 403,
     Reason.ALREADY_ERASED: 410,
 }
 

@@ -70,6 +70,8 @@ class Reason(StrEnum):
     CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"
     GRANT_INVALID = "GRANT_INVALID"
     ALREADY_ERASED = "ALREADY_ERASED"
+    BAD_CONSTRAINT = "BAD_CONSTRAINT"
+    NO_PROOF_OF_POSSESSION = "NO_PROOF_OF_POSSESSION"
 
     @property
     def sentence(self) -> str:
@@ -128,6 +130,8 @@ SENTENCES: dict[Reason, str] = {
     Reason.CONSENT_WITHDRAWN: "The consent was withdrawn; it cannot be used or withdrawn again.",
     Reason.GRANT_INVALID: "The access grant is forged, unknown, revoked or expired.",
     Reason.ALREADY_ERASED: "The resident's data has already been erased.",
+    Reason.BAD_CONSTRAINT: "A grant constraint has a value of the wrong kind or out of range.",
+    Reason.NO_PROOF_OF_POSSESSION: "Linking an identifier needs proof that the resident holds it.",
 }
 
 # The gate's stages, in order. A decision names the stage that made it.

@@ -140,10 +140,15 @@ class Approvals:
             w.record("approval.refused", actor, action=action_id, action_kind=kind.value, why=why)
         return _view(decided)
 
-    def consume(self, action_id: str, kind: ActionKind, proposer: str) -> dict[str, Any]:
-        """Use an approved action once (a bulk read): its parameters, then it is spent."""
+    def consume(self, action_id: str, kind: ActionKind, proposer: Actor) -> dict[str, Any]:
+        """Use an approved action once (a bulk read): its parameters, then it is spent.
+        Only by whoever proposed it: the same name in the same role."""
         action = self.store.get_pending_action(action_id)
-        if action is None or action.kind != kind.value or action.proposed_by != proposer:
+        if (
+            action is None
+            or action.kind != kind.value
+            or (action.proposed_by, action.proposed_role) != (proposer.name, proposer.role)
+        ):
             raise NotFound(f"approved action {action_id}")
         if action.status != "approved":
             raise CharterError(Reason.NEEDS_SECOND_PERSON, f"action {action_id} is {action.status}")

@@ -85,6 +85,9 @@ TRAFFIC_COUNT = DataCategory(
 )
 CROSSING_REQUEST = DataCategory(
     name="pedestrian.crossing_request",
+    # A fob holds its own Ed25519 key and sends the identifier derived from it
+    # (`charter.device.FobKey`); a resident links it by having it answer a
+    # challenge (`charter.sim.demo_residents.link_fob`).
     description="A resident's fob asks a crossing for more time; identifies the fob.",
     personal=True,
     retention_days=1,

@@ -341,3 +341,21 @@ rights_version = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("version", BigInteger, nullable=False),
 )
+
+# The bulk-read guard's sliding windows, shared by every process over the store:
+# one row per reader (locked while a read is counted) and its recent reads.
+bulk_readers = Table(
+    "bulk_readers",
+    metadata,
+    Column("reader", String(300), primary_key=True),
+)
+
+bulk_reads = Table(
+    "bulk_reads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reader", String(300), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("records", Integer, nullable=False),
+    Index("bulk_reads_by_reader", "reader", "at"),
+)

@@ -54,8 +54,7 @@ def request_access(body: AccessRequestIn, p: PlatformDep, actor: Consumer) -> di
 @router.get("/access-requests")
 def list_access_requests(p: PlatformDep, actor: Staff) -> list[dict[str, Any]]:
     """Consumers see their own requests; staff see all."""
-    consumer = actor.subject if actor.role == "consumer" else None
-    return [request_json(r) for r in p.store.access_requests(consumer)]
+    return [request_json(r) for r in p.rights.access.requests(actor)]
 
 
 @router.post("/access-requests/{request_id}/grant")
