@@ -8,7 +8,6 @@ from charter.domain.disclosure import Access, Area, CategoryDisclosure, Processi
 from charter.domain.disclosure_rules import (
     device_problems,
     device_record,
-    material_changes,
     project_problems,
 )
 from charter.domain.model import Device, Location, urn
@@ -65,21 +64,6 @@ def test_contradictions_are_found_even_in_a_draft() -> None:
     assert dict(project_problems(crossed, PRINCIPLES, complete=False)) == {
         "disclosure.area": "the area's boundary crosses itself"
     }
-
-
-def test_material_changes_name_what_changed() -> None:
-    old = noise_project()
-    assert material_changes(old, old) == []
-    assert material_changes(old, old.model_copy(update={"name": "New name"})) == []
-    assert material_changes(old, old.model_copy(update={"purpose": "Other"})) == [
-        "the purpose changes"
-    ]
-    shorter = [c.model_copy(update={"retention_days": 1}) for c in old.categories]
-    assert material_changes(old, old.model_copy(update={"categories": shorter})) == []
-    personal = [c.model_copy(update={"personal": True}) for c in old.categories]
-    assert material_changes(old, old.model_copy(update={"categories": personal})) == [
-        "air.quality becomes personal"
-    ]
 
 
 def test_the_device_record_follows_the_amsterdam_register() -> None:

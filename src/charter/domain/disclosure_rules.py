@@ -85,6 +85,8 @@ def _contradictions(project: Project, d: ProjectDisclosure) -> list[FieldProblem
     if d.area is not None and not polygon(d.area).is_valid:
         out.append(("disclosure.area", "the area's boundary crosses itself"))
     for i, c in enumerate(project.categories):
+        if c.identifier is not None and not c.personal:
+            out.append((f"categories.{i}.personal", "a category that identifies people is personal"))
         cd = c.disclosure
         if cd is None:
             continue
@@ -137,37 +139,6 @@ def device_texts(device: Device) -> list[str]:
 
 def prohibited(rules: list[ProhibitedUse], texts: list[str]) -> list[FieldProblem]:
     return [("prohibited_use", f"{r.id}: {r.rule}") for r in broken_rules(rules, texts)]
-
-
-def material_changes(old: Project, new: Project) -> list[str]:
-    """What in `new` needs the public's say again: more data, longer, more hands, wider."""
-    out: list[str] = []
-    before = {c.name: c for c in old.categories}
-    for c in new.categories:
-        was = before.get(c.name)
-        if was is None:
-            out.append(f"new data category {c.name}")
-            continue
-        if c.retention_days > was.retention_days:
-            out.append(f"longer retention of {c.name}")
-        if c.personal and not was.personal:
-            out.append(f"{c.name} becomes personal")
-        if set(c.fields) - set(was.fields):
-            out.append(f"new fields in {c.name}")
-        if c.disclosure != was.disclosure:
-            out.append(f"processing, access or storage of {c.name} changes")
-    for v in new.vendor_ids:
-        if v not in old.vendor_ids:
-            out.append(f"new vendor {v}")
-    if new.purpose != old.purpose:
-        out.append("the purpose changes")
-    old_area = old.disclosure.area if old.disclosure else None
-    new_area = new.disclosure.area if new.disclosure else None
-    if new_area is not None and (
-        old_area is None or not polygon(old_area).covers(polygon(new_area))
-    ):
-        out.append("a larger area")
-    return out
 
 
 def device_record(device: Device, project: Project) -> dict[str, object]:

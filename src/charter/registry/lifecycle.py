@@ -19,14 +19,11 @@ from charter.domain.consultation import (
     Consultation,
     ConsultationKind,
     ConsultationStatus,
+    Verdict,
     unanswered,
 )
-from charter.domain.disclosure_rules import (
-    material_changes,
-    prohibited,
-    project_problems,
-    project_texts,
-)
+from charter.domain.disclosure_changes import material_changes
+from charter.domain.disclosure_rules import prohibited, project_problems, project_texts
 from charter.domain.errors import CharterError, Conflict, InvalidTransition, NotFound
 from charter.domain.model import Actor, Project, ProjectStatus
 from charter.domain.reasons import Reason
@@ -159,7 +156,7 @@ class Lifecycle:
     def decide(
         self,
         project_id: str,
-        approve: bool,
+        verdict: Verdict,
         actor: Actor,
         why: str,
         at: datetime | None = None,
@@ -185,6 +182,7 @@ class Lifecycle:
                 Reason.THEMES_UNANSWERED,
                 f"{len(open_themes)} theme(s) without a published response: {titles}",
             )
+        approve = verdict is Verdict.APPROVE
         outcome = ConsultationStatus.APPROVED if approve else ConsultationStatus.REJECTED
         if consultation.kind is ConsultationKind.INITIAL:
             status = ProjectStatus.APPROVED if approve else ProjectStatus.DRAFT

@@ -10,7 +10,7 @@ import hashlib
 from datetime import datetime
 
 from charter.bus.base import TOPIC_REGISTRY, Bus
-from charter.domain.consultation import ConsultationStatus
+from charter.domain.consultation import ConsultationStatus, Verdict
 from charter.domain.disclosure_rules import device_problems, device_texts, prohibited
 from charter.domain.errors import Conflict, Invalid, InvalidTransition, NotFound
 from charter.domain.model import (
@@ -122,17 +122,20 @@ class Registry:
         """Public exhibition: needs a complete disclosure and a statement per principle."""
         return self.lifecycle.open(project_id, actor, why, at)
 
-    def approve(
-        self, project_id: str, actor: Actor, why: str, at: datetime | None = None
+    def decide(
+        self,
+        project_id: str,
+        verdict: Verdict,
+        actor: Actor,
+        why: str,
+        at: datetime | None = None,
     ) -> Project:
-        """The council's approval, after the consultation ended and every theme is answered."""
-        return self.lifecycle.decide(project_id, True, actor, why, at)
+        """The council's decision, the one way a project or an amendment is approved.
 
-    def reject(
-        self, project_id: str, actor: Actor, why: str, at: datetime | None = None
-    ) -> Project:
-        """The council's rejection: a project goes back to draft, an amendment is dropped."""
-        return self.lifecycle.decide(project_id, False, actor, why, at)
+        Only after the consultation ended and every theme is answered. A rejected
+        project goes back to draft; a rejected amendment is dropped.
+        """
+        return self.lifecycle.decide(project_id, verdict, actor, why, at)
 
     def amend(
         self, project: Project, actor: Actor, why: str, at: datetime | None = None

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from charter.device import DeviceSigner
 from charter.domain.clock import FixedClock
+from charter.domain.consultation import APPROVE
 from charter.domain.disclosure import (
     Access,
     Area,
@@ -383,7 +384,7 @@ def register_projects(registry: Registry, *, consultation_over: bool = False) ->
     for project, target in plan:
         if target is ProjectStatus.CONSULTATION:
             continue
-        registry.approve(project.id, COUNCIL, "approved after consultation")
+        registry.decide(project.id, APPROVE, COUNCIL, "approved after consultation")
         registry.set_project_status(project.id, ProjectStatus.LIVE, SEEDER, "devices installed")
 
 

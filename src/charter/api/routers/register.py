@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -18,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from charter.api.deps import Council, Operator, PlatformDep
 from charter.domain.clock import iso
-from charter.domain.consultation import Stance
+from charter.domain.consultation import Stance, Verdict
 from charter.domain.errors import CharterError, NotFound
 from charter.domain.model import Project
 from charter.domain.reasons import Reason
@@ -56,13 +55,8 @@ class ResponseIn(BaseModel):
     response: Annotated[str, Field(max_length=100_000)]
 
 
-class Outcome(StrEnum):
-    APPROVE = "approve"
-    REJECT = "reject"
-
-
 class DecisionIn(BaseModel):
-    outcome: Outcome
+    outcome: Verdict
     why: Annotated[str, Field(min_length=1, max_length=2000)]
     at: datetime | None = None
 
@@ -184,10 +178,10 @@ def respond(theme_id: ThemeId, body: ResponseIn, p: PlatformDep, actor: Operator
 
 @router.post("/projects/{project_id}/decision")
 def decide(project_id: str, body: DecisionIn, p: PlatformDep, actor: Council) -> Project:
-    """The council approves or rejects, after the consultation ended, every theme answered."""
-    if body.outcome is Outcome.APPROVE:
-        return p.registry.approve(project_id, actor, body.why, body.at)
-    return p.registry.reject(project_id, actor, body.why, body.at)
+    """The council approves or rejects, after the consultation ended, every theme answered.
+
+    The one way a project or an amendment is approved: the decision and its reasons."""
+    return p.registry.decide(project_id, body.outcome, actor, body.why, body.at)
 
 
 @router.post("/projects/{project_id}/amendments")
