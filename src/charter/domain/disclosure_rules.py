@@ -11,15 +11,22 @@ from datetime import date
 from shapely.geometry import Polygon
 
 from charter.domain.disclosure import (
+    IDENTIFYING,
     PERSONAL_ONLY,
     TRANSFORMING,
     Access,
     Area,
+    Capability,
     Processing,
     ProjectDisclosure,
 )
 from charter.domain.model import Device, Project
-from charter.domain.principles import Principle, ProhibitedUse, broken_rules
+from charter.domain.principles import (
+    Principle,
+    ProhibitedUse,
+    broken_rules,
+    forbidden_capabilities,
+)
 
 FieldProblem = tuple[str, str]
 
@@ -49,6 +56,8 @@ def project_problems(
         out.append(("disclosure.indicators", "state at least one measurable benefit"))
     if not d.technologies:
         out.append(("disclosure.technologies", "name the technology used"))
+    if not d.capabilities:
+        out.append(("disclosure.capabilities", "say what the technology does: its capabilities"))
     if d.area is None:
         out.append(("disclosure.area", "give the area the project covers"))
     if personal and not d.privacy_statement:
@@ -84,6 +93,14 @@ def _contradictions(project: Project, d: ProjectDisclosure) -> list[FieldProblem
             out.append((f"disclosure.indicators.{i}.target", "the target equals the baseline"))
     if d.area is not None and not polygon(d.area).is_valid:
         out.append(("disclosure.area", "the area's boundary crosses itself"))
+    identifying = sorted(set(d.capabilities) & IDENTIFYING)
+    if identifying and not any(c.personal for c in project.categories):
+        out.append(
+            (
+                "disclosure.capabilities",
+                f"{', '.join(identifying)} identifies people: declare the personal data it yields",
+            )
+        )
     for i, c in enumerate(project.categories):
         if c.identifier is not None and not c.personal:
             out.append((f"categories.{i}.personal", "a category that identifies people is personal"))
@@ -123,7 +140,22 @@ def device_problems(device: Device, project: Project, today: date) -> list[Field
             out.append(("disclosure.region", "a fixed sensor has a location, not a region"))
     if d.active_until is not None and d.active_until < today:
         out.append(("disclosure.active_until", "the end date lies in the past"))
+    declared = project.disclosure.capabilities if project.disclosure else []
+    undeclared = [c.value for c in d.capabilities if c not in declared]
+    if undeclared:
+        out.append(
+            ("disclosure.capabilities", f"the project does not declare {', '.join(undeclared)}")
+        )
     return out
+
+
+def project_capabilities(project: Project) -> list[Capability]:
+    return list(project.disclosure.capabilities) if project.disclosure else []
+
+
+def device_capabilities(device: Device, project: Project) -> list[Capability]:
+    """What a device does: what it declares, else everything its project declares."""
+    return list(device.disclosure.capabilities) or project_capabilities(project)
 
 
 def project_texts(project: Project) -> list[str]:
@@ -137,8 +169,19 @@ def device_texts(device: Device) -> list[str]:
     return [device.modality, device.disclosure.observation_goal or ""]
 
 
-def prohibited(rules: list[ProhibitedUse], texts: list[str]) -> list[FieldProblem]:
-    return [("prohibited_use", f"{r.id}: {r.rule}") for r in broken_rules(rules, texts)]
+def prohibited(
+    rules: list[ProhibitedUse], texts: list[str], capabilities: list[Capability]
+) -> list[FieldProblem]:
+    """Declared capabilities a rule forbids; then, as a second net, the rules named in words."""
+    out: list[FieldProblem] = []
+    hit: set[str] = set()
+    for rule, cap in forbidden_capabilities(rules, capabilities):
+        out.append(("disclosure.capabilities", f"{rule.id}: {rule.rule} ({cap.value} declared)"))
+        hit.add(rule.id)
+    out += [
+        ("prohibited_use", f"{r.id}: {r.rule}") for r in broken_rules(rules, texts) if r.id not in hit
+    ]
+    return out
 
 
 def device_record(device: Device, project: Project) -> dict[str, object]:
@@ -151,6 +194,7 @@ def device_record(device: Device, project: Project) -> dict[str, object]:
         "project": project.id,
         "vendor": device.vendor_id,
         "technology": device.modality,
+        "capabilities": [c.value for c in device_capabilities(device, project)],
         "mobile": d.mobile,
         "measures": [
             f"{c.name} ({', '.join(sorted(c.fields))})" for c in sorted(categories, key=_name)

@@ -11,7 +11,12 @@ from datetime import datetime
 
 from charter.bus.base import TOPIC_REGISTRY, Bus
 from charter.domain.consultation import ConsultationStatus, Verdict
-from charter.domain.disclosure_rules import device_problems, device_texts, prohibited
+from charter.domain.disclosure_rules import (
+    device_capabilities,
+    device_problems,
+    device_texts,
+    prohibited,
+)
 from charter.domain.errors import Conflict, Invalid, InvalidTransition, NotFound
 from charter.domain.model import (
     DEVICE_TRANSITIONS,
@@ -216,7 +221,8 @@ class Registry:
             raise Invalid(f"{project.id} does not declare {', '.join(undeclared)}")
         if project.status is ProjectStatus.RETIRED:
             raise InvalidTransition(f"{project.id} is retired")
-        refuse(Reason.PROHIBITED_USE, prohibited(self.rules.prohibited, device_texts(device)))
+        uses = device_capabilities(device, project)
+        refuse(Reason.PROHIBITED_USE, prohibited(self.rules.prohibited, device_texts(device), uses))
         today = self.ledger.clock.now().date()
         refuse(Reason.DISCLOSURE_INCOMPLETE, device_problems(device, project, today))
         trust_reasons = self.policy.evaluate_device(device, self.store.get_vendor(device.vendor_id))

@@ -21,6 +21,7 @@ from charter.domain.consultation import APPROVE
 from charter.domain.disclosure import (
     Access,
     Area,
+    Capability,
     CategoryDisclosure,
     Indicator,
     Processing,
@@ -142,12 +143,15 @@ def disclosure(
     *,
     personal: bool = False,
     area: Area = CITY_AREA,
+    capabilities: tuple[Capability, ...] = (Capability.ENVIRONMENTAL_SENSING,),
 ) -> ProjectDisclosure:
-    """A complete disclosure: contact, indicators, technology, area, a word per principle."""
+    """A complete disclosure: contact, indicators, technology and what it does, area,
+    a word per principle."""
     return ProjectDisclosure(
         contact="urban-data@example.city, +31 20 555 0100",
         indicators=indicators,
         technologies=technologies,
+        capabilities=list(capabilities),
         purposes=["public service", "planning"],
         privacy_statement="https://example.city/privacy/urban-data" if personal else None,
         impact_assessment="DPIA 2026-07, City of Example" if personal else None,
@@ -255,6 +259,7 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                         )
                     ],
                     personal=True,
+                    capabilities=(Capability.VEHICLE_DETECTION, Capability.TOKEN_READING),
                 ),
                 **common,
             ),
@@ -295,6 +300,7 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                             by="2025",
                         )
                     ],
+                    capabilities=(Capability.PRESENCE_DETECTION,),
                 ),
                 **common,
             ),
