@@ -35,6 +35,7 @@ from charter.policy.enforce import enforce_fleet
 from charter.registry.feedback import Feedback
 from charter.registry.lifecycle import Lifecycle
 from charter.registry.rules import RegisterRules, check_not_backdated, refuse
+from charter.registry.services import ServiceSwitch
 from charter.store.base import Store
 
 
@@ -59,9 +60,15 @@ class Registry:
         # Consultation and residents' feedback (registry/lifecycle.py, registry/feedback.py).
         self.lifecycle = Lifecycle(store, ledger, self.rules, self._changed)
         self.feedback = Feedback(store, ledger, self.rules, self.lifecycle, source_key)
+        # City services switched off by the two-person rule (registry/services.py).
+        self.services = ServiceSwitch(store, ledger, self._changed)
 
     def _changed(self, subject: str) -> None:
         self.bus.publish(TOPIC_REGISTRY, subject)
+
+    def service_disabled(self, name: str) -> bool:
+        """Is this city service switched off (by the two-person rule)? Read from the store."""
+        return self.services.disabled(name)
 
     # vendors ------------------------------------------------------------------
     def register_vendor(self, vendor: Vendor, actor: Actor, why: str = "registered") -> Vendor:
