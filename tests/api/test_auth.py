@@ -104,7 +104,9 @@ OPERATOR_ROUTES = [
     ("POST", "/devices/urn:ngsi-ld:Device:air/status", {"status": "suspended", "why": "w"}),
     ("POST", "/quarantine/1/replay", {"why": "w"}),
 ]
-COUNCIL_ROUTES = [("POST", f"/projects/{sample.FLOOD}/decision", {"outcome": "approve", "why": "w"})]
+COUNCIL_ROUTES = [
+    ("POST", f"/projects/{sample.FLOOD}/decision", {"outcome": "approve", "why": "w"})
+]
 READER_ROUTES = [("GET", "/readings", None), ("GET", "/quarantine", None)]
 
 

@@ -168,10 +168,16 @@ def test_retention_shorter_or_longer_access_narrower_or_wider_are_material() -> 
     assert material_changes(shorter, old) == ["longer retention of traffic.count"]
     cd = sample.TRAFFIC_COUNT.disclosure
     assert cd is not None
-    wider = _cat(old, "traffic.count", disclosure=cd.model_copy(update={"access": [*cd.access, Access.VENDOR]}))
+    wider = _cat(
+        old,
+        "traffic.count",
+        disclosure=cd.model_copy(update={"access": [*cd.access, Access.VENDOR]}),
+    )
     assert material_changes(old, wider) == ["access of traffic.count changes (adds vendor)"]
     assert material_changes(wider, old) == ["access of traffic.count changes (removes vendor)"]
-    raw = _cat(old, "traffic.count", disclosure=cd.model_copy(update={"processing": [Processing.RAW]}))
+    raw = _cat(
+        old, "traffic.count", disclosure=cd.model_copy(update={"processing": [Processing.RAW]})
+    )
     assert material_changes(old, raw) == [
         "processing of traffic.count changes (adds raw; removes aggregated)"
     ]
@@ -184,7 +190,9 @@ def test_purposes_categories_and_vendors_are_material_both_ways() -> None:
     more = old.model_copy(update={"disclosure": tags})
     assert material_changes(old, more) == ["disclosure.purposes changes (adds marketing)"]
     assert material_changes(more, old) == ["disclosure.purposes changes (removes marketing)"]
-    fewer = old.model_copy(update={"categories": old.categories[:1], "vendor_ids": [sample.TRUSTED]})
+    fewer = old.model_copy(
+        update={"categories": old.categories[:1], "vendor_ids": [sample.TRUSTED]}
+    )
     assert material_changes(old, fewer) == [
         "data category pedestrian.crossing_request removed",
         "data category water.level removed",

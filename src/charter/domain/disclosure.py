@@ -72,7 +72,7 @@ class Capability(StrEnum):
     VEHICLE_DETECTION = "vehicle-detection"  # counting or detecting vehicles, no identity
     PEOPLE_COUNTING = "people-counting"  # counting people, no identity
     PRESENCE_DETECTION = "presence-detection"  # whether a place is taken
-    TOKEN_READING = "token-reading"  # a fob, card or tag that identifies its holder
+    TOKEN_READING = "token-reading"  # noqa: S105 (a fob, card or tag that identifies its holder)
     IMAGE_CAPTURE = "image-capture"
     VIDEO_RECORDING = "video-recording"
     AUDIO_RECORDING = "audio-recording"

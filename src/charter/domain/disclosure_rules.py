@@ -103,7 +103,9 @@ def _contradictions(project: Project, d: ProjectDisclosure) -> list[FieldProblem
         )
     for i, c in enumerate(project.categories):
         if c.identifier is not None and not c.personal:
-            out.append((f"categories.{i}.personal", "a category that identifies people is personal"))
+            out.append(
+                (f"categories.{i}.personal", "a category that identifies people is personal")
+            )
         cd = c.disclosure
         if cd is None:
             continue
@@ -179,7 +181,9 @@ def prohibited(
         out.append(("disclosure.capabilities", f"{rule.id}: {rule.rule} ({cap.value} declared)"))
         hit.add(rule.id)
     out += [
-        ("prohibited_use", f"{r.id}: {r.rule}") for r in broken_rules(rules, texts) if r.id not in hit
+        ("prohibited_use", f"{r.id}: {r.rule}")
+        for r in broken_rules(rules, texts)
+        if r.id not in hit
     ]
     return out
 

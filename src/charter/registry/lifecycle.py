@@ -49,7 +49,9 @@ class Lifecycle:
     # checks shared with the registry --------------------------------------------
     def check(self, project: Project, *, complete: bool) -> None:
         """Refuse a prohibited use outright; then every missing or contradictory field."""
-        uses = prohibited(self.rules.prohibited, project_texts(project), project_capabilities(project))
+        uses = prohibited(
+            self.rules.prohibited, project_texts(project), project_capabilities(project)
+        )
         refuse(Reason.PROHIBITED_USE, uses)
         problems = project_problems(project, self.rules.principles, complete=complete)
         refuse(Reason.DISCLOSURE_INCOMPLETE, problems)
