@@ -79,7 +79,7 @@ def device_doc(signer: DeviceSigner, **overrides: Any) -> dict[str, Any]:
         "vendor_id": sample.TRUSTED,
         "project_id": sample.AIR,
         "modality": "air quality station",
-        "location": {"lat": 52.1, "lon": 4.3},
+        "location": {"lat": 52.36, "lon": 4.9},
         "categories": ["air.quality"],
         "public_key": signer.public_key_b64,
     }

@@ -73,7 +73,7 @@ def test_the_device_record_follows_the_amsterdam_register() -> None:
         vendor_id=sample.TRUSTED,
         project_id=project.id,
         modality="crossing button",
-        location=Location(lat=52.0, lon=4.0),
+        location=Location(lat=52.36, lon=4.9),
         categories=["pedestrian.crossing_request"],
         public_key=KEY,
     )

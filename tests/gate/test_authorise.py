@@ -153,7 +153,7 @@ def test_a_device_past_its_active_until_date_is_refused(
             vendor_id=sample.TRUSTED,
             project_id=sample.AIR,
             modality="test",
-            location=Location(lat=52.0, lon=4.0),
+            location=Location(lat=52.36, lon=4.9),
             categories=["air.quality"],
             public_key=signer.public_key_b64,
             disclosure=DeviceDisclosure(active_until=last_day),

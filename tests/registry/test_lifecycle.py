@@ -677,3 +677,32 @@ def test_an_amendment_naming_an_unknown_vendor_is_refused(
     proposal = air.model_copy(update={"vendor_ids": [*air.vendor_ids, stranger]})
     fails(Reason.NOT_FOUND, platform.registry.amend, proposal, OPERATOR, "new vendor")
     assert platform.store.consultations(sample.AIR)[-1].kind.value == "initial"
+
+
+def test_a_device_beyond_the_consulted_area_is_refused(
+    platform: Platform, city: SampleCity
+) -> None:
+    """Placing sensors outside the area the public saw would widen the project unconsulted."""
+    signer = DeviceSigner(urn("Device", "far-away"))
+    far = Device(
+        id=signer.device_id,
+        vendor_id=sample.TRUSTED,
+        project_id=sample.AIR,
+        modality="air quality station",
+        location=Location(lat=48.85, lon=2.35),
+        categories=["air.quality"],
+        public_key=signer.public_key_b64,
+    )
+    err = fails(Reason.DISCLOSURE_INCOMPLETE, platform.registry.register_device, far, OPERATOR)
+    assert err.errors == [  # type: ignore[attr-defined]
+        {"field": "location", "message": "outside the area the project was consulted on"}
+    ]
+    wide = sample.Area(
+        coordinates=[[(4.0, 52.0), (5.5, 52.0), (5.5, 53.0), (4.0, 53.0), (4.0, 52.0)]]
+    )
+    roaming = far.model_copy(
+        update={"location": None, "disclosure": DeviceDisclosure(mobile=True, region=wide)}
+    )
+    err = fails(Reason.DISCLOSURE_INCOMPLETE, platform.registry.register_device, roaming, OPERATOR)
+    assert [e["field"] for e in err.errors] == ["disclosure.region"]  # type: ignore[attr-defined]
+    assert platform.store.get_device(signer.device_id) is None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from shapely.geometry import Polygon
+from shapely.geometry import Point, Polygon
 
 from charter.domain.disclosure import (
     IDENTIFYING,
@@ -142,6 +142,7 @@ def device_problems(device: Device, project: Project, today: date) -> list[Field
             out.append(("disclosure.region", "a fixed sensor has a location, not a region"))
     if d.active_until is not None and d.active_until < today:
         out.append(("disclosure.active_until", "the end date lies in the past"))
+    out += _outside(device, project)
     declared = project.disclosure.capabilities if project.disclosure else []
     undeclared = [c.value for c in d.capabilities if c not in declared]
     if undeclared:
@@ -149,6 +150,19 @@ def device_problems(device: Device, project: Project, today: date) -> list[Field
             ("disclosure.capabilities", f"the project does not declare {', '.join(undeclared)}")
         )
     return out
+
+
+def _outside(device: Device, project: Project) -> list[FieldProblem]:
+    """A device placed beyond the area the public was consulted on would widen the project."""
+    area = project.disclosure.area if project.disclosure else None
+    if area is None or not polygon(area).is_valid:
+        return []
+    where, loc, region = polygon(area), device.location, device.disclosure.region
+    if loc is not None and not where.covers(Point(loc.lon, loc.lat)):
+        return [("location", "outside the area the project was consulted on")]
+    if region is not None and polygon(region).is_valid and not where.covers(polygon(region)):
+        return [("disclosure.region", "beyond the area the project was consulted on")]
+    return []
 
 
 def project_capabilities(project: Project) -> list[Capability]:
