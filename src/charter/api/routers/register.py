@@ -122,22 +122,7 @@ def list_comments(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     """Comments of the project's consultations: text, stance and theme; never who wrote them."""
-    if p.store.get_project(project_id) is None:
-        raise NotFound(project_id)
-    out: list[dict[str, Any]] = []
-    for c in p.store.consultations(project_id):
-        for m in p.store.comments(c.id, after_id=after, limit=max(1, min(limit, 1000))):
-            out.append(
-                {
-                    "id": m.id,
-                    "consultation": c.id,
-                    "at": iso(m.at),
-                    "stance": m.stance.value,
-                    "text": m.text,
-                    "theme": m.theme_id,
-                }
-            )
-    return out[: max(1, min(limit, 1000))]
+    return export.comment_records(p.store, project_id, after, limit)
 
 
 @router.post("/register/projects/{project_id}/comments", status_code=201)
