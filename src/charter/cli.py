@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +14,7 @@ from rich.table import Table
 
 from charter.auth import Role
 from charter.bootstrap import Platform, build
+from charter.domain.errors import CharterError
 from charter.domain.model import Actor
 from charter.rights import cli as rights_cli
 from charter.settings import Settings
@@ -47,6 +50,16 @@ DataDir = Annotated[
 Host = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")]
 Port = Annotated[int | None, typer.Option(help="Port to listen on [default: 8000]")]
 CLI_ACTOR = Actor(name="cli", role="operator")
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A refusal of the register is a message and exit status 1, not a traceback."""
+    try:
+        yield
+    except CharterError as e:
+        console.print(f"[red]{e.reason.value}[/red] {e.detail}")
+        raise typer.Exit(1) from None
 
 
 def _platform(
@@ -135,16 +148,17 @@ def demo(
 
     platform = _platform(data_dir, host=host, port=port, store=store, bus=bus)
     s = platform.settings
-    summary = run(
-        platform,
-        host=s.host,
-        port=s.port,
-        duration=duration,
-        n_devices=devices,
-        period_s=period,
-        # Soft wrap: a token must stay on one line to be copied.
-        say=lambda message: console.print(message, soft_wrap=True),
-    )
+    with _refusals():
+        summary = run(
+            platform,
+            host=s.host,
+            port=s.port,
+            duration=duration,
+            n_devices=devices,
+            period_s=period,
+            # Soft wrap: a token must stay on one line to be copied.
+            say=lambda message: console.print(message, soft_wrap=True),
+        )
     table = Table(title="Charter demo summary")
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -353,7 +367,8 @@ def report_transparency(
     from charter.report.transparency import compute, rights_of
 
     platform = _platform(data_dir)
-    report = compute(platform.store, platform.ledger, project, rights_of(platform))
+    with _refusals():
+        report = compute(platform.store, platform.ledger, project, rights_of(platform))
     out.write_text(render(report), encoding="utf-8")
     console.print(
         f"{report.scope_name}: {report.admitted} admitted, {report.rejected_total} rejected, "

@@ -21,6 +21,8 @@ from charter.sim import city as sample
 from tests.api.support import PROBLEM, assert_problem, bearer, water
 from tests.conftest import SampleCity, air_reading
 
+APPROVED = {"outcome": "approve", "why": "vote"}
+
 
 @pytest.fixture
 def auditor(platform: Platform) -> dict[str, str]:
@@ -232,7 +234,7 @@ def test_quarantine_is_listed_and_replayed_by_an_operator_on_the_record(
     )
 
     # Once the project is approved and live, the operator replays it and it is admitted.
-    ok = client.post(f"/projects/{sample.FLOOD}/approve", json={"why": "vote"}, headers=council)
+    ok = client.post(f"/projects/{sample.FLOOD}/decision", json=APPROVED, headers=council)
     assert ok.status_code == 200
     why = {"status": "live", "why": "gauges installed"}
     assert client.post(f"/projects/{sample.FLOOD}/status", json=why, headers=op).status_code == 200
@@ -365,7 +367,7 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     for path in (
         "/ingest",
         "/vendors",
-        "/projects/{project_id}/approve",
+        "/projects/{project_id}/decision",
         "/devices/{device_id}/status",
         "/readings",
         "/quarantine/{item_id}/replay",

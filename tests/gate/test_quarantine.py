@@ -16,6 +16,7 @@ from charter.bootstrap import Platform
 from charter.bus.base import TOPIC_READINGS
 from charter.device import DeviceSigner, SimReading
 from charter.domain.clock import FixedClock, to_ms
+from charter.domain.consultation import APPROVE
 from charter.domain.errors import CharterError, NotFound
 from charter.domain.model import DeviceStatus, ProjectStatus, urn
 from charter.domain.reasons import Reason
@@ -36,7 +37,7 @@ def crossing(t: Any, fob: str = FOB, extra: object = 10) -> SimReading:
 
 
 def make_flood_live(platform: Platform) -> None:
-    platform.registry.approve(sample.FLOOD, COUNCIL, "approved after consultation")
+    platform.registry.decide(sample.FLOOD, APPROVE, COUNCIL, "approved after consultation")
     platform.registry.set_project_status(sample.FLOOD, ProjectStatus.LIVE, OPERATOR, "installed")
 
 

@@ -97,7 +97,7 @@ def test_a_resident_is_enrolled_opts_in_is_read_exports_and_is_erased_from_the_c
             vendor_id=sample.TRUSTED,
             project_id=sample.TRAFFIC,
             modality="crossing",
-            location=Location(lat=52.0, lon=4.0),
+            location=Location(lat=52.36, lon=4.9),
             categories=[CROSSING],
             public_key=signer.public_key_b64,
         ),

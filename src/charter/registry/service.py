@@ -10,8 +10,13 @@ import hashlib
 from datetime import datetime
 
 from charter.bus.base import TOPIC_REGISTRY, Bus
-from charter.domain.consultation import ConsultationStatus
-from charter.domain.disclosure_rules import device_problems, device_texts, prohibited
+from charter.domain.consultation import ConsultationStatus, Verdict
+from charter.domain.disclosure_rules import (
+    device_capabilities,
+    device_problems,
+    device_texts,
+    prohibited,
+)
 from charter.domain.errors import Conflict, Invalid, InvalidTransition, NotFound
 from charter.domain.model import (
     DEVICE_TRANSITIONS,
@@ -30,6 +35,7 @@ from charter.policy.enforce import enforce_fleet
 from charter.registry.feedback import Feedback
 from charter.registry.lifecycle import Lifecycle
 from charter.registry.rules import RegisterRules, check_not_backdated, refuse
+from charter.registry.services import ServiceSwitch
 from charter.store.base import Store
 
 
@@ -54,9 +60,15 @@ class Registry:
         # Consultation and residents' feedback (registry/lifecycle.py, registry/feedback.py).
         self.lifecycle = Lifecycle(store, ledger, self.rules, self._changed)
         self.feedback = Feedback(store, ledger, self.rules, self.lifecycle, source_key)
+        # City services switched off by the two-person rule (registry/services.py).
+        self.services = ServiceSwitch(store, ledger, self._changed)
 
     def _changed(self, subject: str) -> None:
         self.bus.publish(TOPIC_REGISTRY, subject)
+
+    def service_disabled(self, name: str) -> bool:
+        """Is this city service switched off (by the two-person rule)? Read from the store."""
+        return self.services.disabled(name)
 
     # vendors ------------------------------------------------------------------
     def register_vendor(self, vendor: Vendor, actor: Actor, why: str = "registered") -> Vendor:
@@ -122,17 +134,20 @@ class Registry:
         """Public exhibition: needs a complete disclosure and a statement per principle."""
         return self.lifecycle.open(project_id, actor, why, at)
 
-    def approve(
-        self, project_id: str, actor: Actor, why: str, at: datetime | None = None
+    def decide(
+        self,
+        project_id: str,
+        verdict: Verdict,
+        actor: Actor,
+        why: str,
+        at: datetime | None = None,
     ) -> Project:
-        """The council's approval, after the consultation ended and every theme is answered."""
-        return self.lifecycle.decide(project_id, True, actor, why, at)
+        """The council's decision, the one way a project or an amendment is approved.
 
-    def reject(
-        self, project_id: str, actor: Actor, why: str, at: datetime | None = None
-    ) -> Project:
-        """The council's rejection: a project goes back to draft, an amendment is dropped."""
-        return self.lifecycle.decide(project_id, False, actor, why, at)
+        Only after the consultation ended and every theme is answered. A rejected
+        project goes back to draft; a rejected amendment is dropped.
+        """
+        return self.lifecycle.decide(project_id, verdict, actor, why, at)
 
     def amend(
         self, project: Project, actor: Actor, why: str, at: datetime | None = None
@@ -213,7 +228,8 @@ class Registry:
             raise Invalid(f"{project.id} does not declare {', '.join(undeclared)}")
         if project.status is ProjectStatus.RETIRED:
             raise InvalidTransition(f"{project.id} is retired")
-        refuse(Reason.PROHIBITED_USE, prohibited(self.rules.prohibited, device_texts(device)))
+        uses = device_capabilities(device, project)
+        refuse(Reason.PROHIBITED_USE, prohibited(self.rules.prohibited, device_texts(device), uses))
         today = self.ledger.clock.now().date()
         refuse(Reason.DISCLOSURE_INCOMPLETE, device_problems(device, project, today))
         trust_reasons = self.policy.evaluate_device(device, self.store.get_vendor(device.vendor_id))

@@ -22,12 +22,14 @@ from charter.domain.errors import CharterError, Conflict, Invalid, NotFound
 from charter.domain.model import Actor
 from charter.domain.reasons import Reason
 from charter.ledger.log import Ledger
+from charter.registry.services import check_name
 from charter.store.base import PendingAction, Store
 
 
 class ActionKind(StrEnum):
     REVOKE_VENDOR_FLEET = "revoke_vendor_fleet"
     DISABLE_SERVICE = "disable_service"
+    ENABLE_SERVICE = "enable_service"
     ROTATE_LEDGER_KEY = "rotate_ledger_key"
     MASS_ERASURE = "mass_erasure"
     BULK_READ = "bulk_read"
@@ -36,16 +38,23 @@ class ActionKind(StrEnum):
 _STAFF = frozenset({Role.OPERATOR.value, Role.COUNCIL.value})
 
 
+def _service(params: dict[str, Any]) -> str:
+    return check_name(params.get("service"))
+
+
 @dataclass(frozen=True)
 class Rule:
     proposers: frozenset[str]
     approvers: frozenset[str]
     params: tuple[str, ...]  # required parameters
+    # Refuses bad parameters when proposed, so an approved action cannot fail on them.
+    check: Callable[[dict[str, Any]], object] | None = None
 
 
 RULES: dict[ActionKind, Rule] = {
     ActionKind.REVOKE_VENDOR_FLEET: Rule(_STAFF, _STAFF, ("vendor_id",)),
-    ActionKind.DISABLE_SERVICE: Rule(_STAFF, _STAFF, ("service",)),
+    ActionKind.DISABLE_SERVICE: Rule(_STAFF, _STAFF, ("service",), _service),
+    ActionKind.ENABLE_SERVICE: Rule(_STAFF, _STAFF, ("service",), _service),
     ActionKind.ROTATE_LEDGER_KEY: Rule(_STAFF, _STAFF, ()),
     ActionKind.MASS_ERASURE: Rule(_STAFF, _STAFF, ("scope",)),
     # Whoever may read personal data asks; the council or an auditor agrees.
@@ -93,6 +102,8 @@ class Approvals:
         missing = [p for p in rule.params if p not in params]
         if missing:
             raise Invalid(f"{kind} needs {', '.join(missing)}")
+        if rule.check is not None:
+            rule.check(params)
         now = to_ms(self.clock.now())
         action = PendingAction(
             id=secrets.token_hex(8),

@@ -246,6 +246,15 @@ pending_actions = Table(
     Column("decided_at", BigInteger, nullable=True),
 )
 
+# City services switched off (or on again) by the two-person rule; a service not here runs.
+service_states = Table(
+    "service_states",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),  # disabled | enabled
+    Column("changed_at", BigInteger, nullable=False),
+)
+
 
 # --- residents' rights (charter.rights) -------------------------------------
 residents = Table(

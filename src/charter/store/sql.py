@@ -292,6 +292,10 @@ class SqlTx(SqlRightsTx):
             )
         )
 
+    def set_service_status(self, name: str, status: str, at: int) -> None:
+        values = {"name": name, "status": status, "changed_at": at}
+        upsert(self.conn, s.service_states, ("name",), values)
+
     def put_pending_action(self, action: PendingAction) -> None:
         upsert(
             self.conn,
@@ -625,6 +629,11 @@ class SqlStore(SqlRightsStore):
         if status is not None:
             stmt = stmt.where(t.c.status == status)
         return [_action(r) for r in self._rows(stmt)]
+
+    def disabled_services(self) -> list[str]:
+        t = s.service_states
+        rows = self._rows(select(t.c.name).where(t.c.status == "disabled").order_by(t.c.name))
+        return [r.name for r in rows]
 
 
 def _action(r: Any) -> PendingAction:
