@@ -4,14 +4,14 @@ Before, each API process counted its own callers' personal reads in memory, so
 N processes allowed N times the threshold. A row per reader is locked while a
 read is counted; its reads in the window are summed from `bulk_reads`.
 
-Revision ID: rights_bulkreads
+Revision ID: 0009
 Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "rights_bulkreads"
+revision = "0009"
 down_revision = "0008"
 branch_labels = None
 depends_on = None

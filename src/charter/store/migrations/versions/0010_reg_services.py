@@ -3,15 +3,15 @@
 The approved action used to leave only a ledger entry that nothing read; the
 state is now a row a service (in any process) can query.
 
-Revision ID: reg_services
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "reg_services"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
