@@ -422,14 +422,15 @@ def policy_apply(
     why: Annotated[str, typer.Option(help="Why the policy changes")],
     data_dir: DataDir = None,
 ) -> None:
-    """Re-judge every vendor and device under the configured policy file (on the ledger).
+    """Adopt the configured policy file and re-judge every vendor and device (on the ledger).
 
-    Run it after editing the file CHARTER_TRUST_POLICY_FILE names; the server
-    reads the same file when it starts.
+    Run it after editing the file CHARTER_TRUST_POLICY_FILE names. The adopted
+    rules are kept in the store: a running server and its workers judge by
+    them from the next registration, and their gates refuse suspended devices
+    from their next batch.
     """
     platform = _platform(data_dir)
-    trust = platform.security.trust
-    out = trust.set_policy(trust.policy, CLI_ACTOR, why)
+    _policy, out = platform.security.trust.apply_configured(CLI_ACTOR, why)
     console.print(
         f"vendors changed: {len(out.vendors_changed)}, devices suspended: "
         f"{len(out.devices_suspended)}"
