@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -10,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from charter.auth import Role, issue_token
+from charter.auth import Role, issue_token, revoke_token
 from charter.bootstrap import Platform, build
 from charter.domain.model import Actor
 from charter.rights import cli as rights_cli
@@ -270,6 +271,23 @@ def ledger_checkpoint(data_dir: DataDir = None) -> None:
     platform = _platform(data_dir)
     print(platform.ledger.checkpoint().note, end="")
     platform.close()
+
+
+@token_app.command("revoke")
+def token_revoke(data_dir: DataDir = None) -> None:
+    """Revoke a token at once, in every process: give it on standard input.
+
+    Not as an argument, so that it stays out of the shell's history and the
+    process list.
+    """
+    token = sys.stdin.readline().strip()
+    platform = _platform(data_dir)
+    found = revoke_token(platform.store, token)
+    platform.close()
+    if not found:
+        console.print("[red]unknown token[/red] (only tokens of the embedded issuer can be revoked)")
+        raise typer.Exit(1)
+    console.print("revoked")
 
 
 @token_app.command("create")

@@ -221,6 +221,11 @@ class SqlTx(SqlRightsTx):
             )
         )
 
+    def revoke_token(self, digest: str) -> bool:
+        t = s.tokens
+        res = self.conn.execute(update(t).where(t.c.digest == digest).values(revoked=1))
+        return bool(res.rowcount)
+
     # consultation -------------------------------------------------------------
     def insert_consultation(self, c: Consultation) -> int:
         res = self.conn.execute(
