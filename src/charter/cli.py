@@ -285,7 +285,9 @@ def token_revoke(data_dir: DataDir = None) -> None:
     found = revoke_token(platform.store, token)
     platform.close()
     if not found:
-        console.print("[red]unknown token[/red] (only tokens of the embedded issuer can be revoked)")
+        console.print(
+            "[red]unknown token[/red] (only tokens of the embedded issuer can be revoked)"
+        )
         raise typer.Exit(1)
     console.print("revoked")
 

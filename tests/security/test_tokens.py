@@ -262,3 +262,29 @@ def test_a_key_the_provider_withdrew_stops_verifying_once_its_key_set_is_fetched
         tokens.verify(_kc_token(key))
     assert e.value.reason is Reason.UNAUTHENTICATED
     p.close()
+
+
+def test_charter_token_revoke_cuts_a_token_off_in_a_running_server(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    p = build(Settings(data_dir=tmp_path / "d"), clock=clock)
+    token = issue_token(p.store, p.clock, "auditor", Role.AUDITOR)
+    with TestClient(create_app(p)) as c:
+        auth = {"Authorization": f"Bearer {token}"}
+        assert c.get("/quarantine", headers=auth).status_code == 200
+        done = subprocess.run(
+            [sys.executable, "-m", "charter.cli", "token", "revoke"],
+            input=token + "\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "CHARTER_DATA_DIR": str(tmp_path / "d")},
+        )
+        assert done.returncode == 0, done.stderr
+        assert token not in done.stdout + done.stderr
+        assert_problem(c.get("/quarantine", headers=auth), 401, "UNAUTHENTICATED")
+    p.close()
