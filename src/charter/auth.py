@@ -148,6 +148,13 @@ class TokenIssuer:
         )
 
 
+def revoke_token(store: Store, token: str) -> bool:
+    """Revoke a token of the embedded issuer at once, for every process (the flag is in
+    the store, which `verify_embedded` reads on every request). False if unknown."""
+    with store.transaction() as tx:
+        return tx.revoke_token(digest(token.strip()))
+
+
 def verify_embedded(
     store: Store,
     token: str,

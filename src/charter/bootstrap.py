@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from charter.auth import TokenIssuer
-from charter.bus.base import TOPIC_REGISTRY, Bus
+from charter.bus.base import Bus
 from charter.bus.memory import InProcessBus
 from charter.commands.signer import CommandSigner
 from charter.domain.clock import Clock, SystemClock
@@ -28,6 +28,7 @@ from charter.ledger import rotation
 from charter.ledger.log import Ledger
 from charter.policy.loader import load_policy
 from charter.policy.service import TrustService
+from charter.policy.source import PolicySource
 from charter.privacy.fields import FieldCipher
 from charter.privacy.keystore import KeyStore
 from charter.privacy.pseudonym import Pseudonymiser
@@ -181,13 +182,14 @@ def build(
         store,
         ledger,
         bus,
-        trust_policy(settings),
+        PolicySource(store, trust_policy(settings), partial(trust_policy, settings)),
         rules=register_rules(settings),
         source_key=load_or_create_secret(settings.data_dir / "keys" / "comment-source.key"),
     )
+    # No bus event needed: the gate reads the register's version once per batch
+    # (gate/directory.py), so a change by this process or any other is seen alike.
     directory = DeviceDirectory(store)
-    bus.subscribe(TOPIC_REGISTRY, lambda _topic, _msg: directory.invalidate())
-    device_limiter = RateLimiter(settings.device_rate_per_s, settings.device_burst)
+    device_limiter = RateLimiter(settings.device_rate_per_s, settings.device_burst, clock)
     config = replace(gate_config(settings), device_limiter=device_limiter)
     keys = KeyStore(settings.keystore_path)
     pseudonyms = Pseudonymiser(keys, clock)
@@ -212,7 +214,7 @@ def build(
         trust=TrustService(store, ledger, bus, registry),
         device_keys=DeviceKeys(store, ledger, bus, clock, settings.device_key_overlap_s),
         device_limiter=device_limiter,
-        token_limiter=RateLimiter(settings.token_rate_per_s, settings.token_burst),
+        token_limiter=RateLimiter(settings.token_rate_per_s, settings.token_burst, clock),
         tokens=TokenVerifier(store, clock, settings),
         issuer=TokenIssuer(
             store, clock, settings.auth_audience, settings.auth_issuer, settings.token_ttl_s

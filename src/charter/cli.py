@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from charter.auth import Role
+from charter.auth import Role, revoke_token
 from charter.bootstrap import Platform, build
 from charter.domain.errors import CharterError
 from charter.domain.model import Actor
@@ -286,6 +287,25 @@ def ledger_checkpoint(data_dir: DataDir = None) -> None:
     platform.close()
 
 
+@token_app.command("revoke")
+def token_revoke(data_dir: DataDir = None) -> None:
+    """Revoke a token at once, in every process: give it on standard input.
+
+    Not as an argument, so that it stays out of the shell's history and the
+    process list.
+    """
+    token = sys.stdin.readline().strip()
+    platform = _platform(data_dir)
+    found = revoke_token(platform.store, token)
+    platform.close()
+    if not found:
+        console.print(
+            "[red]unknown token[/red] (only tokens of the embedded issuer can be revoked)"
+        )
+        raise typer.Exit(1)
+    console.print("revoked")
+
+
 @token_app.command("create")
 def token_create(
     role: Annotated[Role, typer.Option(help="Role the token acts in")],
@@ -426,14 +446,15 @@ def policy_apply(
     why: Annotated[str, typer.Option(help="Why the policy changes")],
     data_dir: DataDir = None,
 ) -> None:
-    """Re-judge every vendor and device under the configured policy file (on the ledger).
+    """Adopt the configured policy file and re-judge every vendor and device (on the ledger).
 
-    Run it after editing the file CHARTER_TRUST_POLICY_FILE names; the server
-    reads the same file when it starts.
+    Run it after editing the file CHARTER_TRUST_POLICY_FILE names. The adopted
+    rules are kept in the store: a running server and its workers judge by
+    them from the next registration, and their gates refuse suspended devices
+    from their next batch.
     """
     platform = _platform(data_dir)
-    trust = platform.security.trust
-    out = trust.set_policy(trust.policy, CLI_ACTOR, why)
+    _policy, out = platform.security.trust.apply_configured(CLI_ACTOR, why)
     console.print(
         f"vendors changed: {len(out.vendors_changed)}, devices suspended: "
         f"{len(out.devices_suspended)}"

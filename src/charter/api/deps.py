@@ -9,7 +9,6 @@ from fastapi import Depends, Path, Query, Request
 
 from charter.auth import Role
 from charter.bootstrap import Platform
-from charter.domain.clock import to_ms
 from charter.domain.errors import CharterError
 from charter.domain.model import Actor
 from charter.domain.reasons import Reason
@@ -33,7 +32,7 @@ def caller(request: Request) -> Actor:
     p: Platform = request.app.state.platform
     found = p.security.tokens.verify(token.strip())
     # Per token: one stolen or runaway token cannot starve the other callers.
-    wait_s = p.security.token_limiter.take(found.token_id, to_ms(p.clock.now()))
+    wait_s = p.security.token_limiter.take(found.token_id)
     if wait_s:
         raise RateLimited(wait_s)
     return found.actor

@@ -52,7 +52,7 @@ class Authenticate:
             # signature check: a flood costs the gate little more than decoding.
             # Only the device itself can spend its allowance (see below), so this
             # cannot be used to silence it.
-            wait_s = self.limiter.peek(view.id, batch.now_ms)
+            wait_s = self.limiter.peek(view.id)
             if wait_s:
                 return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         try:
@@ -63,11 +63,11 @@ class Authenticate:
             if not _verifies(view.public_key, sig, item.signed):
                 return item.reject(STAGE, Reason.BAD_SIGNATURE)
         else:
-            # A replayed quarantine item is judged by the keys as they were when it
-            # arrived, except that a revocation since then counts: a revoked key may
-            # have been stolen before it was revoked.
+            # A replayed quarantine item is judged by the overlaps as they were when
+            # it arrived; a revocation counts whenever it was made (a revoked key
+            # may have been stolen before it was revoked).
             at = item.received_at if item.replay else batch.now_ms
-            refusal = _check_keys(view.keys, sig, item.signed, at, batch.now_ms)
+            refusal = _check_keys(view.keys, sig, item.signed, at)
             if refusal is not None:
                 return item.reject(STAGE, *refusal)
         item.device = view
@@ -85,7 +85,7 @@ class Authenticate:
         # captured envelopes cannot spend the device's allowance, and before the
         # sequence number is used, so the device can resend after Retry-After.
         if self.limiter is not None:
-            wait_s = self.limiter.take(view.id, batch.now_ms)
+            wait_s = self.limiter.take(view.id)
             if wait_s:
                 return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         # The sequence number is used from here on, even if the envelope is out
@@ -108,16 +108,16 @@ def _verifies(key: Ed25519PublicKey, sig: bytes, signed: bytes) -> bool:
 
 
 def _check_keys(
-    keys: tuple[KeyView, ...], sig: bytes, signed: bytes, at_ms: int, now_ms: int
+    keys: tuple[KeyView, ...], sig: bytes, signed: bytes, at_ms: int
 ) -> tuple[Reason, str] | None:
     """None if a key valid at at_ms made the signature; else why the envelope is refused."""
     for k in keys:
-        if k.state(at_ms, now_ms) == "valid" and _verifies(k.public_key, sig, signed):
+        if k.state(at_ms) == "valid" and _verifies(k.public_key, sig, signed):
             return None
     # Only on the refusal path: name the key's state so the device's owner knows what to fix.
     for k in keys:
         if _verifies(k.public_key, sig, signed):
-            state = k.state(at_ms, now_ms)
+            state = k.state(at_ms)
             if state == "revoked":
                 return Reason.KEY_REVOKED, f"key {k.key_id} was revoked"
             return Reason.KEY_EXPIRED, f"key {k.key_id} is {state}"

@@ -113,6 +113,9 @@ class Gate:
         started = time.perf_counter()
         with self._lock:
             for attempt in range(self.CONSENT_RETRIES + 1):
+                # One read per batch: a change to the register committed by any
+                # process since the last batch empties the directory first.
+                self.directory.refresh()
                 now_ms = to_ms(self.clock.now())
                 batch = Batch([EnvelopeItem(b, now_ms) for b in bodies], now_ms)
                 outcomes, settlement = self._decide(batch, self.stages)
@@ -148,6 +151,7 @@ class Gate:
         transaction has committed. Items that were authenticated when they
         arrived (`authenticated`, device set) resume after the authenticate stage.
         """
+        self.directory.refresh()
         batch = Batch(items, to_ms(self.clock.now()))
         stages = self.stages
         if authenticated:

@@ -32,6 +32,7 @@ from charter.domain.reasons import Reason
 from charter.domain.trust import TrustPolicy
 from charter.ledger.log import Ledger
 from charter.policy.enforce import enforce_fleet
+from charter.policy.source import PolicySource
 from charter.registry.feedback import Feedback
 from charter.registry.lifecycle import Lifecycle
 from charter.registry.rules import RegisterRules, check_not_backdated, refuse
@@ -50,18 +51,23 @@ class Registry:
         store: Store,
         ledger: Ledger,
         bus: Bus,
-        policy: TrustPolicy,
+        policies: PolicySource,
         *,
         rules: RegisterRules | None = None,
         source_key: bytes = b"",
     ) -> None:
-        self.store, self.ledger, self.bus, self.policy = store, ledger, bus, policy
+        self.store, self.ledger, self.bus, self.policies = store, ledger, bus, policies
         self.rules = rules or RegisterRules()
         # Consultation and residents' feedback (registry/lifecycle.py, registry/feedback.py).
         self.lifecycle = Lifecycle(store, ledger, self.rules, self._changed)
         self.feedback = Feedback(store, ledger, self.rules, self.lifecycle, source_key)
         # City services switched off by the two-person rule (registry/services.py).
         self.services = ServiceSwitch(store, ledger, self._changed)
+
+    @property
+    def policy(self) -> TrustPolicy:
+        """The trust policy as adopted in the store: the same in every process."""
+        return self.policies.current()
 
     def _changed(self, subject: str) -> None:
         self.bus.publish(TOPIC_REGISTRY, subject)
@@ -82,14 +88,15 @@ class Registry:
         return self._put_vendor(vendor, actor, why, "vendor.updated")
 
     def _put_vendor(self, vendor: Vendor, actor: Actor, why: str, kind: str) -> Vendor:
-        trust, reasons = self.policy.evaluate(vendor)
+        policy = self.policy
+        trust, reasons = policy.evaluate(vendor)
         judged = vendor.model_copy(update={"trust": trust, "trust_reasons": reasons})
         devices = self.store.list_devices()
         with self.ledger.write() as w:
             w.tx.put_vendor(judged, w.now_ms)
             w.record(kind, actor, subject=vendor.id, trust=trust.value, reasons=reasons, why=why)
             # Its devices are judged in the same transaction: one that fails is suspended.
-            enforce_fleet(w, self.policy, judged, devices, actor, why)
+            enforce_fleet(w, policy, judged, devices, actor, why)
         self._changed(vendor.id)
         return judged
 

@@ -180,6 +180,7 @@ class PostgresStore(SqlStore):
             tx = PostgresTx(conn)
             tx.store = self
             yield tx
+            tx.finish()
 
     def ensure_partitions(self, days: set[int]) -> None:
         """Create missing daily partitions in their own short transaction."""

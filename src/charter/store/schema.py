@@ -368,3 +368,26 @@ bulk_reads = Table(
     Column("records", Integer, nullable=False),
     Index("bulk_reads_by_reader", "reader", "at"),
 )
+
+# One row: bumped by every transaction that changes the register (vendors,
+# projects, devices, device keys), whichever process makes it; each gate reads
+# it once per batch and reloads its device directory when it moved (see
+# charter.gate.directory).
+register_version = Table(
+    "register_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# One row: the trust policy the city adopted last (`charter policy apply`, POST
+# /policy/apply), which every process judges vendors and devices by. Absent
+# until a policy is first applied: the configured one is used meanwhile.
+trust_policy = Table(
+    "trust_policy",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("rules", Text, nullable=False),  # JSON, as TrustPolicy.model_dump_json()
+    Column("fingerprint", String(64), nullable=False),
+    Column("adopted_at", BigInteger, nullable=False),
+)

@@ -62,8 +62,23 @@ class SqlTx(SqlRightsTx):
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.register_changed = False
+
+    def finish(self) -> None:
+        """Just before the commit: a transaction that changed the register bumps its version.
+
+        Here rather than in each write, so that whoever writes the register (any
+        service, any process) cannot forget it, and the version's row is locked
+        only for the moment of the commit.
+        """
+        if self.register_changed:
+            v = s.register_version
+            res = self.conn.execute(update(v).where(v.c.id == 1).values(version=v.c.version + 1))
+            if res.rowcount == 0:
+                self.conn.execute(v.insert().values(id=1, version=1))
 
     def put_vendor(self, vendor: Vendor, at: int) -> None:
+        self.register_changed = True
         upsert(
             self.conn,
             s.vendors,
@@ -77,6 +92,7 @@ class SqlTx(SqlRightsTx):
         )
 
     def put_project(self, project: Project, at: int) -> None:
+        self.register_changed = True
         upsert(
             self.conn,
             s.projects,
@@ -90,6 +106,7 @@ class SqlTx(SqlRightsTx):
         )
 
     def put_device(self, device: Device, at: int) -> None:
+        self.register_changed = True
         upsert(
             self.conn,
             s.devices,
@@ -204,6 +221,11 @@ class SqlTx(SqlRightsTx):
             )
         )
 
+    def revoke_token(self, digest: str) -> bool:
+        t = s.tokens
+        res = self.conn.execute(update(t).where(t.c.digest == digest).values(revoked=1))
+        return bool(res.rowcount)
+
     # consultation -------------------------------------------------------------
     def insert_consultation(self, c: Consultation) -> int:
         res = self.conn.execute(
@@ -274,6 +296,7 @@ class SqlTx(SqlRightsTx):
         )
 
     def put_device_key(self, key: DeviceKey) -> None:
+        self.register_changed = True
         t = s.device_keys
         values = {
             "device_id": key.device_id,
@@ -284,6 +307,10 @@ class SqlTx(SqlRightsTx):
             "revoked_at": key.revoked_at,
         }
         upsert(self.conn, t, ("device_id", "key_id"), values)
+
+    def put_trust_policy(self, rules: str, fingerprint: str, at: int) -> None:
+        values = {"id": 1, "rules": rules, "fingerprint": fingerprint, "adopted_at": at}
+        upsert(self.conn, s.trust_policy, ("id",), values)
 
     def add_issuer_key(self, key: IssuerKey) -> None:
         self.conn.execute(
@@ -327,7 +354,9 @@ class SqlStore(SqlRightsStore):
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
         with self.engine.begin() as conn:
-            yield self.tx_class(conn)
+            tx = self.tx_class(conn)
+            yield tx
+            tx.finish()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -362,6 +391,16 @@ class SqlStore(SqlRightsStore):
         if project_id is not None:
             stmt = stmt.where(s.devices.c.project_id == project_id)
         return [Device.model_validate_json(r[0]) for r in self._rows(stmt)]
+
+    def read_register_version(self) -> int:
+        v = s.register_version
+        rows = self._rows(select(v.c.version).where(v.c.id == 1))
+        return int(rows[0][0]) if rows else 0
+
+    def read_trust_policy(self) -> str | None:
+        """The adopted trust policy's rules (JSON), None if none was applied yet."""
+        rows = self._rows(select(s.trust_policy.c.rules).where(s.trust_policy.c.id == 1))
+        return str(rows[0][0]) if rows else None
 
     def device_seq(self, device_id: str) -> int:
         rows = self._rows(select(s.devices.c.last_seq).where(s.devices.c.id == device_id))

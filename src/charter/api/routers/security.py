@@ -16,7 +16,6 @@ from charter.domain.errors import CharterError, Invalid
 from charter.domain.model import Actor, Firmware
 from charter.domain.reasons import Reason
 from charter.domain.sbom import SbomError, parse_cyclonedx
-from charter.policy.loader import PolicyFileError, load_policy
 from charter.security import roles
 from charter.security.approvals import ActionKind
 from charter.store.base import DeviceKey
@@ -42,15 +41,9 @@ def policy_check(p: PlatformDep) -> list[dict[str, object]]:
 
 @router.post("/policy/apply")
 def policy_apply(body: WhyBody, p: PlatformDep, actor: PolicyChanger) -> dict[str, Any]:
-    """Re-read the policy file and re-judge everything; failing devices are suspended."""
-    trust = p.security.trust
-    policy = trust.policy
-    if p.settings.trust_policy_file is not None:
-        try:
-            policy = load_policy(p.settings.trust_policy_file)
-        except (OSError, PolicyFileError) as exc:
-            raise Invalid(f"the policy file cannot be used: {exc.__class__.__name__}") from None
-    out = trust.set_policy(policy, actor, body.why)
+    """Re-read the policy file, adopt it for every process and re-judge everything;
+    failing devices are suspended."""
+    policy, out = p.security.trust.apply_configured(actor, body.why)
     return {
         "policy": policy.fingerprint(),
         "vendors_changed": out.vendors_changed,
