@@ -48,6 +48,7 @@ class CategoryRule:
     personal: bool
     fields: dict[str, FieldRule]
     identifier: str | None = None  # the field naming the person (personal data)
+    retention_days: int = 1  # how long the project keeps it (and the quarantine a copy)
 
     @classmethod
     def of(cls, c: DataCategory) -> CategoryRule:
@@ -66,6 +67,7 @@ class CategoryRule:
                 for name, f in c.fields.items()
             },
             identifier=c.identifier,
+            retention_days=c.retention_days,
         )
 
 
