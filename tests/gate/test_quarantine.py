@@ -148,7 +148,11 @@ def test_an_authenticated_non_personal_envelope_refused_whole_is_held_whole(
     assert [r["values"] for r in held["readings"]] == [r["values"] for r in signed["readings"]]
     door = held["door"]
     assert door["signature"] == "verified"
-    assert door["key"] in (city.air.public_key_b64, city.untrusted.public_key_b64, city.flood.public_key_b64)
+    assert door["key"] in (
+        city.air.public_key_b64,
+        city.untrusted.public_key_b64,
+        city.flood.public_key_b64,
+    )
     assert platform.store.rejections_by_reason() == {reason.value: 1}
     assert platform.store.count_readings() == 0
 

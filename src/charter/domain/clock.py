@@ -35,8 +35,12 @@ def to_ms(moment: datetime) -> int:
     return round(moment.timestamp() * 1000)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    # Exact (no float seconds, which lose the millisecond near year 9999).
+    return _EPOCH + timedelta(milliseconds=ms)
 
 
 # The Gregorian calendar repeats every 400 years, which are exactly 146 097 days.

@@ -10,7 +10,6 @@ from charter.domain.reasons import Reason
 from charter.gate.directory import DeviceView
 from charter.store.base import PersonalRow, ReadingRow
 
-
 # Rules an operator may name when replaying a quarantined item, each with what it skips.
 # Everything else is checked again; a future time and the floor are never overridden.
 FRESHNESS = "freshness"

@@ -97,9 +97,7 @@ def keep_reading(item: EnvelopeItem, i: int, directory: DeviceDirectory) -> Kept
     return _keep(item, (i,), directory)
 
 
-def _keep(
-    item: EnvelopeItem, indices: Sequence[int], directory: DeviceDirectory
-) -> Kept | None:
+def _keep(item: EnvelopeItem, indices: Sequence[int], directory: DeviceDirectory) -> Kept | None:
     env, view = item.envelope, item.device
     if env is None or view is None or not item.authenticated or not indices:
         return None
@@ -139,9 +137,9 @@ def _minimise(
         if spec is None:
             dropped["fields"] += 1
             continue
-        if type(value) in (int, float, bool):
-            kept[name] = value
-        elif type(value) is str and str in spec.types and len(value) <= spec.max_length:
+        if type(value) in (int, float, bool) or (
+            type(value) is str and str in spec.types and len(value) <= spec.max_length
+        ):
             kept[name] = value
         else:
             return None
@@ -182,9 +180,7 @@ def _count_members(item: EnvelopeItem, indices: Sequence[int], dropped: dict[str
         return  # a replayed copy: minimised already
     try:
         members = _members(item.signed)
-        raw = item.raw_readings or msgspec.json.decode(
-            members["readings"], type=list[msgspec.Raw]
-        )
+        raw = item.raw_readings or msgspec.json.decode(members["readings"], type=list[msgspec.Raw])
         dropped["envelope_members"] = len(members.keys() - _ENVELOPE_MEMBERS)
         for i in indices:
             dropped["reading_members"] += len(_members(raw[i]).keys() - _READING_MEMBERS)

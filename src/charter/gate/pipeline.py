@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from charter.bus.base import TOPIC_READINGS, Bus
 from charter.domain.clock import Clock, to_ms
 from charter.domain.reasons import Reason
+from charter.gate import hold
 from charter.gate.authenticate import Authenticate, Window
 from charter.gate.authorise import Authorise
-from charter.gate import hold
 from charter.gate.batch import Batch, EnvelopeItem, Outcome, Rejection
 from charter.gate.consent import Consent, ConsentPolicy, NoConsentRecorded, StaleConsent
 from charter.gate.decode import Decode, Limits

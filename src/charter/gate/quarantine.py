@@ -47,9 +47,7 @@ class Quarantine:
         for an envelope kept whole before minimisation (purged by retention)."""
         return msgspec.json.decode(item.payload) if hold.decode(item.payload) else None
 
-    def replay(
-        self, item_id: int, actor: Actor, why: str, override: str | None = None
-    ) -> Outcome:
+    def replay(self, item_id: int, actor: Actor, why: str, override: str | None = None) -> Outcome:
         if override is not None and override not in OVERRIDES:
             raise Invalid(f"override must be one of: {', '.join(sorted(OVERRIDES))}")
         with self.gate.exclusive():
@@ -152,9 +150,7 @@ class Quarantine:
             refusal = _key_refusal(item, now_ms)
             if refusal is not None:
                 return item.reject(AUTHENTICATE, *refusal)
-        problem = self.gate.authenticate_stage.window.problem(
-            to_ms(env.sent_at), item.received_at
-        )
+        problem = self.gate.authenticate_stage.window.problem(to_ms(env.sent_at), item.received_at)
         if problem is not None:
             if problem[0] is Reason.STALE_TIMESTAMP and item.override == FRESHNESS:
                 return None
