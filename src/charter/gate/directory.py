@@ -111,8 +111,11 @@ class DeviceView:
 
 
 def _end_of(day: date | None) -> int | None:
-    """The first millisecond after `day` (UTC): the register's end date is inclusive."""
-    if day is None:
+    """The first millisecond after `day` (UTC): the register's end date is inclusive.
+
+    The calendar's last day has no day after it: it means no end (and must not
+    make the gate fail on every batch that holds the device's envelopes)."""
+    if day is None or day == date.max:
         return None
     return to_ms(datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC))
 
