@@ -3,14 +3,20 @@ one rule the operator names as an override; the override is on the ledger entry.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-from charter.bootstrap import Platform
+from charter.bootstrap import Platform, build
+from charter.cli import app
+from charter.device import DeviceSigner
 from charter.domain.clock import FixedClock
 from charter.domain.errors import CharterError
 from charter.domain.reasons import Reason
+from charter.settings import Settings
 from charter.transport.redelivery import deliver
 from tests.conftest import OPERATOR, SampleCity, air_reading
 from tests.gate.test_quarantine import make_flood_live, only_held, replayed_entries, warm, water
@@ -131,3 +137,41 @@ def test_a_held_envelope_is_refused_if_its_key_was_revoked_since(
     assert out.admitted == 0
     assert out.rejection is not None and out.rejection.reason is Reason.KEY_REVOKED
     assert platform.store.count_readings() == 0
+
+
+def test_a_key_rotated_out_after_arrival_still_vouches_for_what_it_signed(
+    platform: Platform, city: SampleCity, clock: FixedClock
+) -> None:
+    """As authenticate judges a replay: by the keys as they were at arrival."""
+    platform.gate.ingest([city.envelope(city.flood, [water(clock.now())])])
+    item = only_held(platform)
+    successor = DeviceSigner(city.flood.device_id)
+    keys = platform.security.device_keys
+    keys.rotate(city.flood.device_id, successor.public_key_b64, OPERATOR, "yearly", overlap_s=60)
+    clock.advance(timedelta(hours=1))  # the old key's overlap has ended
+    make_flood_live(platform)
+    warm(platform, city.flood)
+    assert platform.quarantine.replay(item.id, OPERATOR, "approved").admitted == 1
+
+
+def test_the_cli_names_the_override_and_retention_reports_the_quarantine(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    p = build(Settings(data_dir=data))  # the CLI runs on the system clock
+    try:
+        city = SampleCity(p)
+        sent = p.clock.now() - timedelta(minutes=20)
+        p.gate.ingest([city.envelope(city.air, [air_reading(sent)], sent_at=sent)])
+        [item] = p.quarantine.list()
+    finally:
+        p.close()
+    runner = CliRunner()
+    args = ["quarantine", "replay", str(item.id), "--why", "backlog", "--data-dir", str(data)]
+    held = runner.invoke(app, args)
+    assert held.exit_code == 0, held.output
+    assert json.loads(held.output)["admitted"] == 0
+    done = runner.invoke(app, [*args, "--override", "freshness"])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["admitted"] == 1
+    ran = runner.invoke(app, ["retention", "run", "--data-dir", str(data)])
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(ran.output)["detail"]["quarantine"] == 0  # not due yet
