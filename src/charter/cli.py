@@ -336,11 +336,15 @@ def quarantine_list(data_dir: DataDir = None, limit: int = 50) -> None:
 def quarantine_replay(
     item: int,
     why: Annotated[str, typer.Option(help="Why it is replayed")],
+    override: Annotated[
+        str | None,
+        typer.Option(help="The one rule not applied again: freshness (recorded on the ledger)"),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Run a quarantined item through the gate again (recorded on the ledger)."""
     platform = _platform(data_dir)
-    print(json.dumps(platform.quarantine.replay(item, CLI_ACTOR, why).to_json()))
+    print(json.dumps(platform.quarantine.replay(item, CLI_ACTOR, why, override).to_json()))
     platform.close()
 
 

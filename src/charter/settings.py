@@ -114,6 +114,12 @@ class Settings(BaseModel):
     pseudonym_key_days: int = Field(
         90, description="Days before the retention job rotates the pseudonymisation key."
     )
+    quarantine_retention_days: int = Field(
+        30,
+        ge=1,
+        description="Longest a rejected reading waits in quarantine; shorter if its "
+        "project declares a shorter retention for its category.",
+    )
     pseudonym_grace_days: int = Field(
         30, description="Days a replaced pseudonymisation key still links identifiers."
     )

@@ -283,6 +283,30 @@ def test_a_replay_needs_a_reason(
     assert [e["field"] for e in body["errors"]] == ["body.why"]
 
 
+def test_an_operator_names_the_rule_a_replay_overrides(
+    client: TestClient, platform: Platform, city: SampleCity, clock: FixedClock
+) -> None:
+    op, aud = bearer(platform, Role.OPERATOR), bearer(platform, Role.AUDITOR)
+    sent = clock.now() - timedelta(minutes=20)  # a gateway's backlog: stale on arrival
+    r = client.post("/ingest", content=city.envelope(city.air, [air_reading(sent)], sent_at=sent))
+    assert_problem(r, 422, "STALE_TIMESTAMP")
+    [item] = client.get("/quarantine", headers=aud).json()
+    # What operators and auditors see is the minimised copy, with the door's record.
+    assert item["payload"]["readings"][0]["values"] == {"pm25": 12.5, "no2": 20.0}
+    assert item["payload"]["door"]["signature"] == "verified"
+    assert "sig" not in item["payload"] and item["expires_at"] is not None
+    url = f"/quarantine/{item['id']}/replay"
+    r = client.post(url, json={"why": "backlog", "override": "trust"}, headers=op)
+    body = assert_problem(r, 422, "VALIDATION_FAILED")
+    assert [e["field"] for e in body["errors"]] == ["body.override"]
+    r = client.post(url, json={"why": "backlog"}, headers=op)
+    assert r.status_code == 200 and r.json()["admitted"] == 0
+    r = client.post(url, json={"why": "backlog", "override": "freshness"}, headers=op)
+    assert r.status_code == 200 and r.json()["admitted"] == 1
+    last = client.get("/ledger/entries", params={"start": platform.ledger.size - 1}).json()[-1]
+    assert (last["kind"], last["data"]["override"]) == ("quarantine.replayed", "freshness")
+
+
 # --- stats, health, metrics ----------------------------------------------------------
 
 

@@ -169,3 +169,31 @@ def test_a_device_past_its_active_until_date_is_refused(
     # Other devices of the same project are not affected.
     [out] = platform.gate.ingest([city.envelope(city.air)])
     assert out.rejection is None
+
+
+def test_a_device_active_until_the_last_day_of_the_calendar_is_admitted(
+    platform: Platform, city: SampleCity, clock: FixedClock
+) -> None:
+    """9999-12-31 on the register means no end: the gate must not fail on the day after."""
+    from datetime import date
+
+    from charter.device import DeviceSigner
+    from charter.domain.disclosure import DeviceDisclosure
+    from charter.domain.model import Device, Location, urn
+
+    signer = DeviceSigner(urn("Device", "air-forever"))
+    platform.registry.register_device(
+        Device(
+            id=signer.device_id,
+            vendor_id=sample.TRUSTED,
+            project_id=sample.AIR,
+            modality="test",
+            location=Location(lat=52.0, lon=4.0),
+            categories=["air.quality"],
+            public_key=signer.public_key_b64,
+            disclosure=DeviceDisclosure(active_until=date.max),
+        ),
+        OPERATOR,
+    )
+    bodies = [city.envelope(signer, [air_reading(clock.now())]), city.envelope(city.air)]
+    assert [o.admitted for o in platform.gate.ingest(bodies)] == [1, 1]

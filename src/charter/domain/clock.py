@@ -70,9 +70,30 @@ def mono_ms(clock: Clock) -> int:
     return round(clock.monotonic() * 1000)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def from_ms(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+    # Exact (no float seconds, which lose the millisecond near year 9999).
+    return _EPOCH + timedelta(milliseconds=ms)
+
+
+# The Gregorian calendar repeats every 400 years, which are exactly 146 097 days.
+_ERA_MS = 146_097 * 24 * 3600 * 1000
+_Y2K_MS = 946_684_800_000
 
 
 def iso(ms: int) -> str:
-    return from_ms(ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """RFC 3339 in UTC, e.g. 2026-11-29T12:00:00.000Z.
+
+    Total: a time outside years 1-9999 (which datetime cannot hold, and the gate
+    no longer admits) is written with an ISO 8601 expanded year, e.g.
+    +10000-01-01T23:58:59.000Z, so a reader never fails on an odd stored time.
+    """
+    try:
+        return from_ms(ms).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):
+        eras = (ms - _Y2K_MS) // _ERA_MS  # shift into 2000-2399, then shift the year back
+        text = from_ms(ms - eras * _ERA_MS).isoformat(timespec="milliseconds")
+        year = int(text[:4]) + eras * 400
+        return f"{year:+05d}{text[4:]}".replace("+00:00", "Z")

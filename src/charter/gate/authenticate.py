@@ -26,6 +26,14 @@ class Window:
     max_age_ms: int = 5 * 60 * 1000
     max_skew_ms: int = 60 * 1000
 
+    def problem(self, sent_ms: int, at_ms: int) -> tuple[Reason, str] | None:
+        """Why a sent_at is out of the window around at_ms (arrival), or None."""
+        if sent_ms < at_ms - self.max_age_ms:
+            return Reason.STALE_TIMESTAMP, "sent_at is too old"
+        if sent_ms > at_ms + self.max_skew_ms:
+            return Reason.FUTURE_TIMESTAMP, "sent_at is in the future"
+        return None
+
 
 class Authenticate:
     def __init__(
@@ -91,11 +99,9 @@ class Authenticate:
         # The sequence number is used from here on, even if the envelope is out
         # of its time window: a second copy of it is then a replay too.
         batch.pending_seqs[view.id] = env.seq
-        sent = to_ms(env.sent_at)
-        if sent < batch.now_ms - self.window.max_age_ms:
-            return item.reject(STAGE, Reason.STALE_TIMESTAMP, "sent_at is too old")
-        if sent > batch.now_ms + self.window.max_skew_ms:
-            return item.reject(STAGE, Reason.FUTURE_TIMESTAMP, "sent_at is in the future")
+        problem = self.window.problem(to_ms(env.sent_at), batch.now_ms)
+        if problem is not None:
+            return item.reject(STAGE, *problem)
         return None
 
 

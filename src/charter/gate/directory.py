@@ -54,6 +54,7 @@ class CategoryRule:
     personal: bool
     fields: dict[str, FieldRule]
     identifier: str | None = None  # the field naming the person (personal data)
+    retention_days: int = 1  # how long the project keeps it (and the quarantine a copy)
 
     @classmethod
     def of(cls, c: DataCategory) -> CategoryRule:
@@ -72,6 +73,7 @@ class CategoryRule:
                 for name, f in c.fields.items()
             },
             identifier=c.identifier,
+            retention_days=c.retention_days,
         )
 
 
@@ -120,8 +122,11 @@ class DeviceView:
 
 
 def _end_of(day: date | None) -> int | None:
-    """The first millisecond after `day` (UTC): the register's end date is inclusive."""
-    if day is None:
+    """The first millisecond after `day` (UTC): the register's end date is inclusive.
+
+    The calendar's last day has no day after it: it means no end (and must not
+    make the gate fail on every batch that holds the device's envelopes)."""
+    if day is None or day == date.max:
         return None
     return to_ms(datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC))
 

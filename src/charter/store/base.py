@@ -42,9 +42,10 @@ class QuarantineItem:
     stage: str
     reason: str
     detail: str
-    payload: bytes
+    payload: bytes  # the minimised copy (gate/hold.py); whole envelopes before 0009
     id: int = 0
     status: str = "held"
+    expires_at: int | None = None  # the shortest retention its project declares
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,8 @@ class Tx(RightsTx, Protocol):
     def insert_readings(self, rows: Sequence[ReadingRow]) -> None: ...
     def insert_personal_readings(self, rows: Sequence[PersonalRow]) -> None: ...
     def insert_quarantine(self, items: Sequence[QuarantineItem]) -> None: ...
+    # Retention: delete items past their declared retention or received before the cutoff.
+    def purge_quarantine(self, now_ms: int, received_before: int) -> int: ...
     def set_quarantine_status(
         self, item_id: int, status: str, reason: str, detail: str
     ) -> None: ...

@@ -81,7 +81,8 @@ Index(
     sqlite_where=readings.c.subject.isnot(None),
 )
 
-# Rejected readings that are not personal, kept whole so an operator can replay them.
+# Rejected readings that are certainly not personal, minimised (gate/hold.py) so an
+# operator can replay them; purged by the retention job (0009).
 quarantine = Table(
     "quarantine",
     metadata,
@@ -95,6 +96,9 @@ quarantine = Table(
     Column("detail", Text, nullable=False, server_default=""),
     Column("status", String(16), nullable=False, server_default="held"),
     Column("payload", LargeBinary, nullable=False),
+    # received_at + the shortest retention its project declares (0009)
+    Column("expires_at", BigInteger, nullable=True),
+    Index("quarantine_by_expiry", "expires_at"),
 )
 
 # Every rejection, counted, without payload: what is left of a dropped reading.

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Engine, bindparam, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from charter.domain.consultation import (
@@ -152,10 +152,16 @@ class SqlTx(SqlRightsTx):
                         "detail": q.detail,
                         "status": q.status,
                         "payload": q.payload,
+                        "expires_at": q.expires_at,
                     }
                     for q in items
                 ],
             )
+
+    def purge_quarantine(self, now_ms: int, received_before: int) -> int:
+        q = s.quarantine
+        stmt = delete(q).where(or_(q.c.expires_at <= now_ms, q.c.received_at < received_before))
+        return int(self.conn.execute(stmt).rowcount)
 
     def set_quarantine_status(self, item_id: int, status: str, reason: str, detail: str) -> None:
         self.conn.execute(
@@ -456,6 +462,7 @@ class SqlStore(SqlRightsStore):
             detail=row.detail,
             status=row.status,
             payload=bytes(row.payload),
+            expires_at=row.expires_at,
         )
 
     def count_quarantine(self, status: str = "held") -> int:
