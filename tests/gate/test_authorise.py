@@ -188,7 +188,7 @@ def test_a_device_active_until_the_last_day_of_the_calendar_is_admitted(
             vendor_id=sample.TRUSTED,
             project_id=sample.AIR,
             modality="test",
-            location=Location(lat=52.0, lon=4.0),
+            location=Location(lat=52.36, lon=4.9),
             categories=["air.quality"],
             public_key=signer.public_key_b64,
             disclosure=DeviceDisclosure(active_until=date.max),

@@ -83,6 +83,7 @@ class Quarantine:
     def _item(self, held: QuarantineItem, override: str | None) -> EnvelopeItem:
         """The held item, authenticated as it was at the door, with the door's checks redone."""
         now_ms = to_ms(self.gate.clock.now())
+        self.gate.directory.refresh()  # the device as the register says now, in any process
         doc = hold.decode(held.payload)
         if doc is None:
             return self._whole(held, override, now_ms)
