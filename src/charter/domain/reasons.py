@@ -70,6 +70,9 @@ class Reason(StrEnum):
     CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"
     GRANT_INVALID = "GRANT_INVALID"
     ALREADY_ERASED = "ALREADY_ERASED"
+    # the public record
+    COSIGNATURE_INVALID = "COSIGNATURE_INVALID"
+    CHECKPOINT_UNKNOWN = "CHECKPOINT_UNKNOWN"
 
     @property
     def sentence(self) -> str:
@@ -128,6 +131,8 @@ SENTENCES: dict[Reason, str] = {
     Reason.CONSENT_WITHDRAWN: "The consent was withdrawn; it cannot be used or withdrawn again.",
     Reason.GRANT_INVALID: "The access grant is forged, unknown, revoked or expired.",
     Reason.ALREADY_ERASED: "The resident's data has already been erased.",
+    Reason.COSIGNATURE_INVALID: "The note carries no valid cosignature from a configured witness.",
+    Reason.CHECKPOINT_UNKNOWN: "The ledger signed no checkpoint with this size and root hash.",
 }
 
 # The gate's stages, in order. A decision names the stage that made it.

@@ -34,7 +34,14 @@ from charter.ledger.checkpoint import key_id
 from charter.ledger.log import Ledger, current_key_id
 from charter.store.base import Store
 
-__all__ = ["handler", "load_ledger_key", "pending_path", "retired_path", "rotate_key"]
+__all__ = [
+    "handler",
+    "load_ledger_key",
+    "pending_path",
+    "reload_ledger_key",
+    "retired_path",
+    "rotate_key",
+]
 
 _ROTATING = threading.Lock()
 
@@ -62,6 +69,33 @@ def load_ledger_key(path: Path, name: str, store: Store) -> SigningKey:
     return load_or_create(path, name)
 
 
+def reload_ledger_key(path: Path, name: str, store: Store) -> SigningKey:
+    """The current key after another process rotated it (the ledger already says so).
+
+    Unlike `load_ledger_key` it never discards a pending key: that may be a
+    rotation another process is committing right now.
+    """
+    pending = pending_path(path)
+    if pending.exists():
+        new = load(pending, name)
+        if current_key_id(store, name) == key_id(name, new.public_key):
+            _install(path, new)
+            return new
+    return load(path, name)
+
+
+def _install(path: Path, new: SigningKey) -> None:
+    """Make `new` the key in `path`, whichever process gets there first."""
+    try:
+        os.replace(pending_path(path), path)
+    except FileNotFoundError:
+        # Another process finished the rename, or a restart discarded the
+        # pending file before the commit: write the key again if needed.
+        if not path.exists() or load(path, new.name).public_key_b64() != new.public_key_b64():
+            write_private(path, new)
+    fsync_dir(path.parent)
+
+
 def rotate_key(ledger: Ledger, path: Path, actor: Actor | None, why: str) -> dict[str, Any]:
     """Make a new key, hand over to it on the ledger, and retire the old private key."""
     with _ROTATING:
@@ -76,8 +110,7 @@ def rotate_key(ledger: Ledger, path: Path, actor: Actor | None, why: str) -> dic
         except BaseException:
             pending.unlink(missing_ok=True)  # nothing was handed over
             raise
-        os.replace(pending, path)
-        fsync_dir(path.parent)
+        _install(path, new)
     return {
         "rotated_at_entry": rotation.index,
         "generation": rotation.generation,
