@@ -180,18 +180,18 @@ class Ledger:
         """Re-read the frontier and the key if another process moved the ledger to `size`."""
         if size == self._frontier.size:
             return
+        # The key first: a process that cannot follow a rotation keeps refusing.
+        expected = current_key_id(self.store, self._key.name)
+        if expected is not None and expected != key_id(self._key.name, self._key.public_key):
+            key = self._reload_key() if self._reload_key else None
+            if key is None or key_id(key.name, key.public_key) != expected:
+                raise LedgerKeyMismatch(
+                    f"another process rotated the ledger's signing key to {expected.hex()}, "
+                    "and this process cannot find it"
+                )
+            self._key = key
         self._frontier = Frontier.from_nodes(size, self.store.ledger_node)
         self._chain = None
-        expected = current_key_id(self.store, self._key.name)
-        if expected is None or expected == key_id(self._key.name, self._key.public_key):
-            return
-        key = self._reload_key() if self._reload_key else None
-        if key is None or key_id(key.name, key.public_key) != expected:
-            raise LedgerKeyMismatch(
-                f"another process rotated the ledger's signing key to {expected.hex()}, "
-                "and this process cannot find it"
-            )
-        self._key = key
 
     @contextmanager
     def _locked(self) -> Iterator[Tx]:
