@@ -154,11 +154,18 @@ class Ledger:
                     f"is {kid.hex()} (a retired key, or the wrong file)"
                 )
         self._chain: list[KeyPeriod] | None = None  # derived from the entries on first use
+        self._key_size = self._frontier.size  # the size at which the key was found current
 
     @property
     def key(self) -> SigningKey:
         """The current signing key (after a rotation by another process, the new one)."""
-        self._refresh()
+        if self._lock.acquire(blocking=False):
+            try:
+                if not self._writing:
+                    self._sync(self.store.ledger_size())
+                    self._check_key()
+            finally:
+                self._lock.release()
         return self._key
 
     @property
@@ -171,16 +178,29 @@ class Ledger:
         return self._frontier.root()
 
     def _refresh(self) -> None:
-        """Catch up with the store, unless this process is writing (its view is then newer)."""
-        with self._lock:
+        """Catch up with the store, unless this process is writing (its view is then newer).
+
+        Never waits for a writer of this process: a reader of the key or the size
+        may hold other locks (the gate's) that the writer takes after this one.
+        """
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
             if not self._writing:
                 self._sync(self.store.ledger_size())
+        finally:
+            self._lock.release()
 
     def _sync(self, size: int) -> None:
-        """Re-read the frontier and the key if another process moved the ledger to `size`."""
-        if size == self._frontier.size:
+        """Re-read the frontier if another process moved the ledger to `size`."""
+        if size != self._frontier.size:
+            self._frontier = Frontier.from_nodes(size, self.store.ledger_node)
+            self._chain = None
+
+    def _check_key(self) -> None:
+        """After another process appended: is our key still the current one? If not, follow."""
+        if self._key_size == self._frontier.size:
             return
-        # The key first: a process that cannot follow a rotation keeps refusing.
         expected = current_key_id(self.store, self._key.name)
         if expected is not None and expected != key_id(self._key.name, self._key.public_key):
             key = self._reload_key() if self._reload_key else None
@@ -190,14 +210,14 @@ class Ledger:
                     "and this process cannot find it"
                 )
             self._key = key
-        self._frontier = Frontier.from_nodes(size, self.store.ledger_node)
-        self._chain = None
+        self._key_size = self._frontier.size
 
     @contextmanager
     def _locked(self) -> Iterator[Tx]:
         """A store transaction holding the ledger lock, with this process caught up."""
         with self._lock, self.store.transaction() as tx:
             self._sync(tx.lock_ledger())
+            self._check_key()
             self._writing += 1
             try:
                 yield tx
@@ -218,6 +238,7 @@ class Ledger:
                     self.CHECKPOINT_EVERY,
                 )
             self._frontier = frontier
+            self._key_size = frontier.size  # our own entries rotate no key
 
     def checkpoint(self) -> StoredCheckpoint:
         """The newest signed checkpoint, signing a new one if the log has grown."""
@@ -274,7 +295,7 @@ class Ledger:
                 idx = w.record(KEY_ROTATED, actor, **fields, why=why)
                 w.checkpoint()  # by the old key: the hand-over is signed by the key trusted
             self._frontier = frontier
-            self._key = new_key
+            self._key, self._key_size = new_key, frontier.size
             rotation = Rotation(
                 idx,
                 len(chain),
