@@ -22,8 +22,13 @@ from charter.api.app import create_app
 from charter.bootstrap import Platform, build
 from charter.domain.clock import FixedClock
 from charter.keys import SigningKey
-from charter.ledger.checkpoint import Checkpoint, sign_checkpoint
-from charter.ledger.cosignature import parse_witness_vkey, signature_lines, witness_vkey
+from charter.ledger.checkpoint import Checkpoint, sign_checkpoint, vkey
+from charter.ledger.cosignature import (
+    cosign,
+    parse_witness_vkey,
+    signature_lines,
+    witness_vkey,
+)
 from charter.ledger.merkle import Frontier
 from charter.ledger.verify import Report, Trusted, verify
 from charter.ledger.witness import WitnessClient, WitnessRefused
@@ -211,8 +216,6 @@ def test_a_bad_cosignature_is_refused_by_the_log_and_by_verify(
     assert (r.status_code, r.json()["reason"]) == (422, "COSIGNATURE_INVALID")
     # A witness the log was not configured with counts for nothing.
     stranger = SigningKey("stranger.example.org", Ed25519PrivateKey.generate())
-    from charter.ledger.cosignature import cosign
-
     other = cosign(note, stranger.name, stranger.private_key, NOW_S)
     r = client.post("/ledger/cosignature", content=other, headers={"content-type": "text/plain"})
     assert (r.status_code, r.json()["reason"]) == (422, "COSIGNATURE_INVALID")
@@ -285,8 +288,6 @@ def test_the_command_takes_a_trusted_checkpoint_and_a_witness(
 
 def test_the_witness_command_refuses_a_log_it_cannot_reach(tmp_path: Path) -> None:
     key = SigningKey("charter.example.city", Ed25519PrivateKey.generate())
-    from charter.ledger.checkpoint import vkey
-
     r: subprocess.CompletedProcess[str] = charter(
         "ledger", "witness", "--url", "http://127.0.0.1:9", "--log-key",
         vkey(key.name, key.public_key), "--key", str(tmp_path / "w.pem"),
