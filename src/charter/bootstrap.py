@@ -26,6 +26,7 @@ from charter.gate.validate import ReadingWindow
 from charter.keys import SigningKey, load_or_create
 from charter.ledger import rotation
 from charter.ledger.log import Ledger
+from charter.ledger.witness import Witnesses
 from charter.policy.loader import load_policy
 from charter.policy.service import TrustService
 from charter.policy.source import PolicySource
@@ -63,6 +64,11 @@ class Platform:
     quarantine: Quarantine
     security: Security
     rights: Rights
+
+    @property
+    def ledger_witnesses(self) -> Witnesses:
+        """The witnesses whose cosignatures of checkpoints the ledger keeps."""
+        return Witnesses(self.ledger, self.settings.ledger_witnesses, self.clock)
 
     @property
     def rights_report(self) -> RightsFigures:
@@ -177,7 +183,10 @@ def build(
     clock = clock or SystemClock()
     key_path = ledger_key_path(settings)
     key = ledger_key or rotation.load_ledger_key(key_path, ledger_key_name(settings), store)
-    ledger = Ledger(store, key, settings.ledger_origin, clock)
+    # Another process may rotate the key: the ledger then finds the new one in the data directory.
+    reload_key = partial(rotation.reload_ledger_key, key_path, ledger_key_name(settings), store)
+    ledger = Ledger(store, key, settings.ledger_origin, clock, reload_key)
+    Witnesses(ledger, settings.ledger_witnesses, clock)  # a malformed witness key fails here
     registry = Registry(
         store,
         ledger,

@@ -188,17 +188,37 @@ def ledger_verify(
             "earlier [default: the first key kept in the data directory]",
         ),
     ] = None,
+    trusted_checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trusted-checkpoint",
+            help="A checkpoint saved earlier (a signed note, e.g. from /ledger/checkpoint or a "
+            "witness's state file): the entries it covers must be unchanged (repeatable)",
+        ),
+    ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            help="Check cosignatures by this witness key (cosignature/v1 vkey; repeatable) "
+            "[default: CHARTER_LEDGER_WITNESSES]",
+        ),
+    ] = None,
 ) -> None:
     """Recompute the ledger from its entries and check every stored checkpoint.
 
     Checkpoints are checked against the chain of signing keys the ledger's
-    `ledger.key_rotated` entries record, each key only for its own period.
+    `ledger.key_rotated` entries record, each key only for its own period, and
+    must come at the declared spacing. It then says what it proved against an
+    outside view (a trusted checkpoint, a witness's cosignature) and, plainly,
+    what it cannot prove.
     """
     from charter.bootstrap import ledger_key_name, ledger_key_path, open_store
     from charter.keys import load, load_public
     from charter.ledger.checkpoint import CheckpointError, key_id, parse_vkey
+    from charter.ledger.cosignature import parse_witness_vkey
     from charter.ledger.rotation import retired_path
-    from charter.ledger.verify import Problem, verify
+    from charter.ledger.verify import Problem, Trusted, verify
     from charter.store.sqlite import SqliteStore
 
     # Not through build(): the verifier must not trust the stored tree it checks.
@@ -208,22 +228,24 @@ def ledger_verify(
         raise typer.Exit(1)
     name, path = ledger_key_name(settings), ledger_key_path(settings)
     current = load(path, name).public_key
-    if key is not None:
-        try:
+    try:
+        witnesses = [parse_witness_vkey(v) for v in (witness or settings.ledger_witnesses)]
+        if key is not None:
             name, anchor = parse_vkey(key)
-        except CheckpointError as e:
-            console.print(f"[red]FAIL[/red] --key: {e}")
-            raise typer.Exit(2) from None
-    elif retired_path(path, 0).exists():
-        anchor = load_public(retired_path(path, 0))  # the first key, kept when it was retired
-    else:
-        anchor = current
+        elif retired_path(path, 0).exists():
+            anchor = load_public(retired_path(path, 0))  # the first key, kept when retired
+        else:
+            anchor = current
+        trusted = [Trusted(f.read_text(), str(f)) for f in trusted_checkpoint or []]
+    except (CheckpointError, OSError, UnicodeDecodeError) as e:
+        console.print(f"[red]FAIL[/red] {e}")
+        raise typer.Exit(2) from None
     store = (
         open_store(settings)
         if settings.database_url
         else SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
     )
-    report = verify(store, name, anchor)
+    report = verify(store, name, anchor, trusted=trusted, witnesses=witnesses)
     store.close()
     problems = list(report.problems)
     # The files in the data directory must agree with the chain on the ledger.
@@ -246,10 +268,55 @@ def ledger_verify(
             f"ledger OK: {report.size} entries, {report.checkpoints} checkpoints, "
             f"{len(report.keys)} signing key(s), root {report.root.hex()}"
         )
-        return
     for problem in problems:
-        console.print(f"[red]FAIL[/red] {problem}")
-    raise typer.Exit(1)
+        console.print(f"[red]FAIL[/red] {problem}", soft_wrap=True)
+    for line in report.proven:
+        console.print(f"proven: {line}", soft_wrap=True)
+    for line in report.unproven:
+        console.print(f"[yellow]NOT PROVEN[/yellow] {line}", soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
+
+
+@ledger_app.command("witness")
+def ledger_witness(
+    url: Annotated[str, typer.Option(help="The log's API, e.g. https://charter.example.city")],
+    log_key: Annotated[str, typer.Option(help="The log's verifier key (from /ledger/key)")],
+    key: Annotated[Path, typer.Option(help="This witness's private key (made if missing)")],
+    state: Annotated[
+        Path, typer.Option(help="This witness's state: the checkpoint it cosigned last")
+    ],
+    name: Annotated[str, typer.Option(help="This witness's name")] = "witness.example.org",
+) -> None:
+    """Act as a witness: check the log's newest checkpoint is consistent with the last one
+    this witness cosigned, cosign it (C2SP cosignature/v1) and hand the cosignature in.
+
+    The state file is a cosigned checkpoint: `charter ledger verify --trusted-checkpoint`
+    takes it. The log must list this witness's key in CHARTER_LEDGER_WITNESSES.
+    """
+    import time
+
+    import httpx
+
+    from charter.keys import load_or_create
+    from charter.ledger.checkpoint import CheckpointError, parse_vkey
+    from charter.ledger.cosignature import witness_vkey
+    from charter.ledger.witness import WitnessClient, WitnessRefused
+
+    try:
+        log = parse_vkey(log_key)
+    except CheckpointError as e:
+        console.print(f"[red]FAIL[/red] --log-key: {e}")
+        raise typer.Exit(2) from None
+    me = load_or_create(key, name)
+    console.print(f"witness key: {witness_vkey(name, me.public_key)}", soft_wrap=True)
+    with httpx.Client(base_url=url, timeout=30) as client:
+        try:
+            note = WitnessClient(client, me, log, state).observe(int(time.time()))
+        except (WitnessRefused, httpx.HTTPError) as e:
+            console.print(f"[red]REFUSED[/red] {e}", soft_wrap=True)
+            raise typer.Exit(1) from None
+    print(note, end="")
 
 
 @ledger_app.command("rotate-key")

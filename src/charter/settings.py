@@ -43,6 +43,11 @@ class Settings(BaseModel):
     ledger_origin: str = Field(
         "charter.example.city/ledger", description="Origin line of the ledger's checkpoints."
     )
+    ledger_witnesses: list[str] = Field(
+        [],
+        description="Verifier keys (cosignature/v1) of the witnesses whose cosignatures "
+        "of checkpoints the ledger keeps and `charter ledger verify` checks.",
+    )
     required_certifications: list[str] = Field(
         ["ISO/IEC 27001"], description="Certifications every vendor must hold."
     )

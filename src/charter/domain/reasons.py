@@ -72,6 +72,9 @@ class Reason(StrEnum):
     ALREADY_ERASED = "ALREADY_ERASED"
     BAD_CONSTRAINT = "BAD_CONSTRAINT"
     NO_PROOF_OF_POSSESSION = "NO_PROOF_OF_POSSESSION"
+    # the public record
+    COSIGNATURE_INVALID = "COSIGNATURE_INVALID"
+    CHECKPOINT_UNKNOWN = "CHECKPOINT_UNKNOWN"
 
     @property
     def sentence(self) -> str:
@@ -132,6 +135,8 @@ SENTENCES: dict[Reason, str] = {
     Reason.ALREADY_ERASED: "The resident's data has already been erased.",
     Reason.BAD_CONSTRAINT: "A grant constraint has a value of the wrong kind or out of range.",
     Reason.NO_PROOF_OF_POSSESSION: "Linking an identifier needs proof that the resident holds it.",
+    Reason.COSIGNATURE_INVALID: "The note carries no valid cosignature from a configured witness.",
+    Reason.CHECKPOINT_UNKNOWN: "The ledger signed no checkpoint with this size and root hash.",
 }
 
 # The gate's stages, in order. A decision names the stage that made it.

@@ -51,6 +51,14 @@ READING_COLUMNS = (
 )
 
 
+def _ledger_size(conn: Connection) -> int:
+    # The next index, not count(*): an index look-up on both backends.
+    return (
+        int(conn.execute(select(func.coalesce(func.max(s.ledger_entries.c.idx), -1))).scalar_one())
+        + 1
+    )
+
+
 def _pk(result: Any) -> int:
     key = result.inserted_primary_key
     assert key is not None
@@ -214,6 +222,14 @@ class SqlTx(SqlRightsTx):
                 size=checkpoint.size, at=checkpoint.at, root=checkpoint.root, note=checkpoint.note
             )
         )
+
+    def lock_ledger(self) -> int:
+        # SQLite: the writer's BEGIN IMMEDIATE already excludes every other writer.
+        return _ledger_size(self.conn)
+
+    def set_checkpoint_note(self, size: int, note: str) -> None:
+        c = s.ledger_checkpoints
+        self.conn.execute(update(c).where(c.c.size == size).values(note=note))
 
     def add_token(self, token: TokenRecord) -> None:
         self.conn.execute(
@@ -487,7 +503,8 @@ class SqlStore(SqlRightsStore):
 
     # ledger -----------------------------------------------------------------
     def ledger_size(self) -> int:
-        return int(self._rows(select(func.count()).select_from(s.ledger_entries))[0][0])
+        with self.engine.connect() as conn:
+            return _ledger_size(conn)
 
     def ledger_node(self, level: int, idx: int) -> bytes:
         n = s.ledger_nodes
@@ -516,6 +533,13 @@ class SqlStore(SqlRightsStore):
         c = s.ledger_checkpoints
         rows = self._rows(select(c).order_by(c.c.size))
         return [StoredCheckpoint(r.size, r.at, bytes(r.root), r.note) for r in rows]
+
+    def ledger_checkpoint(self, size: int) -> StoredCheckpoint | None:
+        c = s.ledger_checkpoints
+        rows = self._rows(select(c).where(c.c.size == size))
+        return (
+            StoredCheckpoint(size, rows[0].at, bytes(rows[0].root), rows[0].note) if rows else None
+        )
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         c = s.ledger_checkpoints

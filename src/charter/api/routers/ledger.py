@@ -6,8 +6,9 @@ import base64
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 
 from charter.api.deps import PlatformDep
 from charter.domain.clock import iso
@@ -26,6 +27,18 @@ def _b64(h: bytes) -> str:
 def checkpoint(p: PlatformDep) -> str:
     """The latest signed checkpoint, as a C2SP signed note."""
     return p.ledger.checkpoint().note
+
+
+@router.post("/cosignature", response_class=PlainTextResponse)
+async def cosignature(request: Request, p: PlatformDep) -> str:
+    """Hand in a witness's cosignature (C2SP `cosignature/v1`) of a checkpoint.
+
+    The body is the cosigned note (text). It is kept only if a configured
+    witness (`ledger_witnesses`) cosigned a checkpoint the ledger signed;
+    the answer is the checkpoint's note as now stored, with every cosignature.
+    """
+    note = (await request.body()).decode("utf-8", errors="replace")
+    return await run_in_threadpool(p.ledger_witnesses.accept, note)
 
 
 @router.get("/key")
