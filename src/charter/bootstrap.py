@@ -43,6 +43,9 @@ from charter.security.bulkread import BulkReadGuard
 from charter.security.device_keys import DeviceKeys
 from charter.security.ratelimit import RateLimiter
 from charter.security.tokens import TokenVerifier
+from charter.services.actuator import InProcessChannel
+from charter.services.host import ServiceHost
+from charter.services.register import AlgorithmRegister
 from charter.settings import Settings
 from charter.store.base import Store
 from charter.store.sqlite import SqliteStore
@@ -61,6 +64,8 @@ class Platform:
     quarantine: Quarantine
     security: Security
     rights: Rights
+    algorithms: AlgorithmRegister
+    services: ServiceHost
 
     @property
     def rights_report(self) -> RightsFigures:
@@ -223,6 +228,15 @@ def build(
         guard=security.bulk_reads,  # the two-person rule on bulk reads of personal data
     )
     approvals.register(ActionKind.MASS_ERASURE, rights.subject.erase_scope)
+    services = ServiceHost(
+        store,
+        bus,
+        security.commands,
+        clock,
+        InProcessChannel(),
+        is_disabled=lambda name: name in store.disabled_services(),
+        heartbeat_s=settings.service_heartbeat_s,
+    )
     return Platform(
         settings,
         store,
@@ -235,4 +249,6 @@ def build(
         Quarantine(store, gate, ledger),
         security,
         rights,
+        AlgorithmRegister(store, ledger),
+        services,
     )

@@ -14,6 +14,7 @@ from charter.auth import Role, issue_token
 from charter.bootstrap import Platform, build
 from charter.domain.model import Actor
 from charter.rights import cli as rights_cli
+from charter.services.cli import services_app
 from charter.settings import Settings
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ app.add_typer(rights_cli.resident_app, name="resident")
 app.add_typer(rights_cli.consent_app, name="consent")
 app.add_typer(rights_cli.grant_app, name="grant")
 app.add_typer(rights_cli.retention_app, name="retention")
+app.add_typer(services_app, name="services")
 console = Console()
 
 DataDir = Annotated[

@@ -70,6 +70,9 @@ class Reason(StrEnum):
     CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"
     GRANT_INVALID = "GRANT_INVALID"
     ALREADY_ERASED = "ALREADY_ERASED"
+    # the city services
+    NO_ALGORITHM_ENTRY = "NO_ALGORITHM_ENTRY"
+    SERVICE_DATA_UNDECLARED = "SERVICE_DATA_UNDECLARED"
 
     @property
     def sentence(self) -> str:
@@ -128,6 +131,10 @@ SENTENCES: dict[Reason, str] = {
     Reason.CONSENT_WITHDRAWN: "The consent was withdrawn; it cannot be used or withdrawn again.",
     Reason.GRANT_INVALID: "The access grant is forged, unknown, revoked or expired.",
     Reason.ALREADY_ERASED: "The resident's data has already been erased.",
+    Reason.NO_ALGORITHM_ENTRY: "The service has no entry on the public algorithm register.",
+    Reason.SERVICE_DATA_UNDECLARED: (
+        "The service or its register entry uses data its project or entry does not declare."
+    ),
 }
 
 # The gate's stages, in order. A decision names the stage that made it.

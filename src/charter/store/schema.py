@@ -120,6 +120,8 @@ ledger_entries = Table(
     Column("at", BigInteger, nullable=False),
     Column("kind", String(64), nullable=False),
     Column("data", LargeBinary, nullable=False),
+    # Entries of one kind are looked up (disabled services: services/host.py).
+    Index("ledger_entries_by_kind", "kind"),
 )
 
 # Hashes of the perfect subtrees of the Merkle tree: (level, index) covers
@@ -340,4 +342,25 @@ rights_version = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("version", BigInteger, nullable=False),
+)
+
+# The public algorithm register: one entry per city service (domain/algorithm.py).
+algorithms = Table(
+    "algorithms",
+    metadata,
+    Column("service", String(64), primary_key=True),
+    Column("project_id", String(200), nullable=False, index=True),
+    Column("doc", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# What each running service last reported (services/host.py), for `charter
+# services list` in any process: its state and its actuators' states.
+service_states = Table(
+    "service_states",
+    metadata,
+    Column("service", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON: {"actuators": {id: state}, "why": …}
+    Column("updated_at", BigInteger, nullable=False),
 )
