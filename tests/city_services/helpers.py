@@ -85,7 +85,8 @@ def host_with_signal(
     """The service on the register and hosted, its controller attached to the channel."""
     if monotonic is not None:
         platform.services.monotonic = monotonic
-    platform.algorithms.register(entry(), OPERATOR, "queue service")
+    if platform.store.get_algorithm("queue-green") is None:
+        platform.algorithms.register(entry(), OPERATOR, "queue service")
     service = QueueService()
     controller = SignalController(platform.security.commands.public_key_b64, platform.clock)
     platform.services.channel.attach(controller)  # type: ignore[attr-defined]
