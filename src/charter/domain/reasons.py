@@ -73,6 +73,7 @@ class Reason(StrEnum):
     # the city services
     NO_ALGORITHM_ENTRY = "NO_ALGORITHM_ENTRY"
     SERVICE_DATA_UNDECLARED = "SERVICE_DATA_UNDECLARED"
+    SIMULATOR_MISSING = "SIMULATOR_MISSING"
 
     @property
     def sentence(self) -> str:
@@ -134,6 +135,9 @@ SENTENCES: dict[Reason, str] = {
     Reason.NO_ALGORITHM_ENTRY: "The service has no entry on the public algorithm register.",
     Reason.SERVICE_DATA_UNDECLARED: (
         "The service or its register entry uses data its project or entry does not declare."
+    ),
+    Reason.SIMULATOR_MISSING: (
+        "The traffic simulator (SUMO, the charter[sim] extra) is not installed."
     ),
 }
 
