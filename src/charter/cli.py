@@ -16,6 +16,7 @@ from charter.domain.model import Actor
 from charter.rights import cli as rights_cli
 from charter.services.cli import services_app
 from charter.settings import Settings
+from charter.sim.sumo.cli import sim_app
 
 app = typer.Typer(
     help="Charter: a city data platform that enforces residents' rights.",
@@ -41,6 +42,7 @@ app.add_typer(rights_cli.consent_app, name="consent")
 app.add_typer(rights_cli.grant_app, name="grant")
 app.add_typer(rights_cli.retention_app, name="retention")
 app.add_typer(services_app, name="services")
+app.add_typer(sim_app, name="sim")
 console = Console()
 
 DataDir = Annotated[

@@ -22,12 +22,18 @@ class FixedClock:
         if start.tzinfo is None:
             raise ValueError("FixedClock needs a timezone-aware start")
         self._now = start
+        self._elapsed = 0.0
 
     def now(self) -> datetime:
         return self._now
 
+    def monotonic(self) -> float:
+        """Seconds this clock was advanced: its steady side, for intervals."""
+        return self._elapsed
+
     def advance(self, delta: timedelta) -> None:
         self._now += delta
+        self._elapsed += delta.total_seconds()
 
 
 def to_ms(moment: datetime) -> int:

@@ -61,12 +61,15 @@ class ServiceHost:
         is_disabled: Callable[[str], bool],
         heartbeat_s: float,
         metrics: ServiceMetrics | None = None,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] | None = None,
     ) -> None:
         self.store, self.bus, self.signer, self.clock = store, bus, signer, clock
         self.channel, self.is_disabled, self.heartbeat_s = channel, is_disabled, heartbeat_s
         self.metrics = metrics or ServiceMetrics()
-        self.monotonic = monotonic
+        # Intervals (heartbeats) on a steady clock: the clock's own if it has one (a
+        # simulation's), else the process's monotonic clock, never the wall clock.
+        steady = getattr(clock, "monotonic", None)
+        self.monotonic = monotonic or (steady if callable(steady) else time.monotonic)
         self._hosted: dict[str, _Hosted] = {}
         self._lock = threading.Lock()  # one batch or tick at a time: services keep state
         self._subscribed = False

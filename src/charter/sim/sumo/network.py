@@ -62,9 +62,19 @@ def random_trips(
 
 
 def sumo_args(
-    net: Path, routes: list[Path], *, step_s: float, seed: int, end_s: float
+    net: Path,
+    routes: list[Path],
+    *,
+    step_s: float,
+    seed: int,
+    end_s: float,
+    additional: list[Path] | None = None,
+    tripinfo: Path | None = None,
 ) -> list[str]:
     """Command line for libsumo: signals on (DRT's own config switches them off), no bluelight."""
+    extra = ["-a", ",".join(str(a) for a in additional)] if additional else []
+    if tripinfo is not None:
+        extra += ["--tripinfo-output", str(tripinfo), "--tripinfo-output.write-unfinished"]
     return [
         "sumo",
         "-n", str(net),
@@ -76,4 +86,5 @@ def sumo_args(
         "--no-warnings", "true",
         "--time-to-teleport", "300",
         "--tls.all-off", "false",
+        *extra,
     ]  # fmt: skip

@@ -52,11 +52,22 @@ def simulation(
     seed: int = 1,
     end_s: float = 3600,
     rules: dict[str, SignalRules] | None = None,
+    additional: list[Path] | None = None,
+    tripinfo: Path | None = None,
 ) -> Iterator[Simulation]:
     import libsumo
 
     rules = rules if rules is not None else signal_rules(net_file)
-    libsumo.start(sumo_args(net_file, routes, step_s=step_s, seed=seed, end_s=end_s))
+    args = sumo_args(
+        net_file,
+        routes,
+        step_s=step_s,
+        seed=seed,
+        end_s=end_s,
+        additional=additional,
+        tripinfo=tripinfo,
+    )
+    libsumo.start(args)
     try:
         sim = Simulation(libsumo, SafetyMonitor(rules, tolerance_s=step_s * 1.01), step_s)
         sim.check()
