@@ -99,3 +99,21 @@ def test_a_forced_conflicting_green_is_caught_on_sumo(tmp_path: Path) -> None:
         sim.step()
         kinds = {v.kind for v in sim.monitor.violations if v.tls == tls}
         assert "conflicting_green" in kinds
+
+
+def test_the_transitioner_never_makes_a_permissive_green_priority_beside_a_foe() -> None:
+    from charter.sim.sumo.transition import SafeTransitioner
+
+    rules = SignalRules.from_program("j", [(0, 1)], PLAN)
+    tr = SafeTransitioner(rules, 2)
+    m = SafetyMonitor({"j": rules}, tolerance_s=0.5)
+    tr.start("Gg", 0.0)  # a priority through movement and a permissive turn across it
+    m.observe("j", "Gg", 0.0)
+    for step in range(1, 80):
+        t = step * 0.5
+        # asked at once to end the through movement (still in its minimum green) and to
+        # give the turn priority
+        state = tr.next_state("rG", t)
+        m.observe("j", state, t)
+    assert m.violations == []
+    assert state == "rG"  # it got there: the through movement ended first

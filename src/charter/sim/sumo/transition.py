@@ -41,12 +41,17 @@ class SafeTransitioner:
             c, want = self._colour[i], colour(target[i])
             if c == "g" and want != "g" and held[i] >= r.min_green_s.get(i, 0.0):
                 out[i] = "y" if i in r.min_yellow_s else "r"
-            elif c == "g" and want == "g":
-                out[i] = target[i]  # G and g are both green: a permissive change is fine
+            elif c == "g" and want == "g" and target[i] == "g":
+                out[i] = "g"  # from priority to permissive: always safe
             elif c == "y" and held[i] >= r.min_yellow_s.get(i, 0.0):
                 out[i] = "r"
-        # 2. start greens whose foes are all red and cleared
+        # 2. start greens whose foes are all red and cleared; make a permissive green
+        #    priority only when no foe is on priority green
         for i in range(self.n_links):
+            if target[i] == "G" and out[i] == "g" and self._colour[i] == "g":
+                if not any(out[a] == "G" for a in range(self.n_links) if r.conflicting(a, i)):
+                    out[i] = "G"
+                continue
             if self._colour[i] != "r" or colour(target[i]) != "g" or out[i] != self._shown[i]:
                 continue
             if self._may_start(i, target[i], out, t_s):
