@@ -11,7 +11,7 @@ whole trip counted (`tripinfo` timeLoss, unfinished trips included).
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - SUMO's own output, written here
+import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -112,10 +112,12 @@ def run_signals(
     )
     results = {}
     for mode in MODES:
+        report = None
+        if progress is not None:
+            report = _reporter(progress, mode)
         results[mode] = run_mode(
             mode, net_file, routes, work, seed=seed, warmup_s=warmup_s, window_s=window_s,
-            drain_s=drain_s, step_s=step_s, update_s=update_s,
-            progress=(lambda f, m=mode: progress(m, f)) if progress else None,
+            drain_s=drain_s, step_s=step_s, update_s=update_s, progress=report,
         )  # fmt: skip
     fixed = results["fixed"]["time_loss_s"]
     adaptive = results["adaptive"]["time_loss_s"]
@@ -131,3 +133,7 @@ def run_signals(
         "window_s": window_s,
         "seed": seed,
     }
+
+
+def _reporter(progress: Callable[[str, float], None], mode: str) -> Callable[[float], None]:
+    return lambda fraction: progress(mode, fraction)
