@@ -43,7 +43,7 @@ from charter.security.bulkread import BulkReadGuard
 from charter.security.device_keys import DeviceKeys
 from charter.security.ratelimit import RateLimiter
 from charter.security.tokens import TokenVerifier
-from charter.services.actuator import InProcessChannel
+from charter.services.actuator import Channel, InProcessChannel
 from charter.services.host import ServiceHost
 from charter.services.register import AlgorithmRegister
 from charter.settings import Settings
@@ -173,6 +173,7 @@ def build(
     clock: Clock | None = None,
     ledger_key: SigningKey | None = None,
     observer: GateObserver | None = None,
+    channel: Channel | None = None,
 ) -> Platform:
     store = store or open_store(settings)
     bus = bus or open_bus(settings)
@@ -233,7 +234,7 @@ def build(
         bus,
         security.commands,
         clock,
-        InProcessChannel(),
+        channel or InProcessChannel(),
         is_disabled=lambda name: name in store.disabled_services(),
         heartbeat_s=settings.service_heartbeat_s,
     )

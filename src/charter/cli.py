@@ -454,6 +454,27 @@ def bench_consent(
     report(residents, envelopes, envelope_size, as_json=as_json, console=console)
 
 
+@bench_app.command("services")
+def bench_services(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    rounds: Annotated[int, typer.Option(help="Batches of counts")] = 200,
+    junctions: Annotated[int, typer.Option(help="Signalised junctions")] = 15,
+) -> None:
+    """Decision latency, admitted batch to signed command at the actuator, in process."""
+    from charter.bench.services import run_services
+
+    figures = run_services(rounds, junctions, progress=lambda m: console.print(f"[dim]{m}[/dim]"))
+    table = Table(title="city services: admitted batch to verified command")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key.replace("_", " "), f"{value:,}")
+    table.add_row("requirement", "signals p99 <= 5 ms")
+    console.print(table)
+    if as_json:
+        print(json.dumps(figures))
+
+
 @bench_app.command("scale")
 def bench_scale(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,

@@ -47,6 +47,8 @@ class _Hosted:
     state: str = STOPPED
     why: str = "not started"
     last_heartbeat: float = float("-inf")  # monotonic seconds
+    version: int = -2  # the register version the decision below was made at
+    allowed: frozenset[str] | None = None
 
 
 class ServiceHost:
@@ -133,7 +135,21 @@ class ServiceHost:
         self.metrics.decision.labels(service.name).observe(time.perf_counter() - started)
 
     def _check(self, hosted: _Hosted) -> frozenset[str] | None:
-        """The categories the service may receive now, or None if it may not run."""
+        """The categories the service may receive now, or None if it may not run.
+
+        Every change it depends on (the project's status and categories, a
+        disabled service, the register entry) is committed with a ledger entry,
+        so the ledger's size in the store is their version: the decision is
+        re-made when another writer, in any process, moved it.
+        """
+        version = self.store.register_version()
+        if hosted.version == version:
+            return hosted.allowed
+        hosted.version = version
+        hosted.allowed = self._decide(hosted)
+        return hosted.allowed
+
+    def _decide(self, hosted: _Hosted) -> frozenset[str] | None:
         service, entry = hosted.service, hosted.entry
         project = self.store.get_project(entry.project_id)
         if self.is_disabled(service.name):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import Connection
 
 from charter.domain.algorithm import AlgorithmEntry
@@ -33,6 +33,7 @@ class ServicesStore(Protocol):
     def put_service_state(self, state: ServiceState) -> None: ...
     def list_service_states(self) -> list[ServiceState]: ...
     def disabled_services(self) -> set[str]: ...
+    def register_version(self) -> int: ...
 
 
 class SqlServicesTx:
@@ -82,3 +83,9 @@ class SqlServicesStore:
         t = s.ledger_entries
         stmt = select(t.c.data).where(t.c.kind == "service.disabled")
         return {str(json.loads(r[0])["service"]) for r in self._rows(stmt)}
+
+    def register_version(self) -> int:
+        """The ledger's head: every change of the register is committed with an entry."""
+        t = s.ledger_entries
+        head = self._rows(select(func.max(t.c.idx)))[0][0]
+        return -1 if head is None else int(head)
