@@ -46,6 +46,9 @@ from charter.security.bulkread import BulkReadGuard
 from charter.security.device_keys import DeviceKeys
 from charter.security.ratelimit import RateLimiter
 from charter.security.tokens import TokenVerifier
+from charter.services.actuator import Channel, InProcessChannel
+from charter.services.host import ServiceHost
+from charter.services.register import AlgorithmRegister
 from charter.settings import Settings
 from charter.store.base import Store
 from charter.store.sqlite import SqliteStore
@@ -64,6 +67,8 @@ class Platform:
     quarantine: Quarantine
     security: Security
     rights: Rights
+    algorithms: AlgorithmRegister
+    services: ServiceHost
 
     @property
     def ledger_witnesses(self) -> Witnesses:
@@ -177,6 +182,7 @@ def build(
     clock: Clock | None = None,
     ledger_key: SigningKey | None = None,
     observer: GateObserver | None = None,
+    channel: Channel | None = None,
 ) -> Platform:
     store = store or open_store(settings)
     bus = bus or open_bus(settings)
@@ -240,6 +246,15 @@ def build(
         guard=security.bulk_reads,  # the two-person rule on bulk reads of personal data
     )
     approvals.register(ActionKind.MASS_ERASURE, rights.subject.erase_scope)
+    services = ServiceHost(
+        store,
+        bus,
+        security.commands,
+        clock,
+        channel or InProcessChannel(),
+        is_disabled=registry.services.disabled,
+        heartbeat_s=settings.service_heartbeat_s,
+    )
     return Platform(
         settings,
         store,
@@ -252,4 +267,6 @@ def build(
         Quarantine(store, gate, ledger),
         security,
         rights,
+        AlgorithmRegister(store, ledger),
+        services,
     )

@@ -18,7 +18,9 @@ from charter.bootstrap import Platform, build
 from charter.domain.errors import CharterError
 from charter.domain.model import Actor
 from charter.rights import cli as rights_cli
+from charter.services.cli import services_app
 from charter.settings import Settings
+from charter.sim.sumo.cli import sim_app
 
 app = typer.Typer(
     help="Charter: a city data platform that enforces residents' rights.",
@@ -43,6 +45,8 @@ app.add_typer(rights_cli.resident_app, name="resident")
 app.add_typer(rights_cli.consent_app, name="consent")
 app.add_typer(rights_cli.grant_app, name="grant")
 app.add_typer(rights_cli.retention_app, name="retention")
+app.add_typer(services_app, name="services")
+app.add_typer(sim_app, name="sim")
 console = Console()
 
 DataDir = Annotated[
@@ -544,6 +548,27 @@ def bench_consent(
     from charter.bench.consent import report
 
     report(residents, envelopes, envelope_size, as_json=as_json, console=console)
+
+
+@bench_app.command("services")
+def bench_services(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    rounds: Annotated[int, typer.Option(help="Batches of counts")] = 200,
+    junctions: Annotated[int, typer.Option(help="Signalised junctions")] = 15,
+) -> None:
+    """Decision latency, admitted batch to signed command at the actuator, in process."""
+    from charter.bench.services import run_services
+
+    figures = run_services(rounds, junctions, progress=lambda m: console.print(f"[dim]{m}[/dim]"))
+    table = Table(title="city services: admitted batch to verified command")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key.replace("_", " "), f"{value:,}")
+    table.add_row("requirement", "signals p99 <= 5 ms")
+    console.print(table)
+    if as_json:
+        print(json.dumps(figures))
 
 
 @bench_app.command("scale")

@@ -108,6 +108,11 @@ class Settings(BaseModel):
         256 * 1024, description="Largest request body of an API call other than /ingest."
     )
     command_ttl_s: int = Field(30, description="How long a signed actuator command is valid.")
+    service_heartbeat_s: float = Field(
+        1.0,
+        gt=0,
+        description="How often each running service sends its actuators a signed heartbeat.",
+    )
 
     jurisdiction: str = Field(
         "NL", description="Jurisdiction named in consent receipts (ISO 3166 code)."

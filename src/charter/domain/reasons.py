@@ -75,6 +75,10 @@ class Reason(StrEnum):
     # the public record
     COSIGNATURE_INVALID = "COSIGNATURE_INVALID"
     CHECKPOINT_UNKNOWN = "CHECKPOINT_UNKNOWN"
+    # the city services
+    NO_ALGORITHM_ENTRY = "NO_ALGORITHM_ENTRY"
+    SERVICE_DATA_UNDECLARED = "SERVICE_DATA_UNDECLARED"
+    SIMULATOR_MISSING = "SIMULATOR_MISSING"
 
     @property
     def sentence(self) -> str:
@@ -137,6 +141,13 @@ SENTENCES: dict[Reason, str] = {
     Reason.NO_PROOF_OF_POSSESSION: "Linking an identifier needs proof that the resident holds it.",
     Reason.COSIGNATURE_INVALID: "The note carries no valid cosignature from a configured witness.",
     Reason.CHECKPOINT_UNKNOWN: "The ledger signed no checkpoint with this size and root hash.",
+    Reason.NO_ALGORITHM_ENTRY: "The service has no entry on the public algorithm register.",
+    Reason.SERVICE_DATA_UNDECLARED: (
+        "The service or its register entry uses data its project or entry does not declare."
+    ),
+    Reason.SIMULATOR_MISSING: (
+        "The traffic simulator (SUMO, the charter[sim] extra) is not installed."
+    ),
 }
 
 # The gate's stages, in order. A decision names the stage that made it.

@@ -14,6 +14,7 @@ from typing import Protocol
 from charter.domain.consultation import Comment, Consultation, Theme
 from charter.domain.model import Device, Project, Vendor
 from charter.store.rights import RightsStore, RightsTx
+from charter.store.services import ServicesStore, ServicesTx
 
 # (device_id, project_id, category, observed_at_ms, received_at_ms, seq, body_json)
 ReadingRow = tuple[str, str, str, int, int, int, str]
@@ -125,7 +126,7 @@ class SequenceConflict(Exception):
     """
 
 
-class Tx(RightsTx, Protocol):
+class Tx(RightsTx, ServicesTx, Protocol):
     def put_vendor(self, vendor: Vendor, at: int) -> None: ...
     def put_project(self, project: Project, at: int) -> None: ...
     def put_device(self, device: Device, at: int) -> None: ...
@@ -170,7 +171,7 @@ class Tx(RightsTx, Protocol):
     def set_theme_response(self, theme_id: int, response: str, at: int) -> None: ...
 
 
-class Store(RightsStore, Protocol):
+class Store(RightsStore, ServicesStore, Protocol):
     def transaction(self) -> AbstractContextManager[Tx]: ...
     def close(self) -> None: ...
 

@@ -395,3 +395,24 @@ trust_policy = Table(
     Column("fingerprint", String(64), nullable=False),
     Column("adopted_at", BigInteger, nullable=False),
 )
+
+# The public algorithm register: one entry per city service (domain/algorithm.py).
+algorithms = Table(
+    "algorithms",
+    metadata,
+    Column("service", String(64), primary_key=True),
+    Column("project_id", String(200), nullable=False, index=True),
+    Column("doc", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# What each running service last reported (services/host.py), for `charter
+# services list` in any process: its state and its actuators' states.
+service_reports = Table(
+    "service_reports",
+    metadata,
+    Column("service", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON: {"actuators": {id: state}, "why": …}
+    Column("updated_at", BigInteger, nullable=False),
+)

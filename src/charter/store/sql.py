@@ -38,6 +38,7 @@ from charter.store.base import (
     TokenRecord,
 )
 from charter.store.rights import SqlRightsStore, SqlRightsTx
+from charter.store.services import SqlServicesStore, SqlServicesTx
 from charter.store.upsert import upsert
 
 READING_COLUMNS = (
@@ -65,7 +66,7 @@ def _pk(result: Any) -> int:
     return int(key[0])
 
 
-class SqlTx(SqlRightsTx):
+class SqlTx(SqlRightsTx, SqlServicesTx):
     """Writes through SQLAlchemy Core; backends override the hot paths."""
 
     def __init__(self, conn: Connection) -> None:
@@ -365,7 +366,7 @@ class SqlTx(SqlRightsTx):
         )
 
 
-class SqlStore(SqlRightsStore):
+class SqlStore(SqlRightsStore, SqlServicesStore):
     """Reads and transactions over one SQLAlchemy engine."""
 
     tx_class: type[SqlTx] = SqlTx
