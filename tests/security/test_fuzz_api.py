@@ -28,8 +28,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 
 from charter.api.app import create_app
-from charter.auth import Role, issue_token
 from charter.api.problems import declared_names
+from charter.auth import Role, issue_token
 from charter.bootstrap import Platform, build
 from charter.domain.clock import FixedClock
 from charter.domain.reasons import Reason

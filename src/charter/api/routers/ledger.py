@@ -51,9 +51,7 @@ def key(
 
 
 @router.get("/entries")
-def entries(
-    p: PlatformDep, start: Index = 0, end: Size = 100
-) -> list[dict[str, Any]]:
+def entries(p: PlatformDep, start: Index = 0, end: Size = 100) -> list[dict[str, Any]]:
     if end - start > 1000 or end <= start:
         raise Invalid("ask for between 1 and 1000 entries, with start < end")
     return [
@@ -80,9 +78,7 @@ def inclusion(p: PlatformDep, index: Index, size: Size) -> dict[str, Any]:
 
 
 @router.get("/proof/consistency")
-def consistency(
-    p: PlatformDep, old: Index, new: Index
-) -> dict[str, Any]:
+def consistency(p: PlatformDep, old: Index, new: Index) -> dict[str, Any]:
     if old > new:
         raise Invalid("old must not exceed new")
     try:
