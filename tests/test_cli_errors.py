@@ -6,8 +6,6 @@ personal data in what is printed.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from typer.testing import CliRunner
 
