@@ -17,6 +17,7 @@ from charter.api.app import create_app
 from charter.auth import Role, issue_token
 from charter.bootstrap import Platform
 from charter.device import DeviceSigner
+from charter.sim import city as sample
 from tests.api.support import assert_problem, bearer
 from tests.conftest import SampleCity, air_reading
 
@@ -119,3 +120,29 @@ def test_an_unregistered_device_name_is_not_echoed(http: TestClient, city: Sampl
     r = http.post("/ingest", content=envelope)
     assert_problem(r, 401, "NOT_REGISTERED")
     assert EMAIL not in r.text
+
+
+@pytest.mark.parametrize(
+    ("path", "role", "body", "field"),
+    [
+        (f"/projects/{sample.FLOOD}/approve", Role.COUNCIL, {"why": "ok"}, "body.at"),
+        (f"/projects/{sample.AIR}/consultation", Role.OPERATOR, {"why": "ok"}, "body.at"),
+        ("/access-requests/r1/grant", Role.OPERATOR, {"why": "ok"}, "body.expires_at"),
+    ],
+)
+def test_a_time_without_an_offset_is_refused_by_the_request_model(
+    http: TestClient,
+    platform: Platform,
+    city: SampleCity,
+    path: str,
+    role: Role,
+    body: dict[str, str],
+    field: str,
+) -> None:
+    # Never read as the server's local time: AwareDatetime refuses it before any service.
+    naive = city.platform.clock.now().replace(tzinfo=None).isoformat()
+    r = http.post(
+        path, json={**body, field.removeprefix("body."): naive}, headers=bearer(platform, role)
+    )
+    problem = assert_problem(r, 422, "VALIDATION_FAILED")
+    assert [e["field"] for e in problem["errors"]] == [field]

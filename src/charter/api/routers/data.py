@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from charter.api.deps import After, ItemId, Operator, PlatformDep, Reader, check_purpose
 from charter.domain.clock import iso, to_ms
-from charter.domain.errors import Invalid
 
 router = APIRouter(tags=["data"])
 _decode = msgspec.json.decode
@@ -24,8 +22,8 @@ def readings(
     actor: Reader,
     device: str | None = None,
     project: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: AwareDatetime | None = None,  # with an offset: never the server's local time
+    until: AwareDatetime | None = None,
     after: After = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     purpose: Annotated[str | None, Query(max_length=100)] = None,
@@ -37,9 +35,6 @@ def readings(
     needs `approval`, a bulk-read action a second person approved.
     """
     check_purpose(request, purpose)
-    for moment in (since, until):
-        if moment is not None and moment.tzinfo is None:
-            raise Invalid("give times with an offset, e.g. 2026-11-29T12:00:00Z")
     rows = p.store.readings(
         device_id=device,
         project_id=project,
