@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-import click
 import pydantic
 import typer
 from typer.core import TyperGroup
@@ -43,7 +42,8 @@ def fields(error: pydantic.ValidationError) -> str:
 class CharterGroup(TyperGroup):
     """The root command group: every subcommand runs inside `invoke`."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    # Any: Typer's Context is its own vendored click's in recent versions, click's before.
+    def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except CharterError as e:

@@ -14,12 +14,17 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+def _insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def upsert(conn: Connection, table: Table, keys: tuple[str, ...], values: dict[str, Any]) -> None:
     """`keys` must be the table's primary key or a unique index over exactly those columns."""
-    stmt = _INSERTS[conn.dialect.name](table).values(**values)
+    stmt = _insert(conn, table).values(**values)
     changes = {name: stmt.excluded[name] for name in values if name not in keys}
     if changes:
         conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
