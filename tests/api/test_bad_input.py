@@ -9,6 +9,8 @@ the path or an unregistered device's name repeated in the answer.
 from __future__ import annotations
 
 import base64
+import json
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -146,3 +148,38 @@ def test_a_time_without_an_offset_is_refused_by_the_request_model(
     )
     problem = assert_problem(r, 422, "VALIDATION_FAILED")
     assert [e["field"] for e in problem["errors"]] == [field]
+
+
+def test_an_unknown_envelope_member_is_not_named_back(http: TestClient, city: SampleCity) -> None:
+    signed = json.loads(city.envelope(city.air))
+    signed[EMAIL] = 1
+    r = http.post("/ingest", content=json.dumps(signed).encode())
+    assert_problem(r, 400, "INVALID_ENVELOPE")
+    assert EMAIL not in r.text
+
+
+def test_an_unknown_grant_constraint_is_not_named_back(
+    http: TestClient, platform: Platform, city: SampleCity
+) -> None:
+    consumer = issue_token(
+        platform.store, platform.clock, "app", Role.CONSUMER, subject="urn:ngsi-ld:Consumer:app"
+    )
+    req = http.post(
+        "/access-requests",
+        json={
+            "dataset": sample.TRAFFIC,
+            "categories": ["pedestrian.crossing_request"],
+            "purpose": "crossing-assistance",
+            "why": "to time crossings",
+        },
+        headers={"Authorization": f"Bearer {consumer}"},
+    )
+    assert req.status_code == 201, req.text
+    later = (platform.clock.now() + timedelta(days=30)).isoformat()
+    r = http.post(
+        f"/access-requests/{req.json()['id']}/grant",
+        json={"why": "ok", "expires_at": later, "constraints": {EMAIL: 1}},
+        headers=bearer(platform, Role.COUNCIL),
+    )
+    assert_problem(r, 422, "VALIDATION_FAILED")
+    assert EMAIL not in r.text

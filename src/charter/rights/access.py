@@ -111,7 +111,8 @@ class Access:
         constraints = constraints or {}
         unknown = set(constraints) - CONSTRAINTS
         if unknown:
-            raise Invalid(f"unknown constraints {sorted(unknown)}; known: {sorted(CONSTRAINTS)}")
+            # Not the unknown names themselves: they are what the caller sent.
+            raise Invalid(f"unknown constraints; known: {sorted(CONSTRAINTS)}")
         if grant and (expires_at is None or to_ms(expires_at) <= now_ms):
             raise Invalid("a grant needs an expiry in the future")
         with self.ctx.ledger.write() as w:
