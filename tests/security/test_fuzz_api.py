@@ -82,9 +82,9 @@ def _sent(case: Any) -> set[str]:
 
 
 def _strings(value: Any) -> Iterator[str]:
+    """The values of a problem; its keys are Charter's own ("admitted", "errors")."""
     if isinstance(value, dict):
-        for k, v in value.items():
-            yield str(k)
+        for v in value.values():
             yield from _strings(v)
     elif isinstance(value, list):
         for v in value:
