@@ -21,6 +21,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
 
 from charter.domain.clock import Clock, SystemClock, to_ms
 from charter.domain.errors import CharterError
@@ -234,6 +235,17 @@ def _role(claims: dict[str, Any], role_claim: str) -> Role | None:
         if isinstance(v, str) and v in Role.__members__.values():
             return Role(v)
     return None
+
+
+def issuer_jwks(store: Store) -> dict[str, Any]:
+    """The embedded issuer's public keys as a JWK Set (RFC 7517, OKP keys of RFC 8037)."""
+    keys = []
+    for k in store.issuer_keys():
+        private = serialization.load_pem_private_key(k.private_pem.encode(), password=None)
+        assert isinstance(private, Ed25519PrivateKey)
+        jwk = OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
+        keys.append({**jwk, "kid": k.kid, "alg": ALGORITHM})
+    return {"keys": keys}
 
 
 def authenticate(store: Store, token: str, *, clock: Clock | None = None) -> Actor | None:

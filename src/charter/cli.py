@@ -15,6 +15,7 @@ from rich.table import Table
 
 from charter.auth import Role, revoke_token
 from charter.bootstrap import Platform, build
+from charter.cli_errors import CharterGroup
 from charter.domain.errors import CharterError
 from charter.domain.model import Actor
 from charter.rights import cli as rights_cli
@@ -26,6 +27,8 @@ app = typer.Typer(
     help="Charter: a city data platform that enforces residents' rights.",
     no_args_is_help=True,
     add_completion=False,
+    cls=CharterGroup,  # one error handler for every command
+    pretty_exceptions_show_locals=False,  # a traceback never shows tokens or identifiers
 )
 ledger_app = typer.Typer(help="The public, verifiable ledger.", no_args_is_help=True)
 bench_app = typer.Typer(
@@ -55,6 +58,7 @@ DataDir = Annotated[
 Host = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")]
 Port = Annotated[int | None, typer.Option(help="Port to listen on [default: 8000]")]
 CLI_ACTOR = Actor(name="cli", role="operator")
+MAX_ROW_ID = 2**63 - 1  # row ids fit a signed 64-bit integer in every store
 
 
 @contextmanager
@@ -393,7 +397,10 @@ def token_create(
 
 
 @quarantine_app.command("list")
-def quarantine_list(data_dir: DataDir = None, limit: int = 50) -> None:
+def quarantine_list(
+    data_dir: DataDir = None,
+    limit: Annotated[int, typer.Option(help="Most items to list", min=1, max=1000)] = 50,
+) -> None:
     """List held quarantine items."""
     platform = _platform(data_dir)
     table = Table("id", "device", "kind", "stage", "reason", "detail")
@@ -405,7 +412,7 @@ def quarantine_list(data_dir: DataDir = None, limit: int = 50) -> None:
 
 @quarantine_app.command("replay")
 def quarantine_replay(
-    item: int,
+    item: Annotated[int, typer.Argument(help="The item's id", min=1, max=MAX_ROW_ID)],
     why: Annotated[str, typer.Option(help="Why it is replayed")],
     override: Annotated[
         str | None,

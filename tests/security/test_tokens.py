@@ -35,6 +35,7 @@ def test_a_token_is_a_jwt_of_the_embedded_issuer(client: TestClient, platform: P
     assert (claims["sub"], claims["role"], claims["aud"]) == ("ops", "operator", "charter")
     keys = client.get("/auth/jwks").json()["keys"]
     [key] = keys
+    assert jwt.PyJWKSet.from_dict({"keys": keys})[key["kid"]].key_type == "OKP"
     public = jwt.PyJWK(key).key
     verified = jwt.decode(
         token.removeprefix("chr_"), public, algorithms=["EdDSA"], audience="charter"

@@ -21,7 +21,6 @@ from rich.console import Console
 from rich.table import Table
 
 from charter.bootstrap import Platform, build
-from charter.domain.errors import CharterError
 from charter.domain.model import Actor
 from charter.rights.residents import Proof
 from charter.settings import Settings
@@ -32,6 +31,7 @@ grant_app = typer.Typer(help="Data consumers' access requests and grants.", no_a
 retention_app = typer.Typer(help="The retention job.", no_args_is_help=True)
 console = Console()
 STAFF = Actor(name="cli", role="operator")
+MAX_DAYS = 36_500  # a hundred years: beyond that a date is a typing error, not a term
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory [default: ./charter-data]")
@@ -47,12 +47,10 @@ def _as(resident_id: str) -> Actor:
 
 
 def _run(data_dir: Path | None, work: object) -> None:
+    # A CharterError is reported by the `charter` command's one handler (cli_errors).
     platform = _platform(data_dir)
     try:
         work(platform)  # type: ignore[operator]
-    except CharterError as e:
-        console.print(f"[red]{e.reason.value}[/red] {e.detail}")
-        raise typer.Exit(1) from None
     finally:
         platform.close()
 
@@ -148,7 +146,9 @@ def consent_grant(
     category: Annotated[str, typer.Option(help="The data category")],
     purpose: Annotated[str, typer.Option(help="The purpose, e.g. crossing-assistance")],
     project: Annotated[list[str], typer.Option(help="A project in scope (repeatable)")],
-    days: Annotated[int | None, typer.Option(help="Expires after this many days")] = None,
+    days: Annotated[
+        int | None, typer.Option(help="Expires after this many days", min=1, max=MAX_DAYS)
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Record a resident's opt-in; prints the signed receipt."""
@@ -217,8 +217,10 @@ def grant_request(
 def grant_approve(
     request: str,
     why: Annotated[str, typer.Option(help="Why it is granted")],
-    days: Annotated[int, typer.Option(help="Valid for this many days")] = 30,
-    max_readings: Annotated[int | None, typer.Option(help="Most readings per read")] = None,
+    days: Annotated[int, typer.Option(help="Valid for this many days", min=1, max=MAX_DAYS)] = 30,
+    max_readings: Annotated[
+        int | None, typer.Option(help="Most readings per read", min=1, max=10_000)
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Grant a pending request; prints the grant token."""

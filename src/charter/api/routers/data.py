@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from charter.api.deps import After, ItemId, Operator, PlatformDep, Reader
 from charter.domain.clock import iso
@@ -20,8 +19,8 @@ def readings(
     actor: Reader,
     device: str | None = None,
     project: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: AwareDatetime | None = None,  # with an offset: never the server's local time
+    until: AwareDatetime | None = None,
     after: After = 0,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     purpose: Annotated[str | None, Query(max_length=100)] = None,

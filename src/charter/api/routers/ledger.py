@@ -10,13 +10,15 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
-from charter.api.deps import PlatformDep
+from charter.api.deps import MAX_ROW_ID, PlatformDep
 from charter.domain.clock import iso
 from charter.domain.errors import Invalid
 from charter.ledger.checkpoint import vkey
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
-Index = Annotated[int, Query(ge=0)]
+# Indexes and sizes fit a signed 64-bit integer in every store; larger ones are refused.
+Index = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]
+Size = Annotated[int, Query(ge=1, le=MAX_ROW_ID)]
 
 
 def _b64(h: bytes) -> str:
@@ -62,9 +64,7 @@ def key(
 
 
 @router.get("/entries")
-def entries(
-    p: PlatformDep, start: Index = 0, end: Annotated[int, Query(ge=1)] = 100
-) -> list[dict[str, Any]]:
+def entries(p: PlatformDep, start: Index = 0, end: Size = 100) -> list[dict[str, Any]]:
     if end - start > 1000 or end <= start:
         raise Invalid("ask for between 1 and 1000 entries, with start < end")
     return [
@@ -80,7 +80,7 @@ def entries(
 
 
 @router.get("/proof/inclusion")
-def inclusion(p: PlatformDep, index: Index, size: Annotated[int, Query(ge=1)]) -> dict[str, Any]:
+def inclusion(p: PlatformDep, index: Index, size: Size) -> dict[str, Any]:
     if index >= size:
         raise Invalid("index must be below size")
     try:
@@ -91,9 +91,7 @@ def inclusion(p: PlatformDep, index: Index, size: Annotated[int, Query(ge=1)]) -
 
 
 @router.get("/proof/consistency")
-def consistency(
-    p: PlatformDep, old: Annotated[int, Query(ge=0)], new: Annotated[int, Query(ge=0)]
-) -> dict[str, Any]:
+def consistency(p: PlatformDep, old: Index, new: Index) -> dict[str, Any]:
     if old > new:
         raise Invalid("old must not exceed new")
     try:

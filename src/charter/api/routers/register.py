@@ -8,12 +8,11 @@ contact details are kept apart and never returned.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from charter.api.deps import Council, Operator, PlatformDep
 from charter.domain.clock import iso
@@ -58,13 +57,13 @@ class ResponseIn(BaseModel):
 class DecisionIn(BaseModel):
     outcome: Verdict
     why: Annotated[str, Field(min_length=1, max_length=2000)]
-    at: datetime | None = None
+    at: AwareDatetime | None = None
 
 
 class AmendmentIn(BaseModel):
     project: Project
     why: Annotated[str, Field(min_length=1, max_length=2000)]
-    at: datetime | None = None
+    at: AwareDatetime | None = None
 
 
 # exports ---------------------------------------------------------------------------

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Body
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from charter.api.deps import Operator, PlatformDep
 from charter.domain.errors import CharterError, NotFound
@@ -19,7 +18,7 @@ router = APIRouter(tags=["registry"])
 class Why(BaseModel):
     why: Annotated[str, Field(min_length=1, max_length=2000)]
     # When the change takes effect: omitted means now; earlier is refused (BACKDATED).
-    at: datetime | None = None
+    at: AwareDatetime | None = None
 
 
 class ProjectStatusChange(Why):

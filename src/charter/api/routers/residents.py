@@ -5,16 +5,14 @@ Every route under /residents/{id} is for that resident alone, with their own tok
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from charter.api.deps import Operator, PlatformDep, Resident
 from charter.domain.clock import iso
-from charter.domain.errors import Invalid
 from charter.rights.consent import ConsentResult
 from charter.rights.residents import LinkResult, Proof
 from charter.rights.subject import consent_json
@@ -44,7 +42,7 @@ class ConsentRequest(BaseModel):
     category: Annotated[str, Field(min_length=1, max_length=64)]
     purpose: Annotated[str, Field(min_length=1, max_length=64)]
     projects: Annotated[list[str], Field(min_length=1, max_length=64)]
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None  # with an offset: never the server's local time
 
 
 class ReceiptCheck(BaseModel):
@@ -139,8 +137,6 @@ def give_consent(
     resident_id: str, body: ConsentRequest, p: PlatformDep, actor: Resident
 ) -> dict[str, Any]:
     """Opt in to one category for one purpose, for the named live projects."""
-    if body.expires_at is not None and body.expires_at.tzinfo is None:
-        raise Invalid("give expires_at with an offset, e.g. 2027-01-01T00:00:00Z")
     done = p.rights.consents.grant(
         resident_id,
         category=body.category,

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from charter.api.deps import PlatformDep, require
-from charter.auth import Role
-from charter.domain.errors import CharterError, Invalid
+from charter.auth import Role, issuer_jwks
+from charter.domain.errors import Invalid
 from charter.domain.model import Actor, Firmware
-from charter.domain.reasons import Reason
 from charter.domain.sbom import SbomError, parse_cyclonedx
 from charter.security import roles
 from charter.security.approvals import ActionKind
@@ -148,14 +144,4 @@ def refuse(action_id: str, body: WhyBody, p: PlatformDep, actor: Staff) -> dict[
 @router.get("/auth/jwks")
 def jwks(p: PlatformDep) -> dict[str, Any]:
     """The embedded issuer's public keys (RFC 7517), so others can verify its tokens."""
-    keys = []
-    for k in p.store.issuer_keys():
-        private = serialization.load_pem_private_key(k.private_pem.encode(), password=None)
-        if not isinstance(private, Ed25519PrivateKey):
-            raise CharterError(Reason.CONFLICT, "unexpected issuer key type")
-        raw = private.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-        keys.append({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": k.kid, "alg": "EdDSA"})
-    return {"keys": keys}
+    return issuer_jwks(p.store)
