@@ -127,7 +127,12 @@ def test_an_unregistered_device_name_is_not_echoed(http: TestClient, city: Sampl
 @pytest.mark.parametrize(
     ("path", "role", "body", "field"),
     [
-        (f"/projects/{sample.FLOOD}/approve", Role.COUNCIL, {"why": "ok"}, "body.at"),
+        (
+            f"/projects/{sample.FLOOD}/decision",
+            Role.COUNCIL,
+            {"outcome": "approve", "why": "ok"},
+            "body.at",
+        ),
         (f"/projects/{sample.AIR}/consultation", Role.OPERATOR, {"why": "ok"}, "body.at"),
         ("/access-requests/r1/grant", Role.OPERATOR, {"why": "ok"}, "body.expires_at"),
     ],
@@ -181,5 +186,5 @@ def test_an_unknown_grant_constraint_is_not_named_back(
         json={"why": "ok", "expires_at": later, "constraints": {EMAIL: 1}},
         headers=bearer(platform, Role.COUNCIL),
     )
-    assert_problem(r, 422, "VALIDATION_FAILED")
+    assert_problem(r, 422, "BAD_CONSTRAINT")
     assert EMAIL not in r.text
