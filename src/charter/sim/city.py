@@ -206,6 +206,13 @@ def vendors() -> list[Vendor]:
     ]
 
 
+def _in_area(project: Project, area: Area) -> Project:
+    assert project.disclosure is not None
+    return project.model_copy(
+        update={"disclosure": project.disclosure.model_copy(update={"area": area})}
+    )
+
+
 def projects() -> list[tuple[Project, ProjectStatus]]:
     common = {
         "legal_basis": "Public task (municipal by-law 2026/14)",
@@ -370,13 +377,19 @@ def back_then(registry: Registry, ago: timedelta) -> Iterator[None]:
         registry.ledger.clock = real
 
 
-def register_projects(registry: Registry, *, consultation_over: bool = False) -> None:
+def register_projects(
+    registry: Registry, *, consultation_over: bool = False, area: Area | None = None
+) -> None:
     """Vendors and projects with their history: consulted, decided, live or still open.
 
     The project left in consultation opened ten days ago, so it takes comments;
     with `consultation_over` its period has just ended and it awaits the council.
+    `area` puts the city elsewhere (a simulation's street network): every project
+    is consulted on that area instead of the sample city's centre.
     """
     plan = projects()
+    if area is not None:
+        plan = [(_in_area(p, area), target) for p, target in plan]
     days = registry.rules.consultation_days
     with back_then(registry, timedelta(days=days + 30)):
         for v in vendors():

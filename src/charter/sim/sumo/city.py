@@ -18,6 +18,7 @@ from charter.bootstrap import Platform, build
 from charter.device import DeviceSigner, SimReading
 from charter.domain.algorithm import AlgorithmEntry, Figure, Risk
 from charter.domain.clock import FixedClock
+from charter.domain.disclosure import Area
 from charter.domain.model import Actor, Device, Location, urn
 from charter.services.signals import AdaptiveSignals, Junction, PlanPhase
 from charter.settings import Settings
@@ -140,7 +141,7 @@ def build_city(net: Any, data_dir: Path, *, heartbeat_s: float = 1.0) -> SignalC
     clock = FixedClock(START)
     settings = Settings(data_dir=data_dir, service_heartbeat_s=heartbeat_s)
     platform = build(settings, clock=clock)
-    sample.register_projects(platform.registry)
+    sample.register_projects(platform.registry, area=_net_area(net))
     loops: list[Loop] = []
     junctions: list[Junction] = []
     tls_ids: dict[str, str] = {}
@@ -193,6 +194,14 @@ def build_city(net: Any, data_dir: Path, *, heartbeat_s: float = 1.0) -> SignalC
     city = SignalCity(platform, clock, loops, junctions, additional)
     city._tls_ids = tls_ids
     return city
+
+
+def _net_area(net: Any) -> Area:
+    """The network's bounding box on Earth: the area the city's projects are consulted on."""
+    (x0, y0), (x1, y1) = net.getBBoxXY()
+    corners = [net.convertXY2LonLat(x, y) for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1))]
+    ring = [(round(lon, 6), round(lat, 6)) for lon, lat in corners]
+    return Area(coordinates=[[*ring, ring[0]]])
 
 
 def _lat_lon(net: Any, x: float, y: float) -> Location | None:
