@@ -52,7 +52,7 @@ class Authenticate:
             # signature check: a flood costs the gate little more than decoding.
             # Only the device itself can spend its allowance (see below), so this
             # cannot be used to silence it.
-            wait_s = self.limiter.peek(view.id, batch.now_ms)
+            wait_s = self.limiter.peek(view.id, item.received_at)
             if wait_s:
                 return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         try:
@@ -85,16 +85,20 @@ class Authenticate:
         # captured envelopes cannot spend the device's allowance, and before the
         # sequence number is used, so the device can resend after Retry-After.
         if self.limiter is not None:
-            wait_s = self.limiter.take(view.id, batch.now_ms)
+            wait_s = self.limiter.take(view.id, item.received_at)
             if wait_s:
                 return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         # The sequence number is used from here on, even if the envelope is out
         # of its time window: a second copy of it is then a replay too.
         batch.pending_seqs[view.id] = env.seq
+        # Rate and freshness are judged at the envelope's arrival at the door
+        # (`received_at`: now over HTTP; for a transport that acknowledged it
+        # then, when the broker took it), so a backlog worked off late is not
+        # refused for being late.
         sent = to_ms(env.sent_at)
-        if sent < batch.now_ms - self.window.max_age_ms:
+        if sent < item.received_at - self.window.max_age_ms:
             return item.reject(STAGE, Reason.STALE_TIMESTAMP, "sent_at is too old")
-        if sent > batch.now_ms + self.window.max_skew_ms:
+        if sent > item.received_at + self.window.max_skew_ms:
             return item.reject(STAGE, Reason.FUTURE_TIMESTAMP, "sent_at is in the future")
         return None
 

@@ -43,6 +43,7 @@ from paho.mqtt.properties import Properties
 
 from charter.runtime import settle_heap
 from charter.settings import Settings
+from charter.transport.arrival import Arrival, now_ms
 from charter.transport.redelivery import deliver
 
 log = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ class Delivery:
     body: bytes
     dup: bool
     generation: int
+    arrived_ms: int = 0  # when the broker took it, as well as the gateway can tell
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,12 @@ class DirectSink:
         self.platform = platform
 
     def handle(self, batch: list[Delivery], done: Callable[[list[Delivery]], None]) -> None:
-        deliver(self.platform.gate, [d.body for d in batch], [d.dup for d in batch])
+        deliver(
+            self.platform.gate,
+            [d.body for d in batch],
+            [d.dup for d in batch],
+            [d.arrived_ms for d in batch],
+        )
         done(batch)
 
     def close(self) -> None:
@@ -151,7 +158,9 @@ class JetStreamSink:
         with self._lock:
             for d in batch:
                 self._pending[message_id(d.body)].append(d)
-        duplicates = publish_envelopes(self.link, self.subjects, [d.body for d in batch])
+        duplicates = publish_envelopes(
+            self.link, self.subjects, [d.body for d in batch], [d.arrived_ms for d in batch]
+        )
         now_done = []
         with self._lock:
             for d, dup in zip(batch, duplicates, strict=True):
@@ -186,6 +195,8 @@ class MqttGateway:
         self.client = make_client(settings, settings.mqtt_client_id, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_disconnect = self._on_disconnect
+        self.arrival = Arrival(settings.mqtt_session_expiry_s)
         self._subscribed = threading.Event()
         self.client.on_subscribe = lambda *_a: self._subscribed.set()
         self._queue: queue.Queue[Delivery] = queue.Queue()
@@ -225,12 +236,19 @@ class MqttGateway:
             log.warning("MQTT broker refused the gateway: %s", reason)
             return
         self._generation += 1
+        self.arrival.connected()
         client.subscribe(self.subscription, qos=1)
         self._connected.set()
 
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _r: Any, _p: Any) -> None:
+        # From now on the broker holds what devices send: it arrived when they sent it.
+        self.arrival.disconnected()
+
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        body = bytes(msg.payload)
+        arrived = self.arrival.of(body, now_ms())
         self._queue.put(
-            Delivery(msg.mid, msg.qos, bytes(msg.payload), bool(msg.dup), self._generation)
+            Delivery(msg.mid, msg.qos, body, bool(msg.dup), self._generation, arrived)
         )
 
     # the batching thread --------------------------------------------------------
