@@ -79,8 +79,7 @@ def serve(
     bus: BusUrl = None,
 ) -> None:
     """Serve the HTTP API on the configured store and bus (SQLite, in-process by default)."""
-    import uvicorn
-
+    from charter.api import server
     from charter.api.app import create_app
     from charter.runtime import settle_heap
 
@@ -89,7 +88,7 @@ def serve(
     api = create_app(platform)
     settle_heap()
     console.print(f"Charter API at http://{s.host}:{s.port}  (data in {s.data_dir})")
-    uvicorn.run(api, host=s.host, port=s.port, log_level="warning")
+    server.run(api, s)
 
 
 @app.command()

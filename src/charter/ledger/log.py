@@ -10,6 +10,7 @@ change.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +25,9 @@ from charter.ledger.checkpoint import Checkpoint, key_id, sign_checkpoint, signe
 from charter.ledger.keychain import KEY_ROTATED, KeyPeriod, Rotation, chain_of
 from charter.ledger.merkle import Frontier, consistency_proof, inclusion_proof
 from charter.store.base import LedgerEntry, Store, StoredCheckpoint, Tx
+from charter.store.failure import storage_unavailable
+
+log = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder(order="sorted").encode
 
@@ -120,8 +124,16 @@ class Ledger:
                 Checkpoint(self.origin, size, root), self.key.name, self.key.private_key
             )
             stored = StoredCheckpoint(size, to_ms(self.clock.now()), root, note)
-            with self.store.transaction() as tx:
-                tx.add_checkpoint(stored)
+            try:
+                with self.store.transaction() as tx:
+                    tx.add_checkpoint(stored)
+            except Exception as e:
+                if not storage_unavailable(e):
+                    raise
+                # The disk is full: the checkpoint is still true and signed (Ed25519
+                # is deterministic: the same note is stored once there is room).
+                log.warning("checkpoint of size %d not stored: storage unavailable", size)
+                return stored
             self._checkpointed = size
             return stored
 
