@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -93,6 +94,10 @@ class Relay:
 
     def down(self) -> None:
         if self._listener is not None:
+            try:  # wakes the thread blocked in accept(), which close() alone does not
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
         with self._lock:
@@ -225,7 +230,9 @@ def _run(
     prefix = f"outage{uuid.uuid4().hex[:8]}"
     u = urlparse(db)
     relay = Relay((u.hostname or "127.0.0.1", u.port or 5432))
+    # A worker must not wait for ever on a database that does not answer.
     worker_db = db.replace(f"{u.hostname}:{u.port or 5432}", f"127.0.0.1:{relay.port}")
+    worker_db += ("&" if "?" in worker_db else "?") + "connect_timeout=5"
     settings = Settings(
         data_dir=tmp / "data",
         database_url=db,
@@ -313,7 +320,11 @@ def _run(
             if p.poll() is None:
                 p.terminate()
         for p in procs:
-            p.wait(timeout=30)
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(timeout=10)
         relay.down()
 
 
