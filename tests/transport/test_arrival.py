@@ -87,4 +87,4 @@ def _env(sent_ms: int) -> bytes:
     from charter.domain.clock import from_ms
 
     sent = from_ms(sent_ms).isoformat().replace("+00:00", "Z")
-    return b'{"envelope":{"sent_at":"' + sent.encode() + b'"},"sig":""}'
+    return b'{"envelope":{"device":"d","seq":1,"sent_at":"' + sent.encode() + b'"},"sig":""}'

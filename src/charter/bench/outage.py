@@ -150,6 +150,7 @@ class Devices:
         self.i = 0
         self.sent: dict[int, tuple[str, int]] = {}
         self.acked: set[tuple[str, int]] = set()
+        self._early: set[int] = set()
         self._lock = threading.Lock()
         self.client = make_client(settings, f"bench-dev-{uuid.uuid4().hex[:8]}", persistent=False)
         self.client.max_queued_messages_set(0)
@@ -160,7 +161,9 @@ class Devices:
     def _puback(self, _c: mqtt.Client, _u: Any, mid: int, _r: Any, _p: Any) -> None:
         with self._lock:
             key = self.sent.pop(mid, None)
-            if key is not None:
+            if key is None:
+                self._early.add(mid)  # acknowledged before send_one noted it
+            else:
                 self.acked.add(key)
 
     def send_one(self) -> None:
@@ -172,9 +175,15 @@ class Devices:
             "air.quality", now, {"pm25": 10.0, "no2": 20.5}, {"pm25": "ug/m3", "no2": "ug/m3"}
         )
         body = s.envelope(self.seq[s.device_id], now, [reading])
+        # Not under self._lock: paho may hold its own lock while it calls _puback.
+        info = self.client.publish(up_topic(self.root, s.device_id), body, qos=1)
+        key = (s.device_id, self.seq[s.device_id])
         with self._lock:
-            info = self.client.publish(up_topic(self.root, s.device_id), body, qos=1)
-            self.sent[info.mid] = (s.device_id, self.seq[s.device_id])
+            if info.mid in self._early:
+                self._early.discard(info.mid)
+                self.acked.add(key)
+            else:
+                self.sent[info.mid] = key
 
     def close(self) -> None:
         self.client.disconnect()

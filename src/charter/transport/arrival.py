@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 
 import msgspec
@@ -35,25 +36,35 @@ import msgspec
 from charter.bus.nats import ARRIVED
 from charter.domain.clock import to_ms
 
-__all__ = ["ARRIVED", "Arrival", "arrived_header", "now_ms", "sent_at_ms"]
+__all__ = ["ARRIVED", "Arrival", "Head", "arrived_header", "now_ms", "read_head", "sent_at_ms"]
 
 
-class _Sent(msgspec.Struct):
+class Head(msgspec.Struct):
+    """What the gateway reads of an envelope: who sent it, which, and when."""
+
+    device: str
+    seq: int
     sent_at: datetime
 
 
-class _Head(msgspec.Struct):
-    envelope: _Sent
+class _Signed(msgspec.Struct):
+    envelope: Head
 
 
-_decode_head = msgspec.json.Decoder(_Head).decode
+_decode_head = msgspec.json.Decoder(_Signed).decode
+
+
+def read_head(body: bytes) -> Head | None:
+    """The envelope's head (readings are skipped, not built), or None if unreadable."""
+    try:
+        return _decode_head(body).envelope
+    except (msgspec.DecodeError, RecursionError, ValueError):
+        return None
 
 
 def sent_at_ms(body: bytes) -> int | None:
-    try:
-        return to_ms(_decode_head(body).envelope.sent_at)
-    except (msgspec.DecodeError, RecursionError, ValueError):
-        return None
+    head = read_head(body)
+    return None if head is None else to_ms(head.sent_at)
 
 
 def now_ms() -> int:
@@ -61,10 +72,20 @@ def now_ms() -> int:
 
 
 class Arrival:
-    """The gateway's connection history, which bounds when the broker took a message."""
+    """The gateway's connection history, which bounds when the broker took a message.
 
-    def __init__(self, session_expiry_s: float, started_ms: int | None = None) -> None:
-        start = started_ms if started_ms is not None else now_ms()
+    Times are read from `clock` (ms): the platform's clock when the gateway runs
+    the gate itself, the system's when it hands on to JetStream.
+    """
+
+    def __init__(
+        self,
+        session_expiry_s: float,
+        started_ms: int | None = None,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
+        self.clock = clock or now_ms
+        start = started_ms if started_ms is not None else self.clock()
         # Before its first connection the gateway was away since at most the
         # broker's session expiry (the broker forgets the session after that).
         self.lost_at = start - int(session_expiry_s * 1000)
@@ -73,15 +94,17 @@ class Arrival:
 
     def connected(self, at_ms: int | None = None) -> None:
         with self._lock:
-            self.up_since = at_ms if at_ms is not None else now_ms()
+            self.up_since = at_ms if at_ms is not None else self.clock()
 
     def disconnected(self, at_ms: int | None = None) -> None:
         with self._lock:
-            self.lost_at = at_ms if at_ms is not None else now_ms()
+            self.lost_at = at_ms if at_ms is not None else self.clock()
 
     def of(self, body: bytes, received_ms: int) -> int:
         """The envelope's arrival at the broker, as well as the gateway can tell."""
-        sent = sent_at_ms(body)
+        return self.at(sent_at_ms(body), received_ms)
+
+    def at(self, sent: int | None, received_ms: int) -> int:
         with self._lock:
             lost_at, up_since = self.lost_at, self.up_since
         if sent is None or sent > up_since:

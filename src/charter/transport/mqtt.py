@@ -41,9 +41,12 @@ from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from charter.bus.nats import message_id
 from charter.runtime import settle_heap
 from charter.settings import Settings
-from charter.transport.arrival import Arrival, now_ms
+from charter.domain.clock import to_ms
+from charter.transport.arrival import Arrival, read_head
+from charter.transport.arrival import now_ms as wall_ms
 from charter.transport.redelivery import deliver
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,11 @@ def down_topic(root: str, device_id: str) -> str:
     return f"{root}/{device_id}/down"
 
 
+def ack_topic(root: str, device_id: str) -> str:
+    """Where the gateway confirms an envelope once it is committed (see `_ack`)."""
+    return f"{root}/{device_id}/ack"
+
+
 @dataclass(slots=True)
 class Delivery:
     mid: int
@@ -66,6 +74,8 @@ class Delivery:
     dup: bool
     generation: int
     arrived_ms: int = 0  # when the broker took it, as well as the gateway can tell
+    device: str | None = None
+    seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,9 @@ class DirectSink:
     def __init__(self, platform: Any) -> None:
         self.platform = platform
 
+    def now_ms(self) -> int:
+        return to_ms(self.platform.clock.now())
+
     def handle(self, batch: list[Delivery], done: Callable[[list[Delivery]], None]) -> None:
         deliver(
             self.platform.gate,
@@ -169,6 +182,10 @@ class JetStreamSink:
         if now_done:
             done(now_done)
 
+    @staticmethod
+    def now_ms() -> int:
+        return wall_ms()
+
     async def _committed(self, msg: Any) -> None:
         ids = _decode(msg.data).get("ids", [])
         ready: list[Delivery] = []
@@ -196,7 +213,7 @@ class MqttGateway:
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_disconnect = self._on_disconnect
-        self.arrival = Arrival(settings.mqtt_session_expiry_s)
+        self.arrival = Arrival(settings.mqtt_session_expiry_s, clock=sink.now_ms)
         self._subscribed = threading.Event()
         self.client.on_subscribe = lambda *_a: self._subscribed.set()
         self._queue: queue.Queue[Delivery] = queue.Queue()
@@ -246,10 +263,13 @@ class MqttGateway:
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         body = bytes(msg.payload)
-        arrived = self.arrival.of(body, now_ms())
-        self._queue.put(
-            Delivery(msg.mid, msg.qos, body, bool(msg.dup), self._generation, arrived)
-        )
+        head = read_head(body)
+        sent = None if head is None else to_ms(head.sent_at)
+        d = Delivery(msg.mid, msg.qos, body, bool(msg.dup), self._generation)
+        d.arrived_ms = self.arrival.at(sent, self.sink.now_ms())
+        if head is not None:
+            d.device, d.seq = head.device, head.seq
+        self._queue.put(d)
 
     # the batching thread --------------------------------------------------------
     def _drain(self) -> None:
@@ -279,10 +299,24 @@ class MqttGateway:
                 delay = min(2.0, delay * 2)
 
     def _ack(self, deliveries: list[Delivery]) -> None:
+        """The envelopes are decided and committed: PUBACK, and the end-to-end ack.
+
+        Mosquitto answers the device's PUBLISH with its own PUBACK as soon as it
+        has the message in memory; a broker crash can lose what it acknowledged
+        (docs/scaling.md). A device that must not lose an envelope waits instead
+        for `<root>/<device>/ack` (`{"seq": n}`, QoS 1), published here after
+        the commit, and sends the same bytes again until it comes
+        (`transport.device_link.MqttDevice`). The ack names the hash of the
+        exact bytes decided, so an envelope forged in a device's name cannot
+        confirm one of the device's own.
+        """
         for d in deliveries:
             if d.qos > 0 and d.generation == self._generation:
                 self.client.ack(d.mid, d.qos)
                 self.acked += 1
+            if d.device is not None and d.seq is not None:
+                payload = b'{"seq":%d,"id":"%s"}' % (d.seq, message_id(d.body).encode())
+                self.client.publish(ack_topic(self.root, d.device), payload, qos=1)
 
 
 def serve_gateway(settings: Settings, say: Callable[[str], None] = print) -> None:
