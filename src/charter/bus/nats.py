@@ -20,7 +20,7 @@ import logging
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -227,7 +227,7 @@ def publish_envelopes(
     link: NatsLink,
     subjects: Subjects,
     bodies: list[bytes],
-    arrived_ms: list[int] | None = None,
+    arrived_ms: Sequence[int | None] | None = None,
     timeout: float = 10,
 ) -> list[bool]:
     """Put envelopes on the ingest stream; returns, per envelope, whether it was a duplicate.
@@ -238,8 +238,9 @@ def publish_envelopes(
 
     def headers(i: int, b: bytes) -> dict[str, str]:
         h = {MSG_ID: message_id(b)}
-        if arrived_ms is not None:
-            h[ARRIVED] = str(arrived_ms[i])
+        at = None if arrived_ms is None else arrived_ms[i]
+        if at is not None:
+            h[ARRIVED] = str(at)
         return h
 
     async def run() -> list[bool]:

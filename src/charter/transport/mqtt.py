@@ -73,7 +73,7 @@ class Delivery:
     body: bytes
     dup: bool
     generation: int
-    arrived_ms: int = 0  # when the broker took it, as well as the gateway can tell
+    arrived_ms: int | None = None  # when the broker took it (None: unknown, now)
     device: str | None = None
     seq: int | None = None
 
@@ -138,11 +138,12 @@ class DirectSink:
         return to_ms(self.platform.clock.now())
 
     def handle(self, batch: list[Delivery], done: Callable[[list[Delivery]], None]) -> None:
+        now = self.now_ms()
         deliver(
             self.platform.gate,
             [d.body for d in batch],
             [d.dup for d in batch],
-            [d.arrived_ms for d in batch],
+            [now if d.arrived_ms is None else d.arrived_ms for d in batch],
         )
         done(batch)
 
