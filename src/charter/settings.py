@@ -114,8 +114,8 @@ class Settings(BaseModel):
     http_body_timeout_s: float = Field(
         30.0, description="Time a client has to send a whole request body (408 after it)."
     )
-    http_keep_alive_s: float = Field(
-        5.0, description="How long an idle kept-alive connection is held between requests."
+    http_keep_alive_s: int = Field(
+        5, description="How long an idle kept-alive connection is held between requests."
     )
     max_unauthenticated_bytes: int = Field(
         64 * 1024,

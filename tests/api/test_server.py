@@ -14,7 +14,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -56,12 +55,12 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "CHARTER_HTTP_BODY_TIMEOUT_S": "1",
     }
     log = (data.parent / "serve.log").open("wb")
-    proc = subprocess.Popen(  # noqa: S603 (our own command)
+    proc = subprocess.Popen(
         [sys.executable, "-m", "charter.cli", "serve"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
-        preexec_fn=_limit_files,  # noqa: PLW1509 (a resource limit, nothing else)
+        preexec_fn=_limit_files,
     )
     try:
         wait_port(port, timeout=60)

@@ -100,8 +100,10 @@ def test_a_broker_crash_loses_nothing_the_platform_confirmed(
             assert lost > 0
         # The devices send again what the platform has not confirmed: nothing is lost.
         assert wait_until(
-            lambda: sum(d.resend(older_than_s=2.0) for d in devices.values()) >= 0
-            and all(d.unconfirmed() == 0 for d in devices.values()),
+            lambda: (
+                sum(d.resend(older_than_s=2.0) for d in devices.values()) >= 0
+                and all(d.unconfirmed() == 0 for d in devices.values())
+            ),
             90,
             step=0.5,
         ), {k: d.unconfirmed() for k, d in devices.items()}
@@ -119,9 +121,7 @@ def test_a_broker_crash_loses_nothing_the_platform_confirmed(
     assert twice == []
 
 
-def _send(
-    signers: list[DeviceSigner], devices: dict[str, MqttDevice], seqs: range
-) -> None:
+def _send(signers: list[DeviceSigner], devices: dict[str, MqttDevice], seqs: range) -> None:
     for seq in seqs:
         for s in signers:
             now = datetime.now(UTC)
@@ -131,4 +131,6 @@ def _send(
 def _stored_ids(platform: Platform, devices: dict[str, MqttDevice]) -> set[str]:
     """Hashes of the envelopes whose reading is stored (one reading each)."""
     stored = {(r.device_id, r.seq) for r in platform.store.readings()}
-    return {h for d in devices.values() for h, seq in d.seqs.items() if (d.device_id, seq) in stored}
+    return {
+        h for d in devices.values() for h, seq in d.seqs.items() if (d.device_id, seq) in stored
+    }

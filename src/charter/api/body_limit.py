@@ -52,7 +52,8 @@ class BodyLimit:
             if refused:
                 return {"type": "http.disconnect"}
             if body_done:
-                return await receive()  # e.g. waiting for the client to go
+                after: Message = await receive()  # e.g. waiting for the client to go
+                return after
             try:
                 message: Message = await asyncio.wait_for(
                     receive(), max(0.0, deadline - time.monotonic())

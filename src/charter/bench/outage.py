@@ -19,6 +19,7 @@ until the last acked envelope was stored.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import subprocess
@@ -45,6 +46,7 @@ from charter.transport.mqtt import connect, make_client, up_topic
 
 Say = Callable[[str], None]
 KINDS = ("gateway", "postgres")
+STALL_S = 45.0
 
 
 @dataclass
@@ -94,10 +96,9 @@ class Relay:
 
     def down(self) -> None:
         if self._listener is not None:
-            try:  # wakes the thread blocked in accept(), which close() alone does not
+            # shutdown() wakes the thread blocked in accept(); close() alone does not.
+            with contextlib.suppress(OSError):
                 self._listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self._listener.close()
             self._listener = None
         with self._lock:
@@ -135,10 +136,8 @@ class Relay:
         except OSError:
             pass
         for s in (src, dst):
-            try:
+            with contextlib.suppress(OSError):
                 s.close()
-            except OSError:
-                pass
 
 
 class Devices:
@@ -267,9 +266,7 @@ def _run(
     procs = [worker, gateway]
     dev = Devices(settings, signers)
     try:
-        say(
-            f"{rate:g} envelopes/s; {result.kind} away after {before_s:g} s for {result.outage_s:g} s"
-        )
+        say(f"{rate:g} envelopes/s; {result.kind} away after {before_s:g} s")
         t0 = time.monotonic()
         total = before_s + result.outage_s + after_s
         away = back = False
@@ -306,13 +303,18 @@ def _run(
         store = PostgresStore(db)
         try:
             deadline = time.monotonic() + wait_s
+            progress_at, last = time.monotonic(), -1
             while True:
                 stored = _stored(store)
                 missing = acked - set(stored)
                 if not missing:
                     result.recovery_s = round(time.monotonic() - back_at, 1)
                     break
-                if time.monotonic() > deadline:
+                if len(stored) != last:
+                    progress_at, last = time.monotonic(), len(stored)
+                # Give up at the deadline, or when nothing more has been stored for
+                # STALL_S (what is missing then was refused or lost).
+                if time.monotonic() > min(deadline, progress_at + STALL_S):
                     break
                 time.sleep(0.5)
             time.sleep(1.0)  # anything still in flight would show up twice now

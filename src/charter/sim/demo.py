@@ -14,7 +14,6 @@ import httpx
 import uvicorn
 
 from charter.api import server as api_server
-
 from charter.api.app import create_app
 from charter.auth import Role, issue_token
 from charter.bootstrap import Platform

@@ -42,9 +42,9 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from charter.bus.nats import message_id
+from charter.domain.clock import to_ms
 from charter.runtime import settle_heap
 from charter.settings import Settings
-from charter.domain.clock import to_ms
 from charter.transport.arrival import Arrival, read_head
 from charter.transport.arrival import now_ms as wall_ms
 from charter.transport.redelivery import deliver
