@@ -101,8 +101,7 @@ def serve(
     bus: BusUrl = None,
 ) -> None:
     """Serve the HTTP API on the configured store and bus (SQLite, in-process by default)."""
-    import uvicorn
-
+    from charter.api import server
     from charter.api.app import create_app
     from charter.runtime import settle_heap
 
@@ -111,7 +110,7 @@ def serve(
     api = create_app(platform)
     settle_heap()
     console.print(f"Charter API at http://{s.host}:{s.port}  (data in {s.data_dir})")
-    uvicorn.run(api, host=s.host, port=s.port, log_level="warning")
+    server.run(api, s)
 
 
 @app.command()
@@ -505,6 +504,46 @@ def bench_flood(
     console.print(table)
     if as_json:
         print(json.dumps(figures))
+
+
+@bench_app.command("outage")
+def bench_outage(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    kind: Annotated[str, typer.Option(help="What goes away: gateway or postgres")] = "gateway",
+    outage: Annotated[float, typer.Option(help="Seconds it is away")] = 40.0,
+    rate: Annotated[float, typer.Option(help="Envelopes per second the devices send")] = 100.0,
+    devices: Annotated[int, typer.Option(help="Simulated devices")] = 50,
+    before: Annotated[float, typer.Option(help="Seconds of load before the outage")] = 5.0,
+    after: Annotated[float, typer.Option(help="Seconds of load after it")] = 5.0,
+    store: Annotated[
+        str, typer.Option("--store", help="PostgreSQL server (a fresh database is made)")
+    ] = "postgresql://postgres@127.0.0.1:5432/postgres",
+) -> None:
+    """The gateway or PostgreSQL away under MQTT load, then back: is every PUBACK kept?"""
+    from charter.bench.outage import run_outage
+
+    result = run_outage(
+        kind,
+        outage,
+        rate,
+        devices,
+        before,
+        after,
+        store,
+        progress=lambda m: console.print(f"[dim]{m}[/dim]"),
+    )
+    figures = result.to_json()
+    table = Table(title=f"outage: {kind} away for {outage:g} s under {rate:g} envelopes/s")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key.replace("_", " "), str(value))
+    table.add_row("requirement", "acked but missing = 0, stored twice = 0")
+    console.print(table)
+    if as_json:
+        print(json.dumps(figures))
+    if result.acked_but_missing or result.stored_twice:
+        raise typer.Exit(1)
 
 
 @policy_app.command("check")

@@ -108,6 +108,25 @@ class Settings(BaseModel):
         256 * 1024, description="Largest request body of an API call other than /ingest."
     )
     command_ttl_s: int = Field(30, description="How long a signed actuator command is valid.")
+    http_max_connections: int = Field(
+        1000,
+        description="Connections `charter serve` holds at once (kept below the open-file "
+        "limit); past it the oldest idle one is closed.",
+    )
+    http_header_timeout_s: float = Field(
+        10.0, description="Time a client has to send a whole request head before it is cut off."
+    )
+    http_body_timeout_s: float = Field(
+        30.0, description="Time a client has to send a whole request body (408 after it)."
+    )
+    http_keep_alive_s: int = Field(
+        5, description="How long an idle kept-alive connection is held between requests."
+    )
+    max_unauthenticated_bytes: int = Field(
+        64 * 1024,
+        description="How much of an /ingest body is read before the device it names must be "
+        "a registered, active device.",
+    )
     service_heartbeat_s: float = Field(
         1.0,
         gt=0,

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from charter import __version__
 from charter.api import problems
@@ -42,8 +42,18 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
         platform.gate.observer = metrics
     app.state.metrics = metrics
     metrics.registry.register(SecurityCollector(platform.security.bulk_reads))
-    app.add_middleware(BodyLimit, max_bytes=platform.settings.max_request_bytes)
-    problems.install(app)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=platform.settings.max_request_bytes,
+        body_timeout_s=platform.settings.http_body_timeout_s,
+    )
+    storage_errors = Counter(
+        "charter_storage_errors",
+        "Requests refused 503 because the store could not take a write (disk full, away)",
+        ["error"],
+        registry=metrics.registry,
+    )
+    problems.install(app, on_storage_error=lambda kind: storage_errors.labels(kind).inc())
     routers = (
         ingest.router,
         registry.router,

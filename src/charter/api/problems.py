@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from charter.domain.errors import CharterError
 from charter.domain.reasons import Reason
+from charter.store.failure import storage_unavailable
+
+log = logging.getLogger(__name__)
+STORAGE_RETRY_AFTER_S = 5
 
 STATUS: dict[Reason, int] = {
     Reason.MALFORMED_JSON: 400,
@@ -54,6 +61,8 @@ STATUS: dict[Reason, int] = {
     Reason.SAME_PERSON: 403,
     Reason.BULK_READ_REFUSED: 403,
     Reason.REQUEST_TOO_LARGE: 413,
+    Reason.REQUEST_TIMEOUT: 408,
+    Reason.STORAGE_UNAVAILABLE: 503,
     Reason.CONSENT_WITHDRAWN: 409,
     Reason.GRANT_INVALID: 403,
     Reason.BAD_CONSTRAINT: 422,
@@ -87,12 +96,26 @@ def problem(
         headers = {"WWW-Authenticate": "Bearer"}
     if reason is Reason.RATE_LIMITED:
         headers = {"Retry-After": str(extra.get("retry_after", 1))}
+    if reason is Reason.STORAGE_UNAVAILABLE:
+        headers = {"Retry-After": str(STORAGE_RETRY_AFTER_S)}
     return JSONResponse(
         body, status_code=status, media_type="application/problem+json", headers=headers
     )
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, on_storage_error: Callable[[str], None] = lambda _k: None) -> None:
+    async def _storage(_req: Request, exc: Exception) -> JSONResponse:
+        # A full disk or a database away: nothing was committed; try again later.
+        # Anything else is a bug and stays a 500.
+        if not storage_unavailable(exc):
+            raise exc
+        on_storage_error(type(exc).__name__)
+        log.warning("storage unavailable: %s", type(exc).__name__)
+        return problem(Reason.STORAGE_UNAVAILABLE, "nothing was stored; retry later")
+
+    app.add_exception_handler(OperationalError, _storage)
+    app.add_exception_handler(OSError, _storage)
+
     @app.exception_handler(CharterError)
     async def _charter(_req: Request, exc: CharterError) -> JSONResponse:
         extra = dict(getattr(exc, "extra", {}))
@@ -199,4 +222,4 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 
 # Every route may answer these: authentication, roles, limits, validation.
-COMMON_PROBLEMS = documented(400, 401, 403, 404, 405, 409, 413, 422, 429)
+COMMON_PROBLEMS = documented(400, 401, 403, 404, 405, 408, 409, 413, 422, 429, 503)

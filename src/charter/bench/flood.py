@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from charter.bench.seed import enrol
-from charter.bootstrap import build
+from charter.bootstrap import Platform, build
 from charter.device import DeviceSigner, SimReading
 from charter.domain.clock import FixedClock
 from charter.domain.model import Actor
@@ -40,6 +41,9 @@ class Phase:
     flood_sent: int = 0
     flood_admitted: int = 0
     flood_limited: int = 0
+    acked: int = 0  # envelopes acknowledged as admitted
+    acked_but_missing: int = 0  # of those, not in the store
+    stored_twice: int = 0  # (device, seq) stored more than once
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,11 @@ class FloodResult:
             "flood_sent": f.flood_sent,
             "flood_admitted": f.flood_admitted,
             "flood_rate_limited": f.flood_limited,
+            # Every acknowledgement held: each admitted envelope is stored, once.
+            "acked": a.acked + f.acked,
+            "acked_but_missing": a.acked_but_missing + f.acked_but_missing,
+            "stored_twice": a.stored_twice + f.stored_twice,
+            "recovery_s": 0.0,  # nothing goes away: the honest devices never stop
         }
 
 
@@ -88,12 +97,15 @@ def _phase(honest: int, per_second: int, seconds: int, flood_per_second: int, tm
         bodies += [envelope(flooder, at) for _ in range(flood_per_second)]
         rounds.append(bodies)
     honest_admitted = flood_admitted = flood_limited = 0
+    acked: set[tuple[str, int]] = set()
     elapsed = 0.0
     for bodies in rounds:
         t0 = time.perf_counter()
         outs = platform.gate.ingest(bodies)
         elapsed += time.perf_counter() - t0
         for o in outs:
+            if o.rejection is None and o.admitted and o.device_id and o.seq is not None:
+                acked.add((o.device_id, o.seq))
             if o.device_id == flooder.device_id:
                 flood_admitted += o.admitted
                 limited = o.rejection is not None and o.rejection.reason is Reason.RATE_LIMITED
@@ -101,6 +113,7 @@ def _phase(honest: int, per_second: int, seconds: int, flood_per_second: int, tm
             else:
                 honest_admitted += o.admitted
         clock.advance(timedelta(seconds=1))
+    stored = _stored(platform)
     platform.close()
     return Phase(
         honest * per_second * seconds,
@@ -109,7 +122,18 @@ def _phase(honest: int, per_second: int, seconds: int, flood_per_second: int, tm
         flood_per_second * seconds,
         flood_admitted,
         flood_limited,
+        len(acked),
+        len(acked - set(stored)),
+        sum(n - 1 for n in stored.values() if n > 1),
     )
+
+
+def _stored(platform: Platform) -> Counter[tuple[str, int]]:
+    """Rows per envelope (device, seq); an envelope here carries one reading."""
+    engine = platform.store.engine  # type: ignore[attr-defined]
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT device_id, seq, count(*) FROM readings GROUP BY 1, 2")
+        return Counter({(r[0], int(r[1])): int(r[2]) for r in rows})
 
 
 def run_flood(

@@ -20,7 +20,7 @@ import logging
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -220,18 +220,34 @@ class NatsBus:
                 log.exception("bus handler failed on topic %s", topic)
 
 
+ARRIVED = "Charter-Arrived-Ms"  # when the door (the MQTT broker) took the envelope
+
+
 def publish_envelopes(
-    link: NatsLink, subjects: Subjects, bodies: list[bytes], timeout: float = 10
+    link: NatsLink,
+    subjects: Subjects,
+    bodies: list[bytes],
+    arrived_ms: Sequence[int | None] | None = None,
+    timeout: float = 10,
 ) -> list[bool]:
-    """Put envelopes on the ingest stream; returns, per envelope, whether it was a duplicate."""
+    """Put envelopes on the ingest stream; returns, per envelope, whether it was a duplicate.
+
+    `arrived_ms`: when each reached the platform's door, for the workers to
+    judge rate and freshness at (see `charter.transport.arrival`).
+    """
+
+    def headers(i: int, b: bytes) -> dict[str, str]:
+        h = {MSG_ID: message_id(b)}
+        at = None if arrived_ms is None else arrived_ms[i]
+        if at is not None:
+            h[ARRIVED] = str(at)
+        return h
 
     async def run() -> list[bool]:
         acks = await asyncio.gather(
             *(
-                link.js.publish(
-                    subjects.ingest, b, timeout=timeout, headers={MSG_ID: message_id(b)}
-                )
-                for b in bodies
+                link.js.publish(subjects.ingest, b, timeout=timeout, headers=headers(i, b))
+                for i, b in enumerate(bodies)
             )
         )
         return [bool(a.duplicate) for a in acks]

@@ -66,6 +66,8 @@ class Reason(StrEnum):
     SAME_PERSON = "SAME_PERSON"
     BULK_READ_REFUSED = "BULK_READ_REFUSED"
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
+    REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
+    STORAGE_UNAVAILABLE = "STORAGE_UNAVAILABLE"
     # residents' rights
     CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"
     GRANT_INVALID = "GRANT_INVALID"
@@ -134,6 +136,8 @@ SENTENCES: dict[Reason, str] = {
     Reason.SAME_PERSON: "The person who proposed an action cannot also approve it.",
     Reason.BULK_READ_REFUSED: "The read exceeds the bulk personal-data threshold without approval.",
     Reason.REQUEST_TOO_LARGE: "The request body is larger than the API accepts.",
+    Reason.REQUEST_TIMEOUT: "The request body did not arrive in time.",
+    Reason.STORAGE_UNAVAILABLE: "The store cannot take writes now (full or away); retry later.",
     Reason.CONSENT_WITHDRAWN: "The consent was withdrawn; it cannot be used or withdrawn again.",
     Reason.GRANT_INVALID: "The access grant is forged, unknown, revoked or expired.",
     Reason.ALREADY_ERASED: "The resident's data has already been erased.",

@@ -60,7 +60,7 @@ class Authenticate:
             # signature check: a flood costs the gate little more than decoding.
             # Only the device itself can spend its allowance (see below), so this
             # cannot be used to silence it.
-            wait_s = self.limiter.peek(view.id)
+            wait_s = self.limiter.peek(view.id, late_ms=batch.now_ms - item.received_at)
             if wait_s:
                 return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         try:
@@ -93,13 +93,17 @@ class Authenticate:
         # captured envelopes cannot spend the device's allowance, and before the
         # sequence number is used, so the device can resend after Retry-After.
         if self.limiter is not None:
-            wait_s = self.limiter.take(view.id)
+            wait_s = self.limiter.take(view.id, late_ms=batch.now_ms - item.received_at)
             if wait_s:
                 return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         # The sequence number is used from here on, even if the envelope is out
         # of its time window: a second copy of it is then a replay too.
         batch.pending_seqs[view.id] = env.seq
-        problem = self.window.problem(to_ms(env.sent_at), batch.now_ms)
+        # Rate and freshness are judged at the envelope's arrival at the door
+        # (`received_at`: now over HTTP; for a transport that acknowledged it
+        # then, when the broker took it), so a backlog worked off late is not
+        # refused for being late.
+        problem = self.window.problem(to_ms(env.sent_at), item.received_at)
         if problem is not None:
             return item.reject(STAGE, *problem)
         return None

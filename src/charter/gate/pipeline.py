@@ -106,8 +106,16 @@ class Gate:
         # One batch at a time: sequence numbers are checked against what is committed.
         self._lock = threading.Lock()
 
-    def ingest(self, bodies: Sequence[bytes]) -> list[Outcome]:
-        """Run envelopes through every stage and commit. Returns after the commit."""
+    def ingest(
+        self, bodies: Sequence[bytes], arrived: Sequence[int] | None = None
+    ) -> list[Outcome]:
+        """Run envelopes through every stage and commit. Returns after the commit.
+
+        `arrived` (ms, one per envelope) is when each envelope reached the
+        platform's door, for a transport that acknowledged it then and hands it
+        on later (MQTT, JetStream): rate limit and freshness are judged at that
+        time, not at the moment a backlog is worked off. Default: now.
+        """
         started = time.perf_counter()
         with self._lock:
             for attempt in range(self.CONSENT_RETRIES + 1):
@@ -115,7 +123,9 @@ class Gate:
                 # process since the last batch empties the directory first.
                 self.directory.refresh()
                 now_ms = to_ms(self.clock.now())
-                batch = Batch([EnvelopeItem(b, now_ms) for b in bodies], now_ms)
+                at = arrived if arrived is not None else [now_ms] * len(bodies)
+                items = [EnvelopeItem(b, a) for b, a in zip(bodies, at, strict=True)]
+                batch = Batch(items, now_ms)
                 outcomes, settlement = self._decide(batch, self.stages)
                 try:
                     with self.store.transaction() as tx:

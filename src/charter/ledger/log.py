@@ -10,6 +10,7 @@ change.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,6 +32,9 @@ from charter.ledger.checkpoint import (
 from charter.ledger.keychain import KEY_ROTATED, KeyPeriod, Rotation, chain_of
 from charter.ledger.merkle import Frontier, consistency_proof, inclusion_proof
 from charter.store.base import LedgerEntry, Store, StoredCheckpoint, Tx
+from charter.store.failure import storage_unavailable
+
+log = logging.getLogger(__name__)
 
 _encode = msgspec.json.Encoder(order="sorted").encode
 
@@ -245,11 +249,24 @@ class Ledger:
         latest = self.store.latest_checkpoint()
         if latest is not None and latest.size == self.store.ledger_size():
             return latest  # the common case takes no write lock
-        with self.write() as w:
-            latest = self.store.latest_checkpoint()  # committed, and held still by the lock
-            if latest is not None and latest.size == w.size:
-                return latest
-            return w.checkpoint()
+        try:
+            with self.write() as w:
+                latest = self.store.latest_checkpoint()  # committed, and held still by the lock
+                if latest is not None and latest.size == w.size:
+                    return latest
+                return w.checkpoint()
+        except Exception as e:
+            if not storage_unavailable(e):
+                raise
+            # The disk is full: the checkpoint of what is committed is still true and
+            # signed (Ed25519 is deterministic: the same note is stored once there is room).
+            with self._lock:
+                size, root = self._frontier.size, self._frontier.root()
+            log.warning("checkpoint of size %d not stored: storage unavailable", size)
+            note = sign_checkpoint(
+                Checkpoint(self.origin, size, root), self.key.name, self.key.private_key
+            )
+            return StoredCheckpoint(size, to_ms(self.clock.now()), root, note)
 
     def chain(self) -> list[KeyPeriod]:
         """Every signing key so far with the sizes it signs, derived from the entries."""

@@ -42,9 +42,14 @@ class RateLimiter:
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
         self._lock = threading.Lock()
 
-    def peek(self, key: str) -> int:
+    def _at(self, late_ms: int) -> int:
+        """This process's monotonic time of an arrival `late_ms` ago (a backlog the
+        platform acknowledged then): the bucket judges it as if it came then."""
+        return mono_ms(self.clock) - max(0, late_ms)
+
+    def peek(self, key: str, *, late_ms: int = 0) -> int:
         """Like `take` but spends nothing: 0 if a token is free now."""
-        now_ms = mono_ms(self.clock)
+        now_ms = self._at(late_ms)
         with self._lock:
             b = self._buckets.get(key)
             if b is None:
@@ -54,9 +59,13 @@ class RateLimiter:
                 return 0
             return max(1, math.ceil((1.0 - tokens) / self.rate_per_ms / 1000.0))
 
-    def take(self, key: str) -> int:
-        """Take one token: 0 if allowed, else how many seconds until one is free (≥ 1)."""
-        now_ms = mono_ms(self.clock)
+    def take(self, key: str, *, late_ms: int = 0) -> int:
+        """Take one token: 0 if allowed, else how many seconds until one is free (≥ 1).
+
+        `late_ms`: how long ago the envelope arrived at the door (0 over HTTP); a
+        backlog worked off late spends the allowance of the time it arrived.
+        """
+        now_ms = self._at(late_ms)
         with self._lock:
             b = self._buckets.get(key)
             if b is None:

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import uvicorn
 
+from charter.api import server as api_server
 from charter.api.app import create_app
 from charter.auth import Role
 from charter.bootstrap import Platform
@@ -119,7 +120,8 @@ def run(
         for role in (Role.OPERATOR, Role.COUNCIL, Role.AUDITOR)
     }
     app = create_app(platform)
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    settings = platform.settings.model_copy(update={"host": host, "port": port})
+    server = uvicorn.Server(api_server.config(app, settings))
     thread = threading.Thread(target=server.run, daemon=True, name="api")
     thread.start()
     while not server.started:

@@ -33,28 +33,44 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlparse
 
 import msgspec
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
+from charter.bus.nats import message_id
+from charter.domain.clock import to_ms
 from charter.runtime import settle_heap
 from charter.settings import Settings
+from charter.transport.arrival import Arrival, read_head
+from charter.transport.arrival import now_ms as wall_ms
+from charter.transport.mqtt_client import (
+    Broker,
+    ack_topic,
+    broker,
+    connect,
+    down_topic,
+    make_client,
+    up_topic,
+)
 from charter.transport.redelivery import deliver
 
+__all__ = [
+    "Broker",
+    "Delivery",
+    "DirectSink",
+    "JetStreamSink",
+    "MqttGateway",
+    "ack_topic",
+    "broker",
+    "connect",
+    "down_topic",
+    "make_client",
+    "serve_gateway",
+    "up_topic",
+    "wait_until",
+]
 log = logging.getLogger(__name__)
 _decode = msgspec.json.Decoder().decode
-
-
-def up_topic(root: str, device_id: str) -> str:
-    return f"{root}/{device_id}/up"
-
-
-def down_topic(root: str, device_id: str) -> str:
-    return f"{root}/{device_id}/down"
 
 
 @dataclass(slots=True)
@@ -64,56 +80,9 @@ class Delivery:
     body: bytes
     dup: bool
     generation: int
-
-
-@dataclass(frozen=True)
-class Broker:
-    host: str
-    port: int
-    tls: bool
-
-
-def broker(url: str) -> Broker:
-    u = urlparse(url)
-    tls = u.scheme in {"mqtts", "ssl"}
-    return Broker(u.hostname or "127.0.0.1", u.port or (8883 if tls else 1883), tls)
-
-
-def make_client(
-    settings: Settings, client_id: str, *, manual_ack: bool = False, persistent: bool = True
-) -> mqtt.Client:
-    """A paho client as the settings say: protocol, credentials, TLS, reconnect."""
-    v5 = settings.mqtt_protocol == "5"
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        client_id=client_id,
-        protocol=MQTTProtocolVersion.MQTTv5 if v5 else MQTTProtocolVersion.MQTTv311,
-        clean_session=None if v5 else not persistent,
-        manual_ack=manual_ack,
-    )
-    if settings.mqtt_username:
-        client.username_pw_set(settings.mqtt_username, settings.mqtt_password)
-    if broker(settings.mqtt_url).tls:
-        client.tls_set(
-            ca_certs=str(settings.mqtt_tls_ca) if settings.mqtt_tls_ca else None,
-            certfile=str(settings.mqtt_tls_cert) if settings.mqtt_tls_cert else None,
-            keyfile=str(settings.mqtt_tls_key) if settings.mqtt_tls_key else None,
-        )
-    client.reconnect_delay_set(1, 2)
-    client.max_inflight_messages_set(1000)
-    return client
-
-
-def connect(client: mqtt.Client, settings: Settings, *, persistent: bool = True) -> None:
-    b = broker(settings.mqtt_url)
-    if settings.mqtt_protocol == "5":
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        if persistent:
-            props.SessionExpiryInterval = settings.mqtt_session_expiry_s
-        props.ReceiveMaximum = 1000
-        client.connect(b.host, b.port, keepalive=30, clean_start=not persistent, properties=props)
-    else:
-        client.connect(b.host, b.port, keepalive=30)
+    arrived_ms: int | None = None  # when the broker took it (None: unknown, now)
+    device: str | None = None
+    seq: int | None = None
 
 
 class DirectSink:
@@ -122,8 +91,17 @@ class DirectSink:
     def __init__(self, platform: Any) -> None:
         self.platform = platform
 
+    def now_ms(self) -> int:
+        return to_ms(self.platform.clock.now())
+
     def handle(self, batch: list[Delivery], done: Callable[[list[Delivery]], None]) -> None:
-        deliver(self.platform.gate, [d.body for d in batch], [d.dup for d in batch])
+        now = self.now_ms()
+        deliver(
+            self.platform.gate,
+            [d.body for d in batch],
+            [d.dup for d in batch],
+            [now if d.arrived_ms is None else d.arrived_ms for d in batch],
+        )
         done(batch)
 
     def close(self) -> None:
@@ -151,7 +129,9 @@ class JetStreamSink:
         with self._lock:
             for d in batch:
                 self._pending[message_id(d.body)].append(d)
-        duplicates = publish_envelopes(self.link, self.subjects, [d.body for d in batch])
+        duplicates = publish_envelopes(
+            self.link, self.subjects, [d.body for d in batch], [d.arrived_ms for d in batch]
+        )
         now_done = []
         with self._lock:
             for d, dup in zip(batch, duplicates, strict=True):
@@ -159,6 +139,10 @@ class JetStreamSink:
                     now_done.extend(self._pending.pop(message_id(d.body), []))
         if now_done:
             done(now_done)
+
+    @staticmethod
+    def now_ms() -> int:
+        return wall_ms()
 
     async def _committed(self, msg: Any) -> None:
         ids = _decode(msg.data).get("ids", [])
@@ -186,6 +170,8 @@ class MqttGateway:
         self.client = make_client(settings, settings.mqtt_client_id, manual_ack=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
+        self.client.on_disconnect = self._on_disconnect
+        self.arrival = Arrival(settings.mqtt_session_expiry_s, clock=sink.now_ms)
         self._subscribed = threading.Event()
         self.client.on_subscribe = lambda *_a: self._subscribed.set()
         self._queue: queue.Queue[Delivery] = queue.Queue()
@@ -225,13 +211,23 @@ class MqttGateway:
             log.warning("MQTT broker refused the gateway: %s", reason)
             return
         self._generation += 1
+        self.arrival.connected()
         client.subscribe(self.subscription, qos=1)
         self._connected.set()
 
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, _r: Any, _p: Any) -> None:
+        # From now on the broker holds what devices send: it arrived when they sent it.
+        self.arrival.disconnected()
+
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        self._queue.put(
-            Delivery(msg.mid, msg.qos, bytes(msg.payload), bool(msg.dup), self._generation)
-        )
+        body = bytes(msg.payload)
+        head = read_head(body)
+        sent = None if head is None else to_ms(head.sent_at)
+        d = Delivery(msg.mid, msg.qos, body, bool(msg.dup), self._generation)
+        d.arrived_ms = self.arrival.at(sent, self.sink.now_ms())
+        if head is not None:
+            d.device, d.seq = head.device, head.seq
+        self._queue.put(d)
 
     # the batching thread --------------------------------------------------------
     def _drain(self) -> None:
@@ -261,10 +257,24 @@ class MqttGateway:
                 delay = min(2.0, delay * 2)
 
     def _ack(self, deliveries: list[Delivery]) -> None:
+        """The envelopes are decided and committed: PUBACK, and the end-to-end ack.
+
+        Mosquitto answers the device's PUBLISH with its own PUBACK as soon as it
+        has the message in memory; a broker crash can lose what it acknowledged
+        (docs/scaling.md). A device that must not lose an envelope waits instead
+        for `<root>/<device>/ack` (`{"seq": n}`, QoS 1), published here after
+        the commit, and sends the same bytes again until it comes
+        (`transport.device_link.MqttDevice`). The ack names the hash of the
+        exact bytes decided, so an envelope forged in a device's name cannot
+        confirm one of the device's own.
+        """
         for d in deliveries:
             if d.qos > 0 and d.generation == self._generation:
                 self.client.ack(d.mid, d.qos)
                 self.acked += 1
+            if d.device is not None and d.seq is not None:
+                payload = b'{"seq":%d,"id":"%s"}' % (d.seq, message_id(d.body).encode())
+                self.client.publish(ack_topic(self.root, d.device), payload, qos=1)
 
 
 def serve_gateway(settings: Settings, say: Callable[[str], None] = print) -> None:

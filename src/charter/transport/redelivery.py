@@ -92,7 +92,7 @@ def is_late(store: Store, body: bytes) -> bool:
     return key is not None and key[1] <= store.device_seq(key[0])
 
 
-def decide_late(gate: Gate, body: bytes) -> Outcome | None:
+def decide_late(gate: Gate, body: bytes, arrived_ms: int | None = None) -> Outcome | None:
     """Decide one late envelope; None if another writer decided it meanwhile."""
     key = envelope_key(body)
     if key is None:
@@ -106,8 +106,8 @@ def decide_late(gate: Gate, body: bytes) -> Outcome | None:
                 )
             if store.was_decided(*key):
                 return None
-            now = to_ms(gate.clock.now())
-            outcomes, rows = gate.replay([EnvelopeItem(body, now, replay=True)], tx)
+            at = arrived_ms if arrived_ms is not None else to_ms(gate.clock.now())
+            outcomes, rows = gate.replay([EnvelopeItem(body, at, replay=True)], tx)
         gate.publish(rows)
     return outcomes[0]
 
@@ -129,7 +129,9 @@ def split(
     return new, late, done
 
 
-def overtaken(gate: Gate, bodies: list[bytes], new: list[int]) -> tuple[list[int], list[int]]:
+def overtaken(
+    gate: Gate, bodies: list[bytes], new: list[int], arrived: list[int] | None = None
+) -> tuple[list[int], list[int]]:
     """Split first deliveries into (new, overtaken): see the module's docstring.
 
     Only envelopes at or below the sequence number the gate's directory holds
@@ -152,7 +154,8 @@ def overtaken(gate: Gate, bodies: list[bytes], new: list[int]) -> tuple[list[int
         if view is None or head.seq > view.last_seq:
             continue
         sent = to_ms(head.sent_at)
-        if not now - window.max_age_ms <= sent <= now + window.max_skew_ms:
+        at = arrived[i] if arrived is not None else now
+        if not at - window.max_age_ms <= sent <= at + window.max_skew_ms:
             continue  # too old (or too new) to be a straggler: the gate's verdict stands
         key = envelope_key(bodies[i])
         if key is not None and not gate.store.was_decided(*key):
@@ -179,16 +182,23 @@ class Delivered:
 MAX_CONFLICT_RETRIES = 20
 
 
-def deliver(gate: Gate, bodies: list[bytes], redelivered: list[bool]) -> Delivered:
-    """Decide a batch from an at-least-once transport, with exactly-once effect."""
+def deliver(
+    gate: Gate, bodies: list[bytes], redelivered: list[bool], arrived: list[int] | None = None
+) -> Delivered:
+    """Decide a batch from an at-least-once transport, with exactly-once effect.
+
+    `arrived`: when each envelope reached the door (see `transport.arrival`);
+    the gate judges rate and freshness then.
+    """
     result = Delivered()
     flags = list(redelivered)
     for _ in range(MAX_CONFLICT_RETRIES):
         new, late, done = split(gate.store, bodies, flags)
-        new, stragglers = overtaken(gate, bodies, new)
+        new, stragglers = overtaken(gate, bodies, new, arrived)
         late += stragglers
+        at = None if arrived is None else [arrived[i] for i in new]
         try:
-            outcomes = gate.ingest([bodies[i] for i in new]) if new else []
+            outcomes = gate.ingest([bodies[i] for i in new], at) if new else []
         except SequenceConflict:
             # Another writer committed some of these devices' envelopes first:
             # decide again on fresh numbers, checking every envelope as a copy.
@@ -199,7 +209,7 @@ def deliver(gate: Gate, bodies: list[bytes], redelivered: list[bool]) -> Deliver
         result.outcomes.extend(outcomes)
         result.done += len(done)
         for i in late:
-            outcome = decide_late(gate, bodies[i])
+            outcome = decide_late(gate, bodies[i], None if arrived is None else arrived[i])
             if outcome is None:
                 result.done += 1
             else:

@@ -29,6 +29,7 @@ from sqlalchemy.exc import DBAPIError
 
 from charter.bootstrap import Platform
 from charter.bus.nats import (
+    ARRIVED,
     DURABLE,
     MSG_ID,
     NatsLink,
@@ -39,10 +40,12 @@ from charter.bus.nats import (
 )
 from charter.gate.batch import Batch, Outcome
 from charter.runtime import settle_heap
+from charter.transport.arrival import arrived_header
 from charter.transport.redelivery import deliver
 
 log = logging.getLogger(__name__)
 FILL_S = 0.01
+NAK_DELAY_S = 0.5
 _encode = msgspec.json.Encoder().encode
 
 
@@ -153,7 +156,14 @@ class Worker:
         if not msgs:
             return 0
         fetched_at = time.time()
-        outcomes = self.ingest(msgs)
+        try:
+            outcomes = self.ingest(msgs)
+        except Exception:
+            # Nothing was committed: hand the batch back now (after a short
+            # pause), not after ack_wait, so that the backlog moves as soon as
+            # the database is back.
+            self._hand_back(msgs)
+            raise
         committed_at = time.time()
         t = time.perf_counter()
         self.link.call(self._ack(msgs, fetched_at, committed_at))
@@ -162,6 +172,16 @@ class Worker:
         self.stats.messages += len(msgs)
         self.stats.readings += sum(o.admitted for o in outcomes)
         return len(msgs)
+
+    def _hand_back(self, msgs: Sequence[Msg]) -> None:
+        async def nak() -> None:
+            for m in msgs:
+                await m.nak(delay=NAK_DELAY_S)
+
+        try:
+            self.link.call(nak(), timeout=5)
+        except Exception as e:  # NATS away too: ack_wait brings them back
+            log.warning("worker could not hand a batch back: %s", type(e).__name__)
 
     def want(self, pending: int) -> int:
         """How many envelopes to take when `pending` more wait on the stream.
@@ -218,6 +238,7 @@ class Worker:
                 self.platform.gate,
                 [m.data for m in msgs],
                 [(m.metadata.num_delivered or 1) > 1 for m in msgs],
+                [arrived(m) for m in msgs],
             )
         finally:
             self.stats.ingest_s += time.perf_counter() - t
@@ -241,6 +262,16 @@ class Worker:
             "stats": self.stats.to_json(),
         }
         await self.link.nc.publish(self.subjects.committed, _encode(event))
+
+
+def arrived(m: Msg) -> int:
+    """When the envelope reached the door: the gateway says; else when the stream stored it.
+
+    A backlog on the stream is judged at that time, not when a worker gets to
+    it (see `charter.transport.arrival`).
+    """
+    stored = int(m.metadata.timestamp.timestamp() * 1000)
+    return arrived_header((m.headers or {}).get(ARRIVED), stored)
 
 
 def serve_worker(settings: Any, say: Callable[[str], None] = print) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -10,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from charter.api.deps import PlatformDep
 from charter.api.problems import problem
+from charter.domain.model import DeviceStatus
 from charter.domain.reasons import Reason
 from charter.security.ratelimit import retry_after
 
@@ -65,10 +67,18 @@ async def ingest(request: Request, p: PlatformDep) -> JSONResponse:
     if declared is not None and declared.isdigit() and int(declared) > limit:
         return problem(Reason.ENVELOPE_TOO_LARGE, f"at most {limit} bytes")
     body = bytearray()
+    vetted = False
     async for chunk in request.stream():
         body += chunk
         if len(body) > limit:
             return problem(Reason.ENVELOPE_TOO_LARGE, f"at most {limit} bytes")
+        if not vetted and len(body) > p.settings.max_unauthenticated_bytes:
+            # Before holding more of a stranger's bytes: the envelope must name,
+            # ahead of its readings, a device that may send at all.
+            refusal = await run_in_threadpool(_vet_head, p, bytes(body[:4096]))
+            if refusal is not None:
+                return problem(*refusal)
+            vetted = True
     outcome = (await run_in_threadpool(p.gate.ingest, [bytes(body)]))[0]
     if outcome.rejection is not None:
         ack: dict[str, Any] = outcome.to_json()  # carries reason and stage already
@@ -82,3 +92,25 @@ async def ingest(request: Request, p: PlatformDep) -> JSONResponse:
             **{k: v for k, v in ack.items() if k not in ("reason", "device")},
         )
     return JSONResponse(outcome.to_json())
+
+
+_HEAD = re.compile(rb'^\s*\{\s*"envelope"\s*:\s*\{[^{}\[\]]*?"device"\s*:\s*"([^"\\]{1,200})"')
+
+
+def _vet_head(p: Any, head: bytes) -> tuple[Reason, str] | None:
+    """Why a large body's named device may not send, or None (the gate decides the rest)."""
+    m = _HEAD.match(head)
+    if m is None:
+        return (
+            Reason.INVALID_ENVELOPE,
+            f"an envelope over {p.settings.max_unauthenticated_bytes} bytes must begin "
+            'with {"envelope": {… "device": …} before its readings',
+        )
+    view = p.gate.directory.get(m.group(1).decode())
+    if view is None:
+        return Reason.NOT_REGISTERED, ""
+    if view.status is DeviceStatus.SUSPENDED:
+        return Reason.DEVICE_SUSPENDED, ""
+    if view.status is DeviceStatus.REVOKED:
+        return Reason.DEVICE_REVOKED, ""
+    return None
