@@ -17,11 +17,14 @@ import msgspec
 from charter.bus.base import TOPIC_READINGS, Bus
 from charter.domain.clock import Clock, to_ms
 from charter.domain.reasons import Reason
+from charter.domain.envelope import envelope_digest
 from charter.gate.authenticate import Authenticate, Window
+from charter.gate.authenticate import Sequence as SequenceStage
 from charter.gate.authorise import Authorise
 from charter.gate.batch import Batch, EnvelopeItem, Outcome
 from charter.gate.consent import Consent, ConsentPolicy, NoConsentRecorded, StaleConsent
-from charter.gate.decode import Decode, Limits
+from charter.gate.decode import STAGE as DECODE
+from charter.gate.decode import Decode, DecodeReadings, Limits
 from charter.gate.directory import DeviceDirectory
 from charter.gate.minimise import Minimise, PersonalData
 from charter.gate.purpose import Purpose
@@ -40,6 +43,9 @@ Stage = Callable[[Batch], None]
 _encode = msgspec.json.Encoder().encode
 # A duplicate, or a flood the device will send again: never worth keeping.
 _NOT_KEPT = frozenset({Reason.REPLAYED_SEQUENCE, Reason.RATE_LIMITED})
+# Refusals that settle nothing: the device is asked to send the envelope again,
+# so its decision must not make a later copy look "already decided".
+_RETRYABLE = frozenset({Reason.RATE_LIMITED})
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class GateObserver:
 class Gate:
     # How often a batch is decided again when consent changed under it.
     CONSENT_RETRIES = 5
+    # Stages before the commit lock: decode, authenticate, the readings' decode.
+    UNLOCKED = 3
 
     def __init__(
         self,
@@ -94,10 +102,17 @@ class Gate:
         self.store, self.bus, self.clock, self.directory = store, bus, clock, directory
         cfg = config or GateConfig()
         self.consent_stage = Consent(consent or NoConsentRecorded())
-        self.authenticate_stage = Authenticate(directory, cfg.window, cfg.device_limiter)
+        self.authenticate_stage = Authenticate(directory, cfg.device_limiter)
+        self.sequence_stage = SequenceStage(self.authenticate_stage, cfg.window)
+        # The first UNLOCKED stages read no committed state (header, signature,
+        # readings): they run outside the commit lock, so a stranger's big
+        # envelope delays no one else's batch. Sequence numbers and everything
+        # after them are decided under the lock.
         self.stages: list[Stage] = [
             Decode(cfg.limits),
             self.authenticate_stage,
+            DecodeReadings(cfg.limits),
+            self.sequence_stage,
             Authorise(),
             Purpose(),
             Validate(cfg.reading_window),
@@ -111,11 +126,15 @@ class Gate:
     def ingest(self, bodies: Sequence[bytes]) -> list[Outcome]:
         """Run envelopes through every stage and commit. Returns after the commit."""
         started = time.perf_counter()
+        received_ms = to_ms(self.clock.now())
+        early = Batch([EnvelopeItem(b, received_ms) for b in bodies], received_ms)
+        for stage in self.stages[: self.UNLOCKED]:
+            stage(early)
         with self._lock:
             for attempt in range(self.CONSENT_RETRIES + 1):
                 now_ms = to_ms(self.clock.now())
-                batch = Batch([EnvelopeItem(b, now_ms) for b in bodies], now_ms)
-                outcomes, settlement = self._decide(batch, self.stages)
+                batch = Batch([item.fresh() for item in early.items], now_ms)
+                outcomes, settlement = self._decide(batch, self.stages[self.UNLOCKED :])
                 try:
                     with self.store.transaction() as tx:
                         if settlement.personal or batch.consent_asked:
@@ -146,12 +165,12 @@ class Gate:
 
         The caller holds `exclusive()`, and calls `publish(rows)` once its
         transaction has committed. Items that were authenticated when they
-        arrived (`authenticated`, device set) resume after the authenticate stage.
+        arrived (`authenticated`, device set) resume after the sequence stage.
         """
         batch = Batch(items, to_ms(self.clock.now()))
         stages = self.stages
         if authenticated:
-            stages = stages[stages.index(self.authenticate_stage) + 1 :]
+            stages = stages[self.UNLOCKED + 1 :]
         outcomes, settlement = self._decide(batch, stages)
         if settlement.personal or batch.consent_asked:
             self.consent_stage.policy.confirm(tx)
@@ -166,7 +185,7 @@ class Gate:
     def _decide(self, batch: Batch, stages: Sequence[Stage]) -> tuple[list[Outcome], Settlement]:
         for stage in stages:
             stage(batch)
-        settlement = Settlement(seqs=batch.pending_seqs)
+        settlement = Settlement()
         outcomes = [self._settle(item, batch.now_ms, settlement) for item in batch.items]
         return outcomes, settlement
 
@@ -185,9 +204,10 @@ class Gate:
         if rej is not None:
             n = max(1, len(item.readings))
             # Kept only if authenticated (so no stranger can fill the quarantine),
-            # not a duplicate, and certainly not personal.
+            # decoded within the limits, not a duplicate, and certainly not personal.
             keep = (
                 item.authenticated
+                and rej.stage != DECODE
                 and rej.reason not in _NOT_KEPT
                 and self._safe_to_keep(item, range(len(item.readings)))
             )
@@ -204,25 +224,19 @@ class Gate:
                         item.raw,
                     )
                 )
+                self._use_seq(item, settlement)
             out.rejection = rej
             out.rejected[rej.reason.value] = n
             out.quarantined, out.dropped = (n, 0) if keep else (0, n)
             decisions.append(
-                DecisionRecord(
-                    now_ms,
-                    device_id,
-                    seq,
-                    rej.stage,
-                    rej.reason.value,
-                    n,
-                    "quarantined" if keep else "dropped",
-                )
+                self._decision(item, now_ms, rej.stage, rej.reason, n, keep)
             )
             return out
+        self._use_seq(item, settlement)
         rows.extend(item.rows)
         settlement.personal.extend(item.personal_rows)
         out.admitted = len(item.rows) + len(item.personal_rows)
-        counts: dict[tuple[str, str, str], int] = {}
+        counts: dict[tuple[str, Reason, bool], int] = {}
         for i, r in enumerate(item.reading_rejections):
             if r is None:
                 continue
@@ -247,14 +261,56 @@ class Gate:
             # A dropped reading's detail could describe personal data: not echoed.
             out.reading_reasons.append((i, r.reason.value, r.detail if keep else ""))
             if item.requarantine:  # a re-rejected replay was counted when it arrived
-                key = (r.stage, r.reason.value, "quarantined" if keep else "dropped")
+                key = (r.stage, r.reason, keep)
                 counts[key] = counts.get(key, 0) + 1
-        for (stage, reason, outcome), n in counts.items():
-            decisions.append(DecisionRecord(now_ms, device_id, seq, stage, reason, n, outcome))
+        for (stage, reason, kept), n in counts.items():
+            decisions.append(self._decision(item, now_ms, stage, reason, n, kept))
         return out
 
+    @staticmethod
+    def _use_seq(item: EnvelopeItem, settlement: Settlement) -> None:
+        """Only an admitted or quarantined envelope uses up its sequence number."""
+        env, view = item.envelope, item.device
+        if item.replay or not item.authenticated or env is None or view is None:
+            return
+        seqs = settlement.seqs
+        if env.seq > seqs.get(view.id, -1):
+            seqs[view.id] = env.seq
+
+    @staticmethod
+    def _decision(
+        item: EnvelopeItem,
+        now_ms: int,
+        stage: str,
+        reason: Reason,
+        n: int,
+        kept: bool,
+    ) -> DecisionRecord:
+        """A decision, keyed to its envelope only if a device's own key signed it.
+
+        A stranger's envelope names a device and a sequence number of its
+        choosing: its decision is counted, with that claim kept apart
+        (`claimed_device`), so that it can never make a genuine envelope of that
+        device look decided, nor count against that device's project.
+        """
+        outcome = "quarantined" if kept else "dropped"
+        env = item.envelope
+        if not item.authenticated or item.device is None or env is None:
+            claimed = env.device if env is not None else None
+            return DecisionRecord(now_ms, None, None, stage, reason.value, n, outcome, None, claimed)
+        digest = None if reason in _RETRYABLE else envelope_digest(item.signed)
+        return DecisionRecord(
+            now_ms, item.device.id, env.seq, stage, reason.value, n, outcome, digest
+        )
+
     def _safe_to_keep(self, item: EnvelopeItem, indices: Sequence[int] | range) -> bool:
-        """Only what is certainly not personal may wait in quarantine."""
+        """Only what is certainly not personal may wait in quarantine.
+
+        Nothing decoded (an authenticated envelope whose readings could not be
+        read) is not certainly anything: it is not kept.
+        """
+        if not indices:
+            return False
         for i in indices:
             reading = item.readings[i] if i < len(item.readings) else None
             if reading is None or self.directory.may_be_personal(reading.category):

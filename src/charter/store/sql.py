@@ -160,6 +160,8 @@ class SqlTx(SqlRightsTx):
                         "reason": d.reason,
                         "count": d.count,
                         "outcome": d.outcome,
+                        "claimed_device": d.claimed_device,
+                        "digest": d.digest,
                     }
                     for d in records
                 ],
@@ -425,14 +427,25 @@ class SqlStore(SqlRightsStore):
         stmt = select(d.c.reason, func.sum(d.c.count)).group_by(d.c.reason).order_by(d.c.reason)
         return {row[0]: int(row[1]) for row in self._rows(stmt)}
 
-    def was_decided(self, device_id: str, seq: int, observed_since: int | None = None) -> bool:
+    def was_decided(
+        self, device_id: str, seq: int, digest: bytes, observed_since: int | None = None
+    ) -> bool:
         r, d = s.readings, s.decisions
+        # Only an authenticated envelope's readings are ever stored.
         stored = select(r.c.id).where(r.c.device_id == device_id, r.c.seq == seq).limit(1)
         if observed_since is not None:
             stored = stored.where(r.c.observed_at >= observed_since)
         if self._rows(stored):
             return True
-        rejected = select(d.c.id).where(d.c.device_id == device_id, d.c.seq == seq).limit(1)
+        rejected = (
+            select(d.c.id)
+            .where(
+                d.c.device_id == device_id,
+                d.c.seq == seq,
+                d.c.digest.in_([digest, s.LEGACY_DIGEST]),
+            )
+            .limit(1)
+        )
         return bool(self._rows(rejected))
 
     # ledger -----------------------------------------------------------------
