@@ -1,0 +1,96 @@
+"""Nothing a stranger sends changes what happens to a device's own envelopes.
+
+A forged envelope names a real device and a sequence number of the forger's
+choosing. It is refused; its refusal must not make the genuine envelope with
+that (device, seq), redelivered or straggling, look already decided, nor count
+against the device's project. On both stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from charter.bootstrap import Platform, build
+from charter.device import DeviceSigner
+from charter.domain.clock import FixedClock
+from charter.settings import Settings
+from charter.sim.city import AIR
+from charter.transport.redelivery import already_decided, deliver
+from tests.conftest import SampleCity, air_reading
+from tests.services import pg_database
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_platform(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock
+) -> Iterator[Platform]:
+    if request.param == "sqlite":
+        p = build(Settings(data_dir=tmp_path / "data"), clock=clock)
+        yield p
+        p.close()
+        return
+    with pg_database() as url:
+        p = build(Settings(data_dir=tmp_path / "data", database_url=url), clock=clock)
+        yield p
+        p.close()
+
+
+def forged(city: SampleCity, genuine: DeviceSigner, seq: int) -> bytes:
+    """An envelope naming `genuine` and `seq`, signed by someone else's key."""
+    forger = DeviceSigner(genuine.device_id)
+    now = city.platform.clock.now()
+    return forger.envelope(seq, now, [air_reading(now, pm25=666.0)])
+
+
+def test_a_forged_refusal_does_not_make_the_redelivered_genuine_copy_done(
+    any_platform: Platform,
+) -> None:
+    city = SampleCity(any_platform)
+    now = any_platform.clock.now()
+    genuine = city.envelope(city.air, [air_reading(now, pm25=1.0)], seq=5)
+    got = deliver(any_platform.gate, [forged(city, city.air, 5)], [False])
+    assert got.outcomes[0].rejection is not None
+    assert got.outcomes[0].rejection.reason.value == "BAD_SIGNATURE"
+    # The genuine envelope's first delivery was lost (a crashed worker); its copy comes again.
+    assert not already_decided(any_platform.store, genuine)
+    again = deliver(any_platform.gate, [genuine], [True])
+    assert again.done == 0 and again.admitted == 1
+    assert [r.seq for r in any_platform.store.readings()] == [5]
+
+
+def test_a_forged_refusal_does_not_turn_a_genuine_straggler_into_a_replay(
+    any_platform: Platform,
+) -> None:
+    city = SampleCity(any_platform)
+    now = any_platform.clock.now()
+    one = city.envelope(city.air, [air_reading(now, pm25=1.0)], seq=1)
+    two = city.envelope(city.air, [air_reading(now, pm25=2.0)], seq=2)
+    deliver(any_platform.gate, [forged(city, city.air, 1)], [False])
+    deliver(any_platform.gate, [two], [False])  # another worker went on
+    got = deliver(any_platform.gate, [one], [False])  # the straggler
+    assert got.late == 1 and got.admitted == 1, [o.to_json() for o in got.outcomes]
+    assert sorted(r.seq for r in any_platform.store.readings()) == [1, 2]
+
+
+def test_a_refusal_of_the_genuine_envelope_still_makes_its_copy_done(
+    any_platform: Platform,
+) -> None:
+    city = SampleCity(any_platform)
+    now = any_platform.clock.now()
+    # Signed by the device, refused (its reading's category is not the device's).
+    wrong = city.envelope(city.air, [replace(air_reading(now), category="water.level")], seq=3)
+    [out] = deliver(any_platform.gate, [wrong], [False]).outcomes
+    assert out.rejection is not None or out.rejected
+    assert already_decided(any_platform.store, wrong)
+    assert deliver(any_platform.gate, [wrong], [True]).done == 1
+
+
+def test_strangers_do_not_count_against_a_project(any_platform: Platform) -> None:
+    city = SampleCity(any_platform)
+    deliver(any_platform.gate, [forged(city, city.air, 9)], [False])
+    assert any_platform.store.rejections_by_reason() == {"BAD_SIGNATURE": 1}
+    assert any_platform.store.rejections_by_reason_of(AIR) == {}
