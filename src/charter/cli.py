@@ -12,7 +12,9 @@ from rich.table import Table
 
 from charter.auth import Role, issue_token
 from charter.bootstrap import Platform, build
+from charter.domain.errors import CharterError
 from charter.domain.model import Actor
+from charter.registry.service import key_fingerprint
 from charter.rights import cli as rights_cli
 from charter.settings import Settings
 
@@ -35,6 +37,8 @@ report_app = typer.Typer(help="Reports computed from the platform's records.", n
 app.add_typer(report_app, name="report")
 policy_app = typer.Typer(help="The city's vendor trust policy.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+device_app = typer.Typer(help="Devices on the register.", no_args_is_help=True)
+app.add_typer(device_app, name="device")
 app.add_typer(rights_cli.resident_app, name="resident")
 app.add_typer(rights_cli.consent_app, name="consent")
 app.add_typer(rights_cli.grant_app, name="grant")
@@ -319,6 +323,25 @@ def quarantine_replay(
     platform = _platform(data_dir)
     print(json.dumps(platform.quarantine.replay(item, CLI_ACTOR, why).to_json()))
     platform.close()
+
+
+@device_app.command("reenrol")
+def device_reenrol(
+    device: str,
+    public_key: Annotated[str, typer.Option(help="The new Ed25519 public key, base64")],
+    why: Annotated[str, typer.Option(help="Why the device starts over")],
+    data_dir: DataDir = None,
+) -> None:
+    """Start a device over with a new key; its sequence resets (recorded on the ledger)."""
+    platform = _platform(data_dir)
+    try:
+        d = platform.registry.reenrol_device(device, public_key, CLI_ACTOR, why)
+        print(json.dumps({"device": d.id, "key": key_fingerprint(d.public_key), "seq": -1}))
+    except CharterError as e:
+        console.print(f"[red]{e.reason.value}[/red] {e.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        platform.close()
 
 
 @bench_app.command("ingest")

@@ -8,35 +8,13 @@ against the device's project. On both stores.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
-import pytest
-
-from charter.bootstrap import Platform, build
+from charter.bootstrap import Platform
 from charter.device import DeviceSigner
-from charter.domain.clock import FixedClock
-from charter.settings import Settings
 from charter.sim.city import AIR
 from charter.transport.redelivery import already_decided, deliver
 from tests.conftest import SampleCity, air_reading
-from tests.services import pg_database
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_platform(
-    request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock
-) -> Iterator[Platform]:
-    if request.param == "sqlite":
-        p = build(Settings(data_dir=tmp_path / "data"), clock=clock)
-        yield p
-        p.close()
-        return
-    with pg_database() as url:
-        p = build(Settings(data_dir=tmp_path / "data", database_url=url), clock=clock)
-        yield p
-        p.close()
 
 
 def forged(city: SampleCity, genuine: DeviceSigner, seq: int) -> bytes:

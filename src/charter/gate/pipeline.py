@@ -232,7 +232,6 @@ class Gate:
                 self._decision(item, now_ms, rej.stage, rej.reason, n, keep)
             )
             return out
-        self._use_seq(item, settlement)
         rows.extend(item.rows)
         settlement.personal.extend(item.personal_rows)
         out.admitted = len(item.rows) + len(item.personal_rows)
@@ -265,6 +264,8 @@ class Gate:
                 counts[key] = counts.get(key, 0) + 1
         for (stage, reason, kept), n in counts.items():
             decisions.append(self._decision(item, now_ms, stage, reason, n, kept))
+        if out.admitted or out.quarantined:
+            self._use_seq(item, settlement)
         return out
 
     @staticmethod

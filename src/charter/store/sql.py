@@ -177,6 +177,14 @@ class SqlTx(SqlRightsTx):
             )
             self.conn.execute(stmt, [{"dev": dev, "seq": seq} for dev, seq in seqs.items()])
 
+    def reset_device_seq(self, device_id: str) -> int:
+        d = s.devices
+        was = self.conn.execute(
+            select(d.c.last_seq).where(d.c.id == device_id).with_for_update()
+        ).scalar_one()
+        self.conn.execute(update(d).where(d.c.id == device_id).values(last_seq=-1))
+        return int(was)
+
     def append_ledger(self, entry: LedgerEntry, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         self.conn.execute(
             s.ledger_entries.insert().values(
