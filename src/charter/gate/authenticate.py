@@ -38,7 +38,7 @@ class Authenticate:
 
     def __init__(self, directory: DeviceDirectory, limiter: RateLimiter | None = None) -> None:
         self.directory = directory
-        # Per-device rate limit: only peeked at here; spent by `Sequence`, after
+        # Per-device rate limit: only peeked at here; spent by `SequenceCheck`, after
         # the signature and the replay check (so nobody can spend another
         # device's allowance).
         self.limiter = limiter
@@ -56,7 +56,7 @@ class Authenticate:
         if self.limiter is not None and not item.replay:
             # A device whose allowance is spent is refused before the costly
             # signature check: a flood costs the gate little more than decoding.
-            # Only the device itself can spend its allowance (see Sequence), so
+            # Only the device itself can spend its allowance (see SequenceCheck), so
             # this cannot be used to silence it.
             wait_s = self.limiter.peek(view.id, now_ms)
             if wait_s:
@@ -81,7 +81,7 @@ class Authenticate:
         return None
 
 
-class Sequence:
+class SequenceCheck:
     """Once and recently: the sequence number, the rate limit, the time window.
 
     Reads the committed sequence number, so it runs under the gate's commit

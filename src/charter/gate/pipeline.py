@@ -16,10 +16,9 @@ import msgspec
 
 from charter.bus.base import TOPIC_READINGS, Bus
 from charter.domain.clock import Clock, to_ms
-from charter.domain.reasons import Reason
 from charter.domain.envelope import envelope_digest
-from charter.gate.authenticate import Authenticate, Window
-from charter.gate.authenticate import Sequence as SequenceStage
+from charter.domain.reasons import Reason
+from charter.gate.authenticate import Authenticate, SequenceCheck, Window
 from charter.gate.authorise import Authorise
 from charter.gate.batch import Batch, EnvelopeItem, Outcome
 from charter.gate.consent import Consent, ConsentPolicy, NoConsentRecorded, StaleConsent
@@ -103,7 +102,7 @@ class Gate:
         cfg = config or GateConfig()
         self.consent_stage = Consent(consent or NoConsentRecorded())
         self.authenticate_stage = Authenticate(directory, cfg.device_limiter)
-        self.sequence_stage = SequenceStage(self.authenticate_stage, cfg.window)
+        self.sequence_stage = SequenceCheck(self.authenticate_stage, cfg.window)
         # The first UNLOCKED stages read no committed state (header, signature,
         # readings): they run outside the commit lock, so a stranger's big
         # envelope delays no one else's batch. Sequence numbers and everything
@@ -228,9 +227,7 @@ class Gate:
             out.rejection = rej
             out.rejected[rej.reason.value] = n
             out.quarantined, out.dropped = (n, 0) if keep else (0, n)
-            decisions.append(
-                self._decision(item, now_ms, rej.stage, rej.reason, n, keep)
-            )
+            decisions.append(self._decision(item, now_ms, rej.stage, rej.reason, n, keep))
             return out
         rows.extend(item.rows)
         settlement.personal.extend(item.personal_rows)
@@ -298,7 +295,9 @@ class Gate:
         env = item.envelope
         if not item.authenticated or item.device is None or env is None:
             claimed = env.device if env is not None else None
-            return DecisionRecord(now_ms, None, None, stage, reason.value, n, outcome, None, claimed)
+            return DecisionRecord(
+                now_ms, None, None, stage, reason.value, n, outcome, None, claimed
+            )
         digest = None if reason in _RETRYABLE else envelope_digest(item.signed)
         return DecisionRecord(
             now_ms, item.device.id, env.seq, stage, reason.value, n, outcome, digest

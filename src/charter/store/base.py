@@ -144,6 +144,7 @@ class Tx(RightsTx, Protocol):
     def reset_device_seq(self, device_id: str) -> int:
         """Start the device's sequence over (a re-enrolment); returns where it was."""
         ...
+
     def append_ledger(
         self, entry: LedgerEntry, nodes: Sequence[tuple[int, int, bytes]]
     ) -> None: ...

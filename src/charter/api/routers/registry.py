@@ -122,9 +122,7 @@ def set_device_status(
 
 
 @router.post("/devices/{device_id}/reenrol")
-def reenrol_device(
-    device_id: str, body: Reenrolment, p: PlatformDep, actor: Operator
-) -> Device:
+def reenrol_device(device_id: str, body: Reenrolment, p: PlatformDep, actor: Operator) -> Device:
     """Start a device over with a new key: earlier keys end now, its sequence resets."""
     return p.registry.reenrol_device(device_id, body.public_key, actor, body.why)
 

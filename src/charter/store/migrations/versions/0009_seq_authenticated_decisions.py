@@ -47,9 +47,7 @@ def upgrade() -> None:
         sa.and_(d.c.stage == "authenticate", d.c.reason.in_(UNAUTHENTICATED)),
     )
     op.execute(
-        d.update()
-        .where(stranger)
-        .values(claimed_device=d.c.device_id, device_id=None, seq=None)
+        d.update().where(stranger).values(claimed_device=d.c.device_id, device_id=None, seq=None)
     )
     op.execute(
         d.update()
@@ -64,9 +62,7 @@ def downgrade() -> None:
         sa.column("device_id", sa.String),
         sa.column("claimed_device", sa.String),
     )
-    op.execute(
-        d.update().where(d.c.device_id.is_(None)).values(device_id=d.c.claimed_device)
-    )
+    op.execute(d.update().where(d.c.device_id.is_(None)).values(device_id=d.c.claimed_device))
     with op.batch_alter_table("decisions") as batch:
         batch.drop_column("digest")
         batch.drop_column("claimed_device")
