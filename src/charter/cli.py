@@ -424,6 +424,29 @@ def bench_flood(
         print(json.dumps(figures))
 
 
+@bench_app.command("strangers")
+def bench_strangers(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    honest: Annotated[int, typer.Option(help="Honest envelopes per phase")] = 300,
+    strangers: Annotated[int, typer.Option(help="Threads sending strangers' envelopes")] = 4,
+    size: Annotated[int, typer.Option(help="Bytes per stranger's envelope")] = 1_350_000,
+) -> None:
+    """Honest devices' latency alone and beside strangers' huge envelopes."""
+    from charter.bench.strangers import run_strangers
+
+    f = run_strangers(honest, strangers, size, progress=lambda m: console.print(f"[dim]{m}[/dim]"))
+    table = Table(title=f"strangers: {strangers} threads of {f['stranger_bytes']:,}-byte envelopes")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("honest p50 alone", f"{f['honest_p50_ms_alone']} ms")
+    table.add_row("honest p50 beside the strangers", f"{f['honest_p50_ms_flooded']} ms")
+    table.add_row("ratio", f"{f['p50_ratio']}")
+    table.add_row("strangers' envelopes refused", f"{f['strangers_refused']:,}")
+    console.print(table)
+    if as_json:
+        print(json.dumps(f))
+
+
 @policy_app.command("check")
 def policy_check(
     data_dir: DataDir = None,

@@ -1,5 +1,5 @@
 """Stage 2, authenticate: the registered device signed this (`Authenticate`), once,
-recently (`Sequence`)."""
+recently (`SequenceCheck`)."""
 
 from __future__ import annotations
 
