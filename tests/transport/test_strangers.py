@@ -8,12 +8,13 @@ against the device's project. On both stores.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 from charter.bootstrap import Platform
 from charter.device import DeviceSigner
 from charter.sim.city import AIR
-from charter.transport.redelivery import already_decided, deliver
+from charter.transport.redelivery import Delivered, already_decided, deliver
 from tests.conftest import SampleCity, air_reading
 
 
@@ -72,3 +73,24 @@ def test_strangers_do_not_count_against_a_project(any_platform: Platform) -> Non
     deliver(any_platform.gate, [forged(city, city.air, 9)], [False])
     assert any_platform.store.rejections_by_reason() == {"BAD_SIGNATURE": 1}
     assert any_platform.store.rejections_by_reason_of(AIR) == {}
+
+
+def test_a_forgery_dressed_as_a_straggler_is_refused_without_the_gates_lock(
+    platform: Platform, city: SampleCity
+) -> None:
+    """Its signature is checked before the gate's lock and a transaction are taken:
+    refused while another batch holds the gate."""
+    deliver(platform.gate, [city.envelope(city.air, seq=2)], [False])
+    fake = forged(city, city.air, 1)  # behind the device's number, and fresh
+    got: list[Delivered] = []
+    with platform.gate.exclusive():
+        worker = threading.Thread(
+            target=lambda: got.append(deliver(platform.gate, [fake], [False]))
+        )
+        worker.start()
+        worker.join(timeout=30)  # a guard against waiting for ever, not a speed limit
+        finished = not worker.is_alive()
+    worker.join()
+    assert finished, "the forged straggler waited for the gate's lock"
+    [out] = got[0].outcomes
+    assert out.rejection is not None and out.rejection.reason.value == "BAD_SIGNATURE"

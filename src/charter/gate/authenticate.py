@@ -100,10 +100,6 @@ class SequenceCheck:
     def one(self, item: EnvelopeItem, batch: Batch) -> None:
         env, view = item.envelope, item.device
         assert env is not None and view is not None
-        if item.replay:
-            # An operator re-admits what was already authenticated once; the
-            # signature is still checked, freshness and sequence are not.
-            return None
         if self.auth.directory.get(view.id) is not view:
             # The register changed since the signature was checked (outside this
             # lock): judge the envelope by the register as it is now.
@@ -112,6 +108,10 @@ class SequenceCheck:
                 return None
             view = item.device
             assert view is not None
+        if item.replay:
+            # An operator re-admits what was already authenticated once; the
+            # signature is still checked, freshness and sequence are not.
+            return None
         # Sequence first: a captured envelope sent again is a replay whatever
         # its age, and is never kept.
         last = batch.pending_seqs.get(view.id, view.last_seq)

@@ -126,13 +126,11 @@ class Gate:
         """Run envelopes through every stage and commit. Returns after the commit."""
         started = time.perf_counter()
         received_ms = to_ms(self.clock.now())
-        early = Batch([EnvelopeItem(b, received_ms) for b in bodies], received_ms)
-        for stage in self.stages[: self.UNLOCKED]:
-            stage(early)
+        early = self.prepare([EnvelopeItem(b, received_ms) for b in bodies])
         with self._lock:
             for attempt in range(self.CONSENT_RETRIES + 1):
                 now_ms = to_ms(self.clock.now())
-                batch = Batch([item.fresh() for item in early.items], now_ms)
+                batch = Batch([item.fresh() for item in early], now_ms)
                 outcomes, settlement = self._decide(batch, self.stages[self.UNLOCKED :])
                 try:
                     with self.store.transaction() as tx:
@@ -151,6 +149,18 @@ class Gate:
         self.observer.observed(outcomes, time.perf_counter() - started)
         return outcomes
 
+    def prepare(self, items: list[EnvelopeItem]) -> list[EnvelopeItem]:
+        """Run the stages that need no lock (decode, authenticate, readings) on items."""
+        batch = Batch(items, to_ms(self.clock.now()))
+        for stage in self.stages[: self.UNLOCKED]:
+            stage(batch)
+        return items
+
+    def refused(self, items: list[EnvelopeItem]) -> list[Outcome]:
+        """The acknowledgements of replayed items refused already (by `prepare`)."""
+        outcomes, _ = self._decide(Batch(items, to_ms(self.clock.now())), [])
+        return outcomes
+
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the gate between batches (take it before the ledger's lock)."""
@@ -158,18 +168,26 @@ class Gate:
             yield
 
     def replay(
-        self, items: list[EnvelopeItem], tx: Tx, *, authenticated: bool = False
+        self,
+        items: list[EnvelopeItem],
+        tx: Tx,
+        *,
+        authenticated: bool = False,
+        prepared: bool = False,
     ) -> tuple[list[Outcome], list[ReadingRow]]:
         """Run an operator's replay through the stages into the caller's transaction.
 
         The caller holds `exclusive()`, and calls `publish(rows)` once its
         transaction has committed. Items that were authenticated when they
-        arrived (`authenticated`, device set) resume after the sequence stage.
+        arrived (`authenticated`, device set) resume after the sequence stage;
+        items already `prepare`d, at the sequence stage.
         """
         batch = Batch(items, to_ms(self.clock.now()))
         stages = self.stages
         if authenticated:
             stages = stages[self.UNLOCKED + 1 :]
+        elif prepared:
+            stages = stages[self.UNLOCKED :]
         outcomes, settlement = self._decide(batch, stages)
         if settlement.personal or batch.consent_asked:
             self.consent_stage.policy.confirm(tx)

@@ -124,6 +124,12 @@ def decide_late(gate: Gate, body: bytes) -> Outcome | None:
     if key is None:
         return None
     store = gate.store
+    # Signature first, outside the gate's lock: a stranger's envelope dressed as
+    # a straggler costs a signature check, not a locked transaction.
+    item = EnvelopeItem(body, to_ms(gate.clock.now()), replay=True)
+    gate.prepare([item])
+    if not item.authenticated:
+        return gate.refused([item])[0]
     with gate.exclusive():
         with store.transaction() as tx:
             if isinstance(tx, SqlTx):  # serialise late copies of one device's envelopes
@@ -132,8 +138,7 @@ def decide_late(gate: Gate, body: bytes) -> Outcome | None:
                 )
             if _decided(store, key):
                 return None
-            now = to_ms(gate.clock.now())
-            outcomes, rows = gate.replay([EnvelopeItem(body, now, replay=True)], tx)
+            outcomes, rows = gate.replay([item], tx, prepared=True)
         gate.publish(rows)
     return outcomes[0]
 
