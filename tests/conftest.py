@@ -59,7 +59,7 @@ class SampleCity:
                 vendor_id=vendor,
                 project_id=project,
                 modality="test",
-                location=Location(lat=52.0, lon=4.0),
+                location=Location(lat=52.36, lon=4.9),
                 categories=categories,
                 public_key=signer.public_key_b64,
             ),

@@ -21,6 +21,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from jwt.algorithms import OKPAlgorithm
 
 from charter.domain.clock import Clock, SystemClock, to_ms
 from charter.domain.errors import CharterError
@@ -116,6 +117,45 @@ def issue_token(
     return token
 
 
+@dataclass(frozen=True)
+class TokenIssuer:
+    """The one issuer every door uses (API, CLI, demo): the configured audience,
+    issuer and lifetime, so a token it makes is one the verifier accepts."""
+
+    store: Store
+    clock: Clock
+    audience: str = DEFAULT_AUDIENCE
+    issuer: str = DEFAULT_ISSUER
+    ttl_s: int = DEFAULT_TTL_S
+
+    def issue(
+        self,
+        name: str,
+        role: Role,
+        *,
+        subject: str | None = None,
+        purposes: Sequence[str] = (),
+    ) -> str:
+        return issue_token(
+            self.store,
+            self.clock,
+            name,
+            role,
+            subject=subject,
+            purposes=purposes,
+            audience=self.audience,
+            issuer=self.issuer,
+            ttl_s=self.ttl_s,
+        )
+
+
+def revoke_token(store: Store, token: str) -> bool:
+    """Revoke a token of the embedded issuer at once, for every process (the flag is in
+    the store, which `verify_embedded` reads on every request). False if unknown."""
+    with store.transaction() as tx:
+        return tx.revoke_token(digest(token.strip()))
+
+
 def verify_embedded(
     store: Store,
     token: str,
@@ -176,12 +216,13 @@ def principal(claims: dict[str, Any], role_claim: str, *, token_id: str) -> Prin
     if isinstance(purposes, str):
         purposes = purposes.split()
     subject = claims.get("subject")
+    clean = tuple(str(p)[:100] for p in purposes if isinstance(p, str) and p)[:32]
     actor = Actor(
         name=str(claims["sub"])[:200],
         role=role.value,
         subject=str(subject)[:200] if subject else None,
+        purposes=clean,
     )
-    clean = tuple(str(p)[:100] for p in purposes if isinstance(p, str))[:32]
     return Principal(actor, token_id, int(claims["exp"] * 1000), clean)
 
 
@@ -194,6 +235,17 @@ def _role(claims: dict[str, Any], role_claim: str) -> Role | None:
         if isinstance(v, str) and v in Role.__members__.values():
             return Role(v)
     return None
+
+
+def issuer_jwks(store: Store) -> dict[str, Any]:
+    """The embedded issuer's public keys as a JWK Set (RFC 7517, OKP keys of RFC 8037)."""
+    keys = []
+    for k in store.issuer_keys():
+        private = serialization.load_pem_private_key(k.private_pem.encode(), password=None)
+        assert isinstance(private, Ed25519PrivateKey)
+        jwk = OKPAlgorithm.to_jwk(private.public_key(), as_dict=True)
+        keys.append({**jwk, "kid": k.kid, "alg": ALGORITHM})
+    return {"keys": keys}
 
 
 def authenticate(store: Store, token: str, *, clock: Clock | None = None) -> Actor | None:

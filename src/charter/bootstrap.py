@@ -11,7 +11,8 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from charter.bus.base import TOPIC_REGISTRY, Bus
+from charter.auth import TokenIssuer
+from charter.bus.base import Bus
 from charter.bus.memory import InProcessBus
 from charter.commands.signer import CommandSigner
 from charter.domain.clock import Clock, SystemClock
@@ -25,8 +26,10 @@ from charter.gate.validate import ReadingWindow
 from charter.keys import SigningKey, load_or_create
 from charter.ledger import rotation
 from charter.ledger.log import Ledger
+from charter.ledger.witness import Witnesses
 from charter.policy.loader import load_policy
 from charter.policy.service import TrustService
+from charter.policy.source import PolicySource
 from charter.privacy.fields import FieldCipher
 from charter.privacy.keystore import KeyStore
 from charter.privacy.pseudonym import Pseudonymiser
@@ -43,6 +46,9 @@ from charter.security.bulkread import BulkReadGuard
 from charter.security.device_keys import DeviceKeys
 from charter.security.ratelimit import RateLimiter
 from charter.security.tokens import TokenVerifier
+from charter.services.actuator import Channel, InProcessChannel
+from charter.services.host import ServiceHost
+from charter.services.register import AlgorithmRegister
 from charter.settings import Settings
 from charter.store.base import Store
 from charter.store.sqlite import SqliteStore
@@ -61,6 +67,13 @@ class Platform:
     quarantine: Quarantine
     security: Security
     rights: Rights
+    algorithms: AlgorithmRegister
+    services: ServiceHost
+
+    @property
+    def ledger_witnesses(self) -> Witnesses:
+        """The witnesses whose cosignatures of checkpoints the ledger keeps."""
+        return Witnesses(self.ledger, self.settings.ledger_witnesses, self.clock)
 
     @property
     def rights_report(self) -> RightsFigures:
@@ -84,6 +97,7 @@ class Security:
     device_limiter: RateLimiter
     token_limiter: RateLimiter
     tokens: TokenVerifier
+    issuer: TokenIssuer  # the one issuer of embedded tokens: API, CLI and demo
     approvals: Approvals
     bulk_reads: BulkReadGuard
     commands: CommandSigner
@@ -168,24 +182,29 @@ def build(
     clock: Clock | None = None,
     ledger_key: SigningKey | None = None,
     observer: GateObserver | None = None,
+    channel: Channel | None = None,
 ) -> Platform:
     store = store or open_store(settings)
     bus = bus or open_bus(settings)
     clock = clock or SystemClock()
     key_path = ledger_key_path(settings)
     key = ledger_key or rotation.load_ledger_key(key_path, ledger_key_name(settings), store)
-    ledger = Ledger(store, key, settings.ledger_origin, clock)
+    # Another process may rotate the key: the ledger then finds the new one in the data directory.
+    reload_key = partial(rotation.reload_ledger_key, key_path, ledger_key_name(settings), store)
+    ledger = Ledger(store, key, settings.ledger_origin, clock, reload_key)
+    Witnesses(ledger, settings.ledger_witnesses, clock)  # a malformed witness key fails here
     registry = Registry(
         store,
         ledger,
         bus,
-        trust_policy(settings),
+        PolicySource(store, trust_policy(settings), partial(trust_policy, settings)),
         rules=register_rules(settings),
         source_key=load_or_create_secret(settings.data_dir / "keys" / "comment-source.key"),
     )
+    # No bus event needed: the gate reads the register's version once per batch
+    # (gate/directory.py), so a change by this process or any other is seen alike.
     directory = DeviceDirectory(store)
-    bus.subscribe(TOPIC_REGISTRY, lambda _topic, _msg: directory.invalidate())
-    device_limiter = RateLimiter(settings.device_rate_per_s, settings.device_burst)
+    device_limiter = RateLimiter(settings.device_rate_per_s, settings.device_burst, clock)
     config = replace(gate_config(settings), device_limiter=device_limiter)
     keys = KeyStore(settings.keystore_path)
     pseudonyms = Pseudonymiser(keys, clock)
@@ -210,8 +229,11 @@ def build(
         trust=TrustService(store, ledger, bus, registry),
         device_keys=DeviceKeys(store, ledger, bus, clock, settings.device_key_overlap_s),
         device_limiter=device_limiter,
-        token_limiter=RateLimiter(settings.token_rate_per_s, settings.token_burst),
+        token_limiter=RateLimiter(settings.token_rate_per_s, settings.token_burst, clock),
         tokens=TokenVerifier(store, clock, settings),
+        issuer=TokenIssuer(
+            store, clock, settings.auth_audience, settings.auth_issuer, settings.token_ttl_s
+        ),
         approvals=approvals,
         bulk_reads=BulkReadGuard(
             approvals, ledger, clock, settings.bulk_read_threshold, settings.bulk_read_window_s
@@ -220,9 +242,19 @@ def build(
     )
     rights = Rights(
         RightsContext(settings, store, ledger, gate, clock, keys, pseudonyms, cipher, index),
+        security.issuer,
         guard=security.bulk_reads,  # the two-person rule on bulk reads of personal data
     )
     approvals.register(ActionKind.MASS_ERASURE, rights.subject.erase_scope)
+    services = ServiceHost(
+        store,
+        bus,
+        security.commands,
+        clock,
+        channel or InProcessChannel(),
+        is_disabled=registry.services.disabled,
+        heartbeat_s=settings.service_heartbeat_s,
+    )
     return Platform(
         settings,
         store,
@@ -235,4 +267,6 @@ def build(
         Quarantine(store, gate, ledger),
         security,
         rights,
+        AlgorithmRegister(store, ledger),
+        services,
     )

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -10,18 +13,23 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from charter.auth import Role, issue_token
+from charter.auth import Role, revoke_token
 from charter.bootstrap import Platform, build
+from charter.cli_errors import CharterGroup
 from charter.domain.errors import CharterError
 from charter.domain.model import Actor
 from charter.registry.service import key_fingerprint
 from charter.rights import cli as rights_cli
+from charter.services.cli import services_app
 from charter.settings import Settings
+from charter.sim.sumo.cli import sim_app
 
 app = typer.Typer(
     help="Charter: a city data platform that enforces residents' rights.",
     no_args_is_help=True,
     add_completion=False,
+    cls=CharterGroup,  # one error handler for every command
+    pretty_exceptions_show_locals=False,  # a traceback never shows tokens or identifiers
 )
 ledger_app = typer.Typer(help="The public, verifiable ledger.", no_args_is_help=True)
 bench_app = typer.Typer(
@@ -43,6 +51,8 @@ app.add_typer(rights_cli.resident_app, name="resident")
 app.add_typer(rights_cli.consent_app, name="consent")
 app.add_typer(rights_cli.grant_app, name="grant")
 app.add_typer(rights_cli.retention_app, name="retention")
+app.add_typer(services_app, name="services")
+app.add_typer(sim_app, name="sim")
 console = Console()
 
 DataDir = Annotated[
@@ -51,6 +61,17 @@ DataDir = Annotated[
 Host = Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")]
 Port = Annotated[int | None, typer.Option(help="Port to listen on [default: 8000]")]
 CLI_ACTOR = Actor(name="cli", role="operator")
+MAX_ROW_ID = 2**63 - 1  # row ids fit a signed 64-bit integer in every store
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A refusal of the register is a message and exit status 1, not a traceback."""
+    try:
+        yield
+    except CharterError as e:
+        console.print(f"[red]{e.reason.value}[/red] {e.detail}")
+        raise typer.Exit(1) from None
 
 
 def _platform(
@@ -139,16 +160,17 @@ def demo(
 
     platform = _platform(data_dir, host=host, port=port, store=store, bus=bus)
     s = platform.settings
-    summary = run(
-        platform,
-        host=s.host,
-        port=s.port,
-        duration=duration,
-        n_devices=devices,
-        period_s=period,
-        # Soft wrap: a token must stay on one line to be copied.
-        say=lambda message: console.print(message, soft_wrap=True),
-    )
+    with _refusals():
+        summary = run(
+            platform,
+            host=s.host,
+            port=s.port,
+            duration=duration,
+            n_devices=devices,
+            period_s=period,
+            # Soft wrap: a token must stay on one line to be copied.
+            say=lambda message: console.print(message, soft_wrap=True),
+        )
     table = Table(title="Charter demo summary")
     table.add_column("what")
     table.add_column("count", justify="right")
@@ -177,17 +199,37 @@ def ledger_verify(
             "earlier [default: the first key kept in the data directory]",
         ),
     ] = None,
+    trusted_checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--trusted-checkpoint",
+            help="A checkpoint saved earlier (a signed note, e.g. from /ledger/checkpoint or a "
+            "witness's state file): the entries it covers must be unchanged (repeatable)",
+        ),
+    ] = None,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--witness",
+            help="Check cosignatures by this witness key (cosignature/v1 vkey; repeatable) "
+            "[default: CHARTER_LEDGER_WITNESSES]",
+        ),
+    ] = None,
 ) -> None:
     """Recompute the ledger from its entries and check every stored checkpoint.
 
     Checkpoints are checked against the chain of signing keys the ledger's
-    `ledger.key_rotated` entries record, each key only for its own period.
+    `ledger.key_rotated` entries record, each key only for its own period, and
+    must come at the declared spacing. It then says what it proved against an
+    outside view (a trusted checkpoint, a witness's cosignature) and, plainly,
+    what it cannot prove.
     """
     from charter.bootstrap import ledger_key_name, ledger_key_path, open_store
     from charter.keys import load, load_public
     from charter.ledger.checkpoint import CheckpointError, key_id, parse_vkey
+    from charter.ledger.cosignature import parse_witness_vkey
     from charter.ledger.rotation import retired_path
-    from charter.ledger.verify import Problem, verify
+    from charter.ledger.verify import Problem, Trusted, verify
     from charter.store.sqlite import SqliteStore
 
     # Not through build(): the verifier must not trust the stored tree it checks.
@@ -197,22 +239,24 @@ def ledger_verify(
         raise typer.Exit(1)
     name, path = ledger_key_name(settings), ledger_key_path(settings)
     current = load(path, name).public_key
-    if key is not None:
-        try:
+    try:
+        witnesses = [parse_witness_vkey(v) for v in (witness or settings.ledger_witnesses)]
+        if key is not None:
             name, anchor = parse_vkey(key)
-        except CheckpointError as e:
-            console.print(f"[red]FAIL[/red] --key: {e}")
-            raise typer.Exit(2) from None
-    elif retired_path(path, 0).exists():
-        anchor = load_public(retired_path(path, 0))  # the first key, kept when it was retired
-    else:
-        anchor = current
+        elif retired_path(path, 0).exists():
+            anchor = load_public(retired_path(path, 0))  # the first key, kept when retired
+        else:
+            anchor = current
+        trusted = [Trusted(f.read_text(), str(f)) for f in trusted_checkpoint or []]
+    except (CheckpointError, OSError, UnicodeDecodeError) as e:
+        console.print(f"[red]FAIL[/red] {e}")
+        raise typer.Exit(2) from None
     store = (
         open_store(settings)
         if settings.database_url
         else SqliteStore(settings.database_path, synchronous=settings.sqlite_synchronous)
     )
-    report = verify(store, name, anchor)
+    report = verify(store, name, anchor, trusted=trusted, witnesses=witnesses)
     store.close()
     problems = list(report.problems)
     # The files in the data directory must agree with the chain on the ledger.
@@ -235,10 +279,55 @@ def ledger_verify(
             f"ledger OK: {report.size} entries, {report.checkpoints} checkpoints, "
             f"{len(report.keys)} signing key(s), root {report.root.hex()}"
         )
-        return
     for problem in problems:
-        console.print(f"[red]FAIL[/red] {problem}")
-    raise typer.Exit(1)
+        console.print(f"[red]FAIL[/red] {problem}", soft_wrap=True)
+    for line in report.proven:
+        console.print(f"proven: {line}", soft_wrap=True)
+    for line in report.unproven:
+        console.print(f"[yellow]NOT PROVEN[/yellow] {line}", soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
+
+
+@ledger_app.command("witness")
+def ledger_witness(
+    url: Annotated[str, typer.Option(help="The log's API, e.g. https://charter.example.city")],
+    log_key: Annotated[str, typer.Option(help="The log's verifier key (from /ledger/key)")],
+    key: Annotated[Path, typer.Option(help="This witness's private key (made if missing)")],
+    state: Annotated[
+        Path, typer.Option(help="This witness's state: the checkpoint it cosigned last")
+    ],
+    name: Annotated[str, typer.Option(help="This witness's name")] = "witness.example.org",
+) -> None:
+    """Act as a witness: check the log's newest checkpoint is consistent with the last one
+    this witness cosigned, cosign it (C2SP cosignature/v1) and hand the cosignature in.
+
+    The state file is a cosigned checkpoint: `charter ledger verify --trusted-checkpoint`
+    takes it. The log must list this witness's key in CHARTER_LEDGER_WITNESSES.
+    """
+    import time
+
+    import httpx
+
+    from charter.keys import load_or_create
+    from charter.ledger.checkpoint import CheckpointError, parse_vkey
+    from charter.ledger.cosignature import witness_vkey
+    from charter.ledger.witness import WitnessClient, WitnessRefused
+
+    try:
+        log = parse_vkey(log_key)
+    except CheckpointError as e:
+        console.print(f"[red]FAIL[/red] --log-key: {e}")
+        raise typer.Exit(2) from None
+    me = load_or_create(key, name)
+    console.print(f"witness key: {witness_vkey(name, me.public_key)}", soft_wrap=True)
+    with httpx.Client(base_url=url, timeout=30) as client:
+        try:
+            note = WitnessClient(client, me, log, state).observe(int(time.time()))
+        except (WitnessRefused, httpx.HTTPError) as e:
+            console.print(f"[red]REFUSED[/red] {e}", soft_wrap=True)
+            raise typer.Exit(1) from None
+    print(note, end="")
 
 
 @ledger_app.command("rotate-key")
@@ -276,6 +365,25 @@ def ledger_checkpoint(data_dir: DataDir = None) -> None:
     platform.close()
 
 
+@token_app.command("revoke")
+def token_revoke(data_dir: DataDir = None) -> None:
+    """Revoke a token at once, in every process: give it on standard input.
+
+    Not as an argument, so that it stays out of the shell's history and the
+    process list.
+    """
+    token = sys.stdin.readline().strip()
+    platform = _platform(data_dir)
+    found = revoke_token(platform.store, token)
+    platform.close()
+    if not found:
+        console.print(
+            "[red]unknown token[/red] (only tokens of the embedded issuer can be revoked)"
+        )
+        raise typer.Exit(1)
+    console.print("revoked")
+
+
 @token_app.command("create")
 def token_create(
     role: Annotated[Role, typer.Option(help="Role the token acts in")],
@@ -287,23 +395,15 @@ def token_create(
 ) -> None:
     """Create a bearer token. It is printed once; only its digest is kept."""
     platform = _platform(data_dir)
-    s = platform.settings
-    token = issue_token(
-        platform.store,
-        platform.clock,
-        name,
-        role,
-        purposes=purpose or (),
-        audience=s.auth_audience,
-        issuer=s.auth_issuer,
-        ttl_s=s.token_ttl_s,
-    )
-    print(token)
+    print(platform.security.issuer.issue(name, role, purposes=purpose or ()))
     platform.close()
 
 
 @quarantine_app.command("list")
-def quarantine_list(data_dir: DataDir = None, limit: int = 50) -> None:
+def quarantine_list(
+    data_dir: DataDir = None,
+    limit: Annotated[int, typer.Option(help="Most items to list", min=1, max=1000)] = 50,
+) -> None:
     """List held quarantine items."""
     platform = _platform(data_dir)
     table = Table("id", "device", "kind", "stage", "reason", "detail")
@@ -315,13 +415,17 @@ def quarantine_list(data_dir: DataDir = None, limit: int = 50) -> None:
 
 @quarantine_app.command("replay")
 def quarantine_replay(
-    item: int,
+    item: Annotated[int, typer.Argument(help="The item's id", min=1, max=MAX_ROW_ID)],
     why: Annotated[str, typer.Option(help="Why it is replayed")],
+    override: Annotated[
+        str | None,
+        typer.Option(help="The one rule not applied again: freshness (recorded on the ledger)"),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Run a quarantined item through the gate again (recorded on the ledger)."""
     platform = _platform(data_dir)
-    print(json.dumps(platform.quarantine.replay(item, CLI_ACTOR, why).to_json()))
+    print(json.dumps(platform.quarantine.replay(item, CLI_ACTOR, why, override).to_json()))
     platform.close()
 
 
@@ -387,7 +491,8 @@ def report_transparency(
     from charter.report.transparency import compute, rights_of
 
     platform = _platform(data_dir)
-    report = compute(platform.store, platform.ledger, project, rights_of(platform))
+    with _refusals():
+        report = compute(platform.store, platform.ledger, project, rights_of(platform))
     out.write_text(render(report), encoding="utf-8")
     console.print(
         f"{report.scope_name}: {report.admitted} admitted, {report.rejected_total} rejected, "
@@ -468,14 +573,15 @@ def policy_apply(
     why: Annotated[str, typer.Option(help="Why the policy changes")],
     data_dir: DataDir = None,
 ) -> None:
-    """Re-judge every vendor and device under the configured policy file (on the ledger).
+    """Adopt the configured policy file and re-judge every vendor and device (on the ledger).
 
-    Run it after editing the file CHARTER_TRUST_POLICY_FILE names; the server
-    reads the same file when it starts.
+    Run it after editing the file CHARTER_TRUST_POLICY_FILE names. The adopted
+    rules are kept in the store: a running server and its workers judge by
+    them from the next registration, and their gates refuse suspended devices
+    from their next batch.
     """
     platform = _platform(data_dir)
-    trust = platform.security.trust
-    out = trust.set_policy(trust.policy, CLI_ACTOR, why)
+    _policy, out = platform.security.trust.apply_configured(CLI_ACTOR, why)
     console.print(
         f"vendors changed: {len(out.vendors_changed)}, devices suspended: "
         f"{len(out.devices_suspended)}"
@@ -494,6 +600,27 @@ def bench_consent(
     from charter.bench.consent import report
 
     report(residents, envelopes, envelope_size, as_json=as_json, console=console)
+
+
+@bench_app.command("services")
+def bench_services(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    rounds: Annotated[int, typer.Option(help="Batches of counts")] = 200,
+    junctions: Annotated[int, typer.Option(help="Signalised junctions")] = 15,
+) -> None:
+    """Decision latency, admitted batch to signed command at the actuator, in process."""
+    from charter.bench.services import run_services
+
+    figures = run_services(rounds, junctions, progress=lambda m: console.print(f"[dim]{m}[/dim]"))
+    table = Table(title="city services: admitted batch to verified command")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        table.add_row(key.replace("_", " "), f"{value:,}")
+    table.add_row("requirement", "signals p99 <= 5 ms")
+    console.print(table)
+    if as_json:
+        print(json.dumps(figures))
 
 
 @bench_app.command("scale")

@@ -13,6 +13,7 @@ import msgspec
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from charter.domain import possession
 from charter.domain.envelope import ENVELOPE_VERSION, signing_bytes
 
 _encode = msgspec.json.Encoder().encode
@@ -81,3 +82,35 @@ class DeviceSigner:
             "readings": [r.to_wire() if isinstance(r, SimReading) else r for r in readings],
         }
         return self.seal(_encode(body))
+
+
+class FobKey:
+    """A resident's fob (or tag) that can prove it is held: its own Ed25519 key.
+
+    The fob sends `identifier` to the readers it meets and answers the
+    platform's link challenge with `answer` (see `charter.domain.possession`).
+    """
+
+    def __init__(self, key: Ed25519PrivateKey | None = None) -> None:
+        self._key = key or Ed25519PrivateKey.generate()
+
+    def __repr__(self) -> str:
+        return f"FobKey({self.identifier!r}, key=<hidden>)"
+
+    @property
+    def public_key(self) -> bytes:
+        return self._key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    @property
+    def public_key_b64(self) -> str:
+        return base64.b64encode(self.public_key).decode()
+
+    @property
+    def identifier(self) -> str:
+        return possession.identifier_for(self.public_key)
+
+    def answer(self, challenge: str) -> str:
+        """The fob's signature over the challenge, base64."""
+        return base64.b64encode(self._key.sign(possession.answer_message(challenge))).decode()

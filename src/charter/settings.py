@@ -43,6 +43,11 @@ class Settings(BaseModel):
     ledger_origin: str = Field(
         "charter.example.city/ledger", description="Origin line of the ledger's checkpoints."
     )
+    ledger_witnesses: list[str] = Field(
+        [],
+        description="Verifier keys (cosignature/v1) of the witnesses whose cosignatures "
+        "of checkpoints the ledger keeps and `charter ledger verify` checks.",
+    )
     required_certifications: list[str] = Field(
         ["ISO/IEC 27001"], description="Certifications every vendor must hold."
     )
@@ -103,6 +108,11 @@ class Settings(BaseModel):
         256 * 1024, description="Largest request body of an API call other than /ingest."
     )
     command_ttl_s: int = Field(30, description="How long a signed actuator command is valid.")
+    service_heartbeat_s: float = Field(
+        1.0,
+        gt=0,
+        description="How often each running service sends its actuators a signed heartbeat.",
+    )
 
     jurisdiction: str = Field(
         "NL", description="Jurisdiction named in consent receipts (ISO 3166 code)."
@@ -113,6 +123,12 @@ class Settings(BaseModel):
     )
     pseudonym_key_days: int = Field(
         90, description="Days before the retention job rotates the pseudonymisation key."
+    )
+    quarantine_retention_days: int = Field(
+        30,
+        ge=1,
+        description="Longest a rejected reading waits in quarantine; shorter if its "
+        "project declares a shorter retention for its category.",
     )
     pseudonym_grace_days: int = Field(
         30, description="Days a replaced pseudonymisation key still links identifiers."

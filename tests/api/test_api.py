@@ -21,6 +21,8 @@ from charter.sim import city as sample
 from tests.api.support import PROBLEM, assert_problem, bearer, water
 from tests.conftest import SampleCity, air_reading
 
+APPROVED = {"outcome": "approve", "why": "vote"}
+
 
 @pytest.fixture
 def auditor(platform: Platform) -> dict[str, str]:
@@ -232,7 +234,7 @@ def test_quarantine_is_listed_and_replayed_by_an_operator_on_the_record(
     )
 
     # Once the project is approved and live, the operator replays it and it is admitted.
-    ok = client.post(f"/projects/{sample.FLOOD}/approve", json={"why": "vote"}, headers=council)
+    ok = client.post(f"/projects/{sample.FLOOD}/decision", json=APPROVED, headers=council)
     assert ok.status_code == 200
     why = {"status": "live", "why": "gauges installed"}
     assert client.post(f"/projects/{sample.FLOOD}/status", json=why, headers=op).status_code == 200
@@ -279,6 +281,30 @@ def test_a_replay_needs_a_reason(
     r = client.post("/quarantine/1/replay", json={"why": ""}, headers=operator)
     body = assert_problem(r, 422, "VALIDATION_FAILED")
     assert [e["field"] for e in body["errors"]] == ["body.why"]
+
+
+def test_an_operator_names_the_rule_a_replay_overrides(
+    client: TestClient, platform: Platform, city: SampleCity, clock: FixedClock
+) -> None:
+    op, aud = bearer(platform, Role.OPERATOR), bearer(platform, Role.AUDITOR)
+    sent = clock.now() - timedelta(minutes=20)  # a gateway's backlog: stale on arrival
+    r = client.post("/ingest", content=city.envelope(city.air, [air_reading(sent)], sent_at=sent))
+    assert_problem(r, 422, "STALE_TIMESTAMP")
+    [item] = client.get("/quarantine", headers=aud).json()
+    # What operators and auditors see is the minimised copy, with the door's record.
+    assert item["payload"]["readings"][0]["values"] == {"pm25": 12.5, "no2": 20.0}
+    assert item["payload"]["door"]["signature"] == "verified"
+    assert "sig" not in item["payload"] and item["expires_at"] is not None
+    url = f"/quarantine/{item['id']}/replay"
+    r = client.post(url, json={"why": "backlog", "override": "trust"}, headers=op)
+    body = assert_problem(r, 422, "VALIDATION_FAILED")
+    assert [e["field"] for e in body["errors"]] == ["body.override"]
+    r = client.post(url, json={"why": "backlog"}, headers=op)
+    assert r.status_code == 200 and r.json()["admitted"] == 0
+    r = client.post(url, json={"why": "backlog", "override": "freshness"}, headers=op)
+    assert r.status_code == 200 and r.json()["admitted"] == 1
+    last = client.get("/ledger/entries", params={"start": platform.ledger.size - 1}).json()[-1]
+    assert (last["kind"], last["data"]["override"]) == ("quarantine.replayed", "freshness")
 
 
 # --- stats, health, metrics ----------------------------------------------------------
@@ -365,7 +391,7 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     for path in (
         "/ingest",
         "/vendors",
-        "/projects/{project_id}/approve",
+        "/projects/{project_id}/decision",
         "/devices/{device_id}/status",
         "/readings",
         "/quarantine/{item_id}/replay",

@@ -104,7 +104,9 @@ OPERATOR_ROUTES = [
     ("POST", "/devices/urn:ngsi-ld:Device:air/status", {"status": "suspended", "why": "w"}),
     ("POST", "/quarantine/1/replay", {"why": "w"}),
 ]
-COUNCIL_ROUTES = [("POST", f"/projects/{sample.FLOOD}/approve", {"why": "w"})]
+COUNCIL_ROUTES = [
+    ("POST", f"/projects/{sample.FLOOD}/decision", {"outcome": "approve", "why": "w"})
+]
 READER_ROUTES = [("GET", "/readings", None), ("GET", "/quarantine", None)]
 
 
@@ -149,14 +151,14 @@ def test_an_operator_route_refuses_other_roles_with_403(
 def test_only_the_council_approves(
     client: TestClient, platform: Platform, city: SampleCity, role: Role
 ) -> None:
-    path = f"/projects/{sample.FLOOD}/approve"
+    path = f"/projects/{sample.FLOOD}/decision"
     size = platform.ledger.size
-    assert_problem(
-        client.post(path, json={"why": "w"}, headers=bearer(platform, role)), 403, "FORBIDDEN"
-    )
+    body = {"outcome": "approve", "why": "w"}
+    assert_problem(client.post(path, json=body, headers=bearer(platform, role)), 403, "FORBIDDEN")
     assert client.get(f"/projects/{sample.FLOOD}").json()["status"] == "consultation"
     assert platform.ledger.size == size
-    r = client.post(path, json={"why": "vote"}, headers=bearer(platform, Role.COUNCIL, "cllr-x"))
+    body = {"outcome": "approve", "why": "vote"}
+    r = client.post(path, json=body, headers=bearer(platform, Role.COUNCIL, "cllr-x"))
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "approved"
 
@@ -166,7 +168,8 @@ def test_the_council_cannot_do_an_operators_job(
 ) -> None:
     # Approval is the council's; taking the project live afterwards is the operator's.
     council = bearer(platform, Role.COUNCIL)
-    client.post(f"/projects/{sample.FLOOD}/approve", json={"why": "vote"}, headers=council)
+    vote = {"outcome": "approve", "why": "vote"}
+    client.post(f"/projects/{sample.FLOOD}/decision", json=vote, headers=council)
     r = client.post(
         f"/projects/{sample.FLOOD}/status", json={"status": "live", "why": "w"}, headers=council
     )
@@ -214,8 +217,8 @@ def test_the_actor_on_the_ledger_is_the_tokens_holder(
     client: TestClient, platform: Platform, city: SampleCity
 ) -> None:
     r = client.post(
-        f"/projects/{sample.FLOOD}/approve",
-        json={"why": "unanimous"},
+        f"/projects/{sample.FLOOD}/decision",
+        json={"outcome": "approve", "why": "unanimous"},
         headers=bearer(platform, Role.COUNCIL, "alderman-jones"),
     )
     assert r.status_code == 200

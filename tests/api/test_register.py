@@ -121,7 +121,7 @@ def test_devices_export_as_points_and_mobile_sensors_as_regions(
     fc = client.get("/register/devices.geojson").json()
     check_rfc7946(fc)
     by_id = {f["id"]: f for f in fc["features"]}
-    assert by_id[city.air.device_id]["geometry"] == {"type": "Point", "coordinates": [4.0, 52.0]}
+    assert by_id[city.air.device_id]["geometry"] == {"type": "Point", "coordinates": [4.9, 52.36]}
     bike = by_id[signer.device_id]
     assert bike["geometry"]["type"] == "Polygon"  # re-oriented counter-clockwise
     assert bike["properties"]["mobile"] is True
@@ -145,7 +145,7 @@ def test_devices_export_as_points_and_mobile_sensors_as_regions(
     [
         ({"mobile": True}, None, "disclosure.region"),
         ({}, None, "location"),
-        ({"active_until": "2001-01-01"}, {"lat": 52.0, "lon": 4.0}, "disclosure.active_until"),
+        ({"active_until": "2001-01-01"}, {"lat": 52.36, "lon": 4.9}, "disclosure.active_until"),
     ],
 )
 def test_a_device_record_with_a_missing_or_contradictory_field_is_refused(

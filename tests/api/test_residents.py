@@ -8,6 +8,7 @@ scanned for the raw identifier.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 
@@ -17,13 +18,15 @@ from httpx import Response
 
 from charter.auth import Role, issue_token
 from charter.bootstrap import Platform
+from charter.device import FobKey
+from charter.domain.clock import FixedClock
 from charter.sim import city as sample
 from tests.api.support import assert_problem, bearer
 from tests.conftest import SampleCity
 from tests.rights.support import CROSSING, PURPOSE, crossing
 
-FOB = "FOB-api-9f3c-resident"
-OTHER_FOB = "FOB-api-0000-neighbour"
+FOB_KEY, OTHER_FOB_KEY = FobKey(), FobKey()
+FOB, OTHER_FOB = FOB_KEY.identifier, OTHER_FOB_KEY.identifier
 
 
 class Recorder:
@@ -44,15 +47,26 @@ class Recorder:
         return wrapped
 
 
-def _enrol(http: Recorder, platform: Platform, fob: str) -> tuple[str, dict[str, str]]:
+def _proof(http: Recorder, rid: str, me: dict[str, str], fob: FobKey) -> dict[str, str]:
+    r = http.post(f"/residents/{rid}/identifiers/challenge", headers=me)
+    assert r.status_code == 200, r.text
+    challenge = r.json()["challenge"]
+    return {
+        "public_key": fob.public_key_b64,
+        "challenge": challenge,
+        "signature": fob.answer(challenge),
+    }
+
+
+def _enrol(http: Recorder, platform: Platform, fob: FobKey) -> tuple[str, dict[str, str]]:
     r = http.post("/residents", headers=bearer(platform, Role.OPERATOR))
     assert r.status_code == 201, r.text
     rid, token = r.json()["id"], r.json()["token"]
     me = {"Authorization": f"Bearer {token}"}
-    r = http.post(
-        f"/residents/{rid}/identifiers", json={"identifier": fob, "kind": "fob"}, headers=me
-    )
+    link = {"identifier": fob.identifier, "kind": "fob", "proof": _proof(http, rid, me, fob)}
+    r = http.post(f"/residents/{rid}/identifiers", json=link, headers=me)
     assert r.status_code == 201, r.text
+    assert r.json()["proof"] == "key"
     return rid, me
 
 
@@ -61,16 +75,17 @@ def test_the_residents_story_over_http_leaks_no_identifier(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     http = Recorder(client)
-    rid, me = _enrol(http, platform, FOB)
-    other, them = _enrol(http, platform, OTHER_FOB)
+    rid, me = _enrol(http, platform, FOB_KEY)
+    other, them = _enrol(http, platform, OTHER_FOB_KEY)
     assert (
         http.post(
             f"/residents/{rid}/identifiers", json={"identifier": FOB}, headers=them
         ).status_code
         == 403
     )
+    # Knowing a fob's identifier is not holding it.
     r = http.post(f"/residents/{other}/identifiers", json={"identifier": FOB}, headers=them)
-    assert_problem(r, 409, "CONFLICT")
+    assert_problem(r, 403, "NO_PROOF_OF_POSSESSION")
 
     # Opt in; bad consents are refused with their reasons.
     consent = {"category": CROSSING, "purpose": PURPOSE, "projects": [sample.TRAFFIC]}
@@ -219,7 +234,7 @@ def test_erasing_twice_answers_already_erased(
     from charter.domain.model import Actor
 
     http = Recorder(client)
-    rid, _me = _enrol(http, platform, FOB)
+    rid, _me = _enrol(http, platform, FOB_KEY)
     platform.rights.subject.erase(rid, Actor(name="r", role="resident", subject=rid))
     # A token issued before a crash that left it unrevoked still cannot erase twice.
     token = issue_token(platform.store, platform.clock, "r", Role.RESIDENT, subject=rid)
@@ -239,3 +254,65 @@ def test_staff_reading_readings_see_personal_rows_only_as_ciphertext(
     [row] = r.json()["readings"]
     assert row["category"] == CROSSING and set(row["values"]) == {"enc"}
     assert FOB not in r.text and "extra_seconds" not in r.text
+
+
+def test_a_resident_cannot_link_a_fob_they_do_not_hold(
+    client: TestClient, platform: Platform, city: SampleCity, clock: FixedClock
+) -> None:
+    """Knowing a fob's identifier (seen on the air, read off a reader) is not enough:
+    linking needs the fob's answer to a challenge for this resident, or an operator."""
+    http = Recorder(client)
+    holder, me = _enrol(http, platform, FOB_KEY)
+    r = http.post("/residents", headers=bearer(platform, Role.OPERATOR))
+    snoop, snoop_token = r.json()["id"], r.json()["token"]
+    them = {"Authorization": f"Bearer {snoop_token}"}
+    victim = FobKey()  # not linked yet: its holder has not enrolled
+    path = f"/residents/{snoop}/identifiers"
+
+    r = http.post(path, json={"identifier": victim.identifier}, headers=them)
+    assert_problem(r, 403, "NO_PROOF_OF_POSSESSION")
+    # Their own key does not answer for another fob's identifier.
+    forged = {**_proof(http, snoop, them, FobKey())}
+    r = http.post(path, json={"identifier": victim.identifier, "proof": forged}, headers=them)
+    assert_problem(r, 403, "NO_PROOF_OF_POSSESSION")
+    # The fob's answer to a challenge made for someone else does not link it here.
+    theirs = _proof(http, holder, me, victim)
+    r = http.post(path, json={"identifier": victim.identifier, "proof": theirs}, headers=them)
+    assert_problem(r, 403, "NO_PROOF_OF_POSSESSION")
+    # A tampered challenge does not verify; an expired one neither.
+    good = _proof(http, snoop, them, victim)
+    payload, _, sig = good["challenge"].partition(".")
+    bad = {**good, "challenge": payload + "x." + sig}
+    bad["signature"] = victim.answer(bad["challenge"])
+    r = http.post(path, json={"identifier": victim.identifier, "proof": bad}, headers=them)
+    assert_problem(r, 403, "NO_PROOF_OF_POSSESSION")
+    garbage = {"public_key": "%%%", "challenge": "a.b", "signature": "%%%"}
+    r = http.post(path, json={"identifier": victim.identifier, "proof": garbage}, headers=them)
+    assert_problem(r, 403, "NO_PROOF_OF_POSSESSION")
+    clock.advance(timedelta(minutes=6))
+    r = http.post(path, json={"identifier": victim.identifier, "proof": good}, headers=them)
+    assert_problem(r, 403, "NO_PROOF_OF_POSSESSION")
+    assert platform.store.links(snoop) == []
+    # Residents cannot vouch for themselves as operators.
+    r = http.post(
+        f"{path}/verified", json={"identifier": victim.identifier, "why": "mine"}, headers=them
+    )
+    assert_problem(r, 403, "FORBIDDEN")
+
+    # With the fob in hand: a fresh challenge, answered by the fob, links it.
+    fresh = _proof(http, snoop, them, victim)
+    r = http.post(path, json={"identifier": victim.identifier, "proof": fresh}, headers=them)
+    assert r.status_code == 201, r.text
+
+    # A fob without a key: an operator who saw it links it, on the record under their name.
+    r = http.post(
+        f"/residents/{holder}/identifiers/verified",
+        json={"identifier": "CARD-legacy-0042", "kind": "card", "why": "card shown at the desk"},
+        headers=bearer(platform, Role.OPERATOR),
+    )
+    assert r.status_code == 201 and r.json()["proof"] == "operator", r.text
+    links = [e for e in platform.store.iter_ledger_entries() if e.kind == "identifier.linked"]
+    bodies = [json.loads(e.data) for e in links]
+    assert [b["proof"] for b in bodies] == ["key", "key", "operator"]
+    assert bodies[-1]["actor"]["role"] == "operator" and "why" in bodies[-1]
+    assert all(holder not in str(b) and snoop not in str(b) for b in bodies)

@@ -9,6 +9,7 @@ import pytest
 from charter.bootstrap import Platform
 from charter.device import SimReading
 from charter.domain.clock import FixedClock
+from charter.domain.consultation import APPROVE
 from charter.domain.model import DeviceStatus, ProjectStatus, Vendor
 from charter.domain.reasons import Reason
 from charter.gate.batch import Outcome
@@ -100,7 +101,7 @@ def test_a_project_goes_live_only_after_approval(
     [out] = platform.gate.ingest([city.envelope(city.flood, water(city))])
     rejected(out, Reason.PROJECT_NOT_LIVE)  # in consultation is not live
     clock.advance(timedelta(days=platform.settings.consultation_days))
-    platform.registry.approve(sample.FLOOD, COUNCIL, "approved after consultation")
+    platform.registry.decide(sample.FLOOD, APPROVE, COUNCIL, "approved after consultation")
     [out] = platform.gate.ingest([city.envelope(city.flood, water(city))])
     rejected(out, Reason.PROJECT_NOT_LIVE)  # approved is not yet live
     platform.registry.set_project_status(sample.FLOOD, ProjectStatus.LIVE, OPERATOR, "installed")
@@ -152,7 +153,7 @@ def test_a_device_past_its_active_until_date_is_refused(
             vendor_id=sample.TRUSTED,
             project_id=sample.AIR,
             modality="test",
-            location=Location(lat=52.0, lon=4.0),
+            location=Location(lat=52.36, lon=4.9),
             categories=["air.quality"],
             public_key=signer.public_key_b64,
             disclosure=DeviceDisclosure(active_until=last_day),
@@ -168,3 +169,31 @@ def test_a_device_past_its_active_until_date_is_refused(
     # Other devices of the same project are not affected.
     [out] = platform.gate.ingest([city.envelope(city.air)])
     assert out.rejection is None
+
+
+def test_a_device_active_until_the_last_day_of_the_calendar_is_admitted(
+    platform: Platform, city: SampleCity, clock: FixedClock
+) -> None:
+    """9999-12-31 on the register means no end: the gate must not fail on the day after."""
+    from datetime import date
+
+    from charter.device import DeviceSigner
+    from charter.domain.disclosure import DeviceDisclosure
+    from charter.domain.model import Device, Location, urn
+
+    signer = DeviceSigner(urn("Device", "air-forever"))
+    platform.registry.register_device(
+        Device(
+            id=signer.device_id,
+            vendor_id=sample.TRUSTED,
+            project_id=sample.AIR,
+            modality="test",
+            location=Location(lat=52.36, lon=4.9),
+            categories=["air.quality"],
+            public_key=signer.public_key_b64,
+            disclosure=DeviceDisclosure(active_until=date.max),
+        ),
+        OPERATOR,
+    )
+    bodies = [city.envelope(signer, [air_reading(clock.now())]), city.envelope(city.air)]
+    assert [o.admitted for o in platform.gate.ingest(bodies)] == [1, 1]

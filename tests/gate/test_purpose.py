@@ -19,13 +19,21 @@ from tests.conftest import SampleCity, air_reading
 
 
 def only_reading_rejected(
-    platform: Platform, out: Outcome, index: int, reason: Reason, detail: str, *, kept: bool
+    platform: Platform,
+    out: Outcome,
+    index: int,
+    reason: Reason,
+    detail: str,
+    *,
+    kept: bool,
+    echoed: bool | None = None,
 ) -> None:
-    """One reading refused at purpose, the envelope otherwise fine. A kept (not personal)
-    reading's detail is echoed to the device; a dropped one's is not."""
+    """One reading refused at purpose, the envelope otherwise fine. A reading certainly
+    not personal has its detail echoed to the device (kept or not); another's is not."""
     assert out.rejection is None, out.to_json()
     assert out.rejected == {reason.value: 1}
-    assert out.reading_reasons == [(index, reason.value, detail if kept else "")]
+    echo = kept if echoed is None else echoed
+    assert out.reading_reasons == [(index, reason.value, detail if echo else "")]
     assert (out.quarantined, out.dropped) == ((1, 0) if kept else (0, 1))
     assert decisions(platform) == [
         ("purpose", reason.value, 1, "quarantined" if kept else "dropped")
@@ -66,8 +74,12 @@ def test_a_category_declared_by_another_project_is_undeclared_for_this_device(
         [city.envelope(city.air, [reading("water.level", now, level=3.0)])]
     )
     assert out.admitted == 0
-    only_reading_rejected(platform, out, 0, Reason.UNDECLARED_CATEGORY, "water.level", kept=True)
+    # Not personal, but this project declares none of its fields: only the decision is kept.
+    only_reading_rejected(
+        platform, out, 0, Reason.UNDECLARED_CATEGORY, "water.level", kept=False, echoed=True
+    )
     assert platform.store.count_readings() == 0
+    assert platform.store.count_quarantine() == 0
 
 
 def test_categories_are_matched_exactly(platform: Platform, city: SampleCity) -> None:

@@ -1,5 +1,6 @@
 """Quarantine: what was refused but is certainly not personal, and came from a device that
-proved who it is, is kept whole for an operator to inspect and replay. Nothing else is kept."""
+proved who it is, is kept minimised (declared fields only) for an operator to inspect and
+replay. Nothing else is kept."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from charter.bootstrap import Platform
 from charter.bus.base import TOPIC_READINGS
 from charter.device import DeviceSigner, SimReading
 from charter.domain.clock import FixedClock, to_ms
+from charter.domain.consultation import APPROVE
 from charter.domain.errors import CharterError, NotFound
 from charter.domain.model import DeviceStatus, ProjectStatus, urn
 from charter.domain.reasons import Reason
@@ -36,7 +38,7 @@ def crossing(t: Any, fob: str = FOB, extra: object = 10) -> SimReading:
 
 
 def make_flood_live(platform: Platform) -> None:
-    platform.registry.approve(sample.FLOOD, COUNCIL, "approved after consultation")
+    platform.registry.decide(sample.FLOOD, APPROVE, COUNCIL, "approved after consultation")
     platform.registry.set_project_status(sample.FLOOD, ProjectStatus.LIVE, OPERATOR, "installed")
 
 
@@ -139,8 +141,19 @@ def test_an_authenticated_non_personal_envelope_refused_whole_is_held_whole(
     signed = msgspec.json.decode(env)["envelope"]
     assert (item.kind, item.stage, item.reason, item.status) == ("envelope", stage, reason, "held")
     assert (item.device_id, item.seq) == (signed["device"], signed["seq"])
-    assert item.payload == env  # the exact bytes, signature and all
     assert item.received_at == to_ms(platform.clock.now())
+    # A minimised copy: what the gate judges, and what it established at the door.
+    held = msgspec.json.decode(item.payload)
+    assert "sig" not in held and "envelope" not in held
+    assert (held["device"], held["seq"]) == (signed["device"], signed["seq"])
+    assert [r["values"] for r in held["readings"]] == [r["values"] for r in signed["readings"]]
+    door = held["door"]
+    assert door["signature"] == "verified"
+    assert door["key"] in (
+        city.air.public_key_b64,
+        city.untrusted.public_key_b64,
+        city.flood.public_key_b64,
+    )
     assert platform.store.rejections_by_reason() == {reason.value: 1}
     assert platform.store.count_readings() == 0
 
@@ -158,15 +171,14 @@ def test_an_envelope_held_whole_counts_all_its_readings(
 @pytest.mark.parametrize(
     ("reading", "reason"),
     [
-        (lambda t: water(t), Reason.UNDECLARED_CATEGORY),
-        (lambda t: air_reading(t, pm25="high", firmware_debug="x"), Reason.WRONG_TYPE),
+        (lambda t: air_reading(t, pm25=True, firmware_debug="x"), Reason.WRONG_TYPE),
         (lambda t: air_reading(t, pm25=-5), Reason.OUT_OF_RANGE),
         (lambda t: SimReading("air.quality", t, {"firmware_debug": 1}), Reason.INVALID_READING),
         (lambda t: air_reading(t - timedelta(days=30)), Reason.STALE_TIMESTAMP),
     ],
-    ids=["undeclared", "wrong-type", "out-of-range", "no-declared-field", "observed-long-ago"],
+    ids=["wrong-type", "out-of-range", "no-declared-field", "observed-long-ago"],
 )
-def test_a_refused_non_personal_reading_is_held_alone_and_whole(
+def test_a_refused_non_personal_reading_is_held_alone_and_minimised(
     platform: Platform,
     city: SampleCity,
     reading: Callable[[Any], SimReading],
@@ -184,8 +196,11 @@ def test_a_refused_non_personal_reading_is_held_alone_and_whole(
         1,
     )
     held = msgspec.json.decode(item.payload)
-    assert held["category"] == bad.category
-    assert held["values"] == dict(bad.values)  # whole: undeclared fields too
+    [kept] = held["readings"]
+    assert kept["category"] == bad.category
+    declared = {k: v for k, v in bad.values.items() if k != "firmware_debug"}
+    assert kept["values"] == declared  # declared fields only
+    assert held["door"]["dropped"]["fields"] == len(bad.values) - len(declared)
     assert platform.store.rejections_by_reason() == {reason.value: 1}
 
 
@@ -201,7 +216,7 @@ def test_a_reading_held_from_an_envelope_with_a_malformed_neighbour_keeps_its_by
     assert out.quarantined == 1 and out.dropped == 1
     item = only_held(platform)
     assert item.reason == "WRONG_TYPE"
-    assert msgspec.json.decode(item.payload)["values"]["pm25"] is True
+    assert msgspec.json.decode(item.payload)["readings"][0]["values"]["pm25"] is True
 
 
 # -- what is not kept ----------------------------------------------------------------
@@ -358,10 +373,12 @@ def test_personal_readings_leave_no_trace_whatever_else_is_wrong(
 def test_the_scan_would_find_the_identifier_if_it_were_stored(
     platform: Platform, city: SampleCity
 ) -> None:
-    # The check above is not vacuous: a non-personal category stores what it is sent.
+    # The check above is not vacuous: what the gate keeps, the scan finds.
     now = platform.clock.now()
-    platform.gate.ingest([city.envelope(city.air, [air_reading(now, pm25="x", note=FOB)])])
-    assert FOB.encode() in all_bytes(platform)
+    platform.gate.ingest([city.envelope(city.air, [air_reading(now, pm25=987.654321)])])
+    platform.gate.ingest([city.envelope(city.air, [air_reading(now, pm25=1234.56789)])])
+    assert b"987.654321" in all_bytes(platform)  # admitted
+    assert b"1234.56789" in all_bytes(platform)  # held: out of range
 
 
 # -- replay --------------------------------------------------------------------------
@@ -469,24 +486,25 @@ def test_a_held_reading_still_invalid_stays_held_with_its_reason(
     platform: Platform, city: SampleCity
 ) -> None:
     now = platform.clock.now()
-    platform.gate.ingest([city.envelope(city.air, [water(now)])])
+    platform.gate.ingest([city.envelope(city.air, [air_reading(now, pm25=-5)])])
     item = only_held(platform)
-    assert (item.kind, item.reason) == ("reading", "UNDECLARED_CATEGORY")
+    assert (item.kind, item.reason) == ("reading", "OUT_OF_RANGE")
     warm(platform, city.air)
     out = platform.quarantine.replay(item.id, OPERATOR, "try again")
     assert out.admitted == 0
-    assert out.reading_reasons == [(0, "UNDECLARED_CATEGORY", "water.level")]
+    detail = "field 'pm25' is outside its declared range"
+    assert out.reading_reasons == [(0, "OUT_OF_RANGE", detail)]
     again = only_held(platform)
     assert (again.id, again.status, again.reason, again.detail) == (
         item.id,
         "held",
-        "UNDECLARED_CATEGORY",
-        "water.level",
+        "OUT_OF_RANGE",
+        detail,
     )
     assert platform.store.count_quarantine() == 1  # not held a second time
     assert platform.store.count_readings() == 0
     [entry] = replayed_entries(platform)
-    assert entry["result"] == "held" and entry["was"] == "UNDECLARED_CATEGORY"
+    assert entry["result"] == "held" and entry["was"] == "OUT_OF_RANGE"
 
 
 def test_a_held_reading_of_a_device_no_longer_registered_cannot_be_replayed(
@@ -494,7 +512,7 @@ def test_a_held_reading_of_a_device_no_longer_registered_cannot_be_replayed(
 ) -> None:
     # simulate a register without the device by asking for a device id that is unknown
     now = platform.clock.now()
-    platform.gate.ingest([city.envelope(city.air, [water(now)])])
+    platform.gate.ingest([city.envelope(city.air, [air_reading(now, pm25=-5)])])
     item = only_held(platform)
     store = platform.store
     assert isinstance(store, SqliteStore)
@@ -529,8 +547,9 @@ def test_replayed_rows_are_published_only_after_they_are_committed(
 
 @pytest.fixture
 def held_items(platform: Platform, city: SampleCity) -> Iterator[list[QuarantineItem]]:
+    now = platform.clock.now()
     platform.gate.ingest(
-        [city.envelope(city.untrusted), city.envelope(city.air, [water(platform.clock.now())])]
+        [city.envelope(city.untrusted), city.envelope(city.air, [air_reading(now, pm25=-5)])]
     )
     yield platform.quarantine.list()
 
@@ -538,7 +557,7 @@ def held_items(platform: Platform, city: SampleCity) -> Iterator[list[Quarantine
 def test_the_operator_can_list_what_is_held(held_items: list[QuarantineItem]) -> None:
     assert [(q.kind, q.reason, q.status) for q in held_items] == [
         ("envelope", "VENDOR_UNTRUSTED", "held"),
-        ("reading", "UNDECLARED_CATEGORY", "held"),
+        ("reading", "OUT_OF_RANGE", "held"),
     ]
     assert held_items[0].id < held_items[1].id
 

@@ -70,7 +70,9 @@ def test_a_number_field_refuses_other_types(
     out = send(platform, city, air_reading(platform.clock.now(), pm25=value))
     detail = one_rejected(platform, out, Reason.WRONG_TYPE)
     assert detail == "field 'pm25' must be a number"
-    assert held_stages(platform) == ["validate"]
+    # A boolean carries nothing but itself; text or a structure where a number belongs
+    # could carry anything: quarantine keeps only the decision (gate/hold.py).
+    assert held_stages(platform) == (["validate"] if type(value) is bool else [])
 
 
 @pytest.mark.parametrize(

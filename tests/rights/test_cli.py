@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from charter.auth import authenticate
@@ -36,8 +37,20 @@ def test_a_resident_is_enrolled_opts_in_is_read_exports_and_is_erased_from_the_c
     runner = CliRunner()
     made = json.loads(_ok(runner, "resident", "create", "--data-dir", data))
     rid, token = made["id"], made["token"]
+    # Without proof the link is refused; the service desk that saw the fob links it.
+    refused = runner.invoke(app, ["resident", "link", rid, "--identifier", FOB, "--data-dir", data])
+    assert refused.exit_code == 1 and "NO_PROOF_OF_POSSESSION" in refused.output
     assert "linked a fob" in _ok(
-        runner, "resident", "link", rid, "--identifier", FOB, "--data-dir", data
+        runner,
+        "resident",
+        "link",
+        rid,
+        "--identifier",
+        FOB,
+        "--verified",
+        "fob shown at the desk",
+        "--data-dir",
+        data,
     )
     given = json.loads(
         _ok(
@@ -84,7 +97,7 @@ def test_a_resident_is_enrolled_opts_in_is_read_exports_and_is_erased_from_the_c
             vendor_id=sample.TRUSTED,
             project_id=sample.TRAFFIC,
             modality="crossing",
-            location=Location(lat=52.0, lon=4.0),
+            location=Location(lat=52.36, lon=4.9),
             categories=[CROSSING],
             public_key=signer.public_key_b64,
         ),
@@ -129,3 +142,39 @@ def test_a_resident_is_enrolled_opts_in_is_read_exports_and_is_erased_from_the_c
     platform = build(Settings(data_dir=Path(data)))
     assert authenticate(platform.store, token) is None
     platform.close()
+
+
+def test_a_fob_is_linked_from_the_cli_with_its_answer_to_a_challenge(tmp_path: Path) -> None:
+    from charter.device import FobKey
+
+    data = str(tmp_path / "d")
+    runner = CliRunner()
+    rid = json.loads(_ok(runner, "resident", "create", "--data-dir", data))["id"]
+    fob = FobKey()
+    challenge = _ok(runner, "resident", "challenge", rid, "--data-dir", data).strip()
+    link = ["resident", "link", rid, "--identifier", fob.identifier, "--data-dir", data]
+    proof = ["--public-key", fob.public_key_b64, "--challenge", challenge]
+    wrong = runner.invoke(app, [*link, *proof, "--signature", FobKey().answer(challenge)])
+    assert wrong.exit_code == 1 and "NO_PROOF_OF_POSSESSION" in wrong.output
+    assert "proof key" in _ok(runner, *link, *proof, "--signature", fob.answer(challenge))
+
+
+def test_tokens_from_the_cli_carry_the_configured_audience_and_issuer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`resident create` and `token create` issue what the configured tenant accepts."""
+    monkeypatch.setenv("CHARTER_AUTH_AUDIENCE", "tenant-b")
+    monkeypatch.setenv("CHARTER_AUTH_ISSUER", "https://b.example.city/auth")
+    data = str(tmp_path / "d")
+    runner = CliRunner()
+    made = json.loads(_ok(runner, "resident", "create", "--data-dir", data))
+    staff = _ok(
+        runner, "token", "create", "--role", "auditor", "--name", "ann", "--data-dir", data
+    ).strip()
+    platform = build(Settings.load(data_dir=Path(data)))
+    try:
+        resident = platform.security.tokens.verify(made["token"]).actor
+        assert (resident.role, resident.subject) == ("resident", made["id"])
+        assert platform.security.tokens.verify(staff).actor.role == "auditor"
+    finally:
+        platform.close()

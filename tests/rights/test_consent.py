@@ -15,7 +15,7 @@ from charter.domain.errors import CharterError
 from charter.domain.reasons import Reason
 from charter.rights import jws, receipt
 from charter.sim import city as sample
-from tests.conftest import SampleCity
+from tests.conftest import OPERATOR, SampleCity
 from tests.rights.support import CROSSING, PURPOSE, as_resident, crossing, resident
 
 FOB = "FOB-7d41-resident-a"
@@ -49,9 +49,9 @@ def test_consent_is_scoped_to_its_projects_and_ends_when_it_expires(
     platform: Platform, city: SampleCity, clock: FixedClock
 ) -> None:
     rights = platform.rights
-    rid = rights.residents.create(as_resident("x")).id
+    rid = rights.residents.create(OPERATOR).id
     me = as_resident(rid)
-    rights.residents.link(rid, FOB, "fob", me)
+    rights.residents.link_verified(rid, FOB, "fob", OPERATOR, "shown at the desk")
     rights.consents.grant(
         rid,
         category=CROSSING,

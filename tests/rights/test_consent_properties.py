@@ -15,7 +15,7 @@ from charter.bootstrap import build
 from charter.domain.clock import FixedClock
 from charter.settings import Settings
 from charter.sim import city as sample
-from tests.conftest import START, SampleCity
+from tests.conftest import OPERATOR, START, SampleCity
 from tests.rights.support import CROSSING, as_resident, crossing
 
 RESIDENTS = 3
@@ -60,9 +60,9 @@ def test_no_personal_reading_is_admitted_without_valid_consent(ops: list[tuple])
         try:
             city = SampleCity(platform)
             rights = platform.rights
-            ids = [rights.residents.create(as_resident("op")).id for _ in range(RESIDENTS)]
+            ids = [rights.residents.create(OPERATOR).id for _ in range(RESIDENTS)]
             for rid, fob in zip(ids, FOBS, strict=False):
-                rights.residents.link(rid, fob, "fob", as_resident(rid))
+                rights.residents.link_verified(rid, fob, "fob", OPERATOR, "shown")
             model = Model()
             for step in ops:
                 now_ms = int(clock.now().timestamp() * 1000)

@@ -1,9 +1,13 @@
 """Fuzz the HTTP API from its own OpenAPI document (schemathesis), a bounded run in CI.
 
-Every operation is called with generated requests, authorised as an operator
-(so the fuzzer reaches past the role checks); every response must pass
-schemathesis' checks: no server error, a documented status and content type, a
-body that matches the documented schema.
+Every operation is called with generated requests, valid ones (positive mode)
+and invalid ones (negative mode: wrong types, values out of range, unknown
+fields, missing parts), authorised as an operator (so the fuzzer reaches past
+the role checks) and anonymously (as the public calls the public routes).
+Every response must pass schemathesis' checks (no server error, a documented
+status and content type, a body that matches the documented schema, invalid
+data refused) and Charter's own: every 4xx is an application/problem+json
+naming a reason code, and no 4xx carries back a name or value that was sent.
 
 (schemathesis' pytest plugin does not run under pytest 9 yet, so the
 operations are driven through its Python API with hypothesis directly.)
@@ -18,12 +22,17 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import checks
+from schemathesis.config import SchemathesisConfig
+from schemathesis.generation import GenerationMode
 
 from charter.api.app import create_app
+from charter.api.problems import declared_names
 from charter.auth import Role, issue_token
 from charter.bootstrap import Platform, build
 from charter.domain.clock import FixedClock
+from charter.domain.reasons import Reason
 from charter.settings import Settings
 from tests.conftest import START, SampleCity
 
@@ -32,39 +41,132 @@ MAX_EXAMPLES = 10
 # JSON Schema says (a URN of the right kind, a vendor that exists, a status transition
 # that is allowed, a signature that verifies); those answers are documented problems.
 EXCLUDED = [checks.positive_data_acceptance]
+# Invalid data must be refused with some 4xx; 413 (too large) is as good a refusal as 422.
+CONFIG = SchemathesisConfig.from_dict(
+    {"checks": {"negative_data_rejection": {"expected-statuses": ["4XX"]}}}
+)
 
 
 @pytest.fixture
 def fuzzed(tmp_path: Path) -> Iterator[tuple[Platform, Any]]:
     p = build(Settings(data_dir=tmp_path / "fuzz", token_burst=100_000), clock=FixedClock(START))
     SampleCity(p)
-    yield p, schemathesis.openapi.from_asgi("/openapi.json", create_app(p))
+    yield p, schemathesis.openapi.from_asgi("/openapi.json", create_app(p), config=CONFIG)
     p.close()
 
 
-def test_the_api_survives_generated_requests(fuzzed: tuple[Platform, Any]) -> None:
+# Shorter strings are too often a word of Charter's own messages ("project", "status").
+ECHO_MIN = 8
+
+
+def _sent(case: Any) -> set[str]:
+    """Every string the caller chose: path, query, header values, body keys and values."""
+    found: set[str] = set()
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(k)
+                walk(v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                walk(v)
+        elif isinstance(value, str):
+            found.add(value)
+
+    walk(case.path_parameters)
+    walk(case.query)
+    walk({k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"})
+    walk(case.body if isinstance(case.body, dict | list) else None)
+    return found
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """The values of a problem; its keys are Charter's own ("admitted", "errors")."""
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+@schemathesis.check
+def problem_with_a_reason_and_no_echo(ctx: Any, response: Any, case: Any) -> bool | None:
+    """A 4xx is a problem (RFC 9457) with a reason code, and echoes nothing that was sent."""
+    if not 400 <= response.status_code < 500:
+        return None
+    assert response.headers["content-type"][0].startswith("application/problem+json"), (
+        f"{response.status_code} without problem+json"
+    )
+    body = response.json()
+    assert body.get("reason") in {r.value for r in Reason}, f"no reason code: {body}"
+    # The type and title are fixed per reason code; what could echo is everything else.
+    said = list(_strings({k: v for k, v in body.items() if k not in ("type", "title")}))
+    names = declared_names(case.operation.schema.app)
+    for sent in _sent(case):
+        if len(sent) >= ECHO_MIN and sent not in names and sent not in ALLOWED_ECHOES:
+            assert not any(sent in text for text in said), f"echoed {sent!r}: {body}"
+    return None
+
+
+# The token's own purposes (check_purpose) are named back to their holder: they are the
+# token's, not something the request carried; the fixture's are none.
+ALLOWED_ECHOES: frozenset[str] = frozenset()
+
+
+def _run(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None:
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=MAX_EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def run(case: Any) -> None:
+        case.call_and_validate(
+            headers=headers,
+            excluded_checks=EXCLUDED,
+            additional_checks=[problem_with_a_reason_and_no_echo],
+        )
+
+    try:
+        run()
+    except Unsatisfiable:
+        # Negative mode needs something that can be invalid: an operation without any
+        # parameter or body (GET /stats) has no invalid request to make.
+        if mode is not GenerationMode.NEGATIVE:
+            raise
+
+
+# Anonymous callers get the invalid requests only: every valid one of a public route is
+# already made by the operator's run, and the role checks refuse the rest.
+@pytest.mark.parametrize(
+    ("caller", "mode"),
+    [
+        ("operator", GenerationMode.POSITIVE),
+        ("operator", GenerationMode.NEGATIVE),
+        ("anonymous", GenerationMode.NEGATIVE),
+    ],
+)
+def test_the_api_survives_generated_requests(
+    fuzzed: tuple[Platform, Any], mode: GenerationMode, caller: str
+) -> None:
     platform, schema = fuzzed
-    token = issue_token(platform.store, platform.clock, "fuzzer", Role.OPERATOR)
-    headers = {"Authorization": f"Bearer {token}"}
+    headers: dict[str, str] = {}
+    if caller == "operator":
+        token = issue_token(platform.store, platform.clock, "fuzzer", Role.OPERATOR)
+        headers = {"Authorization": f"Bearer {token}"}
     failures: list[str] = []
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 20
 
     for operation in operations:
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=MAX_EXAMPLES,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def run(case: Any) -> None:
-            case.call_and_validate(headers=headers, excluded_checks=EXCLUDED)
-
         try:
-            run()
+            _run(operation, mode, headers)
         except (Exception, BaseExceptionGroup) as exc:  # collect all findings, then fail
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
     assert not failures, "\n\n".join(failures)

@@ -21,6 +21,8 @@ from charter.api.app import create_app
 from charter.auth import Role, authenticate, issue_token
 from charter.bootstrap import Platform, build
 from charter.domain.clock import FixedClock
+from charter.domain.errors import CharterError
+from charter.domain.reasons import Reason
 from charter.security import roles
 from charter.settings import Settings
 from tests.api.support import assert_problem, bearer
@@ -33,6 +35,7 @@ def test_a_token_is_a_jwt_of_the_embedded_issuer(client: TestClient, platform: P
     assert (claims["sub"], claims["role"], claims["aud"]) == ("ops", "operator", "charter")
     keys = client.get("/auth/jwks").json()["keys"]
     [key] = keys
+    assert jwt.PyJWKSet.from_dict({"keys": keys})[key["kid"]].key_type == "OKP"
     public = jwt.PyJWK(key).key
     verified = jwt.decode(
         token.removeprefix("chr_"), public, algorithms=["EdDSA"], audience="charter"
@@ -166,6 +169,9 @@ class _Jwks(BaseHTTPRequestHandler):
         return None
 
 
+_SERVED: dict[str, type[_Jwks]] = {}  # what each provider serves, by its JWKS URL
+
+
 @pytest.fixture
 def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")  # the JWKS is served locally
@@ -176,7 +182,9 @@ def provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Any]]:
     server = HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/certs", key
+    url = f"http://127.0.0.1:{server.server_port}/certs"
+    _SERVED[url] = handler
+    yield url, key
     server.shutdown()
     server.server_close()
     thread.join()
@@ -225,4 +233,59 @@ def test_an_external_oidc_provider_is_used_by_configuration(
         stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         r = c.get("/readings", headers={"Authorization": f"Bearer {_kc_token(stranger)}"})
         assert_problem(r, 401, "UNAUTHENTICATED")
+    p.close()
+
+
+def test_a_key_the_provider_withdrew_stops_verifying_once_its_key_set_is_fetched_again(
+    tmp_path: Path, clock: FixedClock, provider: tuple[str, Any]
+) -> None:
+    """The provider's key set is a per-process copy with a bound (JWKS_LIFESPAN_S), not
+    a cache that lives until the process restarts."""
+    url, key = provider
+    settings = Settings(
+        data_dir=tmp_path / "d",
+        oidc_issuer=ISSUER,
+        oidc_jwks_url=url,
+        oidc_role_claim="realm_access.roles",
+    )
+    p = build(settings, clock=clock)
+    tokens = p.security.tokens
+    assert tokens.verify(_kc_token(key)).actor.name == "alice"
+    # The provider rotates: kc-1 is withdrawn (it leaked, say), kc-2 replaces it.
+    successor = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(successor.public_key()))
+    jwk.update({"kid": "kc-2", "use": "sig", "alg": "RS256"})
+    _SERVED[url].doc = json.dumps({"keys": [jwk]}).encode()
+    jwks = tokens._jwks
+    assert jwks is not None and jwks.jwk_set_cache is not None
+    jwks.jwk_set_cache.put(None)  # as when JWKS_LIFESPAN_S has passed
+    with pytest.raises(CharterError) as e:
+        tokens.verify(_kc_token(key))
+    assert e.value.reason is Reason.UNAUTHENTICATED
+    p.close()
+
+
+def test_charter_token_revoke_cuts_a_token_off_in_a_running_server(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    p = build(Settings(data_dir=tmp_path / "d"), clock=clock)
+    token = issue_token(p.store, p.clock, "auditor", Role.AUDITOR)
+    with TestClient(create_app(p)) as c:
+        auth = {"Authorization": f"Bearer {token}"}
+        assert c.get("/quarantine", headers=auth).status_code == 200
+        done = subprocess.run(
+            [sys.executable, "-m", "charter.cli", "token", "revoke"],
+            input=token + "\n",
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**os.environ, "CHARTER_DATA_DIR": str(tmp_path / "d")},
+        )
+        assert done.returncode == 0, done.stderr
+        assert token not in done.stdout + done.stderr
+        assert_problem(c.get("/quarantine", headers=auth), 401, "UNAUTHENTICATED")
     p.close()

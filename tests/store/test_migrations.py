@@ -163,7 +163,7 @@ def test_a_database_made_by_the_first_revision_upgrades_to_the_head(engine: Engi
         assert conn.execute(text("SELECT max(id) FROM readings")).scalar_one() == 3
 
 
-def test_decisions_made_before_0009_keep_a_strangers_claim_apart(engine: Engine) -> None:
+def test_decisions_made_before_0014_keep_a_strangers_claim_apart(engine: Engine) -> None:
     """A refusal before the signature was checked names its device only as a claim;
     a refusal of an authenticated envelope keeps its (device, seq), legacy digest."""
     from charter.store.migrations import frozen_0001

@@ -65,7 +65,7 @@ def device(name: str, project: str = AIR) -> Device:
         vendor_id=TRUSTED,
         project_id=project,
         modality="test",
-        location=Location(lat=52.0, lon=4.0),
+        location=Location(lat=52.36, lon=4.9),
         categories=["air.quality"],
         public_key=DeviceSigner(urn("Device", name)).public_key_b64,
     )

@@ -44,7 +44,7 @@ def air_devices(platform: Platform, n: int, prefix: str = "air") -> list[DeviceS
                 vendor_id=TRUSTED,
                 project_id=AIR,
                 modality="air",
-                location=Location(lat=52.0, lon=4.0 + i / 1000),
+                location=Location(lat=52.36, lon=4.86 + i / 100_000),
                 categories=["air.quality"],
                 public_key=s.public_key_b64,
             ),

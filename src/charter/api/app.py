@@ -24,6 +24,7 @@ from charter.api.routers import (
     residents,
     retention,
     security,
+    services,
 )
 from charter.bootstrap import Platform
 from charter.security.collector import SecurityCollector
@@ -54,6 +55,7 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
         residents.router,
         access.router,
         retention.router,
+        services.router,
     )
     for router in routers:
         app.include_router(router, responses=problems.COMMON_PROBLEMS)
@@ -74,7 +76,9 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
         },
     )
     def prometheus() -> Response:
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(metrics.registry)
+        body += generate_latest(platform.services.metrics.registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.middleware("http")
     async def security_headers(request: Any, call_next: Any) -> Any:

@@ -7,9 +7,8 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 
-from charter.auth import Principal, Role
+from charter.auth import Role
 from charter.bootstrap import Platform
-from charter.domain.clock import to_ms
 from charter.domain.errors import CharterError
 from charter.domain.model import Actor
 from charter.domain.reasons import Reason
@@ -33,29 +32,10 @@ def caller(request: Request) -> Actor:
     p: Platform = request.app.state.platform
     found = p.security.tokens.verify(token.strip())
     # Per token: one stolen or runaway token cannot starve the other callers.
-    wait_s = p.security.token_limiter.take(found.token_id, to_ms(p.clock.now()))
+    wait_s = p.security.token_limiter.take(found.token_id)
     if wait_s:
         raise RateLimited(wait_s)
-    request.state.principal = found
     return found.actor
-
-
-def principal_of(request: Request) -> Principal | None:
-    """The verified token of this request, if it had one."""
-    found: Principal | None = getattr(request.state, "principal", None)
-    return found
-
-
-def check_purpose(request: Request, purpose: str | None) -> None:
-    """A purpose-bound token may be used only for a purpose it was granted."""
-    found = principal_of(request)
-    if found is None or not found.purposes:
-        return
-    if purpose is None or purpose not in found.purposes:
-        raise CharterError(
-            Reason.PURPOSE_NOT_GRANTED,
-            f"state one of the token's purposes with ?purpose= ({', '.join(found.purposes)})",
-        )
 
 
 def require(*roles: Role) -> Callable[[Actor], Actor]:

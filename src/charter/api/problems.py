@@ -56,7 +56,14 @@ STATUS: dict[Reason, int] = {
     Reason.REQUEST_TOO_LARGE: 413,
     Reason.CONSENT_WITHDRAWN: 409,
     Reason.GRANT_INVALID: 403,
+    Reason.BAD_CONSTRAINT: 422,
+    Reason.NO_PROOF_OF_POSSESSION: 403,
     Reason.ALREADY_ERASED: 410,
+    Reason.COSIGNATURE_INVALID: 422,
+    Reason.CHECKPOINT_UNKNOWN: 404,
+    Reason.NO_ALGORITHM_ENTRY: 409,
+    Reason.SERVICE_DATA_UNDECLARED: 422,
+    Reason.SIMULATOR_MISSING: 503,
 }
 
 _TOKEN_REASONS = {"UNAUTHENTICATED", "TOKEN_EXPIRED", "WRONG_AUDIENCE"}
@@ -95,13 +102,10 @@ def install(app: FastAPI) -> None:
         return problem(exc.reason, exc.detail, **extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_req: Request, exc: RequestValidationError) -> JSONResponse:
-        # Field paths and messages only: the submitted values are never echoed.
-        errors = [
-            {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
-            for e in exc.errors()
-        ]
-        return problem(Reason.VALIDATION_FAILED, "the request body is not valid", errors=errors)
+    async def _invalid(req: Request, exc: RequestValidationError) -> JSONResponse:
+        names = declared_names(req.app)
+        errors = [field_error(e, names) for e in exc.errors()]
+        return problem(Reason.VALIDATION_FAILED, "the request is not valid", errors=errors)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_req: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -110,6 +114,56 @@ def install(app: FastAPI) -> None:
         for name, value in (exc.headers or {}).items():
             resp.headers[name] = value
         return resp
+
+
+# Where a request carries its parts; a validation error starts with one of them.
+LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+UNKNOWN = "*"  # a name the caller chose (a key of a free-form object, an unknown field)
+_GENERIC = "the value is not valid"
+
+
+def declared_names(app: FastAPI) -> frozenset[str]:
+    """Every name the API declares: parameters, properties and enum values of its schemas."""
+    names: frozenset[str] | None = getattr(app.state, "declared_names", None)
+    if names is None:
+        found: set[str] = set(LOCATIONS)
+        _collect(app.openapi(), found)
+        names = app.state.declared_names = frozenset(found)
+    return names
+
+
+def _collect(node: Any, found: set[str]) -> None:
+    if isinstance(node, dict):
+        props = node.get("properties")
+        if isinstance(props, dict):
+            found.update(props)
+        if node.get("in") in LOCATIONS and isinstance(node.get("name"), str):
+            found.add(node["name"])
+        found.update(v for v in node.get("enum", ()) if isinstance(v, str))
+        for value in node.values():
+            _collect(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _collect(value, found)
+
+
+def field_error(error: Any, names: frozenset[str]) -> dict[str, str]:
+    """Which part of the request failed and how, never what was sent.
+
+    A path component that is not a declared name (an unknown field, the key of a
+    free-form object) is shown as `*`: the key itself may be personal data (an
+    e-mail address). A message that contains the submitted value is replaced.
+    """
+    parts = [str(p) if isinstance(p, int) or p in names else UNKNOWN for p in error.get("loc", ())]
+    message = str(error.get("msg", "")) or _GENERIC
+    sent = error.get("input")
+    keys = [str(p) for p in error.get("loc", ()) if isinstance(p, str) and p not in names]
+    echoed = [str(sent)] if isinstance(sent, str | int | float) and str(sent) else []
+    if any(len(text) > 1 and text in message for text in echoed + keys):
+        message = _GENERIC
+    if error.get("type") == "extra_forbidden":
+        message = "this field is not part of the request"
+    return {"field": ".".join(parts), "message": message}
 
 
 _BY_STATUS = {

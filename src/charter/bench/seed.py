@@ -27,7 +27,7 @@ def enrol(
                 vendor_id=TRUSTED,
                 project_id=project,
                 modality=modality,
-                location=Location(lat=52.0, lon=4.0 + i / 10000),
+                location=Location(lat=52.34 + (i % 97) / 1000, lon=4.86 + (i % 89) / 1000),
                 categories=list(categories),
                 public_key=s.public_key_b64,
             ),

@@ -22,6 +22,16 @@ class ConsultationStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class Verdict(StrEnum):
+    """The council's decision on a consultation."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+APPROVE, REJECT = Verdict.APPROVE, Verdict.REJECT
+
+
 class Stance(StrEnum):
     SUPPORT = "support"
     OPPOSE = "oppose"

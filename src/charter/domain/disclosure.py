@@ -60,6 +60,47 @@ class Access(StrEnum):
     THIRD_PARTIES = "third-parties"
 
 
+class Capability(StrEnum):
+    """DTPR technology types: what a technology does with what it senses.
+
+    Declared by every project (and by a device that uses fewer than its project),
+    so that the register checks uses, not words: a prohibited capability is
+    refused however the project describes it.
+    """
+
+    ENVIRONMENTAL_SENSING = "environmental-sensing"  # air, water, sound level, weather
+    VEHICLE_DETECTION = "vehicle-detection"  # counting or detecting vehicles, no identity
+    PEOPLE_COUNTING = "people-counting"  # counting people, no identity
+    PRESENCE_DETECTION = "presence-detection"  # whether a place is taken
+    TOKEN_READING = "token-reading"  # noqa: S105 (a fob, card or tag that identifies its holder)
+    IMAGE_CAPTURE = "image-capture"
+    VIDEO_RECORDING = "video-recording"
+    AUDIO_RECORDING = "audio-recording"
+    OBJECT_DETECTION = "object-detection"
+    FACE_DETECTION = "face-detection"  # finding faces, e.g. to blur them; not who they are
+    FACIAL_RECOGNITION = "facial-recognition"
+    BIOMETRIC_IDENTIFICATION = "biometric-identification"
+    GAIT_ANALYSIS = "gait-analysis"
+    EMOTION_RECOGNITION = "emotion-recognition"
+    LICENCE_PLATE_READING = "licence-plate-reading"
+    DEVICE_TRACKING = "device-tracking"  # Wi-Fi or Bluetooth addresses of passers-by
+    INDIVIDUAL_RISK_SCORING = "individual-risk-scoring"
+
+
+# Capabilities that single out a person: a project using one collects personal data.
+IDENTIFYING = frozenset(
+    {
+        Capability.TOKEN_READING,
+        Capability.FACIAL_RECOGNITION,
+        Capability.BIOMETRIC_IDENTIFICATION,
+        Capability.GAIT_ANALYSIS,
+        Capability.LICENCE_PLATE_READING,
+        Capability.DEVICE_TRACKING,
+        Capability.INDIVIDUAL_RISK_SCORING,
+    }
+)
+
+
 class CategoryDisclosure(_Strict):
     """DTPR data type, process, access and storage of one data category."""
 
@@ -113,6 +154,8 @@ class ProjectDisclosure(_Strict):
     contact: Short | None = None
     indicators: list[Indicator] = Field(default=[], max_length=32)
     technologies: list[Short] = Field(default=[], max_length=32)
+    # What the technology does (DTPR technology types); needed before consultation.
+    capabilities: list[Capability] = Field(default=[], max_length=32)
     purposes: list[Short] = Field(default=[], max_length=32)
     privacy_statement: Short | None = None
     impact_assessment: Short | None = None
@@ -129,3 +172,5 @@ class DeviceDisclosure(_Strict):
     region: Area | None = None
     observation_goal: Text | None = None
     active_until: date | None = None
+    # Which of its project's capabilities the device uses; empty means all of them.
+    capabilities: list[Capability] = Field(default=[], max_length=32)

@@ -8,18 +8,25 @@ from __future__ import annotations
 
 from datetime import date
 
-from shapely.geometry import Polygon
+from shapely.geometry import Point, Polygon
 
 from charter.domain.disclosure import (
+    IDENTIFYING,
     PERSONAL_ONLY,
     TRANSFORMING,
     Access,
     Area,
+    Capability,
     Processing,
     ProjectDisclosure,
 )
 from charter.domain.model import Device, Project
-from charter.domain.principles import Principle, ProhibitedUse, broken_rules
+from charter.domain.principles import (
+    Principle,
+    ProhibitedUse,
+    broken_rules,
+    forbidden_capabilities,
+)
 
 FieldProblem = tuple[str, str]
 
@@ -49,6 +56,8 @@ def project_problems(
         out.append(("disclosure.indicators", "state at least one measurable benefit"))
     if not d.technologies:
         out.append(("disclosure.technologies", "name the technology used"))
+    if not d.capabilities:
+        out.append(("disclosure.capabilities", "say what the technology does: its capabilities"))
     if d.area is None:
         out.append(("disclosure.area", "give the area the project covers"))
     if personal and not d.privacy_statement:
@@ -84,7 +93,19 @@ def _contradictions(project: Project, d: ProjectDisclosure) -> list[FieldProblem
             out.append((f"disclosure.indicators.{i}.target", "the target equals the baseline"))
     if d.area is not None and not polygon(d.area).is_valid:
         out.append(("disclosure.area", "the area's boundary crosses itself"))
+    identifying = sorted(set(d.capabilities) & IDENTIFYING)
+    if identifying and not any(c.personal for c in project.categories):
+        out.append(
+            (
+                "disclosure.capabilities",
+                f"{', '.join(identifying)} identifies people: declare the personal data it yields",
+            )
+        )
     for i, c in enumerate(project.categories):
+        if c.identifier is not None and not c.personal:
+            out.append(
+                (f"categories.{i}.personal", "a category that identifies people is personal")
+            )
         cd = c.disclosure
         if cd is None:
             continue
@@ -121,7 +142,36 @@ def device_problems(device: Device, project: Project, today: date) -> list[Field
             out.append(("disclosure.region", "a fixed sensor has a location, not a region"))
     if d.active_until is not None and d.active_until < today:
         out.append(("disclosure.active_until", "the end date lies in the past"))
+    out += _outside(device, project)
+    declared = project.disclosure.capabilities if project.disclosure else []
+    undeclared = [c.value for c in d.capabilities if c not in declared]
+    if undeclared:
+        out.append(
+            ("disclosure.capabilities", f"the project does not declare {', '.join(undeclared)}")
+        )
     return out
+
+
+def _outside(device: Device, project: Project) -> list[FieldProblem]:
+    """A device placed beyond the area the public was consulted on would widen the project."""
+    area = project.disclosure.area if project.disclosure else None
+    if area is None or not polygon(area).is_valid:
+        return []
+    where, loc, region = polygon(area), device.location, device.disclosure.region
+    if loc is not None and not where.covers(Point(loc.lon, loc.lat)):
+        return [("location", "outside the area the project was consulted on")]
+    if region is not None and polygon(region).is_valid and not where.covers(polygon(region)):
+        return [("disclosure.region", "beyond the area the project was consulted on")]
+    return []
+
+
+def project_capabilities(project: Project) -> list[Capability]:
+    return list(project.disclosure.capabilities) if project.disclosure else []
+
+
+def device_capabilities(device: Device, project: Project) -> list[Capability]:
+    """What a device does: what it declares, else everything its project declares."""
+    return list(device.disclosure.capabilities) or project_capabilities(project)
 
 
 def project_texts(project: Project) -> list[str]:
@@ -135,38 +185,20 @@ def device_texts(device: Device) -> list[str]:
     return [device.modality, device.disclosure.observation_goal or ""]
 
 
-def prohibited(rules: list[ProhibitedUse], texts: list[str]) -> list[FieldProblem]:
-    return [("prohibited_use", f"{r.id}: {r.rule}") for r in broken_rules(rules, texts)]
-
-
-def material_changes(old: Project, new: Project) -> list[str]:
-    """What in `new` needs the public's say again: more data, longer, more hands, wider."""
-    out: list[str] = []
-    before = {c.name: c for c in old.categories}
-    for c in new.categories:
-        was = before.get(c.name)
-        if was is None:
-            out.append(f"new data category {c.name}")
-            continue
-        if c.retention_days > was.retention_days:
-            out.append(f"longer retention of {c.name}")
-        if c.personal and not was.personal:
-            out.append(f"{c.name} becomes personal")
-        if set(c.fields) - set(was.fields):
-            out.append(f"new fields in {c.name}")
-        if c.disclosure != was.disclosure:
-            out.append(f"processing, access or storage of {c.name} changes")
-    for v in new.vendor_ids:
-        if v not in old.vendor_ids:
-            out.append(f"new vendor {v}")
-    if new.purpose != old.purpose:
-        out.append("the purpose changes")
-    old_area = old.disclosure.area if old.disclosure else None
-    new_area = new.disclosure.area if new.disclosure else None
-    if new_area is not None and (
-        old_area is None or not polygon(old_area).covers(polygon(new_area))
-    ):
-        out.append("a larger area")
+def prohibited(
+    rules: list[ProhibitedUse], texts: list[str], capabilities: list[Capability]
+) -> list[FieldProblem]:
+    """Declared capabilities a rule forbids; then, as a second net, the rules named in words."""
+    out: list[FieldProblem] = []
+    hit: set[str] = set()
+    for rule, cap in forbidden_capabilities(rules, capabilities):
+        out.append(("disclosure.capabilities", f"{rule.id}: {rule.rule} ({cap.value} declared)"))
+        hit.add(rule.id)
+    out += [
+        ("prohibited_use", f"{r.id}: {r.rule}")
+        for r in broken_rules(rules, texts)
+        if r.id not in hit
+    ]
     return out
 
 
@@ -180,6 +212,7 @@ def device_record(device: Device, project: Project) -> dict[str, object]:
         "project": project.id,
         "vendor": device.vendor_id,
         "technology": device.modality,
+        "capabilities": [c.value for c in device_capabilities(device, project)],
         "mobile": d.mobile,
         "measures": [
             f"{c.name} ({', '.join(sorted(c.fields))})" for c in sorted(categories, key=_name)

@@ -13,8 +13,12 @@ class CharterError(Exception):
 
 
 class NotFound(CharterError):
+    """Nothing by that id. The id is kept on the error, never put in its detail: an id
+    is what the caller sent, and may be anything (an e-mail address in a path)."""
+
     def __init__(self, what: str) -> None:
-        super().__init__(Reason.NOT_FOUND, f"{what} is not on the register")
+        super().__init__(Reason.NOT_FOUND, "nothing by that id is on the register")
+        self.what = what
 
 
 class InvalidTransition(CharterError):

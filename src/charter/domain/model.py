@@ -241,6 +241,9 @@ class Actor(Strict):
     # Whom the actor speaks for beyond the role (a resident's pseudonymous id,
     # a data consumer's id); None for staff.
     subject: ShortText | None = None
+    # A purpose-bound token's purposes: the actor may read personal data only
+    # for one of them (empty: not purpose-bound). Checked by the services.
+    purposes: tuple[str, ...] = ()
 
 
 class StatusChange(Strict):

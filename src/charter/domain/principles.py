@@ -3,14 +3,18 @@
 Principles are configured by the city (setting `principles`: `id: title`
 entries); every project states publicly how it meets each one before it can go
 to consultation. Prohibited uses are configured too (setting
-`prohibited_uses`); a known id brings its rule and the words that reveal it, an
-unknown entry is itself the word to look for.
+`prohibited_uses`); a known id brings its rule, the capabilities it forbids
+(structured, declared on every disclosure) and the words that reveal it in free
+text (a second net); a capability's name forbids that capability; any other
+entry is itself the word to look for.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from charter.domain.disclosure import Capability
 
 # Modelled on Greater Geelong's smart city guiding principles.
 DEFAULT_PRINCIPLES = [
@@ -43,6 +47,7 @@ class ProhibitedUse:
     id: str
     rule: str
     words: tuple[str, ...]
+    capabilities: frozenset[Capability] = frozenset()
 
 
 CATALOGUE: dict[str, ProhibitedUse] = {
@@ -61,6 +66,13 @@ CATALOGUE: dict[str, ProhibitedUse] = {
                 "biometric identification",
                 "gait recognition",
             ),
+            frozenset(
+                {
+                    Capability.FACIAL_RECOGNITION,
+                    Capability.BIOMETRIC_IDENTIFICATION,
+                    Capability.GAIT_ANALYSIS,
+                }
+            ),
         ),
         ProhibitedUse(
             "emotion-recognition",
@@ -74,6 +86,7 @@ CATALOGUE: dict[str, ProhibitedUse] = {
                 "body-language recognition",
                 "body language analysis",
             ),
+            frozenset({Capability.EMOTION_RECOGNITION}),
         ),
         ProhibitedUse(
             "predictive-policing",
@@ -86,6 +99,7 @@ CATALOGUE: dict[str, ProhibitedUse] = {
                 "predict crimes",
                 "criminal risk scoring",
             ),
+            frozenset({Capability.INDIVIDUAL_RISK_SCORING}),
         ),
     )
 }
@@ -98,16 +112,33 @@ def parse_prohibited(entries: list[str]) -> list[ProhibitedUse]:
     for entry in entries:
         key = entry.strip()
         known = CATALOGUE.get(key.lower())
+        if known is None and key.lower() in CAPABILITIES:
+            cap = CAPABILITIES[key.lower()]
+            known = ProhibitedUse(
+                cap.value, f"No {cap.value.replace('-', ' ')}.", (cap.value,), frozenset({cap})
+            )
         out.append(known or ProhibitedUse(key, f"No use of {key}.", (key.lower(),)))
     return out
+
+
+CAPABILITIES = {c.value: c for c in Capability}
 
 
 def _normal(text: str) -> str:
     return re.sub(r"[\s_]+", " ", text.lower())
 
 
+def forbidden_capabilities(
+    rules: list[ProhibitedUse], capabilities: list[Capability]
+) -> list[tuple[ProhibitedUse, Capability]]:
+    """Each declared capability a rule forbids, with the rule: the structured check."""
+    return [(r, c) for r in rules for c in capabilities if c in r.capabilities]
+
+
 def broken_rules(rules: list[ProhibitedUse], texts: list[str]) -> list[ProhibitedUse]:
-    """The prohibited uses named by any of the texts (tags or free text), in rule order."""
+    """The prohibited uses named by any of the texts (tags or free text), in rule order.
+
+    The second net: a paraphrase passes it, a declared capability does not."""
     haystack = [_normal(t) for t in texts]
     hits: list[ProhibitedUse] = []
     for rule in rules:

@@ -70,6 +70,15 @@ class Reason(StrEnum):
     CONSENT_WITHDRAWN = "CONSENT_WITHDRAWN"
     GRANT_INVALID = "GRANT_INVALID"
     ALREADY_ERASED = "ALREADY_ERASED"
+    BAD_CONSTRAINT = "BAD_CONSTRAINT"
+    NO_PROOF_OF_POSSESSION = "NO_PROOF_OF_POSSESSION"
+    # the public record
+    COSIGNATURE_INVALID = "COSIGNATURE_INVALID"
+    CHECKPOINT_UNKNOWN = "CHECKPOINT_UNKNOWN"
+    # the city services
+    NO_ALGORITHM_ENTRY = "NO_ALGORITHM_ENTRY"
+    SERVICE_DATA_UNDECLARED = "SERVICE_DATA_UNDECLARED"
+    SIMULATOR_MISSING = "SIMULATOR_MISSING"
 
     @property
     def sentence(self) -> str:
@@ -128,6 +137,17 @@ SENTENCES: dict[Reason, str] = {
     Reason.CONSENT_WITHDRAWN: "The consent was withdrawn; it cannot be used or withdrawn again.",
     Reason.GRANT_INVALID: "The access grant is forged, unknown, revoked or expired.",
     Reason.ALREADY_ERASED: "The resident's data has already been erased.",
+    Reason.BAD_CONSTRAINT: "A grant constraint has a value of the wrong kind or out of range.",
+    Reason.NO_PROOF_OF_POSSESSION: "Linking an identifier needs proof that the resident holds it.",
+    Reason.COSIGNATURE_INVALID: "The note carries no valid cosignature from a configured witness.",
+    Reason.CHECKPOINT_UNKNOWN: "The ledger signed no checkpoint with this size and root hash.",
+    Reason.NO_ALGORITHM_ENTRY: "The service has no entry on the public algorithm register.",
+    Reason.SERVICE_DATA_UNDECLARED: (
+        "The service or its register entry uses data its project or entry does not declare."
+    ),
+    Reason.SIMULATOR_MISSING: (
+        "The traffic simulator (SUMO, the charter[sim] extra) is not installed."
+    ),
 }
 
 # The gate's stages, in order. A decision names the stage that made it.

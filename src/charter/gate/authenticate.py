@@ -27,6 +27,14 @@ class Window:
     max_age_ms: int = 5 * 60 * 1000
     max_skew_ms: int = 60 * 1000
 
+    def problem(self, sent_ms: int, at_ms: int) -> tuple[Reason, str] | None:
+        """Why a sent_at is out of the window around at_ms (arrival), or None."""
+        if sent_ms < at_ms - self.max_age_ms:
+            return Reason.STALE_TIMESTAMP, "sent_at is too old"
+        if sent_ms > at_ms + self.max_skew_ms:
+            return Reason.FUTURE_TIMESTAMP, "sent_at is in the future"
+        return None
+
 
 class Authenticate:
     """The signature: a registered device's current key made it.
@@ -58,7 +66,7 @@ class Authenticate:
             # signature check: a flood costs the gate little more than decoding.
             # Only the device itself can spend its allowance (see SequenceCheck), so
             # this cannot be used to silence it.
-            wait_s = self.limiter.peek(view.id, now_ms)
+            wait_s = self.limiter.peek(view.id)
             if wait_s:
                 return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         try:
@@ -69,11 +77,11 @@ class Authenticate:
             if not _verifies(view.public_key, sig, item.signed):
                 return item.reject(STAGE, Reason.BAD_SIGNATURE)
         else:
-            # A replayed quarantine item is judged by the keys as they were when it
-            # arrived, except that a revocation since then counts: a revoked key may
-            # have been stolen before it was revoked.
+            # A replayed quarantine item is judged by the overlaps as they were when
+            # it arrived; a revocation counts whenever it was made (a revoked key
+            # may have been stolen before it was revoked).
             at = item.received_at if item.replay else now_ms
-            refusal = _check_keys(view.keys, sig, item.signed, at, now_ms)
+            refusal = _check_keys(view.keys, sig, item.signed, at)
             if refusal is not None:
                 return item.reject(STAGE, *refusal)
         item.device = view
@@ -122,7 +130,7 @@ class SequenceCheck:
         # sequence number is used, so the device can resend after Retry-After.
         limiter = self.auth.limiter
         if limiter is not None:
-            wait_s = limiter.take(view.id, batch.now_ms)
+            wait_s = limiter.take(view.id)
             if wait_s:
                 return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         # The sequence number is held for the rest of the batch even if the
@@ -130,11 +138,9 @@ class SequenceCheck:
         # is a replay); it is committed only if the envelope is admitted or
         # quarantined, so a refused envelope does not use it up.
         batch.pending_seqs[view.id] = env.seq
-        sent = to_ms(env.sent_at)
-        if sent < batch.now_ms - self.window.max_age_ms:
-            return item.reject(STAGE, Reason.STALE_TIMESTAMP, "sent_at is too old")
-        if sent > batch.now_ms + self.window.max_skew_ms:
-            return item.reject(STAGE, Reason.FUTURE_TIMESTAMP, "sent_at is in the future")
+        problem = self.window.problem(to_ms(env.sent_at), batch.now_ms)
+        if problem is not None:
+            return item.reject(STAGE, *problem)
         return None
 
 
@@ -147,16 +153,16 @@ def _verifies(key: Ed25519PublicKey, sig: bytes, signed: bytes) -> bool:
 
 
 def _check_keys(
-    keys: tuple[KeyView, ...], sig: bytes, signed: bytes, at_ms: int, now_ms: int
+    keys: tuple[KeyView, ...], sig: bytes, signed: bytes, at_ms: int
 ) -> tuple[Reason, str] | None:
     """None if a key valid at at_ms made the signature; else why the envelope is refused."""
     for k in keys:
-        if k.state(at_ms, now_ms) == "valid" and _verifies(k.public_key, sig, signed):
+        if k.state(at_ms) == "valid" and _verifies(k.public_key, sig, signed):
             return None
     # Only on the refusal path: name the key's state so the device's owner knows what to fix.
     for k in keys:
         if _verifies(k.public_key, sig, signed):
-            state = k.state(at_ms, now_ms)
+            state = k.state(at_ms)
             if state == "revoked":
                 return Reason.KEY_REVOKED, f"key {k.key_id} was revoked"
             return Reason.KEY_EXPIRED, f"key {k.key_id} is {state}"

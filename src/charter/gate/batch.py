@@ -10,6 +10,14 @@ from charter.domain.reasons import Reason
 from charter.gate.directory import DeviceView
 from charter.store.base import PersonalRow, ReadingRow
 
+# Rules an operator may name when replaying a quarantined item, each with what it skips.
+# Everything else is checked again; a future time and the floor are never overridden.
+FRESHNESS = "freshness"
+OVERRIDES = {
+    FRESHNESS: "the age limits: sent_at older than the window when it arrived, "
+    "a reading observed longer before sent_at than the reading window allows",
+}
+
 
 @dataclass(slots=True)
 class Rejection:
@@ -42,6 +50,10 @@ class EnvelopeItem:
     # rejection leaves the original quarantine entry in place instead of a new one.
     replay: bool = False
     requarantine: bool = True
+    # A quarantine replay: the one rule the operator chose not to apply again
+    # (see gate/quarantine.py OVERRIDES), and the key that verified it at the door.
+    override: str | None = None
+    door_key: str = ""
 
     def fresh(self) -> EnvelopeItem:
         """A copy as decoded and authenticated, without what later stages decided.

@@ -70,7 +70,7 @@ class Decode:
         except RecursionError:
             return item.reject(STAGE, Reason.TOO_DEEP)
         except msgspec.ValidationError as e:
-            return item.reject(STAGE, Reason.INVALID_ENVELOPE, str(e))
+            return item.reject(STAGE, Reason.INVALID_ENVELOPE, _shape(e))
         except msgspec.DecodeError:
             return item.reject(STAGE, *_malformed(item.raw))
         item.signed = bytes(signed.envelope)
@@ -80,7 +80,7 @@ class Decode:
         except RecursionError:
             return item.reject(STAGE, Reason.TOO_DEEP)
         except msgspec.ValidationError as e:
-            return item.reject(STAGE, Reason.INVALID_ENVELOPE, str(e))
+            return item.reject(STAGE, Reason.INVALID_ENVELOPE, _shape(e))
         except msgspec.DecodeError:
             # The outer decode skips the envelope member without checking it
             # (invalid UTF-8, NaN literals): it is malformed after all.
@@ -132,7 +132,7 @@ class DecodeReadings:
             item.reject(STAGE, Reason.TOO_DEEP)
             return False
         except msgspec.ValidationError as e:
-            item.reject(STAGE, Reason.INVALID_ENVELOPE, str(e))
+            item.reject(STAGE, Reason.INVALID_ENVELOPE, _shape(e))
             return False
         readings: list[ReadingIn | None] = []
         rejections: list[Rejection | None] = []
@@ -146,10 +146,19 @@ class DecodeReadings:
             except msgspec.DecodeError as e:
                 # msgspec names the path and the expected type, never the value.
                 readings.append(None)
-                message = str(e)
+                message = _shape(e)
                 reason = Reason.NON_FINITE if "out of range" in message else Reason.INVALID_READING
                 rejections.append(Rejection(STAGE, reason, message))
         item.readings = readings
         item.reading_rejections = rejections
         item.raw_readings = [bytes(r) for r in raw.readings]
         return True
+
+
+_UNKNOWN_FIELD = re.compile(r"unknown field `[^`]*`")
+
+
+def _shape(error: msgspec.MsgspecError) -> str:
+    """msgspec's message, without the name of an unknown field: a name the sender chose
+    (it may be an e-mail address) is neither answered back nor kept with the decision."""
+    return _UNKNOWN_FIELD.sub("unknown field", str(error))

@@ -1,7 +1,13 @@
 """The gate's view of the register: per device, what it takes to judge its envelopes.
 
-Loaded lazily from the store and cleared when the register changes, so the hot
-path never parses a registry document.
+Loaded lazily from the store, so the hot path never parses a registry document,
+and cleared when the register changes, whichever process changed it: every
+transaction that writes vendors, projects, devices or device keys bumps the
+register's version in the store (`SqlTx.finish`), and the gate reads that
+version once per batch (`refresh`) and empties this directory when it moved.
+A change committed by any process therefore applies from the next batch any
+gate begins; a batch already being decided when it committed is decided on
+the view it began with (docs/scaling.md, "State each process keeps").
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ class CategoryRule:
     personal: bool
     fields: dict[str, FieldRule]
     identifier: str | None = None  # the field naming the person (personal data)
+    retention_days: int = 1  # how long the project keeps it (and the quarantine a copy)
 
     @classmethod
     def of(cls, c: DataCategory) -> CategoryRule:
@@ -66,12 +73,21 @@ class CategoryRule:
                 for name, f in c.fields.items()
             },
             identifier=c.identifier,
+            retention_days=c.retention_days,
         )
 
 
 @dataclass(frozen=True, slots=True)
 class KeyView:
-    """One public key of a device and the window in which it may sign (ms)."""
+    """One public key of a device and when its overlap ends (ms).
+
+    Revocation and enrolment are states, not times: a revoked key is revoked at
+    once and for good, and a key on the register may sign from the moment it is
+    there, whatever the wall clock says (a revocation or rotation stamped while
+    the clock was ahead must not be undone, or refused, by a step back). Only
+    the end of a rotation's overlap (`not_after`) is a time. `not_before` is
+    kept for the record only.
+    """
 
     key_id: str
     public_key: Ed25519PublicKey
@@ -79,15 +95,12 @@ class KeyView:
     not_after: int | None
     revoked_at: int | None
 
-    def state(self, now_ms: int, revoked_by: int | None = None) -> str:
-        """valid, revoked, expired or pending at now_ms; revoked_by: a later revocation counts."""
-        cutoff = now_ms if revoked_by is None else max(now_ms, revoked_by)
-        if self.revoked_at is not None and self.revoked_at <= cutoff:
+    def state(self, now_ms: int) -> str:
+        """valid, revoked or expired at now_ms."""
+        if self.revoked_at is not None:
             return "revoked"
         if self.not_after is not None and now_ms >= self.not_after:
             return "expired"
-        if now_ms < self.not_before:
-            return "pending"
         return "valid"
 
 
@@ -109,8 +122,11 @@ class DeviceView:
 
 
 def _end_of(day: date | None) -> int | None:
-    """The first millisecond after `day` (UTC): the register's end date is inclusive."""
-    if day is None:
+    """The first millisecond after `day` (UTC): the register's end date is inclusive.
+
+    The calendar's last day has no day after it: it means no end (and must not
+    make the gate fail on every batch that holds the device's envelopes)."""
+    if day is None or day == date.max:
         return None
     return to_ms(datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC))
 
@@ -121,11 +137,20 @@ class DeviceDirectory:
         self._views: dict[str, DeviceView] = {}
         self._personal: dict[str, bool] | None = None
         self._lock = threading.Lock()
+        self.version = store.read_register_version()
 
     def invalidate(self) -> None:
+        """Forget every view; the version is read first, so what loads after is at least as new."""
+        version = self._store.read_register_version()
         with self._lock:
             self._views.clear()
             self._personal = None
+            self.version = version
+
+    def refresh(self) -> None:
+        """Once per batch: one read of the register's version; empty the views if it moved."""
+        if self._store.read_register_version() != self.version:
+            self.invalidate()
 
     def get(self, device_id: str) -> DeviceView | None:
         views = self._views

@@ -12,15 +12,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import msgspec
-
 from charter.bus.base import TOPIC_READINGS, Bus
 from charter.domain.clock import Clock, to_ms
 from charter.domain.envelope import envelope_digest
 from charter.domain.reasons import Reason
+from charter.gate import hold
 from charter.gate.authenticate import Authenticate, SequenceCheck, Window
 from charter.gate.authorise import Authorise
-from charter.gate.batch import Batch, EnvelopeItem, Outcome
+from charter.gate.batch import Batch, EnvelopeItem, Outcome, Rejection
 from charter.gate.consent import Consent, ConsentPolicy, NoConsentRecorded, StaleConsent
 from charter.gate.decode import STAGE as DECODE
 from charter.gate.decode import Decode, DecodeReadings, Limits
@@ -39,7 +38,6 @@ from charter.store.base import (
 )
 
 Stage = Callable[[Batch], None]
-_encode = msgspec.json.Encoder().encode
 # A duplicate, or a flood the device will send again: never worth keeping.
 _NOT_KEPT = frozenset({Reason.REPLAYED_SEQUENCE, Reason.RATE_LIMITED})
 # Refusals that settle nothing: the device is asked to send the envelope again,
@@ -129,6 +127,9 @@ class Gate:
         early = self.prepare([EnvelopeItem(b, received_ms) for b in bodies])
         with self._lock:
             for attempt in range(self.CONSENT_RETRIES + 1):
+                # One read per batch: a change to the register committed by any
+                # process since the last batch empties the directory first.
+                self.directory.refresh()
                 now_ms = to_ms(self.clock.now())
                 batch = Batch([item.fresh() for item in early], now_ms)
                 outcomes, settlement = self._decide(batch, self.stages[self.UNLOCKED :])
@@ -179,9 +180,11 @@ class Gate:
 
         The caller holds `exclusive()`, and calls `publish(rows)` once its
         transaction has committed. Items that were authenticated when they
-        arrived (`authenticated`, device set) resume after the sequence stage;
-        items already `prepare`d, at the sequence stage.
+        arrived (`authenticated`, device set; gate/quarantine.py redoes what
+        authenticate checked) resume after the sequence stage; items already
+        `prepare`d, at the sequence stage.
         """
+        self.directory.refresh()
         batch = Batch(items, to_ms(self.clock.now()))
         stages = self.stages
         if authenticated:
@@ -221,26 +224,16 @@ class Gate:
         if rej is not None:
             n = max(1, len(item.readings))
             # Kept only if authenticated (so no stranger can fill the quarantine),
-            # decoded within the limits, not a duplicate, and certainly not personal.
-            keep = (
-                item.authenticated
-                and rej.stage != DECODE
-                and rej.reason not in _NOT_KEPT
-                and self._safe_to_keep(item, range(len(item.readings)))
+            # decoded within the limits, not a duplicate, and then only a minimised
+            # copy (gate/hold.py).
+            kept = (
+                hold.keep_envelope(item, self.directory)
+                if item.authenticated and rej.stage != DECODE and rej.reason not in _NOT_KEPT
+                else None
             )
-            if keep:
-                held.append(
-                    QuarantineItem(
-                        now_ms,
-                        device_id,
-                        seq,
-                        "envelope",
-                        rej.stage,
-                        rej.reason.value,
-                        rej.detail,
-                        item.raw,
-                    )
-                )
+            keep = kept is not None
+            if kept is not None:
+                held.append(self._held(item, "envelope", rej, kept))
                 self._use_seq(item, settlement)
             out.rejection = rej
             out.rejected[rej.reason.value] = n
@@ -254,31 +247,23 @@ class Gate:
         for i, r in enumerate(item.reading_rejections):
             if r is None:
                 continue
-            keep = self._safe_to_keep(item, (i,))
-            if keep and item.requarantine:
-                held.append(
-                    QuarantineItem(
-                        now_ms,
-                        device_id,
-                        seq,
-                        "reading",
-                        r.stage,
-                        r.reason.value,
-                        r.detail,
-                        self._reading_payload(item, i),
-                    )
-                )
+            kept = hold.keep_reading(item, i, self.directory)
+            keep = kept is not None
+            if kept is not None and item.requarantine:
+                held.append(self._held(item, "reading", r, kept))
                 out.quarantined += 1
             elif not keep:
                 out.dropped += 1
             out.rejected[r.reason.value] += 1
-            # A dropped reading's detail could describe personal data: not echoed.
-            out.reading_reasons.append((i, r.reason.value, r.detail if keep else ""))
+            # The detail of a reading that may be personal could describe personal
+            # data: not echoed (details name declared fields and categories only).
+            echo = keep or self._not_personal(item, i)
+            out.reading_reasons.append((i, r.reason.value, r.detail if echo else ""))
             if item.requarantine:  # a re-rejected replay was counted when it arrived
                 key = (r.stage, r.reason, keep)
                 counts[key] = counts.get(key, 0) + 1
-        for (stage, reason, kept), n in counts.items():
-            decisions.append(self._decision(item, now_ms, stage, reason, n, kept))
+        for (stage, reason, was_kept), n in counts.items():
+            decisions.append(self._decision(item, now_ms, stage, reason, n, was_kept))
         if out.admitted or out.quarantined:
             self._use_seq(item, settlement)
         return out
@@ -321,22 +306,21 @@ class Gate:
             now_ms, item.device.id, env.seq, stage, reason.value, n, outcome, digest
         )
 
-    def _safe_to_keep(self, item: EnvelopeItem, indices: Sequence[int] | range) -> bool:
-        """Only what is certainly not personal may wait in quarantine.
-
-        Nothing decoded (an authenticated envelope whose readings could not be
-        read) is not certainly anything: it is not kept.
-        """
-        if not indices:
-            return False
-        for i in indices:
-            reading = item.readings[i] if i < len(item.readings) else None
-            if reading is None or self.directory.may_be_personal(reading.category):
-                return False
-        return True
+    def _not_personal(self, item: EnvelopeItem, i: int) -> bool:
+        reading = item.readings[i] if i < len(item.readings) else None
+        return reading is not None and not self.directory.may_be_personal(reading.category)
 
     @staticmethod
-    def _reading_payload(item: EnvelopeItem, i: int) -> bytes:
-        if item.raw_readings:
-            return item.raw_readings[i]
-        return _encode(item.readings[i])
+    def _held(item: EnvelopeItem, kind: str, rej: Rejection, kept: hold.Kept) -> QuarantineItem:
+        env = item.envelope
+        return QuarantineItem(
+            item.received_at,  # when it arrived, also when a replay holds it again
+            item.device.id if item.device else None,
+            env.seq if env else None,
+            kind,
+            rej.stage,
+            rej.reason.value,
+            rej.detail,
+            kept.payload,
+            expires_at=kept.expires_at,
+        )

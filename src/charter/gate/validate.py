@@ -1,25 +1,38 @@
 """Stage 5, validate: each value has the type, unit and range its category declares,
-and each reading was observed at a plausible time."""
+and each reading was observed at a plausible time.
+
+A plausible time is bounded twice: against the envelope's sent_at (a device
+buffers for a while, and cannot observe after it sends) and against the
+platform's clock when the envelope arrived (received_at: a replayed envelope
+keeps its arrival time) and a fixed floor. The second bound holds whatever the
+device claims in sent_at, so the store only ever holds times between the floor
+and the platform's clock, which both stores and every reader can represent.
+"""
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from charter.domain.clock import to_ms
 from charter.domain.reasons import Reason
-from charter.gate.batch import Batch, EnvelopeItem
+from charter.gate.batch import FRESHNESS, Batch, EnvelopeItem
 from charter.gate.directory import CategoryRule
 
 STAGE = "validate"
+# No reading of this platform was observed before 2000: earlier is a device's reset clock.
+FLOOR_MS = to_ms(datetime(2000, 1, 1, tzinfo=UTC))
 
 
 @dataclass(frozen=True)
 class ReadingWindow:
-    """How far a reading's time may lie from its envelope's sent_at, in milliseconds."""
+    """How far a reading's time may lie from its envelope's sent_at and from the
+    platform's clock at arrival, in milliseconds."""
 
     max_age_ms: int = 7 * 24 * 3600 * 1000  # devices buffer while offline
     max_skew_ms: int = 60 * 1000
+    floor_ms: int = FLOOR_MS
 
 
 def check_values(
@@ -66,8 +79,15 @@ class Validate:
     def one(self, item: EnvelopeItem) -> None:
         env, view = item.envelope, item.device
         assert env is not None and view is not None
+        w = self.window
         sent = to_ms(env.sent_at)
-        earliest, latest = sent - self.window.max_age_ms, sent + self.window.max_skew_ms
+        # The platform's clock bounds the future whatever sent_at says (a replay
+        # does not check sent_at against the clock again); nothing overrides it.
+        arrived = item.received_at + w.max_skew_ms
+        latest = min(sent + w.max_skew_ms, arrived)
+        earliest = w.floor_ms
+        if item.override != FRESHNESS:
+            earliest = max(earliest, sent - w.max_age_ms)
         observed = item.observed = [0] * len(item.readings)
         declared = view.declared
         for i in item.open_readings():
@@ -75,10 +95,13 @@ class Validate:
             assert reading is not None
             t = observed[i] = to_ms(reading.t)
             if t > latest:
-                item.reject_reading(i, STAGE, Reason.FUTURE_TIMESTAMP, "observed after sent_at")
+                after_sent = t > sent + w.max_skew_ms
+                late = "observed after sent_at" if after_sent else "observed after it arrived"
+                item.reject_reading(i, STAGE, Reason.FUTURE_TIMESTAMP, late)
                 continue
             if t < earliest:
-                item.reject_reading(i, STAGE, Reason.STALE_TIMESTAMP, "observed too long ago")
+                early = "observed before the floor" if t < w.floor_ms else "observed too long ago"
+                item.reject_reading(i, STAGE, Reason.STALE_TIMESTAMP, early)
                 continue
             problem = check_values(reading.values, reading.units, declared[reading.category])
             if problem is not None:

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 __all__ = [
+    "CHECKPOINT_EVERY",
     "Checkpoint",
     "CheckpointError",
     "key_id",
@@ -33,6 +34,8 @@ __all__ = [
 ]
 
 ROOT_SIZE = 32
+# The declared spacing: the ledger signs a checkpoint at every multiple of this size.
+CHECKPOINT_EVERY = 64
 _ALG_ED25519 = b"\x01"  # signed-note signature type byte for Ed25519
 _SIG_PREFIX = "\u2014 "  # em dash + space
 _DECIMAL = re.compile(r"0|[1-9][0-9]*")  # canonical: no sign, no leading zeros

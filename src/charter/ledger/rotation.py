@@ -20,9 +20,11 @@ approved action runs.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +36,14 @@ from charter.ledger.checkpoint import key_id
 from charter.ledger.log import Ledger, current_key_id
 from charter.store.base import Store
 
-__all__ = ["handler", "load_ledger_key", "pending_path", "retired_path", "rotate_key"]
+__all__ = [
+    "handler",
+    "load_ledger_key",
+    "pending_path",
+    "reload_ledger_key",
+    "retired_path",
+    "rotate_key",
+]
 
 _ROTATING = threading.Lock()
 
@@ -49,22 +58,69 @@ def retired_path(path: Path, generation: int) -> Path:
 
 
 def load_ledger_key(path: Path, name: str, store: Store) -> SigningKey:
-    """The current signing key, finishing or discarding a rotation a crash interrupted."""
+    """The current signing key, finishing or discarding a rotation a crash interrupted.
+
+    Waits for a rotation another process is carrying out (its pending key is
+    not a crashed one), and makes the first key once if two processes start together.
+    """
+    with _rotating(path):
+        pending = pending_path(path)
+        if pending.exists():
+            new = load(pending, name)
+            if current_key_id(store, name) == key_id(name, new.public_key):
+                os.replace(pending, path)  # the rotation was committed: finish it
+                fsync_dir(path.parent)
+                return new
+            pending.unlink()  # the rotation never reached the ledger
+            fsync_dir(path.parent)
+        return load_or_create(path, name)
+
+
+def reload_ledger_key(path: Path, name: str, store: Store) -> SigningKey:
+    """The current key after another process rotated it (the ledger already says so).
+
+    Unlike `load_ledger_key` it never discards a pending key: that may be a
+    rotation another process is committing right now.
+    """
     pending = pending_path(path)
     if pending.exists():
         new = load(pending, name)
         if current_key_id(store, name) == key_id(name, new.public_key):
-            os.replace(pending, path)  # the rotation was committed: finish it
-            fsync_dir(path.parent)
+            _install(path, new)
             return new
-        pending.unlink()  # the rotation never reached the ledger
-        fsync_dir(path.parent)
-    return load_or_create(path, name)
+    return load(path, name)
+
+
+def _install(path: Path, new: SigningKey) -> None:
+    """Make `new` the key in `path`, whichever process gets there first."""
+    try:
+        os.replace(pending_path(path), path)
+    except FileNotFoundError:
+        # Another process finished the rename, or a restart discarded the
+        # pending file before the commit: write the key again if needed.
+        if not path.exists() or load(path, new.name).public_key_b64() != new.public_key_b64():
+            write_private(path, new)
+    fsync_dir(path.parent)
+
+
+@contextmanager
+def _rotating(path: Path) -> Iterator[None]:
+    """One rotation at a time, in this process and across processes sharing the directory.
+
+    Without it a second process's pending key could be renamed over the first's.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _ROTATING, open(path.with_name(path.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def rotate_key(ledger: Ledger, path: Path, actor: Actor | None, why: str) -> dict[str, Any]:
     """Make a new key, hand over to it on the ledger, and retire the old private key."""
-    with _ROTATING:
+    with _rotating(path):
         old = ledger.key
         new = SigningKey(old.name, Ed25519PrivateKey.generate())
         pending = pending_path(path)
@@ -76,8 +132,7 @@ def rotate_key(ledger: Ledger, path: Path, actor: Actor | None, why: str) -> dic
         except BaseException:
             pending.unlink(missing_ok=True)  # nothing was handed over
             raise
-        os.replace(pending, path)
-        fsync_dir(path.parent)
+        _install(path, new)
     return {
         "rotated_at_entry": rotation.index,
         "generation": rotation.generation,

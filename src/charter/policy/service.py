@@ -10,11 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from charter.bus.base import TOPIC_REGISTRY, Bus
-from charter.domain.errors import NotFound
+from charter.domain.errors import Invalid, NotFound
 from charter.domain.model import Actor, Firmware, TrustStatus
 from charter.domain.trust import TrustPolicy, canonical
 from charter.ledger.log import Ledger
 from charter.policy.enforce import enforce_device
+from charter.policy.loader import PolicyFileError
 from charter.registry.service import Registry
 from charter.store.base import Store
 
@@ -54,8 +55,21 @@ class TrustService:
     def policy(self) -> TrustPolicy:
         return self.registry.policy
 
+    def apply_configured(self, actor: Actor, why: str) -> tuple[TrustPolicy, Reevaluation]:
+        """Adopt the configured policy (the file, read now) and re-judge: the one door
+        `charter policy apply` and `POST /policy/apply` both go through."""
+        try:
+            policy = self.registry.policies.configured()
+        except (OSError, PolicyFileError) as exc:
+            raise Invalid(f"the policy file cannot be used: {exc.__class__.__name__}") from None
+        return policy, self.set_policy(policy, actor, why)
+
     def set_policy(self, policy: TrustPolicy, actor: Actor, why: str) -> Reevaluation:
-        """Adopt new rules and re-judge every vendor and device at once, on the ledger."""
+        """Adopt new rules and re-judge every vendor and device at once, on the ledger.
+
+        The rules are stored with their ledger entry, in one transaction: from
+        its commit every process judges by them (`PolicySource.current`).
+        """
         old = self.registry.policy
         with self.ledger.write() as w:
             w.record(
@@ -66,8 +80,7 @@ class TrustService:
                 rules=_rules(policy),
                 why=why,
             )
-        # Adopted once the change is on the record.
-        self.registry.policy = policy
+            w.tx.put_trust_policy(policy.model_dump_json(), policy.fingerprint(), w.now_ms)
         return self.reevaluate(actor, why)
 
     def reevaluate(self, actor: Actor, why: str) -> Reevaluation:

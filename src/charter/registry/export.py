@@ -17,6 +17,7 @@ from charter.domain.clock import iso
 from charter.domain.consultation import Consultation, ConsultationKind, ConsultationStatus
 from charter.domain.disclosure import Area
 from charter.domain.disclosure_rules import device_record, polygon
+from charter.domain.errors import NotFound
 from charter.domain.model import Device, Project
 from charter.store.base import Store
 
@@ -43,6 +44,28 @@ def consultation_record(store: Store, c: Consultation) -> dict[str, Any]:
             for t in store.themes(c.id)
         ],
     }
+
+
+def comment_records(store: Store, project_id: str, after: int, limit: int) -> list[dict[str, Any]]:
+    """The public view of a project's comments: text, stance, theme; never who wrote them
+    (names and contacts are kept in their own table and never read here)."""
+    if store.get_project(project_id) is None:
+        raise NotFound(project_id)
+    limit = max(1, min(limit, 1000))
+    out: list[dict[str, Any]] = []
+    for c in store.consultations(project_id):
+        for m in store.comments(c.id, after_id=after, limit=limit):
+            out.append(
+                {
+                    "id": m.id,
+                    "consultation": c.id,
+                    "at": iso(m.at),
+                    "stance": m.stance.value,
+                    "text": m.text,
+                    "theme": m.theme_id,
+                }
+            )
+    return out[:limit]
 
 
 def project_record(store: Store, project: Project, *, detail: bool = False) -> dict[str, Any]:
@@ -159,6 +182,7 @@ PROJECT_COLUMNS = [
     "personal_data",
     "retention_days",
     "technologies",
+    "capabilities",
     "privacy_statement",
     "impact_assessment",
     "devices",
@@ -182,6 +206,7 @@ def projects_csv(store: Store) -> str:
                 "retention_days": [f"{c.name}={c.retention_days}" for c in p.categories],
                 "contact": d.contact if d else None,
                 "technologies": d.technologies if d else [],
+                "capabilities": [c.value for c in d.capabilities] if d else [],
                 "privacy_statement": d.privacy_statement if d else None,
                 "impact_assessment": d.impact_assessment if d else None,
                 "consultation": f"{c['kind']} {c['status']}" if c else None,
@@ -197,6 +222,7 @@ DEVICE_COLUMNS = [
     "project",
     "vendor",
     "technology",
+    "capabilities",
     "mobile",
     "lat",
     "lon",

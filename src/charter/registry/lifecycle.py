@@ -19,11 +19,13 @@ from charter.domain.consultation import (
     Consultation,
     ConsultationKind,
     ConsultationStatus,
+    Verdict,
     unanswered,
 )
+from charter.domain.disclosure_changes import material_changes
 from charter.domain.disclosure_rules import (
-    material_changes,
     prohibited,
+    project_capabilities,
     project_problems,
     project_texts,
 )
@@ -47,7 +49,10 @@ class Lifecycle:
     # checks shared with the registry --------------------------------------------
     def check(self, project: Project, *, complete: bool) -> None:
         """Refuse a prohibited use outright; then every missing or contradictory field."""
-        refuse(Reason.PROHIBITED_USE, prohibited(self.rules.prohibited, project_texts(project)))
+        uses = prohibited(
+            self.rules.prohibited, project_texts(project), project_capabilities(project)
+        )
+        refuse(Reason.PROHIBITED_USE, uses)
         problems = project_problems(project, self.rules.principles, complete=complete)
         refuse(Reason.DISCLOSURE_INCOMPLETE, problems)
 
@@ -122,6 +127,9 @@ class Lifecycle:
         if self.open_for(project.id) is not None:
             raise Conflict(f"{project.id} already has an amendment in consultation")
         proposed = project.model_copy(update={"status": current.status})
+        for vendor_id in proposed.vendor_ids:
+            if self.store.get_vendor(vendor_id) is None:
+                raise NotFound(vendor_id)
         self.check(proposed, complete=True)
         changes = material_changes(current, proposed)
         with self.ledger.write() as w:
@@ -159,7 +167,7 @@ class Lifecycle:
     def decide(
         self,
         project_id: str,
-        approve: bool,
+        verdict: Verdict,
         actor: Actor,
         why: str,
         at: datetime | None = None,
@@ -185,12 +193,14 @@ class Lifecycle:
                 Reason.THEMES_UNANSWERED,
                 f"{len(open_themes)} theme(s) without a published response: {titles}",
             )
+        approve = verdict is Verdict.APPROVE
         outcome = ConsultationStatus.APPROVED if approve else ConsultationStatus.REJECTED
+        # What the council approves is the version the public saw, never a later edit.
+        proposal = Project.model_validate_json(consultation.proposal)
         if consultation.kind is ConsultationKind.INITIAL:
             status = ProjectStatus.APPROVED if approve else ProjectStatus.DRAFT
-            changed = current.model_copy(update={"status": status})
+            changed = (proposal if approve else current).model_copy(update={"status": status})
         else:
-            proposal = Project.model_validate_json(consultation.proposal)
             changed = proposal.model_copy(update={"status": current.status}) if approve else current
         with self.ledger.write() as w:
             check_not_backdated(w.now_ms, self.store.project_updated_at(project_id), at)

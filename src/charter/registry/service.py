@@ -12,8 +12,13 @@ import hashlib
 from datetime import datetime
 
 from charter.bus.base import TOPIC_REGISTRY, Bus
-from charter.domain.consultation import ConsultationStatus
-from charter.domain.disclosure_rules import device_problems, device_texts, prohibited
+from charter.domain.consultation import ConsultationStatus, Verdict
+from charter.domain.disclosure_rules import (
+    device_capabilities,
+    device_problems,
+    device_texts,
+    prohibited,
+)
 from charter.domain.errors import Conflict, Invalid, InvalidTransition, NotFound
 from charter.domain.model import (
     DEVICE_TRANSITIONS,
@@ -29,9 +34,11 @@ from charter.domain.reasons import Reason
 from charter.domain.trust import TrustPolicy
 from charter.ledger.log import Ledger
 from charter.policy.enforce import enforce_fleet
+from charter.policy.source import PolicySource
 from charter.registry.feedback import Feedback
 from charter.registry.lifecycle import Lifecycle
 from charter.registry.rules import RegisterRules, check_not_backdated, refuse
+from charter.registry.services import ServiceSwitch
 from charter.store.base import DeviceKey, Store
 
 
@@ -56,19 +63,30 @@ class Registry:
         store: Store,
         ledger: Ledger,
         bus: Bus,
-        policy: TrustPolicy,
+        policies: PolicySource,
         *,
         rules: RegisterRules | None = None,
         source_key: bytes = b"",
     ) -> None:
-        self.store, self.ledger, self.bus, self.policy = store, ledger, bus, policy
+        self.store, self.ledger, self.bus, self.policies = store, ledger, bus, policies
         self.rules = rules or RegisterRules()
         # Consultation and residents' feedback (registry/lifecycle.py, registry/feedback.py).
         self.lifecycle = Lifecycle(store, ledger, self.rules, self._changed)
         self.feedback = Feedback(store, ledger, self.rules, self.lifecycle, source_key)
+        # City services switched off by the two-person rule (registry/services.py).
+        self.services = ServiceSwitch(store, ledger, self._changed)
+
+    @property
+    def policy(self) -> TrustPolicy:
+        """The trust policy as adopted in the store: the same in every process."""
+        return self.policies.current()
 
     def _changed(self, subject: str) -> None:
         self.bus.publish(TOPIC_REGISTRY, subject)
+
+    def service_disabled(self, name: str) -> bool:
+        """Is this city service switched off (by the two-person rule)? Read from the store."""
+        return self.services.disabled(name)
 
     # vendors ------------------------------------------------------------------
     def register_vendor(self, vendor: Vendor, actor: Actor, why: str = "registered") -> Vendor:
@@ -82,14 +100,15 @@ class Registry:
         return self._put_vendor(vendor, actor, why, "vendor.updated")
 
     def _put_vendor(self, vendor: Vendor, actor: Actor, why: str, kind: str) -> Vendor:
-        trust, reasons = self.policy.evaluate(vendor)
+        policy = self.policy
+        trust, reasons = policy.evaluate(vendor)
         judged = vendor.model_copy(update={"trust": trust, "trust_reasons": reasons})
         devices = self.store.list_devices()
         with self.ledger.write() as w:
             w.tx.put_vendor(judged, w.now_ms)
             w.record(kind, actor, subject=vendor.id, trust=trust.value, reasons=reasons, why=why)
             # Its devices are judged in the same transaction: one that fails is suspended.
-            enforce_fleet(w, self.policy, judged, devices, actor, why)
+            enforce_fleet(w, policy, judged, devices, actor, why)
         self._changed(vendor.id)
         return judged
 
@@ -134,17 +153,20 @@ class Registry:
         """Public exhibition: needs a complete disclosure and a statement per principle."""
         return self.lifecycle.open(project_id, actor, why, at)
 
-    def approve(
-        self, project_id: str, actor: Actor, why: str, at: datetime | None = None
+    def decide(
+        self,
+        project_id: str,
+        verdict: Verdict,
+        actor: Actor,
+        why: str,
+        at: datetime | None = None,
     ) -> Project:
-        """The council's approval, after the consultation ended and every theme is answered."""
-        return self.lifecycle.decide(project_id, True, actor, why, at)
+        """The council's decision, the one way a project or an amendment is approved.
 
-    def reject(
-        self, project_id: str, actor: Actor, why: str, at: datetime | None = None
-    ) -> Project:
-        """The council's rejection: a project goes back to draft, an amendment is dropped."""
-        return self.lifecycle.decide(project_id, False, actor, why, at)
+        Only after the consultation ended and every theme is answered. A rejected
+        project goes back to draft; a rejected amendment is dropped.
+        """
+        return self.lifecycle.decide(project_id, verdict, actor, why, at)
 
     def amend(
         self, project: Project, actor: Actor, why: str, at: datetime | None = None
@@ -225,7 +247,8 @@ class Registry:
             raise Invalid(f"{project.id} does not declare {', '.join(undeclared)}")
         if project.status is ProjectStatus.RETIRED:
             raise InvalidTransition(f"{project.id} is retired")
-        refuse(Reason.PROHIBITED_USE, prohibited(self.rules.prohibited, device_texts(device)))
+        uses = device_capabilities(device, project)
+        refuse(Reason.PROHIBITED_USE, prohibited(self.rules.prohibited, device_texts(device), uses))
         today = self.ledger.clock.now().date()
         refuse(Reason.DISCLOSURE_INCOMPLETE, device_problems(device, project, today))
         trust_reasons = self.policy.evaluate_device(device, self.store.get_vendor(device.vendor_id))

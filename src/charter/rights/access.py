@@ -14,34 +14,26 @@ import json
 from collections import Counter
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from charter.domain.clock import iso, to_ms
 from charter.domain.errors import CharterError, Invalid, InvalidTransition, NotFound
-from charter.domain.model import Actor
+from charter.domain.model import Actor, DataCategory
 from charter.domain.reasons import Reason
+from charter.rights import constraints as grant_constraints
 from charter.rights import jws
 from charter.rights.consent import PURPOSE_RE
 from charter.rights.context import RightsContext, new_id
+from charter.rights.guard import ReadGuard
 from charter.store.rights import AccessLogRecord, AccessRequestRecord
 
 GRANT_TYPE = "charter-grant+jws"
-CONSTRAINTS = frozenset({"max_readings", "fields"})
+STAFF_ROLES = frozenset({"operator", "council", "auditor"})
 
 
-class BulkReadGuard(Protocol):
-    def check(
-        self, actor: Actor, dataset: str, n_records: int, *, approval: str | None = None
-    ) -> None:
-        """Raise to stop a read (the two-person rule beyond a threshold, security/bulkread.py)."""
-        ...
-
-
-class AllowAll:
-    def check(
-        self, actor: Actor, dataset: str, n_records: int, *, approval: str | None = None
-    ) -> None:
-        return None
+def _why(why: str) -> None:
+    if not why.strip() or len(why) > 2000:
+        raise Invalid("say why, in 1 to 2000 characters")
 
 
 @dataclass(frozen=True)
@@ -51,9 +43,15 @@ class Decision:
 
 
 class Access:
-    def __init__(self, ctx: RightsContext, guard: BulkReadGuard | None = None) -> None:
+    def __init__(self, ctx: RightsContext, guard: ReadGuard | None = None) -> None:
         self.ctx = ctx
-        self.guard: BulkReadGuard = guard or AllowAll()
+        self.guard = guard or ReadGuard()
+
+    def requests(self, actor: Actor) -> list[AccessRequestRecord]:
+        """A consumer sees its own requests only; the city's staff see all."""
+        if actor.role in STAFF_ROLES:
+            return self.ctx.store.access_requests()
+        return self.ctx.store.access_requests(self._consumer(actor))
 
     def request(
         self, actor: Actor, *, dataset: str, categories: list[str], purpose: str, why: str
@@ -64,8 +62,9 @@ class Access:
         project = self.ctx.store.get_project(dataset)
         if project is None:
             raise NotFound(dataset)
-        if not categories:
-            raise Invalid("name at least one category")
+        if not categories or len(categories) > 64:
+            raise Invalid("name 1 to 64 categories")
+        _why(why)
         for c in categories:
             if project.category(c) is None:
                 raise CharterError(Reason.UNDECLARED_CATEGORY, f"{dataset} does not declare {c}")
@@ -104,14 +103,12 @@ class Access:
     ) -> Decision:
         if actor.role not in ("operator", "council"):
             raise CharterError(Reason.FORBIDDEN, "only the project's owner decides access")
+        _why(why)
         req = self._request(request_id)
         if req.status != "pending":
             raise InvalidTransition(f"the request is {req.status}")
         now_ms = to_ms(self.ctx.clock.now())
-        constraints = constraints or {}
-        unknown = set(constraints) - CONSTRAINTS
-        if unknown:
-            raise Invalid(f"unknown constraints {sorted(unknown)}; known: {sorted(CONSTRAINTS)}")
+        constraints = grant_constraints.check(constraints or {}, self._categories(req))
         if grant and (expires_at is None or to_ms(expires_at) <= now_ms):
             raise Invalid("a grant needs an expiry in the future")
         with self.ctx.ledger.write() as w:
@@ -139,6 +136,7 @@ class Access:
     def revoke(self, request_id: str, actor: Actor, why: str) -> AccessRequestRecord:
         if actor.role not in ("operator", "council"):
             raise CharterError(Reason.FORBIDDEN, "only the project's owner revokes access")
+        _why(why)
         req = self._request(request_id)
         if req.status != "granted":
             raise InvalidTransition(f"the request is {req.status}")
@@ -172,6 +170,8 @@ class Access:
         `bulk_read` action a second person approved.
         """
         consumer = self._consumer(actor)
+        # The token's own purposes first: a purpose-bound token reads for them only.
+        self.guard.purpose(actor, purpose)
         req = self.check_grant(token, consumer)
         if purpose != req.purpose or category not in req.categories:
             raise CharterError(
@@ -187,8 +187,10 @@ class Access:
             and req.dataset in c.projects
             and c.valid_at(now_ms)
         }
-        cap = min(int(req.constraints.get("max_readings", limit)), limit)
-        fields = req.constraints.get("fields")
+        # Checked again: a grant stored before constraints were checked fails clearly.
+        constraints = grant_constraints.check(req.constraints, self._categories(req))
+        cap = min(int(constraints.get("max_readings", limit)), limit)
+        fields = constraints.get("fields")
         rows = self.ctx.store.personal_readings(
             project_id=req.dataset, category=category, after_id=after, limit=10 * cap
         )
@@ -219,7 +221,7 @@ class Access:
             per_resident[subject] += 1
         # The bulk-read guard (two-person rule) is wired here: the one call site
         # every read of personal data passes before anything is returned.
-        self.guard.check(actor, req.dataset, len(items), approval=approval)
+        self.guard.count(actor, req.dataset, len(items), approval=approval)
         with self.ctx.ledger.write() as w:
             w.tx.add_access_log(
                 [
@@ -275,6 +277,11 @@ class Access:
             "constraints": req.constraints,
         }
         return jws.sign(claims, self.ctx.ledger.key, GRANT_TYPE)
+
+    def _categories(self, req: AccessRequestRecord) -> list[DataCategory]:
+        project = self.ctx.store.get_project(req.dataset)
+        found = [project.category(c) for c in req.categories] if project else []
+        return [c for c in found if c is not None]
 
     def _request(self, request_id: str) -> AccessRequestRecord:
         req = self.ctx.store.get_access_request(request_id)

@@ -1,9 +1,12 @@
 """`charter resident|consent|grant|retention`: the rights service from the command line.
 
 The CLI is run by the city's staff on the platform's host. Commands that act for
-a resident (link, consent, export, erase) are the service desk acting on the
+a resident (consent, export, erase) are the service desk acting on the
 resident's request: they run as that resident, so the same rules apply as over
-the API.
+the API. Linking an identifier needs proof that the resident holds it: the
+fob's answer to a challenge (`resident challenge`, then `resident link` with
+`--public-key --challenge --signature`), or the operator's own verification
+(`resident link --verified "how"`), which is on the ledger under the operator.
 """
 
 from __future__ import annotations
@@ -17,10 +20,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from charter.auth import Role, issue_token
 from charter.bootstrap import Platform, build
-from charter.domain.errors import CharterError
 from charter.domain.model import Actor
+from charter.rights.residents import Proof
 from charter.settings import Settings
 
 resident_app = typer.Typer(help="Residents and their subject rights.", no_args_is_help=True)
@@ -29,6 +31,7 @@ grant_app = typer.Typer(help="Data consumers' access requests and grants.", no_a
 retention_app = typer.Typer(help="The retention job.", no_args_is_help=True)
 console = Console()
 STAFF = Actor(name="cli", role="operator")
+MAX_DAYS = 36_500  # a hundred years: beyond that a date is a typing error, not a term
 
 DataDir = Annotated[
     Path | None, typer.Option("--data-dir", help="Data directory [default: ./charter-data]")
@@ -44,12 +47,10 @@ def _as(resident_id: str) -> Actor:
 
 
 def _run(data_dir: Path | None, work: object) -> None:
+    # A CharterError is reported by the `charter` command's one handler (cli_errors).
     platform = _platform(data_dir)
     try:
         work(platform)  # type: ignore[operator]
-    except CharterError as e:
-        console.print(f"[red]{e.reason.value}[/red] {e.detail}")
-        raise typer.Exit(1) from None
     finally:
         platform.close()
 
@@ -59,9 +60,19 @@ def resident_create(data_dir: DataDir = None) -> None:
     """Enrol a resident; prints their pseudonymous id and their token (shown once)."""
 
     def work(p: Platform) -> None:
-        record = p.rights.residents.create(STAFF)
-        token = issue_token(p.store, p.clock, "resident", Role.RESIDENT, subject=record.id)
-        print(json.dumps({"id": record.id, "token": token}))
+        done = p.rights.residents.enrol(STAFF)
+        print(json.dumps({"id": done.record.id, "token": done.token}))
+
+    _run(data_dir, work)
+
+
+@resident_app.command("challenge")
+def resident_challenge(resident: str, data_dir: DataDir = None) -> None:
+    """A challenge for the resident's fob to sign (valid five minutes)."""
+
+    def work(p: Platform) -> None:
+        challenge, _expires = p.rights.residents.challenge(resident, _as(resident))
+        print(challenge)
 
     _run(data_dir, work)
 
@@ -71,13 +82,28 @@ def resident_link(
     resident: str,
     identifier: Annotated[str, typer.Option(help="The fob, app token or tag a device sees")],
     kind: Annotated[str, typer.Option(help="fob, app, vehicle, card or other")] = "fob",
+    verified: Annotated[
+        str | None, typer.Option(help="How the operator saw the resident hold it (on the ledger)")
+    ] = None,
+    public_key: Annotated[str | None, typer.Option(help="The fob's public key (base64)")] = None,
+    challenge: Annotated[str | None, typer.Option(help="The challenge the fob signed")] = None,
+    signature: Annotated[str | None, typer.Option(help="The fob's answer (base64)")] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Link an identifier to a resident (only its keyed digest is kept)."""
+    """Link an identifier to a resident, with proof they hold it (only its keyed digest is kept)."""
 
     def work(p: Platform) -> None:
-        done = p.rights.residents.link(resident, identifier, kind, _as(resident))
-        console.print(f"linked a {done.kind} (key version {done.key_version})")
+        residents = p.rights.residents
+        if verified is not None:
+            done = residents.link_verified(resident, identifier, kind, STAFF, verified)
+        else:
+            proof = (
+                Proof(public_key, challenge, signature)
+                if public_key and challenge and signature
+                else None
+            )
+            done = residents.link(resident, identifier, kind, _as(resident), proof)
+        console.print(f"linked a {done.kind} (key version {done.key_version}, proof {done.proof})")
 
     _run(data_dir, work)
 
@@ -120,7 +146,9 @@ def consent_grant(
     category: Annotated[str, typer.Option(help="The data category")],
     purpose: Annotated[str, typer.Option(help="The purpose, e.g. crossing-assistance")],
     project: Annotated[list[str], typer.Option(help="A project in scope (repeatable)")],
-    days: Annotated[int | None, typer.Option(help="Expires after this many days")] = None,
+    days: Annotated[
+        int | None, typer.Option(help="Expires after this many days", min=1, max=MAX_DAYS)
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Record a resident's opt-in; prints the signed receipt."""
@@ -189,8 +217,10 @@ def grant_request(
 def grant_approve(
     request: str,
     why: Annotated[str, typer.Option(help="Why it is granted")],
-    days: Annotated[int, typer.Option(help="Valid for this many days")] = 30,
-    max_readings: Annotated[int | None, typer.Option(help="Most readings per read")] = None,
+    days: Annotated[int, typer.Option(help="Valid for this many days", min=1, max=MAX_DAYS)] = 30,
+    max_readings: Annotated[
+        int | None, typer.Option(help="Most readings per read", min=1, max=10_000)
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Grant a pending request; prints the grant token."""
@@ -231,7 +261,7 @@ def grant_list(data_dir: DataDir = None) -> None:
 
     def work(p: Platform) -> None:
         table = Table("id", "consumer", "dataset", "purpose", "status")
-        for r in p.store.access_requests():
+        for r in p.rights.access.requests(STAFF):
             table.add_row(r.id, r.consumer, r.dataset, r.purpose, r.status)
         console.print(table)
 

@@ -45,8 +45,8 @@ class Consents:
         self.ctx.resident(resident_id)
         if not PURPOSE_RE.match(purpose):
             raise Invalid("purpose must be a lower-case word such as crossing-assistance")
-        if not projects:
-            raise Invalid("name at least one project the consent is for")
+        if not projects or len(projects) > 64:
+            raise Invalid("name 1 to 64 projects the consent is for")
         scope = self._scope(sorted(set(projects)), category)
         now_ms = to_ms(self.ctx.clock.now())
         expires_ms = to_ms(expires_at) if expires_at is not None else None

@@ -1,5 +1,9 @@
 """The retention job: delete data past its project's declared retention, per category.
 
+Quarantined copies go too: at the shortest retention their project declares
+for what they hold (`expires_at`), and at the latest after
+`quarantine_retention_days`, whether held or replayed.
+
 It also keeps the pseudonymisation key on its schedule (rotate, then destroy a
 replaced key and its links after the grace period) and finishes any erasure
 whose key was not yet destroyed. Each run is recorded (store and ledger) with
@@ -42,6 +46,11 @@ class Retention:
                         if n:
                             detail["readings"].setdefault(project.id, {})[c.name] = n
                             removed += n
+                purged = w.tx.purge_quarantine(
+                    w.now_ms, w.now_ms - settings.quarantine_retention_days * DAY_MS
+                )
+                detail["quarantine"] = purged
+                removed += purged
                 links = 0
                 if expired:
                     links = w.tx.delete_links(below_version=max(expired) + 1)

@@ -28,10 +28,12 @@ def install(approvals: Approvals, registry: Registry, ledger: Ledger) -> None:
         return {"revoked": revoked}
 
     def disable_service(params: dict[str, Any], actor: Actor, why: str) -> dict[str, Any]:
-        # Services read this entry from the ledger/bus; the entry is the decision.
-        with ledger.write() as w:
-            w.record("service.disabled", actor, service=str(params["service"]), why=why)
-        return {"disabled": str(params["service"])}
+        """The service's state in the store says disabled (`Registry.service_disabled`)."""
+        return registry.services.set(params["service"], True, actor, why)
+
+    def enable_service(params: dict[str, Any], actor: Actor, why: str) -> dict[str, Any]:
+        return registry.services.set(params["service"], False, actor, why)
 
     approvals.register(ActionKind.REVOKE_VENDOR_FLEET, revoke_fleet)
     approvals.register(ActionKind.DISABLE_SERVICE, disable_service)
+    approvals.register(ActionKind.ENABLE_SERVICE, enable_service)

@@ -22,12 +22,14 @@ from charter.domain.errors import CharterError, Conflict, Invalid, NotFound
 from charter.domain.model import Actor
 from charter.domain.reasons import Reason
 from charter.ledger.log import Ledger
+from charter.registry.services import check_name
 from charter.store.base import PendingAction, Store
 
 
 class ActionKind(StrEnum):
     REVOKE_VENDOR_FLEET = "revoke_vendor_fleet"
     DISABLE_SERVICE = "disable_service"
+    ENABLE_SERVICE = "enable_service"
     ROTATE_LEDGER_KEY = "rotate_ledger_key"
     MASS_ERASURE = "mass_erasure"
     BULK_READ = "bulk_read"
@@ -36,16 +38,23 @@ class ActionKind(StrEnum):
 _STAFF = frozenset({Role.OPERATOR.value, Role.COUNCIL.value})
 
 
+def _service(params: dict[str, Any]) -> str:
+    return check_name(params.get("service"))
+
+
 @dataclass(frozen=True)
 class Rule:
     proposers: frozenset[str]
     approvers: frozenset[str]
     params: tuple[str, ...]  # required parameters
+    # Refuses bad parameters when proposed, so an approved action cannot fail on them.
+    check: Callable[[dict[str, Any]], object] | None = None
 
 
 RULES: dict[ActionKind, Rule] = {
     ActionKind.REVOKE_VENDOR_FLEET: Rule(_STAFF, _STAFF, ("vendor_id",)),
-    ActionKind.DISABLE_SERVICE: Rule(_STAFF, _STAFF, ("service",)),
+    ActionKind.DISABLE_SERVICE: Rule(_STAFF, _STAFF, ("service",), _service),
+    ActionKind.ENABLE_SERVICE: Rule(_STAFF, _STAFF, ("service",), _service),
     ActionKind.ROTATE_LEDGER_KEY: Rule(_STAFF, _STAFF, ()),
     ActionKind.MASS_ERASURE: Rule(_STAFF, _STAFF, ("scope",)),
     # Whoever may read personal data asks; the council or an auditor agrees.
@@ -93,6 +102,8 @@ class Approvals:
         missing = [p for p in rule.params if p not in params]
         if missing:
             raise Invalid(f"{kind} needs {', '.join(missing)}")
+        if rule.check is not None:
+            rule.check(params)
         now = to_ms(self.clock.now())
         action = PendingAction(
             id=secrets.token_hex(8),
@@ -140,10 +151,15 @@ class Approvals:
             w.record("approval.refused", actor, action=action_id, action_kind=kind.value, why=why)
         return _view(decided)
 
-    def consume(self, action_id: str, kind: ActionKind, proposer: str) -> dict[str, Any]:
-        """Use an approved action once (a bulk read): its parameters, then it is spent."""
+    def consume(self, action_id: str, kind: ActionKind, proposer: Actor) -> dict[str, Any]:
+        """Use an approved action once (a bulk read): its parameters, then it is spent.
+        Only by whoever proposed it: the same name in the same role."""
         action = self.store.get_pending_action(action_id)
-        if action is None or action.kind != kind.value or action.proposed_by != proposer:
+        if (
+            action is None
+            or action.kind != kind.value
+            or (action.proposed_by, action.proposed_role) != (proposer.name, proposer.role)
+        ):
             raise NotFound(f"approved action {action_id}")
         if action.status != "approved":
             raise CharterError(Reason.NEEDS_SECOND_PERSON, f"action {action_id} is {action.status}")

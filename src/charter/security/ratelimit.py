@@ -1,7 +1,14 @@
 """Token buckets per key (a device, a token): one flooder cannot starve the others.
 
-Time is passed in (milliseconds from the injectable clock), so tests need no
-sleeping. The map of buckets is bounded: the least recently seen keys go first.
+A bucket refills on the clock's monotonic side, never on the wall clock: a step
+of the wall clock forwards would otherwise pin a bucket (no refill until real
+time caught up with the last take) and a step back would hand out a full burst.
+The clock is injected, so tests need no sleeping. The map of buckets is bounded:
+the least recently seen keys go first.
+
+The buckets live in this process's memory: each gate or API process keeps its
+own, so with N processes a key may get up to N times the rate and burst (see
+docs/scaling.md). A restart refills them.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from charter.domain.clock import Clock, mono_ms
 from charter.domain.errors import CharterError
 from charter.domain.reasons import Reason
 
@@ -22,17 +30,21 @@ class _Bucket:
 
 
 class RateLimiter:
-    def __init__(self, rate_per_s: float, burst: int, *, max_keys: int = 100_000) -> None:
+    def __init__(
+        self, rate_per_s: float, burst: int, clock: Clock, *, max_keys: int = 100_000
+    ) -> None:
         if rate_per_s <= 0 or burst < 1:
             raise ValueError("rate must be positive and burst at least 1")
+        self.clock = clock
         self.rate_per_ms = rate_per_s / 1000.0
         self.burst = float(burst)
         self.max_keys = max_keys
         self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
         self._lock = threading.Lock()
 
-    def peek(self, key: str, now_ms: int) -> int:
+    def peek(self, key: str) -> int:
         """Like `take` but spends nothing: 0 if a token is free now."""
+        now_ms = mono_ms(self.clock)
         with self._lock:
             b = self._buckets.get(key)
             if b is None:
@@ -42,8 +54,9 @@ class RateLimiter:
                 return 0
             return max(1, math.ceil((1.0 - tokens) / self.rate_per_ms / 1000.0))
 
-    def take(self, key: str, now_ms: int) -> int:
+    def take(self, key: str) -> int:
         """Take one token: 0 if allowed, else how many seconds until one is free (≥ 1)."""
+        now_ms = mono_ms(self.clock)
         with self._lock:
             b = self._buckets.get(key)
             if b is None:

@@ -18,6 +18,7 @@ from charter.domain.reasons import Reason
 from charter.settings import Settings
 from charter.store.base import Store
 
+JWKS_LIFESPAN_S = 300
 EXTERNAL_ALGORITHMS = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256", "EdDSA")
 
 
@@ -26,7 +27,13 @@ class TokenVerifier:
         self.store, self.clock, self.settings = store, clock, settings
         self._jwks: jwt.PyJWKClient | None = None
         if settings.oidc_issuer and settings.oidc_jwks_url:
-            self._jwks = jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, timeout=5)
+            # The provider's key set is cached for JWKS_LIFESPAN_S, then fetched again:
+            # a key it withdrew stops verifying here within that bound. No per-key
+            # cache (PyJWT's `cache_keys` never expires: a withdrawn key would have
+            # kept verifying in a running process until its restart).
+            self._jwks = jwt.PyJWKClient(
+                settings.oidc_jwks_url, cache_keys=False, lifespan=JWKS_LIFESPAN_S, timeout=5
+            )
 
     def verify(self, token: str) -> Principal:
         s = self.settings

@@ -17,9 +17,11 @@ from pathlib import Path
 
 from charter.device import DeviceSigner
 from charter.domain.clock import FixedClock
+from charter.domain.consultation import APPROVE
 from charter.domain.disclosure import (
     Access,
     Area,
+    Capability,
     CategoryDisclosure,
     Indicator,
     Processing,
@@ -85,6 +87,9 @@ TRAFFIC_COUNT = DataCategory(
 )
 CROSSING_REQUEST = DataCategory(
     name="pedestrian.crossing_request",
+    # A fob holds its own Ed25519 key and sends the identifier derived from it
+    # (`charter.device.FobKey`); a resident links it by having it answer a
+    # challenge (`charter.sim.demo_residents.link_fob`).
     description="A resident's fob asks a crossing for more time; identifies the fob.",
     personal=True,
     retention_days=1,
@@ -141,12 +146,15 @@ def disclosure(
     *,
     personal: bool = False,
     area: Area = CITY_AREA,
+    capabilities: tuple[Capability, ...] = (Capability.ENVIRONMENTAL_SENSING,),
 ) -> ProjectDisclosure:
-    """A complete disclosure: contact, indicators, technology, area, a word per principle."""
+    """A complete disclosure: contact, indicators, technology and what it does, area,
+    a word per principle."""
     return ProjectDisclosure(
         contact="urban-data@example.city, +31 20 555 0100",
         indicators=indicators,
         technologies=technologies,
+        capabilities=list(capabilities),
         purposes=["public service", "planning"],
         privacy_statement="https://example.city/privacy/urban-data" if personal else None,
         impact_assessment="DPIA 2026-07, City of Example" if personal else None,
@@ -254,6 +262,7 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                         )
                     ],
                     personal=True,
+                    capabilities=(Capability.VEHICLE_DETECTION, Capability.TOKEN_READING),
                 ),
                 **common,
             ),
@@ -294,6 +303,7 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                             by="2025",
                         )
                     ],
+                    capabilities=(Capability.PRESENCE_DETECTION,),
                 ),
                 **common,
             ),
@@ -383,7 +393,7 @@ def register_projects(registry: Registry, *, consultation_over: bool = False) ->
     for project, target in plan:
         if target is ProjectStatus.CONSULTATION:
             continue
-        registry.approve(project.id, COUNCIL, "approved after consultation")
+        registry.decide(project.id, APPROVE, COUNCIL, "approved after consultation")
         registry.set_project_status(project.id, ProjectStatus.LIVE, SEEDER, "devices installed")
 
 

@@ -14,7 +14,7 @@ import httpx
 import uvicorn
 
 from charter.api.app import create_app
-from charter.auth import Role, issue_token
+from charter.auth import Role
 from charter.bootstrap import Platform
 from charter.sim import city as sample
 from charter.sim import demo_residents
@@ -115,7 +115,7 @@ def run(
 ) -> DemoSummary:
     city = prepare(platform, n_devices)
     tokens = {
-        role.value: issue_token(platform.store, platform.clock, f"demo-{role.value}", role)
+        role.value: platform.security.issuer.issue(f"demo-{role.value}", role)
         for role in (Role.OPERATOR, Role.COUNCIL, Role.AUDITOR)
     }
     app = create_app(platform)

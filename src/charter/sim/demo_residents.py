@@ -2,6 +2,8 @@
 
 Four residents link a crossing fob and choose differently: one opts in, one
 does not, one opts in and withdraws, one opts in and then erases everything.
+Each fob holds its own key and proves it is held when linked: the resident's
+app asks the platform for a challenge and the fob signs it (`link_fob`).
 Each fob asks a crossing for more time; the demo prints what the gate did
 with each request and what is held afterwards. A crossing app gets a grant
 for the purpose the first resident consented to and reads; that read is in
@@ -10,15 +12,15 @@ her access history.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable
 from datetime import timedelta
 
-from charter.auth import Role, issue_token
+from charter.auth import Role
 from charter.bootstrap import Platform
-from charter.device import SimReading
+from charter.device import FobKey, SimReading
 from charter.domain.clock import to_ms
 from charter.domain.model import Actor
+from charter.rights.residents import LinkResult, Proof, Residents
 from charter.sim import city as sample
 
 CROSSING = "pedestrian.crossing_request"
@@ -32,6 +34,13 @@ CHOICES = {
 }
 
 
+def link_fob(residents: Residents, resident_id: str, fob: FobKey, me: Actor) -> LinkResult:
+    """What a resident's app does: ask for a challenge, have the fob sign it, link."""
+    challenge, _expires = residents.challenge(resident_id, me)
+    proof = Proof(fob.public_key_b64, challenge, fob.answer(challenge))
+    return residents.link(resident_id, fob.identifier, "fob", me, proof)
+
+
 def show(platform: Platform, city: sample.City, say: Callable[[str], None]) -> dict[str, str]:
     """Run the residents' part of the demo; returns their tokens by name."""
     rights, now = platform.rights, platform.clock.now()
@@ -43,11 +52,12 @@ def show(platform: Platform, city: sample.City, say: Callable[[str], None]) -> d
         rid = rights.residents.create(DESK).id
         me = Actor(name=name, role="resident", subject=rid)
         ids[name] = rid
-        tokens[f"resident {name}"] = issue_token(
-            platform.store, platform.clock, name, Role.RESIDENT, subject=rid
+        tokens[f"resident {name}"] = platform.security.issuer.issue(
+            name, Role.RESIDENT, subject=rid
         )
-        fobs[name] = f"FOB-{secrets.token_hex(6)}"  # the raw fob exists only on the device
-        rights.residents.link(rid, fobs[name], "fob", me)
+        fob = FobKey()  # its key and its raw identifier exist only on the device
+        fobs[name] = fob.identifier
+        link_fob(rights.residents, rid, fob, me)
         if name != "ben":
             done = rights.consents.grant(
                 rid, category=CROSSING, purpose=PURPOSE, projects=[sample.TRAFFIC], actor=me
@@ -67,8 +77,8 @@ def show(platform: Platform, city: sample.City, say: Callable[[str], None]) -> d
     # A crossing app asks for the data, for the purpose Aiko consented to, and reads.
     app_id = "urn:ngsi-ld:Consumer:crossing-app"
     app = Actor(name="crossing-app", role="consumer", subject=app_id)
-    tokens["consumer crossing-app"] = issue_token(
-        platform.store, platform.clock, "crossing-app", Role.CONSUMER, subject=app_id
+    tokens["consumer crossing-app"] = platform.security.issuer.issue(
+        "crossing-app", Role.CONSUMER, subject=app_id
     )
     req = rights.access.request(
         app, dataset=sample.TRAFFIC, categories=[CROSSING], purpose=PURPOSE, why="demo"

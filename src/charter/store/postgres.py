@@ -45,6 +45,7 @@ ADVANCE_SEQS = (
 ANY_DEVICE = "SELECT 1 FROM devices WHERE id = ANY(%s::text[]) LIMIT 1"
 # Any 64-bit number, the same in every process: serialises partition creation.
 _PARTITION_LOCK = 0x63686172746572
+_LEDGER_LOCK = _PARTITION_LOCK + 2  # + 1 is the migrations' lock
 
 
 # A pooled connection idle for longer than this is tested before use.
@@ -121,6 +122,11 @@ def existing_partitions(conn: Connection) -> dict[str, int]:
 class PostgresTx(SqlTx):
     store: PostgresStore
 
+    def lock_ledger(self) -> int:
+        # One ledger writer at a time across every process, until this transaction ends.
+        self.conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LEDGER_LOCK})
+        return super().lock_ledger()
+
     def insert_readings(self, rows: Sequence[ReadingRow]) -> None:
         if not rows:
             return
@@ -180,6 +186,7 @@ class PostgresStore(SqlStore):
             tx = PostgresTx(conn)
             tx.store = self
             yield tx
+            tx.finish()
 
     def ensure_partitions(self, days: set[int]) -> None:
         """Create missing daily partitions in their own short transaction."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from charter.store import schema as s
@@ -122,6 +123,8 @@ class RightsTx(Protocol):
     def delete_readings_before(self, device_ids: Sequence[str], category: str, cut: int) -> int: ...
     def bump_rights_version(self) -> int: ...
     def rights_version(self) -> int: ...
+    def bulk_reads_since(self, reader: str, since: int) -> int: ...
+    def add_bulk_read(self, reader: str, at: int, records: int) -> None: ...
 
 
 class RightsStore(Protocol):
@@ -322,6 +325,24 @@ class SqlRightsTx:
         if res.rowcount == 0:
             self.conn.execute(v.insert().values(id=1, version=1))
         return self.rights_version()
+
+    def bulk_reads_since(self, reader: str, since: int) -> int:
+        """Lock the reader's window until commit, forget reads at or before `since`,
+        and return the records read since: every process over this store shares it."""
+        readers = s.bulk_readers
+        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
+        self.conn.execute(dialect.insert(readers).values(reader=reader).on_conflict_do_nothing())
+        # FOR UPDATE on PostgreSQL: a second process counting for this reader waits
+        # here (SQLite's single writer already serialises it).
+        lock = select(readers.c.reader).where(readers.c.reader == reader).with_for_update()
+        self.conn.execute(lock)
+        t = s.bulk_reads
+        self.conn.execute(delete(t).where(t.c.reader == reader, t.c.at <= since))
+        total = select(func.coalesce(func.sum(t.c.records), 0)).where(t.c.reader == reader)
+        return int(self.conn.execute(total).scalar_one())
+
+    def add_bulk_read(self, reader: str, at: int, records: int) -> None:
+        self.conn.execute(s.bulk_reads.insert().values(reader=reader, at=at, records=records))
 
 
 class SqlRightsStore:

@@ -81,7 +81,8 @@ Index(
     sqlite_where=readings.c.subject.isnot(None),
 )
 
-# Rejected readings that are not personal, kept whole so an operator can replay them.
+# Rejected readings that are certainly not personal, minimised (gate/hold.py) so an
+# operator can replay them; purged by the retention job (0009).
 quarantine = Table(
     "quarantine",
     metadata,
@@ -95,6 +96,9 @@ quarantine = Table(
     Column("detail", Text, nullable=False, server_default=""),
     Column("status", String(16), nullable=False, server_default="held"),
     Column("payload", LargeBinary, nullable=False),
+    # received_at + the shortest retention its project declares (0009)
+    Column("expires_at", BigInteger, nullable=True),
+    Index("quarantine_by_expiry", "expires_at"),
 )
 
 # The digest of decisions made on authenticated envelopes before revision 0009,
@@ -257,6 +261,15 @@ pending_actions = Table(
     Column("decided_at", BigInteger, nullable=True),
 )
 
+# City services switched off (or on again) by the two-person rule; a service not here runs.
+service_states = Table(
+    "service_states",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("status", String(16), nullable=False),  # disabled | enabled
+    Column("changed_at", BigInteger, nullable=False),
+)
+
 
 # --- residents' rights (charter.rights) -------------------------------------
 residents = Table(
@@ -351,4 +364,66 @@ rights_version = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("version", BigInteger, nullable=False),
+)
+
+# The bulk-read guard's sliding windows, shared by every process over the store:
+# one row per reader (locked while a read is counted) and its recent reads.
+bulk_readers = Table(
+    "bulk_readers",
+    metadata,
+    Column("reader", String(300), primary_key=True),
+)
+
+bulk_reads = Table(
+    "bulk_reads",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("reader", String(300), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("records", Integer, nullable=False),
+    Index("bulk_reads_by_reader", "reader", "at"),
+)
+
+# One row: bumped by every transaction that changes the register (vendors,
+# projects, devices, device keys), whichever process makes it; each gate reads
+# it once per batch and reloads its device directory when it moved (see
+# charter.gate.directory).
+register_version = Table(
+    "register_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
+)
+
+# One row: the trust policy the city adopted last (`charter policy apply`, POST
+# /policy/apply), which every process judges vendors and devices by. Absent
+# until a policy is first applied: the configured one is used meanwhile.
+trust_policy = Table(
+    "trust_policy",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("rules", Text, nullable=False),  # JSON, as TrustPolicy.model_dump_json()
+    Column("fingerprint", String(64), nullable=False),
+    Column("adopted_at", BigInteger, nullable=False),
+)
+
+# The public algorithm register: one entry per city service (domain/algorithm.py).
+algorithms = Table(
+    "algorithms",
+    metadata,
+    Column("service", String(64), primary_key=True),
+    Column("project_id", String(200), nullable=False, index=True),
+    Column("doc", Text, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# What each running service last reported (services/host.py), for `charter
+# services list` in any process: its state and its actuators' states.
+service_reports = Table(
+    "service_reports",
+    metadata,
+    Column("service", String(64), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("detail", Text, nullable=False),  # JSON: {"actuators": {id: state}, "why": …}
+    Column("updated_at", BigInteger, nullable=False),
 )

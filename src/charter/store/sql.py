@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, select, update
+from sqlalchemy import Engine, bindparam, delete, func, or_, select, update
 from sqlalchemy.engine import Connection
 
 from charter.domain.consultation import (
@@ -38,6 +38,7 @@ from charter.store.base import (
     TokenRecord,
 )
 from charter.store.rights import SqlRightsStore, SqlRightsTx
+from charter.store.services import SqlServicesStore, SqlServicesTx
 from charter.store.upsert import upsert
 
 READING_COLUMNS = (
@@ -51,19 +52,42 @@ READING_COLUMNS = (
 )
 
 
+def _ledger_size(conn: Connection) -> int:
+    # The next index, not count(*): an index look-up on both backends.
+    return (
+        int(conn.execute(select(func.coalesce(func.max(s.ledger_entries.c.idx), -1))).scalar_one())
+        + 1
+    )
+
+
 def _pk(result: Any) -> int:
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
 
 
-class SqlTx(SqlRightsTx):
+class SqlTx(SqlRightsTx, SqlServicesTx):
     """Writes through SQLAlchemy Core; backends override the hot paths."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.register_changed = False
+
+    def finish(self) -> None:
+        """Just before the commit: a transaction that changed the register bumps its version.
+
+        Here rather than in each write, so that whoever writes the register (any
+        service, any process) cannot forget it, and the version's row is locked
+        only for the moment of the commit.
+        """
+        if self.register_changed:
+            v = s.register_version
+            res = self.conn.execute(update(v).where(v.c.id == 1).values(version=v.c.version + 1))
+            if res.rowcount == 0:
+                self.conn.execute(v.insert().values(id=1, version=1))
 
     def put_vendor(self, vendor: Vendor, at: int) -> None:
+        self.register_changed = True
         upsert(
             self.conn,
             s.vendors,
@@ -77,6 +101,7 @@ class SqlTx(SqlRightsTx):
         )
 
     def put_project(self, project: Project, at: int) -> None:
+        self.register_changed = True
         upsert(
             self.conn,
             s.projects,
@@ -90,6 +115,7 @@ class SqlTx(SqlRightsTx):
         )
 
     def put_device(self, device: Device, at: int) -> None:
+        self.register_changed = True
         upsert(
             self.conn,
             s.devices,
@@ -135,10 +161,16 @@ class SqlTx(SqlRightsTx):
                         "detail": q.detail,
                         "status": q.status,
                         "payload": q.payload,
+                        "expires_at": q.expires_at,
                     }
                     for q in items
                 ],
             )
+
+    def purge_quarantine(self, now_ms: int, received_before: int) -> int:
+        q = s.quarantine
+        stmt = delete(q).where(or_(q.c.expires_at <= now_ms, q.c.received_at < received_before))
+        return int(self.conn.execute(stmt).rowcount)
 
     def set_quarantine_status(self, item_id: int, status: str, reason: str, detail: str) -> None:
         self.conn.execute(
@@ -202,6 +234,14 @@ class SqlTx(SqlRightsTx):
             )
         )
 
+    def lock_ledger(self) -> int:
+        # SQLite: the writer's BEGIN IMMEDIATE already excludes every other writer.
+        return _ledger_size(self.conn)
+
+    def set_checkpoint_note(self, size: int, note: str) -> None:
+        c = s.ledger_checkpoints
+        self.conn.execute(update(c).where(c.c.size == size).values(note=note))
+
     def add_token(self, token: TokenRecord) -> None:
         self.conn.execute(
             s.tokens.insert().values(
@@ -213,6 +253,11 @@ class SqlTx(SqlRightsTx):
                 subject=token.subject,
             )
         )
+
+    def revoke_token(self, digest: str) -> bool:
+        t = s.tokens
+        res = self.conn.execute(update(t).where(t.c.digest == digest).values(revoked=1))
+        return bool(res.rowcount)
 
     # consultation -------------------------------------------------------------
     def insert_consultation(self, c: Consultation) -> int:
@@ -284,6 +329,7 @@ class SqlTx(SqlRightsTx):
         )
 
     def put_device_key(self, key: DeviceKey) -> None:
+        self.register_changed = True
         t = s.device_keys
         values = {
             "device_id": key.device_id,
@@ -295,12 +341,20 @@ class SqlTx(SqlRightsTx):
         }
         upsert(self.conn, t, ("device_id", "key_id"), values)
 
+    def put_trust_policy(self, rules: str, fingerprint: str, at: int) -> None:
+        values = {"id": 1, "rules": rules, "fingerprint": fingerprint, "adopted_at": at}
+        upsert(self.conn, s.trust_policy, ("id",), values)
+
     def add_issuer_key(self, key: IssuerKey) -> None:
         self.conn.execute(
             s.issuer_keys.insert().values(
                 kid=key.kid, private_pem=key.private_pem, created_at=key.created_at
             )
         )
+
+    def set_service_status(self, name: str, status: str, at: int) -> None:
+        values = {"name": name, "status": status, "changed_at": at}
+        upsert(self.conn, s.service_states, ("name",), values)
 
     def put_pending_action(self, action: PendingAction) -> None:
         upsert(
@@ -322,7 +376,7 @@ class SqlTx(SqlRightsTx):
         )
 
 
-class SqlStore(SqlRightsStore):
+class SqlStore(SqlRightsStore, SqlServicesStore):
     """Reads and transactions over one SQLAlchemy engine."""
 
     tx_class: type[SqlTx] = SqlTx
@@ -333,7 +387,9 @@ class SqlStore(SqlRightsStore):
     @contextmanager
     def transaction(self) -> Iterator[SqlTx]:
         with self.engine.begin() as conn:
-            yield self.tx_class(conn)
+            tx = self.tx_class(conn)
+            yield tx
+            tx.finish()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -368,6 +424,16 @@ class SqlStore(SqlRightsStore):
         if project_id is not None:
             stmt = stmt.where(s.devices.c.project_id == project_id)
         return [Device.model_validate_json(r[0]) for r in self._rows(stmt)]
+
+    def read_register_version(self) -> int:
+        v = s.register_version
+        rows = self._rows(select(v.c.version).where(v.c.id == 1))
+        return int(rows[0][0]) if rows else 0
+
+    def read_trust_policy(self) -> str | None:
+        """The adopted trust policy's rules (JSON), None if none was applied yet."""
+        rows = self._rows(select(s.trust_policy.c.rules).where(s.trust_policy.c.id == 1))
+        return str(rows[0][0]) if rows else None
 
     def device_seq(self, device_id: str) -> int:
         rows = self._rows(select(s.devices.c.last_seq).where(s.devices.c.id == device_id))
@@ -423,6 +489,7 @@ class SqlStore(SqlRightsStore):
             detail=row.detail,
             status=row.status,
             payload=bytes(row.payload),
+            expires_at=row.expires_at,
         )
 
     def count_quarantine(self, status: str = "held") -> int:
@@ -458,7 +525,8 @@ class SqlStore(SqlRightsStore):
 
     # ledger -----------------------------------------------------------------
     def ledger_size(self) -> int:
-        return int(self._rows(select(func.count()).select_from(s.ledger_entries))[0][0])
+        with self.engine.connect() as conn:
+            return _ledger_size(conn)
 
     def ledger_node(self, level: int, idx: int) -> bytes:
         n = s.ledger_nodes
@@ -487,6 +555,13 @@ class SqlStore(SqlRightsStore):
         c = s.ledger_checkpoints
         rows = self._rows(select(c).order_by(c.c.size))
         return [StoredCheckpoint(r.size, r.at, bytes(r.root), r.note) for r in rows]
+
+    def ledger_checkpoint(self, size: int) -> StoredCheckpoint | None:
+        c = s.ledger_checkpoints
+        rows = self._rows(select(c).where(c.c.size == size))
+        return (
+            StoredCheckpoint(size, rows[0].at, bytes(rows[0].root), rows[0].note) if rows else None
+        )
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         c = s.ledger_checkpoints
@@ -646,6 +721,11 @@ class SqlStore(SqlRightsStore):
         if status is not None:
             stmt = stmt.where(t.c.status == status)
         return [_action(r) for r in self._rows(stmt)]
+
+    def disabled_services(self) -> list[str]:
+        t = s.service_states
+        rows = self._rows(select(t.c.name).where(t.c.status == "disabled").order_by(t.c.name))
+        return [r.name for r in rows]
 
 
 def _action(r: Any) -> PendingAction:

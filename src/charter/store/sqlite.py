@@ -99,6 +99,8 @@ class SqliteStore(SqlStore):
             conn.info[_WRITER] = True
             try:
                 with conn.begin():
-                    yield self.tx_class(conn)
+                    tx = self.tx_class(conn)
+                    yield tx
+                    tx.finish()
             finally:
                 conn.info.pop(_WRITER, None)

@@ -1,16 +1,31 @@
-"""A portable upsert: update the row with these keys, insert it if nothing was there."""
+"""An upsert: insert the row, or update the one with these keys, in one statement.
+
+`INSERT … ON CONFLICT (keys) DO UPDATE` in both stores (SQLAlchemy's dialect
+inserts). An update-then-insert is not atomic under PostgreSQL's READ COMMITTED:
+two transactions that both find no row both insert, and the second fails on the
+primary key. ON CONFLICT waits for the first and then updates its row.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Table
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 
-def upsert(conn: Connection, table: Any, keys: tuple[str, ...], values: dict[str, Any]) -> None:
-    # Runs inside the caller's write transaction, so update-then-insert is atomic.
-    match = [table.c[k] == values[k] for k in keys]
-    res = conn.execute(update(table).where(*match).values(**values))
-    if res.rowcount == 0:
-        conn.execute(table.insert().values(**values))
+def _insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def upsert(conn: Connection, table: Table, keys: tuple[str, ...], values: dict[str, Any]) -> None:
+    """`keys` must be the table's primary key or a unique index over exactly those columns."""
+    stmt = _insert(conn, table).values(**values)
+    changes = {name: stmt.excluded[name] for name in values if name not in keys}
+    if changes:
+        conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))
+    else:
+        conn.execute(stmt.on_conflict_do_nothing(index_elements=list(keys)))

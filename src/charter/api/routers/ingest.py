@@ -74,9 +74,11 @@ async def ingest(request: Request, p: PlatformDep) -> JSONResponse:
         ack: dict[str, Any] = outcome.to_json()  # carries reason and stage already
         if outcome.rejection.reason is Reason.RATE_LIMITED:
             ack["retry_after"] = retry_after(outcome.rejection.detail)
+        # Not the device id: a refused envelope's id may be anything (an unregistered
+        # name, an e-mail address), and the caller knows which envelope it sent.
         return problem(
             outcome.rejection.reason,
             outcome.rejection.detail,
-            **{k: v for k, v in ack.items() if k != "reason"},
+            **{k: v for k, v in ack.items() if k not in ("reason", "device")},
         )
     return JSONResponse(outcome.to_json())

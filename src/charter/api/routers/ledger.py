@@ -6,16 +6,19 @@ import base64
 from typing import Annotated, Any
 
 import msgspec
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 
-from charter.api.deps import PlatformDep
+from charter.api.deps import MAX_ROW_ID, PlatformDep
 from charter.domain.clock import iso
 from charter.domain.errors import Invalid
 from charter.ledger.checkpoint import vkey
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
-Index = Annotated[int, Query(ge=0)]
+# Indexes and sizes fit a signed 64-bit integer in every store; larger ones are refused.
+Index = Annotated[int, Query(ge=0, le=MAX_ROW_ID)]
+Size = Annotated[int, Query(ge=1, le=MAX_ROW_ID)]
 
 
 def _b64(h: bytes) -> str:
@@ -26,6 +29,18 @@ def _b64(h: bytes) -> str:
 def checkpoint(p: PlatformDep) -> str:
     """The latest signed checkpoint, as a C2SP signed note."""
     return p.ledger.checkpoint().note
+
+
+@router.post("/cosignature", response_class=PlainTextResponse)
+async def cosignature(request: Request, p: PlatformDep) -> str:
+    """Hand in a witness's cosignature (C2SP `cosignature/v1`) of a checkpoint.
+
+    The body is the cosigned note (text). It is kept only if a configured
+    witness (`ledger_witnesses`) cosigned a checkpoint the ledger signed;
+    the answer is the checkpoint's note as now stored, with every cosignature.
+    """
+    note = (await request.body()).decode("utf-8", errors="replace")
+    return await run_in_threadpool(p.ledger_witnesses.accept, note)
 
 
 @router.get("/key")
@@ -49,9 +64,7 @@ def key(
 
 
 @router.get("/entries")
-def entries(
-    p: PlatformDep, start: Index = 0, end: Annotated[int, Query(ge=1)] = 100
-) -> list[dict[str, Any]]:
+def entries(p: PlatformDep, start: Index = 0, end: Size = 100) -> list[dict[str, Any]]:
     if end - start > 1000 or end <= start:
         raise Invalid("ask for between 1 and 1000 entries, with start < end")
     return [
@@ -67,7 +80,7 @@ def entries(
 
 
 @router.get("/proof/inclusion")
-def inclusion(p: PlatformDep, index: Index, size: Annotated[int, Query(ge=1)]) -> dict[str, Any]:
+def inclusion(p: PlatformDep, index: Index, size: Size) -> dict[str, Any]:
     if index >= size:
         raise Invalid("index must be below size")
     try:
@@ -78,9 +91,7 @@ def inclusion(p: PlatformDep, index: Index, size: Annotated[int, Query(ge=1)]) -
 
 
 @router.get("/proof/consistency")
-def consistency(
-    p: PlatformDep, old: Annotated[int, Query(ge=0)], new: Annotated[int, Query(ge=0)]
-) -> dict[str, Any]:
+def consistency(p: PlatformDep, old: Index, new: Index) -> dict[str, Any]:
     if old > new:
         raise Invalid("old must not exceed new")
     try:

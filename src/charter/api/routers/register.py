@@ -8,17 +8,15 @@ contact details are kept apart and never returned.
 from __future__ import annotations
 
 import json
-from datetime import datetime
-from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from charter.api.deps import Council, Operator, PlatformDep
 from charter.domain.clock import iso
-from charter.domain.consultation import Stance
+from charter.domain.consultation import Stance, Verdict
 from charter.domain.errors import CharterError, NotFound
 from charter.domain.model import Project
 from charter.domain.reasons import Reason
@@ -56,21 +54,16 @@ class ResponseIn(BaseModel):
     response: Annotated[str, Field(max_length=100_000)]
 
 
-class Outcome(StrEnum):
-    APPROVE = "approve"
-    REJECT = "reject"
-
-
 class DecisionIn(BaseModel):
-    outcome: Outcome
+    outcome: Verdict
     why: Annotated[str, Field(min_length=1, max_length=2000)]
-    at: datetime | None = None
+    at: AwareDatetime | None = None
 
 
 class AmendmentIn(BaseModel):
     project: Project
     why: Annotated[str, Field(min_length=1, max_length=2000)]
-    at: datetime | None = None
+    at: AwareDatetime | None = None
 
 
 # exports ---------------------------------------------------------------------------
@@ -128,22 +121,7 @@ def list_comments(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[dict[str, Any]]:
     """Comments of the project's consultations: text, stance and theme; never who wrote them."""
-    if p.store.get_project(project_id) is None:
-        raise NotFound(project_id)
-    out: list[dict[str, Any]] = []
-    for c in p.store.consultations(project_id):
-        for m in p.store.comments(c.id, after_id=after, limit=max(1, min(limit, 1000))):
-            out.append(
-                {
-                    "id": m.id,
-                    "consultation": c.id,
-                    "at": iso(m.at),
-                    "stance": m.stance.value,
-                    "text": m.text,
-                    "theme": m.theme_id,
-                }
-            )
-    return out[: max(1, min(limit, 1000))]
+    return export.comment_records(p.store, project_id, after, limit)
 
 
 @router.post("/register/projects/{project_id}/comments", status_code=201)
@@ -184,10 +162,10 @@ def respond(theme_id: ThemeId, body: ResponseIn, p: PlatformDep, actor: Operator
 
 @router.post("/projects/{project_id}/decision")
 def decide(project_id: str, body: DecisionIn, p: PlatformDep, actor: Council) -> Project:
-    """The council approves or rejects, after the consultation ended, every theme answered."""
-    if body.outcome is Outcome.APPROVE:
-        return p.registry.approve(project_id, actor, body.why, body.at)
-    return p.registry.reject(project_id, actor, body.why, body.at)
+    """The council approves or rejects, after the consultation ended, every theme answered.
+
+    The one way a project or an amendment is approved: the decision and its reasons."""
+    return p.registry.decide(project_id, body.outcome, actor, body.why, body.at)
 
 
 @router.post("/projects/{project_id}/amendments")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, NoReturn
 
 from fastapi import APIRouter, Body
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-from charter.api.deps import Council, Operator, PlatformDep
+from charter.api.deps import Operator, PlatformDep
 from charter.domain.errors import CharterError, NotFound
 from charter.domain.model import Device, DeviceStatus, Project, ProjectStatus, Vendor
 from charter.domain.reasons import Reason
@@ -19,7 +18,7 @@ router = APIRouter(tags=["registry"])
 class Why(BaseModel):
     why: Annotated[str, Field(min_length=1, max_length=2000)]
     # When the change takes effect: omitted means now; earlier is refused (BACKDATED).
-    at: datetime | None = None
+    at: AwareDatetime | None = None
 
 
 class ProjectStatusChange(Why):
@@ -82,14 +81,6 @@ def open_consultation(
     project_id: str, body: Annotated[Why, Body()], p: PlatformDep, actor: Operator
 ) -> Project:
     return p.registry.open_consultation(project_id, actor, body.why, body.at)
-
-
-@router.post("/projects/{project_id}/approve")
-def approve_project(
-    project_id: str, body: Annotated[Why, Body()], p: PlatformDep, actor: Council
-) -> Project:
-    """The council's explicit approval, recorded with who approved and why."""
-    return p.registry.approve(project_id, actor, body.why, body.at)
 
 
 @router.post("/projects/{project_id}/status")

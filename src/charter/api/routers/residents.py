@@ -5,33 +5,44 @@ Every route under /residents/{id} is for that resident alone, with their own tok
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from charter.api.deps import Operator, PlatformDep, Resident
-from charter.auth import Role, issue_token
 from charter.domain.clock import iso
-from charter.domain.errors import Invalid
 from charter.rights.consent import ConsentResult
+from charter.rights.residents import LinkResult, Proof
 from charter.rights.subject import consent_json
 
 router = APIRouter(tags=["residents"])
 
 
+class ProofIn(BaseModel):
+    public_key: Annotated[str, Field(min_length=1, max_length=100)]
+    challenge: Annotated[str, Field(min_length=1, max_length=1000)]
+    signature: Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class LinkRequest(BaseModel):
     identifier: Annotated[str, Field(min_length=4, max_length=256)]
     kind: Annotated[str, Field(min_length=1, max_length=32)] = "fob"
+    proof: ProofIn | None = None
+
+
+class VerifiedLinkRequest(BaseModel):
+    identifier: Annotated[str, Field(min_length=4, max_length=256)]
+    kind: Annotated[str, Field(min_length=1, max_length=32)] = "fob"
+    why: Annotated[str, Field(min_length=1, max_length=2000)]
 
 
 class ConsentRequest(BaseModel):
     category: Annotated[str, Field(min_length=1, max_length=64)]
     purpose: Annotated[str, Field(min_length=1, max_length=64)]
     projects: Annotated[list[str], Field(min_length=1, max_length=64)]
-    expires_at: datetime | None = None
+    expires_at: AwareDatetime | None = None  # with an offset: never the server's local time
 
 
 class ReceiptCheck(BaseModel):
@@ -48,9 +59,8 @@ def _consent_out(done: ConsentResult) -> dict[str, Any]:
 @router.post("/residents", status_code=201)
 def create_resident(p: PlatformDep, actor: Operator) -> dict[str, Any]:
     """Enrol a resident: a pseudonymous id and their own token (shown once)."""
-    record = p.rights.residents.create(actor)
-    token = issue_token(p.store, p.clock, "resident", Role.RESIDENT, subject=record.id)
-    return {"id": record.id, "created_at": iso(record.created_at), "token": token}
+    done = p.rights.residents.enrol(actor)
+    return {"id": done.record.id, "created_at": iso(done.record.created_at), "token": done.token}
 
 
 @router.get("/residents/{resident_id}")
@@ -81,13 +91,40 @@ def erase_resident(resident_id: str, p: PlatformDep, actor: Resident) -> dict[st
     return p.rights.subject.erase(resident_id, actor)
 
 
+def _link_out(done: LinkResult) -> dict[str, Any]:
+    return {
+        "kind": done.kind,
+        "key_version": done.key_version,
+        "linked_at": iso(done.created_at),
+        "proof": done.proof,
+    }
+
+
+@router.post("/residents/{resident_id}/identifiers/challenge")
+def link_challenge(resident_id: str, p: PlatformDep, actor: Resident) -> dict[str, Any]:
+    """A challenge for my fob to sign, to prove I hold it (valid five minutes)."""
+    challenge, expires = p.rights.residents.challenge(resident_id, actor)
+    return {"challenge": challenge, "expires_at": iso(expires)}
+
+
 @router.post("/residents/{resident_id}/identifiers", status_code=201)
 def link_identifier(
     resident_id: str, body: LinkRequest, p: PlatformDep, actor: Resident
 ) -> dict[str, Any]:
-    """Link an identifier a device sees (fob, app, vehicle tag); only its keyed digest is kept."""
-    done = p.rights.residents.link(resident_id, body.identifier, body.kind, actor)
-    return {"kind": done.kind, "key_version": done.key_version, "linked_at": iso(done.created_at)}
+    """Link an identifier a device sees (fob, app, vehicle tag) with `proof` that I hold it
+    (the fob's public key and its signature over a challenge); only its keyed digest is kept."""
+    proof = Proof(**body.proof.model_dump()) if body.proof is not None else None
+    return _link_out(p.rights.residents.link(resident_id, body.identifier, body.kind, actor, proof))
+
+
+@router.post("/residents/{resident_id}/identifiers/verified", status_code=201)
+def link_verified_identifier(
+    resident_id: str, body: VerifiedLinkRequest, p: PlatformDep, actor: Operator
+) -> dict[str, Any]:
+    """An operator links an identifier they saw the resident hold (`why`: how); on the ledger."""
+    return _link_out(
+        p.rights.residents.link_verified(resident_id, body.identifier, body.kind, actor, body.why)
+    )
 
 
 @router.get("/residents/{resident_id}/consents")
@@ -100,8 +137,6 @@ def give_consent(
     resident_id: str, body: ConsentRequest, p: PlatformDep, actor: Resident
 ) -> dict[str, Any]:
     """Opt in to one category for one purpose, for the named live projects."""
-    if body.expires_at is not None and body.expires_at.tzinfo is None:
-        raise Invalid("give expires_at with an offset, e.g. 2027-01-01T00:00:00Z")
     done = p.rights.consents.grant(
         resident_id,
         category=body.category,

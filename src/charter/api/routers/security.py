@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from charter.api.deps import PlatformDep, require
-from charter.auth import Role
-from charter.domain.errors import CharterError, Invalid
+from charter.auth import Role, issuer_jwks
+from charter.domain.errors import Invalid
 from charter.domain.model import Actor, Firmware
-from charter.domain.reasons import Reason
 from charter.domain.sbom import SbomError, parse_cyclonedx
-from charter.policy.loader import PolicyFileError, load_policy
 from charter.security import roles
 from charter.security.approvals import ActionKind
 from charter.store.base import DeviceKey
@@ -42,15 +37,9 @@ def policy_check(p: PlatformDep) -> list[dict[str, object]]:
 
 @router.post("/policy/apply")
 def policy_apply(body: WhyBody, p: PlatformDep, actor: PolicyChanger) -> dict[str, Any]:
-    """Re-read the policy file and re-judge everything; failing devices are suspended."""
-    trust = p.security.trust
-    policy = trust.policy
-    if p.settings.trust_policy_file is not None:
-        try:
-            policy = load_policy(p.settings.trust_policy_file)
-        except (OSError, PolicyFileError) as exc:
-            raise Invalid(f"the policy file cannot be used: {exc.__class__.__name__}") from None
-    out = trust.set_policy(policy, actor, body.why)
+    """Re-read the policy file, adopt it for every process and re-judge everything;
+    failing devices are suspended."""
+    policy, out = p.security.trust.apply_configured(actor, body.why)
     return {
         "policy": policy.fingerprint(),
         "vendors_changed": out.vendors_changed,
@@ -155,14 +144,4 @@ def refuse(action_id: str, body: WhyBody, p: PlatformDep, actor: Staff) -> dict[
 @router.get("/auth/jwks")
 def jwks(p: PlatformDep) -> dict[str, Any]:
     """The embedded issuer's public keys (RFC 7517), so others can verify its tokens."""
-    keys = []
-    for k in p.store.issuer_keys():
-        private = serialization.load_pem_private_key(k.private_pem.encode(), password=None)
-        if not isinstance(private, Ed25519PrivateKey):
-            raise CharterError(Reason.CONFLICT, "unexpected issuer key type")
-        raw = private.public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
-        x = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-        keys.append({"kty": "OKP", "crv": "Ed25519", "x": x, "kid": k.kid, "alg": "EdDSA"})
-    return {"keys": keys}
+    return issuer_jwks(p.store)

@@ -14,15 +14,15 @@ KEY_EXPIRED; and RATE_LIMITED, which may have come before it) are moved to the
 claim. The others were made on authenticated envelopes and get the legacy
 digest b"", which matches their (device, seq) alone.
 
-Revision ID: seq_decisions
-Revises: 0008
+Revision ID: 0014
+Revises: 0013
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "seq_decisions"
-down_revision = "0008"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,55 @@
+"""What a city service is: declared inputs, its state, and the commands it asks for."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """One admitted, non-personal reading as a service sees it."""
+
+    device_id: str
+    project_id: str
+    category: str
+    observed_at_ms: int
+    received_at_ms: int
+    seq: int
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A command a service asks for; the host signs it and sends it."""
+
+    target: str  # the actuator's device URN
+    action: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+class Service(ABC):
+    """A consumer of admitted data. Subclasses keep their own state."""
+
+    #: The service's name on the algorithm register.
+    name: str
+    #: The data categories it consumes; its register entry must list each.
+    categories: frozenset[str]
+
+    @property
+    @abstractmethod
+    def actuators(self) -> Sequence[str]:
+        """The device URNs of the actuators it commands."""
+
+    @abstractmethod
+    def on_readings(self, readings: Sequence[Reading], now_ms: int) -> list[Intent]:
+        """Take newly admitted readings; return the commands they call for."""
+
+    def on_tick(self, now_ms: int) -> list[Intent]:
+        """Called periodically (timers, expiries); no commands by default."""
+        return []
+
+    def on_stop(self) -> None:  # noqa: B027 - optional hook
+        """Called when the host stops feeding the service (project retired, disabled)."""

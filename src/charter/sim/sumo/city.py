@@ -1,0 +1,226 @@
+"""A real street network as a Charter city: loops and signal controllers as devices.
+
+Every induction loop on a signal's approach lane is a registered device of the
+sample city's traffic project that signs its counts and sends them through the
+gate; every signal is a controller (an actuator with its own device entry)
+that verifies the platform's commands. The platform runs on the simulation's
+clock, so a scenario is reproducible from its seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from charter.bootstrap import Platform, build
+from charter.device import DeviceSigner, SimReading
+from charter.domain.algorithm import AlgorithmEntry, Figure, Risk
+from charter.domain.clock import FixedClock
+from charter.domain.model import Actor, Device, Location, urn
+from charter.services.signals import AdaptiveSignals, Junction, PlanPhase
+from charter.settings import Settings
+from charter.sim import city as sample
+from charter.sim.sumo.controller import SumoSignal, fixed_time_plan
+
+OPERATOR = Actor(name="sim-operator", role="operator")
+START = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
+LOOP_SETBACK_M = 30.0
+COUNT_PERIOD_S = 60
+
+
+def safe_id(text: str) -> str:
+    """A device id part from a SUMO id (URN-safe)."""
+    return "".join(c if c.isalnum() or c in "-." else "-" for c in text)[:120]
+
+
+@dataclass
+class Loop:
+    sumo_id: str
+    lane: str
+    signer: DeviceSigner
+    links: tuple[int, ...]
+    tls: str
+    seq: int = 0
+
+
+@dataclass
+class SignalCity:
+    platform: Platform
+    clock: FixedClock
+    loops: list[Loop]
+    junctions: list[Junction]
+    additional: Path
+    controllers: dict[str, SumoSignal] = field(default_factory=dict)
+
+    def loops_file(self) -> Path:
+        return self.additional
+
+    def attach_controllers(
+        self, traci: Any, net: Any, rules: dict[str, Any], silence_s: float
+    ) -> None:
+        """One controller per signal, in the simulation, verifying the platform's commands."""
+        key = self.platform.security.commands.public_key_b64
+        channel = self.platform.services.channel
+        for j in self.junctions:
+            tls = j.controller.rsplit(":", 1)[1].removeprefix("signal-")
+            tls_id = self._tls_ids[tls]
+            ctrl = SumoSignal(
+                j.controller,
+                tls_id,
+                traci,
+                rules[tls_id],
+                fixed_time_plan(net, tls_id),
+                key,
+                self.clock,
+                timedelta(seconds=silence_s),
+            )
+            self.controllers[tls_id] = ctrl
+            channel.attach(ctrl)  # type: ignore[attr-defined]
+
+    _tls_ids: dict[str, str] = field(default_factory=dict)
+
+    def send_counts(self, traci: Any) -> int:
+        """Each loop signs its last interval's count; the gate decides them in one batch."""
+        now = self.clock.now()
+        bodies = []
+        for loop in self.loops:
+            n = traci.inductionloop.getLastIntervalVehicleNumber(loop.sumo_id)
+            speed = traci.inductionloop.getLastIntervalMeanSpeed(loop.sumo_id)
+            loop.seq += 1
+            reading = SimReading(
+                "traffic.count",
+                now,
+                {"vehicles": int(n), "mean_speed": round(max(0.0, speed) * 3.6, 1)},
+                {"vehicles": "count", "mean_speed": "km/h"},
+            )
+            bodies.append(loop.signer.envelope(loop.seq, now, [reading]))
+        outcomes = self.platform.gate.ingest(bodies)
+        return sum(o.admitted for o in outcomes)
+
+
+def adaptive_entry() -> AlgorithmEntry:
+    return AlgorithmEntry(
+        service="adaptive-signals",
+        project_id=sample.TRAFFIC,
+        name="Adaptive signal timing",
+        purpose="Signal timing that follows the traffic, so that fewer people wait at red.",
+        data_used=["traffic.count"],
+        how_it_decides=(
+            "Every five minutes it adds up the vehicles each approach lane's loop counted, "
+            "computes Webster's cycle length and gives each phase a share of green in "
+            "proportion to its busiest lane, never below the phase's minimum green or above "
+            "its maximum."
+        ),
+        human_oversight=(
+            "Traffic engineers set each phase's minimum and maximum green in the controller's "
+            "program; the controller refuses anything unsafe and runs its own plan alone."
+        ),
+        risks=[
+            Risk(
+                risk="A broken loop could starve an approach.",
+                mitigation="Minimum greens are kept; stuck loops are reported to the operator.",
+            ),
+            Risk(
+                risk="Losing the platform mid-plan.",
+                mitigation="Each controller falls back to its own fixed-time plan within two "
+                "heartbeats, through its yellow and all-red.",
+            ),
+        ],
+        figures=[Figure(name="safety violations", value=0, measured_by="charter sim outage")],
+        actuators=["signal controller"],
+        accountable="Traffic department",
+        contact="traffic@example.org",
+    )
+
+
+def build_city(net: Any, data_dir: Path, *, heartbeat_s: float = 1.0) -> SignalCity:
+    """The sample city on this network: its projects, a loop per approach lane, a controller."""
+    clock = FixedClock(START)
+    settings = Settings(data_dir=data_dir, service_heartbeat_s=heartbeat_s)
+    platform = build(settings, clock=clock)
+    sample.register_projects(platform.registry)
+    loops: list[Loop] = []
+    junctions: list[Junction] = []
+    tls_ids: dict[str, str] = {}
+    lines = ["<additional>"]
+    for tls in net.getTrafficLights():
+        if not tls.getPrograms():
+            continue
+        tls_id = tls.getID()
+        short = safe_id(tls_id)[:40] + f"-{len(tls_ids)}"
+        tls_ids[short] = tls_id
+        controller = urn("Device", f"signal-{short}")
+        x, y = tls.getConnections()[0][0].getShape()[-1]
+        where = _lat_lon(net, x, y)
+        _register(platform, controller, "signal-controller", where)
+        lanes: dict[str, list[int]] = {}
+        for in_lane, _out, index in tls.getConnections():
+            lanes.setdefault(in_lane.getID(), []).append(index)
+        loop_map: dict[str, tuple[int, ...]] = {}
+        for lane_id, links in sorted(lanes.items()):
+            lane = net.getLane(lane_id)
+            if lane.getEdge().getFunction() in {"walkingarea", "crossing"} or not lane.allows(
+                "passenger"
+            ):
+                continue
+            sumo_id = f"loop_{lane_id}"
+            pos = max(0.5, lane.getLength() - LOOP_SETBACK_M)
+            lines.append(
+                f'  <inductionLoop id="{sumo_id}" lane="{lane_id}" pos="{pos:.1f}" '
+                f'period="{COUNT_PERIOD_S}" file="/dev/null"/>'
+            )
+            signer = DeviceSigner(urn("Device", f"loop-{safe_id(lane_id)}"))
+            _register(platform, signer, "induction-loop", where)
+            loops.append(Loop(sumo_id, lane_id, signer, tuple(links), tls_id))
+            loop_map[signer.device_id] = tuple(links)
+        program = next(iter(tls.getPrograms().values()))
+        phases = tuple(
+            PlanPhase(
+                ph.state,
+                float(ph.duration),
+                float(ph.minDur if ph.minDur not in (None, -1) else ph.duration),
+                float(ph.maxDur if ph.maxDur not in (None, -1) else ph.duration),
+            )
+            for ph in program.getPhases()
+        )
+        junctions.append(Junction(controller, phases, loop_map))
+    lines.append("</additional>")
+    additional = data_dir / "loops.add.xml"
+    additional.write_text("\n".join(lines) + "\n")
+    platform.algorithms.register(adaptive_entry(), OPERATOR, "adaptive signal timing")
+    city = SignalCity(platform, clock, loops, junctions, additional)
+    city._tls_ids = tls_ids
+    return city
+
+
+def _lat_lon(net: Any, x: float, y: float) -> Location | None:
+    """Where a point of the network is on Earth, if the net file's projection can be used."""
+    try:
+        lon, lat = net.convertXY2LonLat(x, y)
+    except (RuntimeError, ImportError):  # pyproj missing or no projection: no location
+        return None
+    return Location(lat=lat, lon=lon)
+
+
+def _register(
+    platform: Platform, who: DeviceSigner | str, modality: str, where: Location | None
+) -> None:
+    signer = who if isinstance(who, DeviceSigner) else DeviceSigner(who)
+    platform.registry.register_device(
+        Device(
+            id=signer.device_id,
+            vendor_id=sample.TRUSTED,
+            project_id=sample.TRAFFIC,
+            modality=modality,
+            location=where,
+            categories=["traffic.count"],
+            public_key=signer.public_key_b64,
+        ),
+        OPERATOR,
+    )
+
+
+def adaptive_service(city: SignalCity, update_s: float = 300.0) -> AdaptiveSignals:
+    return AdaptiveSignals(city.junctions, update_s=update_s, interval_s=COUNT_PERIOD_S)
