@@ -152,6 +152,8 @@ class Gate:
 
     def prepare(self, items: list[EnvelopeItem]) -> list[EnvelopeItem]:
         """Run the stages that need no lock (decode, authenticate, readings) on items."""
+        # The register as it is now, in any process: a key changed elsewhere counts.
+        self.directory.refresh()
         batch = Batch(items, to_ms(self.clock.now()))
         for stage in self.stages[: self.UNLOCKED]:
             stage(batch)
