@@ -104,3 +104,21 @@ def air_reading(t: datetime, pm25: object = 12.5, **extra: object) -> SimReading
 @pytest.fixture
 def city(platform: Platform) -> SampleCity:
     return SampleCity(platform)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_platform(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FixedClock
+) -> Iterator[Platform]:
+    """A platform on SQLite, then on a fresh PostgreSQL database."""
+    from tests.services import pg_database
+
+    if request.param == "sqlite":
+        p = build(Settings(data_dir=tmp_path / "data"), clock=clock)
+        yield p
+        p.close()
+        return
+    with pg_database() as url:
+        p = build(Settings(data_dir=tmp_path / "data", database_url=url), clock=clock)
+        yield p
+        p.close()

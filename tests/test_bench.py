@@ -96,3 +96,12 @@ def test_consent_bench_admits_personal_readings_only_with_consent() -> None:
     # One resident in five holds a valid consent; with the stage off all are admitted.
     assert result.admitted_personal_without == 100
     assert 0 < result.admitted_personal_with < 50
+
+
+def test_strangers_bench_refuses_every_strangers_envelope_once() -> None:
+    from charter.bench.strangers import run_strangers
+
+    figures = run_strangers(honest_envelopes=20, strangers=1, stranger_bytes=50_000)
+    # Refused on the header: one decision per envelope, whatever it claims to carry.
+    assert figures["strangers_refused"] == figures["stranger_envelopes"]
+    assert set(figures) >= {"honest_p50_ms_alone", "honest_p50_ms_flooded", "p99_ratio"}

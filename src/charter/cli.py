@@ -18,6 +18,7 @@ from charter.bootstrap import Platform, build
 from charter.cli_errors import CharterGroup
 from charter.domain.errors import CharterError
 from charter.domain.model import Actor
+from charter.registry.service import key_fingerprint
 from charter.rights import cli as rights_cli
 from charter.services.cli import services_app
 from charter.settings import Settings
@@ -44,6 +45,8 @@ report_app = typer.Typer(help="Reports computed from the platform's records.", n
 app.add_typer(report_app, name="report")
 policy_app = typer.Typer(help="The city's vendor trust policy.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
+device_app = typer.Typer(help="Devices on the register.", no_args_is_help=True)
+app.add_typer(device_app, name="device")
 app.add_typer(rights_cli.resident_app, name="resident")
 app.add_typer(rights_cli.consent_app, name="consent")
 app.add_typer(rights_cli.grant_app, name="grant")
@@ -425,6 +428,25 @@ def quarantine_replay(
     platform.close()
 
 
+@device_app.command("reenrol")
+def device_reenrol(
+    device: str,
+    public_key: Annotated[str, typer.Option(help="The new Ed25519 public key, base64")],
+    why: Annotated[str, typer.Option(help="Why the device starts over")],
+    data_dir: DataDir = None,
+) -> None:
+    """Start a device over with a new key; its sequence resets (recorded on the ledger)."""
+    platform = _platform(data_dir)
+    try:
+        d = platform.registry.reenrol_device(device, public_key, CLI_ACTOR, why)
+        print(json.dumps({"device": d.id, "key": key_fingerprint(d.public_key), "seq": -1}))
+    except CharterError as e:
+        console.print(f"[red]{e.reason.value}[/red] {e.detail}")
+        raise typer.Exit(1) from None
+    finally:
+        platform.close()
+
+
 @bench_app.command("ingest")
 def bench_ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
@@ -544,6 +566,29 @@ def bench_outage(
         print(json.dumps(figures))
     if result.acked_but_missing or result.stored_twice:
         raise typer.Exit(1)
+
+
+@bench_app.command("strangers")
+def bench_strangers(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    honest: Annotated[int, typer.Option(help="Honest envelopes per phase")] = 300,
+    strangers: Annotated[int, typer.Option(help="Threads sending strangers' envelopes")] = 4,
+    size: Annotated[int, typer.Option(help="Bytes per stranger's envelope")] = 1_350_000,
+) -> None:
+    """Honest devices' latency alone and beside strangers' huge envelopes."""
+    from charter.bench.strangers import run_strangers
+
+    f = run_strangers(honest, strangers, size, progress=lambda m: console.print(f"[dim]{m}[/dim]"))
+    table = Table(title=f"strangers: {strangers} threads of {f['stranger_bytes']:,}-byte envelopes")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("honest p50 alone", f"{f['honest_p50_ms_alone']} ms")
+    table.add_row("honest p50 beside the strangers", f"{f['honest_p50_ms_flooded']} ms")
+    table.add_row("ratio", f"{f['p50_ratio']}")
+    table.add_row("strangers' envelopes refused", f"{f['strangers_refused']:,}")
+    console.print(table)
+    if as_json:
+        print(json.dumps(f))
 
 
 @policy_app.command("check")

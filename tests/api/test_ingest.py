@@ -15,6 +15,7 @@ from charter.device import DeviceSigner, SimReading
 from charter.domain.clock import FixedClock
 from charter.domain.model import urn
 from charter.settings import Settings
+from charter.sim.city import AIR
 from tests.api.support import assert_problem, water
 from tests.conftest import SampleCity, air_reading
 
@@ -187,6 +188,40 @@ def test_an_unauthenticated_envelope_is_not_kept_in_quarantine(
     # An authenticated one of an untrusted vendor is kept for an operator.
     assert_problem(client.post("/ingest", content=_untrusted_vendor(city)), 403, "VENDOR_UNTRUSTED")
     assert platform.store.count_quarantine("held") == 1
+
+
+def test_a_forgery_naming_a_real_envelope_changes_nothing_for_it(
+    client: TestClient, platform: Platform, city: SampleCity, clock: FixedClock
+) -> None:
+    forger = DeviceSigner(city.air.device_id)  # the device's name, not its key
+    fake = forger.envelope(5, clock.now(), [air_reading(clock.now(), pm25=666.0)])
+    assert_problem(client.post("/ingest", content=fake), 401, "BAD_SIGNATURE")
+    r = client.post("/ingest", content=city.envelope(city.air, seq=5))
+    assert r.status_code == 200 and r.json()["admitted"] == 1, r.text
+    # Counted among all refusals, but not against the project whose device it named.
+    assert platform.store.rejections_by_reason() == {"BAD_SIGNATURE": 1}
+    assert platform.store.rejections_by_reason_of(AIR) == {}
+
+
+def test_a_strangers_huge_envelope_is_refused_on_its_header(
+    client: TestClient, city: SampleCity
+) -> None:
+    """An unregistered device's envelope is refused without its readings being
+    built: these readings (an object where a list belongs) fail the full decode."""
+    ghost = DeviceSigner(urn("Device", "ghost"))
+    junk = b'{"r":"%s"}' % (b"x" * 1_000_000)
+    body = b'{"v":1,"device":"%s","seq":1,"sent_at":"2026-11-29T12:00:00Z","readings":%s}' % (
+        ghost.device_id.encode(),
+        junk,
+    )
+    problem = assert_problem(
+        client.post("/ingest", content=ghost.seal(body)), 401, "NOT_REGISTERED"
+    )
+    assert problem["stage"] == "authenticate"
+    # A registered device's name with a wrong key: refused on the signature, still unread.
+    fake = body.replace(ghost.device_id.encode(), city.air.device_id.encode())
+    problem = assert_problem(client.post("/ingest", content=ghost.seal(fake)), 401, "BAD_SIGNATURE")
+    assert problem["stage"] == "authenticate"
 
 
 # --- size limits ----------------------------------------------------------------

@@ -395,13 +395,16 @@ def _decision_stages(platform: Platform) -> list[tuple[str, str, str]]:
         return [(r[0], r[1], r[2]) for r in rows]
 
 
-def test_an_unknown_device_in_a_well_formed_envelope_gets_past_decode(
+def test_an_unknown_device_is_refused_before_its_readings_are_decoded(
     platform: Platform, city: SampleCity
 ) -> None:
     ghost = DeviceSigner(urn("Device", "ghost"))
     [out] = platform.gate.ingest([ghost.envelope(1, platform.clock.now(), [])])
-    # decode judges shape before identity: an empty envelope is empty for anyone
-    rejected_at_decode(out, Reason.EMPTY_ENVELOPE)
+    # decode reads the header, then identity is checked: the readings (here an
+    # empty list, which the full decode refuses) are read only for a device
+    # whose signature is good.
+    assert out.rejection is not None
+    assert (out.rejection.stage, out.rejection.reason) == ("authenticate", Reason.NOT_REGISTERED)
 
 
 # -- no input crashes the gate -------------------------------------------------------

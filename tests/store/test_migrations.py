@@ -163,6 +163,38 @@ def test_a_database_made_by_the_first_revision_upgrades_to_the_head(engine: Engi
         assert conn.execute(text("SELECT max(id) FROM readings")).scalar_one() == 3
 
 
+def test_decisions_made_before_0014_keep_a_strangers_claim_apart(engine: Engine) -> None:
+    """A refusal before the signature was checked names its device only as a claim;
+    a refusal of an authenticated envelope keeps its (device, seq), legacy digest."""
+    from charter.store.migrations import frozen_0001
+
+    with engine.begin() as conn:
+        frozen_0001.metadata.create_all(conn)
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
+        conn.execute(text("INSERT INTO alembic_version VALUES ('0001')"))
+        conn.execute(
+            text(
+                "INSERT INTO decisions (at, device_id, seq, stage, reason, count, outcome) VALUES"
+                " (1, 'real', 5, 'authenticate', 'BAD_SIGNATURE', 1, 'dropped'),"
+                " (2, 'real', 6, 'decode', 'INVALID_ENVELOPE', 1, 'dropped'),"
+                " (3, 'real', 7, 'authorise', 'DEVICE_SUSPENDED', 1, 'quarantined')"
+            )
+        )
+    with engine.begin() as conn:
+        upgrade(conn)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT device_id, seq, claimed_device, digest FROM decisions ORDER BY at")
+        ).all()
+    assert [(r[0], r[1], r[2]) for r in rows] == [
+        (None, None, "real"),
+        (None, None, "real"),
+        ("real", 7, None),
+    ]
+    assert [r[3] for r in rows][:2] == [None, None]
+    assert bytes(rows[2][3]) == schema.LEGACY_DIGEST
+
+
 @pytest.mark.parametrize("engine", ["postgresql"], indirect=True)  # partitioning is PostgreSQL's
 def test_postgresql_readings_are_partitioned_by_observation_day(engine: Engine) -> None:
     with engine.begin() as conn:

@@ -202,3 +202,22 @@ def test_the_gateway_acks_after_the_workers_commit_and_a_duplicate_at_once(
         assert pg_platform.store.count_readings() == 1
     finally:
         sink.close()
+
+
+def test_a_strangers_forgery_does_not_silence_the_genuine_envelope_on_the_stream(
+    pg_platform: Platform, pg_city: SampleCity, link: NatsLink
+) -> None:
+    """A forged envelope naming (air, 1) is refused; the genuine (air, 1), overtaken
+    by (air, 2), is then still stored: the refusal is keyed to nothing."""
+    subjects = Subjects(unique("t"))
+    worker = Worker(pg_platform, link, subjects, batch=4, ack_wait_s=5)
+    worker.start()
+    forger = DeviceSigner(pg_city.air.device_id)  # the name, not the key
+    steps = [[envelope(forger, 1)], [envelope(pg_city.air, 2)], [envelope(pg_city.air, 1)]]
+    for bodies in steps:
+        assert publish_envelopes(link, subjects, bodies) == [False]
+        while worker.step(timeout=1.0) == 0:
+            pass
+    assert sorted(r.seq for r in pg_platform.store.readings()) == [1, 2]
+    assert pg_platform.store.rejections_by_reason() == {"BAD_SIGNATURE": 1}
+    assert worker.stats.late == 1

@@ -14,6 +14,7 @@ bytes. The context prefix keeps these signatures from being valid for anything e
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -48,15 +49,39 @@ class Envelope(msgspec.Struct):
     readings: list[ReadingIn]
 
 
-class EnvelopeHeader(msgspec.Struct):
-    """The envelope with its readings left undecoded: to find which reading is bad."""
+class EnvelopeHead(msgspec.Struct):
+    """The envelope's header alone: its readings are skipped, not built.
+
+    What the gate reads before it knows who sent the envelope, so that a
+    stranger's envelope costs a scan and a look-up, not a full decode.
+    """
 
     v: int
     device: DeviceId
     seq: Seq
     sent_at: Moment
+
+
+class EnvelopeReadings(msgspec.Struct):
+    """The envelope's readings alone (the header was read already)."""
+
+    readings: list[ReadingIn]
+
+
+class EnvelopeRawReadings(msgspec.Struct):
+    """The readings left undecoded: to find which reading is bad."""
+
     readings: list[msgspec.Raw]
 
 
 def signing_bytes(envelope_bytes: bytes) -> bytes:
     return SIGNING_CONTEXT + envelope_bytes
+
+
+def envelope_digest(envelope_bytes: bytes) -> bytes:
+    """What identifies an envelope's content: SHA-256 of the signed bytes.
+
+    The signed bytes, not the whole body: the same envelope re-wrapped (other
+    whitespace, another encoding of the signature) is still the same envelope.
+    """
+    return hashlib.sha256(envelope_bytes).digest()

@@ -1,4 +1,5 @@
-"""Stage 2, authenticate: the registered device signed this, once, recently."""
+"""Stage 2, authenticate: the registered device signed this (`Authenticate`), once,
+recently (`SequenceCheck`)."""
 
 from __future__ import annotations
 
@@ -36,20 +37,25 @@ class Window:
 
 
 class Authenticate:
-    def __init__(
-        self, directory: DeviceDirectory, window: Window, limiter: RateLimiter | None = None
-    ) -> None:
+    """The signature: a registered device's current key made it.
+
+    Reads the register (through the directory) but no committed sequence
+    number, so it runs outside the gate's commit lock, before the readings are
+    decoded: a stranger's envelope costs a look-up, a forged one a signature check.
+    """
+
+    def __init__(self, directory: DeviceDirectory, limiter: RateLimiter | None = None) -> None:
         self.directory = directory
-        self.window = window
-        # Per-device rate limit, applied after the signature and the replay check
-        # (so nobody can spend another device's allowance).
+        # Per-device rate limit: only peeked at here; spent by `SequenceCheck`, after
+        # the signature and the replay check (so nobody can spend another
+        # device's allowance).
         self.limiter = limiter
 
     def __call__(self, batch: Batch) -> None:
         for item in batch.live():
-            self.one(item, batch)
+            self.one(item, batch.now_ms)
 
-    def one(self, item: EnvelopeItem, batch: Batch) -> None:
+    def one(self, item: EnvelopeItem, now_ms: int) -> None:
         env = item.envelope
         assert env is not None
         view = self.directory.get(env.device)
@@ -58,9 +64,9 @@ class Authenticate:
         if self.limiter is not None and not item.replay:
             # A device whose allowance is spent is refused before the costly
             # signature check: a flood costs the gate little more than decoding.
-            # Only the device itself can spend its allowance (see below), so this
-            # cannot be used to silence it.
-            wait_s = self.limiter.peek(view.id, late_ms=batch.now_ms - item.received_at)
+            # Only the device itself can spend its allowance (see SequenceCheck), so
+            # this cannot be used to silence it.
+            wait_s = self.limiter.peek(view.id, late_ms=now_ms - item.received_at)
             if wait_s:
                 return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
         try:
@@ -74,12 +80,42 @@ class Authenticate:
             # A replayed quarantine item is judged by the overlaps as they were when
             # it arrived; a revocation counts whenever it was made (a revoked key
             # may have been stolen before it was revoked).
-            at = item.received_at if item.replay else batch.now_ms
+            at = item.received_at if item.replay else now_ms
             refusal = _check_keys(view.keys, sig, item.signed, at)
             if refusal is not None:
                 return item.reject(STAGE, *refusal)
         item.device = view
         item.authenticated = True
+        return None
+
+
+class SequenceCheck:
+    """Once and recently: the sequence number, the rate limit, the time window.
+
+    Reads the committed sequence number, so it runs under the gate's commit
+    lock. Using a sequence number here is only tentative (for the rest of the
+    batch); it is committed only for an envelope that is admitted or
+    quarantined (`Gate._settle`).
+    """
+
+    def __init__(self, auth: Authenticate, window: Window) -> None:
+        self.auth, self.window = auth, window
+
+    def __call__(self, batch: Batch) -> None:
+        for item in batch.live():
+            self.one(item, batch)
+
+    def one(self, item: EnvelopeItem, batch: Batch) -> None:
+        env, view = item.envelope, item.device
+        assert env is not None and view is not None
+        if self.auth.directory.get(view.id) is not view:
+            # The register changed since the signature was checked (outside this
+            # lock): judge the envelope by the register as it is now.
+            self.auth.one(item, batch.now_ms)
+            if item.rejection is not None:
+                return None
+            view = item.device
+            assert view is not None
         if item.replay:
             # An operator re-admits what was already authenticated once; the
             # signature is still checked, freshness and sequence are not.
@@ -92,12 +128,15 @@ class Authenticate:
         # The rate limit comes after the replay check, so that someone replaying
         # captured envelopes cannot spend the device's allowance, and before the
         # sequence number is used, so the device can resend after Retry-After.
-        if self.limiter is not None:
-            wait_s = self.limiter.take(view.id, late_ms=batch.now_ms - item.received_at)
+        limiter = self.auth.limiter
+        if limiter is not None:
+            wait_s = limiter.take(view.id, late_ms=batch.now_ms - item.received_at)
             if wait_s:
                 return item.reject(STAGE, Reason.RATE_LIMITED, retry_detail(wait_s))
-        # The sequence number is used from here on, even if the envelope is out
-        # of its time window: a second copy of it is then a replay too.
+        # The sequence number is held for the rest of the batch even if the
+        # envelope is out of its time window (a second copy of it in the batch
+        # is a replay); it is committed only if the envelope is admitted or
+        # quarantined, so a refused envelope does not use it up.
         batch.pending_seqs[view.id] = env.seq
         # Rate and freshness are judged at the envelope's arrival at the door
         # (`received_at`: now over HTTP; for a transport that acknowledged it

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from charter.domain.envelope import Envelope, ReadingIn
 from charter.domain.reasons import Reason
@@ -54,6 +54,21 @@ class EnvelopeItem:
     # (see gate/quarantine.py OVERRIDES), and the key that verified it at the door.
     override: str | None = None
     door_key: str = ""
+
+    def fresh(self) -> EnvelopeItem:
+        """A copy as decoded and authenticated, without what later stages decided.
+
+        The gate decides a batch again (consent changed under it) from these.
+        """
+        return replace(
+            self,
+            readings=list(self.readings),
+            reading_rejections=list(self.reading_rejections),
+            observed=[],
+            rows=[],
+            subjects={},
+            personal_rows=[],
+        )
 
     def reject(self, stage: str, reason: Reason, detail: str = "") -> None:
         self.rejection = Rejection(stage, reason, detail)

@@ -1,4 +1,12 @@
-"""Stage 1, decode: bytes to an envelope, within size, depth and count limits."""
+"""Stage 1, decode: bytes to an envelope, within size, depth and count limits.
+
+In two passes around the authenticate stage. `Decode` reads only what
+identifies the envelope (the signed bytes, the signature and the header; the
+readings are skipped, not built), so that a stranger's envelope costs a scan
+and a register look-up. `DecodeReadings` builds the readings of an envelope
+whose signature has been checked. Neither reads committed state: both run
+outside the gate's commit lock.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +18,9 @@ import msgspec
 from charter.domain.envelope import (
     ENVELOPE_VERSION,
     Envelope,
-    EnvelopeHeader,
+    EnvelopeHead,
+    EnvelopeRawReadings,
+    EnvelopeReadings,
     ReadingIn,
     SignedEnvelope,
 )
@@ -20,8 +30,9 @@ from charter.gate.batch import Batch, EnvelopeItem, Rejection
 STAGE = "decode"
 
 _signed = msgspec.json.Decoder(SignedEnvelope)
-_envelope = msgspec.json.Decoder(Envelope)
-_header = msgspec.json.Decoder(EnvelopeHeader)
+_head = msgspec.json.Decoder(EnvelopeHead)
+_readings = msgspec.json.Decoder(EnvelopeReadings)
+_raw_readings = msgspec.json.Decoder(EnvelopeRawReadings)
 _reading = msgspec.json.Decoder(ReadingIn)
 
 
@@ -42,6 +53,8 @@ def _malformed(raw: bytes) -> tuple[Reason, str]:
 
 
 class Decode:
+    """The header: size, JSON, the signed bytes and who claims to have signed them."""
+
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
 
@@ -62,25 +75,45 @@ class Decode:
             return item.reject(STAGE, *_malformed(item.raw))
         item.signed = bytes(signed.envelope)
         item.sig = signed.sig
-        env: Envelope | EnvelopeHeader | None
         try:
-            # Fast path: the whole envelope in one typed decode.
-            env = _envelope.decode(item.signed)
-            item.readings = list(env.readings)
+            head = _head.decode(item.signed)
         except RecursionError:
             return item.reject(STAGE, Reason.TOO_DEEP)
-        except msgspec.ValidationError:
-            # Some part is the wrong shape: decode the header, then each reading
-            # on its own, so one bad reading costs only itself.
-            env = self._slow_path(item)
-            if env is None:
-                return None
+        except msgspec.ValidationError as e:
+            return item.reject(STAGE, Reason.INVALID_ENVELOPE, _shape(e))
         except msgspec.DecodeError:
             # The outer decode skips the envelope member without checking it
             # (invalid UTF-8, NaN literals): it is malformed after all.
             return item.reject(STAGE, *_malformed(item.signed))
-        if env.v != ENVELOPE_VERSION:
-            return item.reject(STAGE, Reason.INVALID_ENVELOPE, f"unsupported version {env.v}")
+        if head.v != ENVELOPE_VERSION:
+            return item.reject(STAGE, Reason.INVALID_ENVELOPE, f"unsupported version {head.v}")
+        # The readings live in item.readings, once DecodeReadings has built them.
+        item.envelope = Envelope(head.v, head.device, head.seq, head.sent_at, [])
+        return None
+
+
+class DecodeReadings:
+    """The readings of an authenticated envelope; one bad reading costs only itself."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+
+    def __call__(self, batch: Batch) -> None:
+        for item in batch.live():
+            self.one(item)
+
+    def one(self, item: EnvelopeItem) -> None:
+        try:
+            # Fast path: every reading in one typed decode.
+            item.readings = list(_readings.decode(item.signed).readings)
+        except RecursionError:
+            return item.reject(STAGE, Reason.TOO_DEEP)
+        except msgspec.ValidationError:
+            # Some part is the wrong shape: each reading on its own.
+            if not self._slow_path(item):
+                return None
+        except msgspec.DecodeError:
+            return item.reject(STAGE, *_malformed(item.signed))
         n = len(item.readings)
         if n == 0:
             return item.reject(STAGE, Reason.EMPTY_ENVELOPE)
@@ -88,27 +121,24 @@ class Decode:
             return item.reject(
                 STAGE, Reason.TOO_MANY_READINGS, f"{n} readings, at most {self.limits.max_readings}"
             )
-        if isinstance(env, EnvelopeHeader):  # readings live in item.readings
-            env = Envelope(env.v, env.device, env.seq, env.sent_at, [])
-        item.envelope = env
         if not item.reading_rejections:
             item.reading_rejections = [None] * n
         return None
 
-    def _slow_path(self, item: EnvelopeItem) -> EnvelopeHeader | None:
+    def _slow_path(self, item: EnvelopeItem) -> bool:
         try:
-            header = _header.decode(item.signed)
+            raw = _raw_readings.decode(item.signed)
         except RecursionError:
             item.reject(STAGE, Reason.TOO_DEEP)
-            return None
+            return False
         except msgspec.ValidationError as e:
             item.reject(STAGE, Reason.INVALID_ENVELOPE, _shape(e))
-            return None
+            return False
         readings: list[ReadingIn | None] = []
         rejections: list[Rejection | None] = []
-        for raw in header.readings:
+        for r in raw.readings:
             try:
-                readings.append(_reading.decode(raw))
+                readings.append(_reading.decode(r))
                 rejections.append(None)
             except RecursionError:
                 readings.append(None)
@@ -121,8 +151,8 @@ class Decode:
                 rejections.append(Rejection(STAGE, reason, message))
         item.readings = readings
         item.reading_rejections = rejections
-        item.raw_readings = [bytes(r) for r in header.readings]
-        return header
+        item.raw_readings = [bytes(r) for r in raw.readings]
+        return True
 
 
 _UNKNOWN_FIELD = re.compile(r"unknown field `[^`]*`")

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 
 from charter.bus.base import TOPIC_READINGS, Bus
 from charter.domain.clock import Clock, to_ms
+from charter.domain.envelope import envelope_digest
 from charter.domain.reasons import Reason
 from charter.gate import hold
-from charter.gate.authenticate import Authenticate, Window
+from charter.gate.authenticate import Authenticate, SequenceCheck, Window
 from charter.gate.authorise import Authorise
 from charter.gate.batch import Batch, EnvelopeItem, Outcome, Rejection
 from charter.gate.consent import Consent, ConsentPolicy, NoConsentRecorded, StaleConsent
-from charter.gate.decode import Decode, Limits
+from charter.gate.decode import STAGE as DECODE
+from charter.gate.decode import Decode, DecodeReadings, Limits
 from charter.gate.directory import DeviceDirectory
 from charter.gate.minimise import Minimise, PersonalData
 from charter.gate.purpose import Purpose
@@ -38,6 +40,9 @@ from charter.store.base import (
 Stage = Callable[[Batch], None]
 # A duplicate, or a flood the device will send again: never worth keeping.
 _NOT_KEPT = frozenset({Reason.REPLAYED_SEQUENCE, Reason.RATE_LIMITED})
+# Refusals that settle nothing: the device is asked to send the envelope again,
+# so its decision must not make a later copy look "already decided".
+_RETRYABLE = frozenset({Reason.RATE_LIMITED})
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class GateObserver:
 class Gate:
     # How often a batch is decided again when consent changed under it.
     CONSENT_RETRIES = 5
+    # Stages before the commit lock: decode, authenticate, the readings' decode.
+    UNLOCKED = 3
 
     def __init__(
         self,
@@ -92,10 +99,17 @@ class Gate:
         self.store, self.bus, self.clock, self.directory = store, bus, clock, directory
         cfg = config or GateConfig()
         self.consent_stage = Consent(consent or NoConsentRecorded())
-        self.authenticate_stage = Authenticate(directory, cfg.window, cfg.device_limiter)
+        self.authenticate_stage = Authenticate(directory, cfg.device_limiter)
+        self.sequence_stage = SequenceCheck(self.authenticate_stage, cfg.window)
+        # The first UNLOCKED stages read no committed state (header, signature,
+        # readings): they run outside the commit lock, so a stranger's big
+        # envelope delays no one else's batch. Sequence numbers and everything
+        # after them are decided under the lock.
         self.stages: list[Stage] = [
             Decode(cfg.limits),
             self.authenticate_stage,
+            DecodeReadings(cfg.limits),
+            self.sequence_stage,
             Authorise(),
             Purpose(),
             Validate(cfg.reading_window),
@@ -117,16 +131,17 @@ class Gate:
         time, not at the moment a backlog is worked off. Default: now.
         """
         started = time.perf_counter()
+        received_ms = to_ms(self.clock.now())
+        at = arrived if arrived is not None else [received_ms] * len(bodies)
+        early = self.prepare([EnvelopeItem(b, a) for b, a in zip(bodies, at, strict=True)])
         with self._lock:
             for attempt in range(self.CONSENT_RETRIES + 1):
                 # One read per batch: a change to the register committed by any
                 # process since the last batch empties the directory first.
                 self.directory.refresh()
                 now_ms = to_ms(self.clock.now())
-                at = arrived if arrived is not None else [now_ms] * len(bodies)
-                items = [EnvelopeItem(b, a) for b, a in zip(bodies, at, strict=True)]
-                batch = Batch(items, now_ms)
-                outcomes, settlement = self._decide(batch, self.stages)
+                batch = Batch([item.fresh() for item in early], now_ms)
+                outcomes, settlement = self._decide(batch, self.stages[self.UNLOCKED :])
                 try:
                     with self.store.transaction() as tx:
                         if settlement.personal or batch.consent_asked:
@@ -144,6 +159,20 @@ class Gate:
         self.observer.observed(outcomes, time.perf_counter() - started)
         return outcomes
 
+    def prepare(self, items: list[EnvelopeItem]) -> list[EnvelopeItem]:
+        """Run the stages that need no lock (decode, authenticate, readings) on items."""
+        # The register as it is now, in any process: a key changed elsewhere counts.
+        self.directory.refresh()
+        batch = Batch(items, to_ms(self.clock.now()))
+        for stage in self.stages[: self.UNLOCKED]:
+            stage(batch)
+        return items
+
+    def refused(self, items: list[EnvelopeItem]) -> list[Outcome]:
+        """The acknowledgements of replayed items refused already (by `prepare`)."""
+        outcomes, _ = self._decide(Batch(items, to_ms(self.clock.now())), [])
+        return outcomes
+
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the gate between batches (take it before the ledger's lock)."""
@@ -151,20 +180,28 @@ class Gate:
             yield
 
     def replay(
-        self, items: list[EnvelopeItem], tx: Tx, *, authenticated: bool = False
+        self,
+        items: list[EnvelopeItem],
+        tx: Tx,
+        *,
+        authenticated: bool = False,
+        prepared: bool = False,
     ) -> tuple[list[Outcome], list[ReadingRow]]:
         """Run an operator's replay through the stages into the caller's transaction.
 
         The caller holds `exclusive()`, and calls `publish(rows)` once its
         transaction has committed. Items that were authenticated when they
         arrived (`authenticated`, device set; gate/quarantine.py redoes what
-        authenticate checked) resume after the authenticate stage.
+        authenticate checked) resume after the sequence stage; items already
+        `prepare`d, at the sequence stage.
         """
         self.directory.refresh()
         batch = Batch(items, to_ms(self.clock.now()))
         stages = self.stages
         if authenticated:
-            stages = stages[stages.index(self.authenticate_stage) + 1 :]
+            stages = stages[self.UNLOCKED + 1 :]
+        elif prepared:
+            stages = stages[self.UNLOCKED :]
         outcomes, settlement = self._decide(batch, stages)
         if settlement.personal or batch.consent_asked:
             self.consent_stage.policy.confirm(tx)
@@ -179,7 +216,7 @@ class Gate:
     def _decide(self, batch: Batch, stages: Sequence[Stage]) -> tuple[list[Outcome], Settlement]:
         for stage in stages:
             stage(batch)
-        settlement = Settlement(seqs=batch.pending_seqs)
+        settlement = Settlement()
         outcomes = [self._settle(item, batch.now_ms, settlement) for item in batch.items]
         return outcomes, settlement
 
@@ -198,34 +235,26 @@ class Gate:
         if rej is not None:
             n = max(1, len(item.readings))
             # Kept only if authenticated (so no stranger can fill the quarantine),
-            # not a duplicate, and then only a minimised copy (gate/hold.py).
+            # decoded within the limits, not a duplicate, and then only a minimised
+            # copy (gate/hold.py).
             kept = (
                 hold.keep_envelope(item, self.directory)
-                if item.authenticated and rej.reason not in _NOT_KEPT
+                if item.authenticated and rej.stage != DECODE and rej.reason not in _NOT_KEPT
                 else None
             )
             keep = kept is not None
             if kept is not None:
                 held.append(self._held(item, "envelope", rej, kept))
+                self._use_seq(item, settlement)
             out.rejection = rej
             out.rejected[rej.reason.value] = n
             out.quarantined, out.dropped = (n, 0) if keep else (0, n)
-            decisions.append(
-                DecisionRecord(
-                    now_ms,
-                    device_id,
-                    seq,
-                    rej.stage,
-                    rej.reason.value,
-                    n,
-                    "quarantined" if keep else "dropped",
-                )
-            )
+            decisions.append(self._decision(item, now_ms, rej.stage, rej.reason, n, keep))
             return out
         rows.extend(item.rows)
         settlement.personal.extend(item.personal_rows)
         out.admitted = len(item.rows) + len(item.personal_rows)
-        counts: dict[tuple[str, str, str], int] = {}
+        counts: dict[tuple[str, Reason, bool], int] = {}
         for i, r in enumerate(item.reading_rejections):
             if r is None:
                 continue
@@ -242,11 +271,51 @@ class Gate:
             echo = keep or self._not_personal(item, i)
             out.reading_reasons.append((i, r.reason.value, r.detail if echo else ""))
             if item.requarantine:  # a re-rejected replay was counted when it arrived
-                key = (r.stage, r.reason.value, "quarantined" if keep else "dropped")
+                key = (r.stage, r.reason, keep)
                 counts[key] = counts.get(key, 0) + 1
-        for (stage, reason, outcome), n in counts.items():
-            decisions.append(DecisionRecord(now_ms, device_id, seq, stage, reason, n, outcome))
+        for (stage, reason, was_kept), n in counts.items():
+            decisions.append(self._decision(item, now_ms, stage, reason, n, was_kept))
+        if out.admitted or out.quarantined:
+            self._use_seq(item, settlement)
         return out
+
+    @staticmethod
+    def _use_seq(item: EnvelopeItem, settlement: Settlement) -> None:
+        """Only an admitted or quarantined envelope uses up its sequence number."""
+        env, view = item.envelope, item.device
+        if item.replay or not item.authenticated or env is None or view is None:
+            return
+        seqs = settlement.seqs
+        if env.seq > seqs.get(view.id, -1):
+            seqs[view.id] = env.seq
+
+    @staticmethod
+    def _decision(
+        item: EnvelopeItem,
+        now_ms: int,
+        stage: str,
+        reason: Reason,
+        n: int,
+        kept: bool,
+    ) -> DecisionRecord:
+        """A decision, keyed to its envelope only if a device's own key signed it.
+
+        A stranger's envelope names a device and a sequence number of its
+        choosing: its decision is counted, with that claim kept apart
+        (`claimed_device`), so that it can never make a genuine envelope of that
+        device look decided, nor count against that device's project.
+        """
+        outcome = "quarantined" if kept else "dropped"
+        env = item.envelope
+        if not item.authenticated or item.device is None or env is None:
+            claimed = env.device if env is not None else None
+            return DecisionRecord(
+                now_ms, None, None, stage, reason.value, n, outcome, None, claimed
+            )
+        digest = None if reason in _RETRYABLE else envelope_digest(item.signed)
+        return DecisionRecord(
+            now_ms, item.device.id, env.seq, stage, reason.value, n, outcome, digest
+        )
 
     def _not_personal(self, item: EnvelopeItem, i: int) -> bool:
         reading = item.readings[i] if i < len(item.readings) else None

@@ -151,7 +151,7 @@ class Quarantine:
             refusal = _key_refusal(item, now_ms)
             if refusal is not None:
                 return item.reject(AUTHENTICATE, *refusal)
-        problem = self.gate.authenticate_stage.window.problem(to_ms(env.sent_at), item.received_at)
+        problem = self.gate.sequence_stage.window.problem(to_ms(env.sent_at), item.received_at)
         if problem is not None:
             if problem[0] is Reason.STALE_TIMESTAMP and item.override == FRESHNESS:
                 return None

@@ -6,6 +6,8 @@ announced on the bus so the gate sees it at the next envelope.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from datetime import datetime
 
@@ -37,12 +39,22 @@ from charter.registry.feedback import Feedback
 from charter.registry.lifecycle import Lifecycle
 from charter.registry.rules import RegisterRules, check_not_backdated, refuse
 from charter.registry.services import ServiceSwitch
-from charter.store.base import Store
+from charter.store.base import DeviceKey, Store
 
 
 def key_fingerprint(public_key_b64: str) -> str:
     """Short, public identifier of a device key for the ledger."""
     return hashlib.sha256(public_key_b64.encode()).hexdigest()[:16]
+
+
+def check_public_key(public_key_b64: str) -> None:
+    """A 32-byte Ed25519 public key, base64-encoded, or Invalid."""
+    try:
+        raw = base64.b64decode(public_key_b64, validate=True)
+    except (binascii.Error, ValueError):
+        raise Invalid("public_key must be base64") from None
+    if len(raw) != 32:
+        raise Invalid("public_key must be a 32-byte Ed25519 public key, base64-encoded")
 
 
 class Registry:
@@ -278,6 +290,52 @@ class Registry:
                 subject=device_id,
                 old=current.status.value,
                 new=status.value,
+                why=why,
+            )
+        self._changed(device_id)
+        return changed
+
+    def reenrol_device(self, device_id: str, public_key_b64: str, actor: Actor, why: str) -> Device:
+        """Start a device over: a new key made on the device, and its sequence reset.
+
+        For a device that lost its counter (a reset, a repair) or is locked out by
+        a sequence number it cannot go beyond. Every earlier key stops verifying
+        at once (it ends now; it is not revoked, so what the device sent before
+        and is held in quarantine can still be replayed), so no envelope signed
+        before the re-enrolment can be replayed under the new numbering. The
+        ledger records the new key, the retired keys and the sequence number
+        that was left behind.
+        """
+        check_public_key(public_key_b64)
+        current = self.store.get_device(device_id)
+        if current is None:
+            raise NotFound(device_id)
+        new_id = key_fingerprint(public_key_b64)
+        keys = self.store.device_keys(device_id) or [
+            DeviceKey(device_id, key_fingerprint(current.public_key), current.public_key, 0)
+        ]
+        if any(k.key_id == new_id for k in keys):
+            raise Conflict("that key was already used by this device")
+        with self.ledger.write() as w:
+            now = w.now_ms
+            retired = []
+            for k in keys:
+                if k.revoked_at is None and (k.not_after is None or k.not_after > now):
+                    w.tx.put_device_key(
+                        DeviceKey(k.device_id, k.key_id, k.public_key, k.not_before, now)
+                    )
+                    retired.append(k.key_id)
+            w.tx.put_device_key(DeviceKey(device_id, new_id, public_key_b64, now))
+            changed = current.model_copy(update={"public_key": public_key_b64})
+            w.tx.put_device(changed, now)
+            left_at = w.tx.reset_device_seq(device_id)
+            w.record(
+                "device.reenrolled",
+                actor,
+                subject=device_id,
+                key=new_id,
+                retired=retired,
+                seq_was=left_at,
                 why=why,
             )
         self._changed(device_id)

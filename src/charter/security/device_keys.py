@@ -9,25 +9,13 @@ the rotation.
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from charter.bus.base import TOPIC_REGISTRY, Bus
 from charter.domain.clock import Clock, to_ms
-from charter.domain.errors import Conflict, Invalid, NotFound
+from charter.domain.errors import Conflict, NotFound
 from charter.domain.model import Actor
 from charter.ledger.log import Ledger
-from charter.registry.service import key_fingerprint
+from charter.registry.service import check_public_key, key_fingerprint
 from charter.store.base import DeviceKey, Store
-
-
-def _check_key(public_key_b64: str) -> None:
-    try:
-        raw = base64.b64decode(public_key_b64, validate=True)
-    except (binascii.Error, ValueError):
-        raise Invalid("public_key must be base64") from None
-    if len(raw) != 32:
-        raise Invalid("public_key must be a 32-byte Ed25519 public key, base64-encoded")
 
 
 class DeviceKeys:
@@ -56,7 +44,7 @@ class DeviceKeys:
         *,
         overlap_s: int | None = None,
     ) -> DeviceKey:
-        _check_key(public_key_b64)
+        check_public_key(public_key_b64)
         current = self.keys(device_id)
         new_id = key_fingerprint(public_key_b64)
         if any(k.key_id == new_id for k in current):

@@ -58,6 +58,11 @@ class DecisionRecord:
     reason: str
     count: int
     outcome: str  # "quarantined" or "dropped"
+    # SHA-256 of the signed envelope bytes, set only when the device's own key
+    # signed the envelope and the decision settles it: what "already decided" matches.
+    digest: bytes | None = None
+    # The device a refused stranger's envelope claimed to be (device_id is then None).
+    claimed_device: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +145,10 @@ class Tx(RightsTx, ServicesTx, Protocol):
     ) -> None: ...
     def insert_decisions(self, records: Sequence[DecisionRecord]) -> None: ...
     def advance_device_seqs(self, seqs: dict[str, int]) -> None: ...
+    def reset_device_seq(self, device_id: str) -> int:
+        """Start the device's sequence over (a re-enrolment); returns where it was."""
+        ...
+
     def append_ledger(
         self, entry: LedgerEntry, nodes: Sequence[tuple[int, int, bytes]]
     ) -> None: ...
@@ -205,11 +214,15 @@ class Store(RightsStore, ServicesStore, Protocol):
     def get_quarantine(self, item_id: int) -> QuarantineItem | None: ...
     def count_quarantine(self, status: str = "held") -> int: ...
     def rejections_by_reason(self) -> dict[str, int]: ...
-    def was_decided(self, device_id: str, seq: int, observed_since: int | None = None) -> bool:
-        """Did the gate already store or reject something of this envelope?
+    def was_decided(
+        self, device_id: str, seq: int, digest: bytes, observed_since: int | None = None
+    ) -> bool:
+        """Did the gate already settle this authenticated envelope?
 
-        For redelivered envelopes only (it is not on the hot path). A bound on
-        the readings' observation times lets the store use its time index.
+        Its readings are stored, or a decision on an envelope the device signed
+        with this (device, seq) and this content digest was recorded. For
+        redelivered envelopes only (it is not on the hot path). A bound on the
+        readings' observation times lets the store use its time index.
         """
         ...
 

@@ -101,6 +101,10 @@ quarantine = Table(
     Index("quarantine_by_expiry", "expires_at"),
 )
 
+# The digest of decisions made on authenticated envelopes before revision 0009,
+# which did not record one: such a decision matches its (device, seq) alone.
+LEGACY_DIGEST = b""
+
 # Every rejection, counted, without payload: what is left of a dropped reading.
 decisions = Table(
     "decisions",
@@ -113,6 +117,13 @@ decisions = Table(
     Column("reason", String(32), nullable=False, index=True),
     Column("count", Integer, nullable=False),
     Column("outcome", String(16), nullable=False),  # quarantined | dropped
+    # device_id and seq are set only if the device's own key signed the envelope;
+    # a stranger's claim is kept in claimed_device (0009), keyed to nothing.
+    Column("claimed_device", String(200), nullable=True),
+    # SHA-256 of the signed envelope: set when the decision settles the envelope
+    # (not for a rate-limited one, which is sent again); b"" for decisions made
+    # before 0009 on authenticated envelopes.
+    Column("digest", LargeBinary, nullable=True),
     # Was this envelope decided? (redelivered copies and stragglers ask; 0008)
     Index("decisions_by_envelope", "device_id", "seq"),
 )

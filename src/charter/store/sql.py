@@ -192,6 +192,8 @@ class SqlTx(SqlRightsTx, SqlServicesTx):
                         "reason": d.reason,
                         "count": d.count,
                         "outcome": d.outcome,
+                        "claimed_device": d.claimed_device,
+                        "digest": d.digest,
                     }
                     for d in records
                 ],
@@ -206,6 +208,14 @@ class SqlTx(SqlRightsTx, SqlServicesTx):
                 .values(last_seq=bindparam("seq"))
             )
             self.conn.execute(stmt, [{"dev": dev, "seq": seq} for dev, seq in seqs.items()])
+
+    def reset_device_seq(self, device_id: str) -> int:
+        d = s.devices
+        was = self.conn.execute(
+            select(d.c.last_seq).where(d.c.id == device_id).with_for_update()
+        ).scalar_one()
+        self.conn.execute(update(d).where(d.c.id == device_id).values(last_seq=-1))
+        return int(was)
 
     def append_ledger(self, entry: LedgerEntry, nodes: Sequence[tuple[int, int, bytes]]) -> None:
         self.conn.execute(
@@ -492,14 +502,25 @@ class SqlStore(SqlRightsStore, SqlServicesStore):
         stmt = select(d.c.reason, func.sum(d.c.count)).group_by(d.c.reason).order_by(d.c.reason)
         return {row[0]: int(row[1]) for row in self._rows(stmt)}
 
-    def was_decided(self, device_id: str, seq: int, observed_since: int | None = None) -> bool:
+    def was_decided(
+        self, device_id: str, seq: int, digest: bytes, observed_since: int | None = None
+    ) -> bool:
         r, d = s.readings, s.decisions
+        # Only an authenticated envelope's readings are ever stored.
         stored = select(r.c.id).where(r.c.device_id == device_id, r.c.seq == seq).limit(1)
         if observed_since is not None:
             stored = stored.where(r.c.observed_at >= observed_since)
         if self._rows(stored):
             return True
-        rejected = select(d.c.id).where(d.c.device_id == device_id, d.c.seq == seq).limit(1)
+        rejected = (
+            select(d.c.id)
+            .where(
+                d.c.device_id == device_id,
+                d.c.seq == seq,
+                d.c.digest.in_([digest, s.LEGACY_DIGEST]),
+            )
+            .limit(1)
+        )
         return bool(self._rows(rejected))
 
     # ledger -----------------------------------------------------------------

@@ -4,8 +4,11 @@ At-least-once transports (MQTT QoS 1, JetStream) may hand the gate an envelope
 a second time: after a crash between commit and acknowledgement, a broker
 restart, or an ack that came too late. Such a copy is
 
-* done, if the gate already stored or rejected that envelope (device, seq):
-  acknowledged, not stored twice, not counted again;
+* done, if the gate already stored or rejected that envelope: its readings
+  (device, seq) are stored, or a decision on the envelope its device signed
+  with this (device, seq) and this content digest is recorded. Acknowledged,
+  not stored twice, not counted again. A refusal of a stranger's envelope
+  naming the same (device, seq) is keyed to nothing and does not count;
 * new, if its sequence number is still unused: the gate decides it as usual;
 * late, if it was never decided but a later envelope of the same device was
   committed meanwhile (another worker went on while this copy waited): the
@@ -26,12 +29,13 @@ too old to be an honest straggler.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from typing import NamedTuple
 
 import msgspec
 from sqlalchemy import select
 
 from charter.domain.clock import to_ms
+from charter.domain.envelope import DeviceId, Moment, Seq, envelope_digest
 from charter.gate.batch import EnvelopeItem, Outcome
 from charter.gate.pipeline import Gate
 from charter.store import schema as s
@@ -40,26 +44,29 @@ from charter.store.sql import SqlTx
 
 
 class _Reading(msgspec.Struct):
-    t: datetime
+    t: Moment
 
 
 class _Head(msgspec.Struct):
-    device: str
-    seq: int
+    # Bounded as the gate bounds them: a number no store column can hold is
+    # unreadable here (the gate then refuses it), never a failing query.
+    device: DeviceId
+    seq: Seq
     readings: list[_Reading] = []
 
 
-class _Signed(msgspec.Struct):
-    envelope: _Head
+class _Outer(msgspec.Struct):
+    envelope: msgspec.Raw
 
 
-_decode = msgspec.json.Decoder(_Signed).decode
+_decode_outer = msgspec.json.Decoder(_Outer).decode
+_decode_head = msgspec.json.Decoder(_Head).decode
 
 
 class _Sent(msgspec.Struct):
-    device: str
-    seq: int
-    sent_at: datetime
+    device: DeviceId
+    seq: Seq
+    sent_at: Moment
 
 
 class _SignedSent(msgspec.Struct):
@@ -71,25 +78,44 @@ class _SignedSent(msgspec.Struct):
 _decode_sent = msgspec.json.Decoder(_SignedSent).decode
 
 
-def envelope_key(body: bytes) -> tuple[str, int, int | None] | None:
-    """(device, seq, earliest observation ms) of an envelope, or None if unreadable."""
+class EnvelopeKey(NamedTuple):
+    """What identifies an envelope: its device, sequence number and content."""
+
+    device: str
+    seq: int
+    digest: bytes  # SHA-256 of the signed envelope bytes
+    since: int | None  # earliest observation, ms
+
+
+def envelope_key(body: bytes) -> EnvelopeKey | None:
+    """The key of an envelope, or None if unreadable."""
     try:
-        head = _decode(body).envelope
+        signed = bytes(_decode_outer(body).envelope)
+        head = _decode_head(signed)
     except (msgspec.DecodeError, RecursionError, ValueError):
         return None
     since = min((to_ms(r.t) for r in head.readings), default=None)
-    return head.device, head.seq, since
+    return EnvelopeKey(head.device, head.seq, envelope_digest(signed), since)
+
+
+def _decided(store: Store, key: EnvelopeKey) -> bool:
+    return store.was_decided(key.device, key.seq, key.digest, key.since)
 
 
 def already_decided(store: Store, body: bytes) -> bool:
+    """Was this very envelope, signed by its device, already stored or refused?
+
+    A decision on a stranger's envelope naming the same (device, seq) does not
+    count (see `Gate._decision`): it must not silence the genuine one.
+    """
     key = envelope_key(body)
-    return key is not None and store.was_decided(*key)
+    return key is not None and _decided(store, key)
 
 
 def is_late(store: Store, body: bytes) -> bool:
     """Undecided, but its sequence number is already behind the device's."""
     key = envelope_key(body)
-    return key is not None and key[1] <= store.device_seq(key[0])
+    return key is not None and key.seq <= store.device_seq(key.device)
 
 
 def decide_late(gate: Gate, body: bytes, arrived_ms: int | None = None) -> Outcome | None:
@@ -98,16 +124,22 @@ def decide_late(gate: Gate, body: bytes, arrived_ms: int | None = None) -> Outco
     if key is None:
         return None
     store = gate.store
+    # Signature first, outside the gate's lock: a stranger's envelope dressed as
+    # a straggler costs a signature check, not a locked transaction.
+    at = arrived_ms if arrived_ms is not None else to_ms(gate.clock.now())
+    item = EnvelopeItem(body, at, replay=True)
+    gate.prepare([item])
+    if not item.authenticated:
+        return gate.refused([item])[0]
     with gate.exclusive():
         with store.transaction() as tx:
             if isinstance(tx, SqlTx):  # serialise late copies of one device's envelopes
                 tx.conn.execute(
-                    select(s.devices.c.id).where(s.devices.c.id == key[0]).with_for_update()
+                    select(s.devices.c.id).where(s.devices.c.id == key.device).with_for_update()
                 )
-            if store.was_decided(*key):
+            if _decided(store, key):
                 return None
-            at = arrived_ms if arrived_ms is not None else to_ms(gate.clock.now())
-            outcomes, rows = gate.replay([EnvelopeItem(body, at, replay=True)], tx)
+            outcomes, rows = gate.replay([item], tx, prepared=True)
         gate.publish(rows)
     return outcomes[0]
 
@@ -145,7 +177,7 @@ def overtaken(
         except (msgspec.DecodeError, RecursionError, ValueError):
             continue  # the gate says what is wrong with it
     now = to_ms(gate.clock.now())
-    window = gate.authenticate_stage.window
+    window = gate.sequence_stage.window
     late: list[int] = []
     for i, head in heads.items():
         # The gate looks the device up next anyway; after a sequence conflict
@@ -158,7 +190,7 @@ def overtaken(
         if not at - window.max_age_ms <= sent <= at + window.max_skew_ms:
             continue  # too old (or too new) to be a straggler: the gate's verdict stands
         key = envelope_key(bodies[i])
-        if key is not None and not gate.store.was_decided(*key):
+        if key is not None and not _decided(gate.store, key):
             late.append(i)
     taken = set(late)
     rest = [i for i in new if i not in taken]

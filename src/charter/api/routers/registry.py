@@ -29,6 +29,11 @@ class DeviceStatusChange(Why):
     status: DeviceStatus
 
 
+class Reenrolment(BaseModel):
+    public_key: Annotated[str, Field(min_length=1, max_length=64)]
+    why: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
 @router.get("/vendors")
 def list_vendors(p: PlatformDep) -> list[Vendor]:
     return p.store.list_vendors()
@@ -105,6 +110,12 @@ def set_device_status(
     device_id: str, body: DeviceStatusChange, p: PlatformDep, actor: Operator
 ) -> Device:
     return p.registry.set_device_status(device_id, body.status, actor, body.why)
+
+
+@router.post("/devices/{device_id}/reenrol")
+def reenrol_device(device_id: str, body: Reenrolment, p: PlatformDep, actor: Operator) -> Device:
+    """Start a device over with a new key: earlier keys end now, its sequence resets."""
+    return p.registry.reenrol_device(device_id, body.public_key, actor, body.why)
 
 
 def _missing(what: str) -> NoReturn:
