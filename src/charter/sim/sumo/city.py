@@ -9,6 +9,7 @@ clock, so a scenario is reproducible from its seed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -233,3 +234,38 @@ def _register(
 
 def adaptive_service(city: SignalCity, update_s: float = 300.0) -> AdaptiveSignals:
     return AdaptiveSignals(city.junctions, update_s=update_s, interval_s=COUNT_PERIOD_S)
+
+
+def drive(
+    city: SignalCity,
+    sim: Any,
+    end_s: float,
+    *,
+    platform_up: Callable[[float], bool] | None,
+    progress: Callable[[float], None] | None = None,
+) -> None:
+    """Run the simulation to `end_s`: loops report through the gate each minute, the
+    services tick, every controller steps, and the platform's clock follows SUMO's.
+
+    `platform_up(t)` says whether the platform is there at t (None: no platform at
+    all, the controllers run alone); while it is not, nothing is decided or sent.
+    """
+    host, channel = city.platform.services, city.platform.services.channel
+    next_count = float(COUNT_PERIOD_S)
+    step = timedelta(seconds=sim.step_s)
+    while sim.time_s < end_s and sim.traci.simulation.getMinExpectedNumber() > 0:
+        t = sim.time_s
+        up = platform_up is not None and platform_up(t)
+        if hasattr(channel, "up"):
+            channel.up = up
+        if up:
+            if t >= next_count:
+                city.send_counts(sim.traci)
+                next_count += COUNT_PERIOD_S
+            host.tick()
+        for ctrl in city.controllers.values():
+            ctrl.step()
+        sim.step()
+        city.clock.advance(step)
+        if progress is not None:
+            progress(t / end_s)

@@ -11,11 +11,10 @@ there or back, and rejoin on the first verified command after the outage.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from charter.sim.sumo.city import COUNT_PERIOD_S, START, adaptive_service, build_city
+from charter.sim.sumo.city import START, adaptive_service, build_city, drive
 from charter.sim.sumo.network import random_trips, read_net
 from charter.sim.sumo.run import signal_rules, simulation
 
@@ -39,7 +38,6 @@ def run_outage(
     city = build_city(net, work / "city", heartbeat_s=heartbeat_s)
     silence = 2 * heartbeat_s
     host = city.platform.services
-    channel = host.channel
     try:
         with simulation(
             net_file, [routes], step_s=step_s, seed=seed, end_s=end_s, rules=rules,
@@ -49,27 +47,17 @@ def run_outage(
             service = adaptive_service(city, update_s=120)
             host.add(service)
             host.start()
-            next_count = float(COUNT_PERIOD_S)
-            step = timedelta(seconds=step_s)
-            while sim.time_s < end_s:
-                t = sim.time_s
-                up = not (outage_at_s <= t < outage_at_s + outage_s)
-                channel.up = up  # type: ignore[attr-defined]
-                if up:
-                    if t >= next_count:
-                        city.send_counts(sim.traci)
-                        next_count += COUNT_PERIOD_S
-                    host.tick()
-                for ctrl in city.controllers.values():
-                    ctrl.step()
-                sim.step()
-                city.clock.advance(step)
-                if progress is not None:
-                    progress(t / end_s)
+            back = outage_at_s + outage_s
+            drive(
+                city,
+                sim,
+                end_s,
+                platform_up=lambda t: not (outage_at_s <= t < back),
+                progress=progress,
+            )
             violations = list(sim.monitor.violations)
     finally:
         city.platform.close()
-    back = outage_at_s + outage_s
     fallbacks, rejoins = [], []
     t0 = START.timestamp()  # simulation second 0 on the platform's clock
     for ctrl in city.controllers.values():

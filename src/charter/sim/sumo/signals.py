@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from charter.sim.sumo.city import COUNT_PERIOD_S, adaptive_service, build_city
+from charter.sim.sumo.city import adaptive_service, build_city, drive
 from charter.sim.sumo.network import random_trips, read_net
 from charter.sim.sumo.run import signal_rules, simulation
 
@@ -66,21 +65,8 @@ def run_mode(
                 service = adaptive_service(city, update_s=update_s)
                 host.add(service)
                 host.start()
-            next_count = float(COUNT_PERIOD_S)
-            step = timedelta(seconds=step_s)
-            while sim.time_s < end_s and sim.traci.simulation.getMinExpectedNumber() > 0:
-                t = sim.time_s
-                if service is not None:
-                    if t >= next_count:
-                        city.send_counts(sim.traci)
-                        next_count += COUNT_PERIOD_S
-                    host.tick()
-                for ctrl in city.controllers.values():
-                    ctrl.step()
-                sim.step()
-                city.clock.advance(step)
-                if progress is not None:
-                    progress(t / end_s)
+            up = (lambda _t: True) if service is not None else None
+            drive(city, sim, end_s, platform_up=up, progress=progress)
             violations = len(sim.monitor.violations)
     finally:
         city.platform.close()
