@@ -139,7 +139,10 @@ class SnowMelt(Service):
 
     def report(self) -> dict[str, Any]:
         flagged = {s: st.flag for s, st in sorted(self.sensors.items()) if st.flag}
-        return {"flagged_sensors": flagged, "shed": sorted(h for h, w in self.why.items() if w == "shed")}
+        return {
+            "flagged_sensors": flagged,
+            "shed": sorted(h for h, w in self.why.items() if w == "shed"),
+        }
 
     # -- the decision -------------------------------------------------------------
     def decide(self, now_ms: int) -> list[Intent]:

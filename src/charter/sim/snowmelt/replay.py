@@ -94,7 +94,9 @@ def entry() -> AlgorithmEntry:
                 "falls back to the thermostat rule.",
             ),
         ],
-        figures=[Figure(name="energy saving vs thermostat", value=0, measured_by="charter sim snowmelt")],
+        figures=[
+            Figure(name="energy saving vs thermostat", value=0, measured_by="charter sim snowmelt")
+        ],
         actuators=["sidewalk heater"],
         accountable="Streets department",
         contact="streets@example.org",
@@ -117,10 +119,6 @@ class Run:
     heated_hours: dict[str, int] = field(default_factory=dict)
 
 
-def _start_temp(hours: list[Hour]) -> float:
-    return hours[0].weather.air_c
-
-
 def baseline(
     hours: dict[str, list[Hour]], *, setpoint_c: float = 2.0, params: SlabParams | None = None
 ) -> Run:
@@ -129,9 +127,10 @@ def baseline(
     names, rows = aligned(hours)
     run = Run()
     for seg, st in segments():
-        slab = Slab(params, _start_temp([r[st] for r in rows]))
+        at = st % len(names)  # a table with fewer stations: segments share them
+        slab = Slab(params, rows[0][at].weather.air_c)
         for row in rows:
-            w = row[st].weather
+            w = row[at].weather
             on = w.air_c < setpoint_c
             icy = slab.hour(w, on)
             run.icy_hours += icy
@@ -149,6 +148,8 @@ class CharterRun(Run):
     commands_refused: int = 0
     flagged: dict[str, str] = field(default_factory=dict)
     admitted: int = 0
+    shed_by_segment: dict[str, int] = field(default_factory=dict)
+    safe_by_hour: list[int] = field(default_factory=list)  # heaters on their thermostat
 
 
 def replay(
@@ -204,7 +205,9 @@ def replay(
         def forecast(sensor: str, _now_ms: int) -> Any:
             return forecaster.issue(station_of[sensor], index["i"])
 
-        service = SnowMelt([s for s, _ in segs], forecast, budget_kw=budget_kw, setpoint_c=setpoint_c)
+        service = SnowMelt(
+            [s for s, _ in segs], forecast, budget_kw=budget_kw, setpoint_c=setpoint_c
+        )
         platform.services.add(service)
         slabs = {seg.name: Slab(params, rows[0][st % len(names)].weather.air_c) for seg, st in segs}
         seqs: dict[str, int] = {}
@@ -247,6 +250,8 @@ def replay(
                     run.heated_hours[seg.name] = run.heated_hours.get(seg.name, 0) + 1
                 if not down and service.why.get(seg.heater) == "shed":
                     run.shed_hours += 1
+                    run.shed_by_segment[seg.name] = run.shed_by_segment.get(seg.name, 0) + 1
+            run.safe_by_hour.append(sum(h.state == "safe" for h in heaters.values()))
             if outage is not None and i == outage[0] + outage[1] - 1:
                 run.fell_back = sum(h.state == "safe" for h in heaters.values())
             if outage is not None and i == outage[0] + outage[1]:
