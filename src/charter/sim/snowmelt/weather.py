@@ -115,11 +115,6 @@ def load(
     return out
 
 
-def winter_2013(path: Path) -> dict[str, list[Hour]]:
-    """The 2013 winter of the table: 1 January to 31 March (the record's one winter)."""
-    return load(path, end=datetime(2013, 4, 1, tzinfo=UTC))
-
-
 @dataclass
 class Forecaster:
     hours: dict[str, list[Hour]]
