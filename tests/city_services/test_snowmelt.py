@@ -138,6 +138,13 @@ def test_a_stuck_sensor_is_flagged_reported_and_not_trusted(city: SampleCity) ->
     )
     [row] = json.loads(result.output.strip().splitlines()[-1])["services"]
     assert sensor in row["report"]["flagged_sensors"]  # the operator sees which sensor
+    from fastapi.testclient import TestClient
+
+    from charter.api.app import create_app
+
+    with TestClient(create_app(city.platform)) as client:
+        [public] = client.get("/services").json()["services"]
+    assert sensor in public["report"]["flagged_sensors"]
 
 
 def test_a_slab_held_at_zero_by_melting_snow_is_not_stuck(city: SampleCity) -> None:

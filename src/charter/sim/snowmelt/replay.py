@@ -95,7 +95,18 @@ def entry() -> AlgorithmEntry:
             ),
         ],
         figures=[
-            Figure(name="energy saving vs thermostat", value=0, measured_by="charter sim snowmelt")
+            Figure(
+                name="energy saved vs a thermostat, New York, winter 2013",
+                value=78.8,
+                unit="%",
+                measured_by="charter sim snowmelt",
+            ),
+            Figure(
+                name="icy segment-hours, New York, winter 2013 (thermostat: 33.5)",
+                value=25.3,
+                unit="h",
+                measured_by="charter sim snowmelt",
+            ),
         ],
         actuators=["sidewalk heater"],
         accountable="Streets department",
