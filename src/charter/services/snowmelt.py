@@ -26,6 +26,7 @@ its local thermostat). Every hour the service decides for each segment:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -105,6 +106,12 @@ class SnowMelt(Service):
 
     def _take(self, sensor: str, values: dict[str, Any]) -> None:
         st = self.sensors.setdefault(sensor, _Sensor())
+        if not isinstance(values.get("surface_temp"), int | float) or not isinstance(
+            values.get("air_temp"), int | float
+        ):
+            st.flag = st.flag or "a reading without its surface or air temperature"
+            st.last = {"air_temp": math.nan}
+            return
         surface = float(values["surface_temp"])
         air = float(values["air_temp"])
         if st.flag is None:
