@@ -51,5 +51,9 @@ class Service(ABC):
         """Called periodically (timers, expiries); no commands by default."""
         return []
 
+    def report(self) -> dict[str, Any]:
+        """What the operator should see in the service's state (flagged sensors, …)."""
+        return {}
+
     def on_stop(self) -> None:  # noqa: B027 - optional hook
         """Called when the host stops feeding the service (project retired, disabled)."""

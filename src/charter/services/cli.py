@@ -56,6 +56,7 @@ def services_list(
                     "state": state,
                     "why": st.detail.get("why", "") if st else "",
                     "actuators": st.detail.get("actuators", {}) if st else {},
+                    "report": st.detail.get("report", {}) if st else {},
                     "reported_at": st.updated_at if st else None,
                 }
             )

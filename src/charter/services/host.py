@@ -216,6 +216,9 @@ class ServiceHost:
                 for a in hosted.service.actuators
             },
         }
+        report = hosted.service.report()
+        if report:
+            detail["report"] = report
         return ServiceState(hosted.service.name, hosted.state, detail, now_ms)
 
     def run(self, stop: threading.Event) -> None:

@@ -51,6 +51,7 @@ AIR = urn("Project", "clean-air")
 TRAFFIC = urn("Project", "safe-crossings")
 FLOOD = urn("Project", "flood-watch")
 PARKING = urn("Project", "parking-pilot")
+SIDEWALKS = urn("Project", "warm-sidewalks")
 
 AIR_QUALITY = DataCategory(
     name="air.quality",
@@ -130,6 +131,29 @@ PARKING_OCCUPANCY = DataCategory(
         processing=[Processing.AGGREGATED],
         access=[Access.RESIDENTS, Access.CITY, Access.VENDOR],
         storage="Northwind Sensing cloud, Frankfurt (EU)",
+    ),
+)
+
+SURFACE_WEATHER = DataCategory(
+    name="surface.weather",
+    description="Road weather at a heated sidewalk: surface and air temperature, wind, "
+    "precipitation and surface moisture.",
+    personal=False,
+    retention_days=365,
+    fields={
+        # The sensor's measuring range; the service judges what is physically plausible.
+        "surface_temp": FieldSpec(type="number", unit="Cel", minimum=-80, maximum=100),
+        "air_temp": FieldSpec(type="number", unit="Cel", minimum=-80, maximum=100),
+        "wind_speed": FieldSpec(type="number", unit="m/s", minimum=0, maximum=100),
+        "precip": FieldSpec(type="number", unit="mm/h", minimum=0, maximum=500),
+        "moisture": FieldSpec(type="number", unit="kg/m2", minimum=0, maximum=500),
+    },
+    disclosure=CategoryDisclosure(
+        collected="Temperatures, wind, precipitation and water or snow on the surface; "
+        "no images or sound.",
+        processing=[Processing.RAW],
+        access=[Access.RESIDENTS, Access.CITY],
+        storage="City data centre, Example (EU)",
     ),
 )
 
@@ -315,6 +339,34 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                 **common,
             ),
             ProjectStatus.RETIRED,
+        ),
+        (
+            Project(
+                id=SIDEWALKS,
+                name="Warm sidewalks",
+                purpose="Keep priority sidewalks free of ice with heated segments, "
+                "using energy only when ice is likely.",
+                benefits=[
+                    "No icy hours at hospital entrances, school steps and metro stairs",
+                    "Use at least 30% less energy than heating on a thermostat alone",
+                ],
+                categories=[SURFACE_WEATHER],
+                vendor_ids=[TRUSTED],
+                disclosure=disclosure(
+                    ["road weather sensor", "sidewalk heater"],
+                    [
+                        Indicator(
+                            name="Energy used by sidewalk heating",
+                            unit="MWh/winter",
+                            baseline=100,
+                            target=70,
+                            by="2028",
+                        )
+                    ],
+                ),
+                **common,
+            ),
+            ProjectStatus.LIVE,
         ),
     ]
 

@@ -48,6 +48,7 @@ def list_services(p: PlatformDep) -> dict[str, Any]:
                 "state": "disabled" if s.service in disabled else s.state,
                 "why": s.detail.get("why", ""),
                 "actuators": s.detail.get("actuators", {}),
+                "report": s.detail.get("report", {}),  # e.g. flagged sensors
                 "reported_at": s.updated_at,
             }
             for s in p.store.list_service_states()
