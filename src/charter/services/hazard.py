@@ -9,7 +9,8 @@ Each admitted reading is first checked for sanity: out of the field's physical
 range, jumping faster than the plan allows (a river rising 5 m in a second), or
 stuck at one value for `stuck_n` readings in a row. Such a reading is flagged,
 the sensor reported to the operator (`flags`, and a `hazard.sensor_flagged`
-ledger entry), and it does not count towards an alert. A good reading is at
+ledger entry), and it does not count towards an alert; after a jump none of
+the gauge's readings count until the operator `release`s it. A good reading is at
 `danger` or `warning` when it reaches the threshold, and at `warning` too when
 the level rose faster than `rise_per_min` over the last `rise_window_s`. A
 sensor's level counts once `debounce` good readings in a row agree; a zone's
@@ -216,6 +217,7 @@ class _Sensor:
     agree: int = 0
     level: str = NORMAL
     flagged: set[str] = field(default_factory=set)
+    suspect: bool = False
 
 
 @dataclass
@@ -260,17 +262,19 @@ class HazardWatch(Service):
             dt = max((t - s.last[0]) / 1000, 1e-3)
             if abs(v - s.last[1]) / dt > rule.max_step_per_s:
                 why = "jump"
+                s.suspect = True
             s.same = s.same + 1 if v == s.last[1] else 0
             if s.same + 1 >= rule.stuck_n:
                 why = "stuck"
         if why is not None:
             self._flag(s, Flag(r.device_id, why, v, t))
-            if why != "stuck":
-                return False  # the last good value stays the reference
-            s.last = (t, v)
+            if why != "out_of_range":
+                s.last = (t, v)  # the next reading is judged against this one
             return False
-        s.flagged.clear()
         s.last = (t, v)
+        if s.suspect:
+            return False  # after a jump, only the operator's `release` trusts it again
+        s.flagged.clear()
         s.history.append((t, v))
         while s.history and s.history[0][0] < t - rule.rise_window_s * 1000:
             s.history.popleft()
@@ -326,6 +330,17 @@ class HazardWatch(Service):
             elif level == NORMAL:
                 intents.append(Intent(z.actuator, CLEAR, {"zone": zone, "at_ms": now_ms}))
         return intents
+
+    def release(self, device_id: str) -> None:
+        """The operator checked a gauge that jumped: its readings count again."""
+        s = self._sensors.get(device_id)
+        if s is not None:
+            s.suspect = False
+            s.flagged.clear()
+            s.history.clear()
+
+    def suspects(self) -> list[str]:
+        return sorted(d for d, s in self._sensors.items() if s.suspect)
 
     def zone_level(self, zone: str) -> str:
         return self._zone_level.get(zone, NORMAL)

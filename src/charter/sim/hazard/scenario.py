@@ -73,7 +73,7 @@ def flood_plan(n_zones: int = 2) -> HazardPlan:
     level = Threshold(
         category="water.level", field="level", unit="cm",
         warning=150, danger=250, rise_per_min=2.0, rise_window_s=600, debounce=2,
-        minimum=-100, maximum=2000, max_step_per_s=5.0, stuck_n=30,
+        minimum=-50, maximum=1500, max_step_per_s=5.0, stuck_n=30,
     )  # fmt: skip
     return HazardPlan(project_id=sample.FLOOD, zones=zones, thresholds=[level])
 
@@ -129,6 +129,11 @@ def event(hours: float = 36, seed: int = 11, onset_h: float = 12, peak_cm: float
 def live_flood(p: Platform) -> None:
     """The flood project through its lifecycle: consulted, approved, live."""
     sample.register_projects(p.registry, consultation_over=True)
+    approve_flood(p)
+
+
+def approve_flood(p: Platform) -> None:
+    """Its consultation over, the council approves it and it goes live."""
     p.registry.decide(sample.FLOOD, APPROVE, sample.COUNCIL, "approved after consultation")
     p.registry.set_project_status(
         sample.FLOOD, ProjectStatus.LIVE, sample.SEEDER, "gauges and sirens installed"
