@@ -20,7 +20,7 @@ import math
 import random
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -99,8 +99,11 @@ def hazard_entry() -> AlgorithmEntry:
             Risk(risk="A false alarm erodes trust.", mitigation="Debounce; faulty gauges flagged."),
             Risk(risk="A missed flood.", mitigation="Rate-of-rise rule; sirens' local trigger."),
         ],
-        figures=[Figure(name="false alerts on the quiet record", value=0,
-                        measured_by="charter sim hazard")],  # fmt: skip
+        figures=[
+            Figure(
+                name="false alerts on the quiet record", value=0, measured_by="charter sim hazard"
+            )
+        ],
         actuators=["zone siren and signs"],
         accountable="Water and civil protection department",
         contact="flood@example.city",
@@ -114,7 +117,9 @@ def quiet(hours: float = 48, seed: int = 7) -> Iterator[float]:
         yield round(40.0 + day + rng.gauss(0, 0.8), 1)
 
 
-def event(hours: float = 36, seed: int = 11, onset_h: float = 12, peak_cm: float = 320) -> Iterator[float]:
+def event(
+    hours: float = 36, seed: int = 11, onset_h: float = 12, peak_cm: float = 320
+) -> Iterator[float]:
     rng = random.Random(seed)
     tp = 3 * 3600.0  # time to peak after onset
     for k, base in enumerate(quiet(hours, seed)):
@@ -155,6 +160,15 @@ def level_reading(t: datetime, cm: float) -> SimReading:
     return SimReading("water.level", t, {"level": cm}, {"level": "cm"})
 
 
+def _count_into(got: dict[str, int], zone: str) -> Callable[[bytes], None]:
+    """A subscriber's inbox that only counts what reached it."""
+
+    def deliver(_wire: bytes) -> None:
+        got[zone] = got.get(zone, 0) + 1
+
+    return deliver
+
+
 class _Stopwatch(AlertChannel):
     """Times the first alert sent after each announced batch."""
 
@@ -187,7 +201,7 @@ def replay(records: dict[int, list[float]], n_zones: int = 2) -> dict[str, Any]:
             watch.subscriptions, watch.ledger = subs, p.ledger
             got: dict[str, int] = {}
             for z in plan.zones:
-                subs.subscribe(z.id, lambda _w, zid=z.id: got.__setitem__(zid, got.get(zid, 0) + 1))
+                subs.subscribe(z.id, _count_into(got, z.id))
             key = p.security.commands.public_key_b64
             sirens = {z.id: ZoneSiren(z.actuator, key, clock, local_danger=250) for z in plan.zones}
             for s in sirens.values():
