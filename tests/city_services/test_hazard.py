@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -23,6 +24,7 @@ from charter.services.hazard import (
     Threshold,
     ZoneSiren,
     ZoneSubscriptions,
+    ZoneTopics,
     flag_reporter,
     publish_plan,
     zones_of_devices,
@@ -36,7 +38,9 @@ from charter.sim.hazard.scenario import (
     level_reading,
     run_hazard,
 )
+from charter.transport.mqtt import make_client, wait_until
 from tests.conftest import SampleCity
+from tests.services import own_mosquitto, unique
 
 
 class Flood:
@@ -84,6 +88,38 @@ def flood(tmp_path: Path, clock: FixedClock) -> Iterator[Flood]:
         yield Flood(p, channel, clock)
     finally:
         p.close()
+
+
+def test_alerts_reach_each_zone_topic_on_the_broker_for_that_zone_only(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    with own_mosquitto(tmp_path / "mosquitto") as broker:
+        settings = Settings(data_dir=tmp_path / "data", mqtt_url=f"mqtt://127.0.0.1:{broker.port}")
+        root = unique("charter/test/alerts/")
+        topics = ZoneTopics(settings, root, unique("alerts-"))
+        channel = AlertChannel(topics=topics)
+        p = build(settings, clock=clock, channel=channel)
+        resident = make_client(settings, unique("resident-"), persistent=False)
+        got: dict[str, list[bytes]] = {"riverside": [], "uplands": []}
+        resident.on_message = lambda _c, _u, m: got[m.topic.rsplit("/", 1)[1]].append(m.payload)
+        subscribed = threading.Event()
+        resident.on_subscribe = lambda *_a: subscribed.set()
+        try:
+            flood = Flood(p, channel, clock)
+            resident.connect("127.0.0.1", broker.port)
+            resident.loop_start()
+            resident.subscribe([(f"{root}/riverside", 1), (f"{root}/uplands", 1)])
+            assert subscribed.wait(10)
+            flood.read(200, 210, 40, 41)  # a warning, then all clear
+            assert wait_until(lambda: len(got["riverside"]) == 2, 10)
+            actions = [from_wire(w).command.action for w in got["riverside"]]
+            assert actions == ["alert.raise", "alert.clear"]
+            assert got["uplands"] == []  # one publisher, in order: nothing came before the clear
+        finally:
+            resident.disconnect()
+            resident.loop_stop()
+            topics.close()
+            p.close()
 
 
 def test_an_alert_reaches_the_siren_and_residents_of_its_zone_only(flood: Flood) -> None:

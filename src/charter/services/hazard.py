@@ -47,6 +47,7 @@ from charter.domain.reasons import Reason
 from charter.ledger.log import Ledger
 from charter.services.actuator import Actuator, InProcessChannel
 from charter.services.base import Intent, Reading, Service
+from charter.settings import Settings
 from charter.store.base import Store
 
 NORMAL, WARNING, DANGER = "normal", "warning", "danger"
@@ -361,15 +362,19 @@ class AlertChannel(InProcessChannel):
     """Commands to actuators; an alert's signed bytes also reach the zone's subscribers,
     and the alert goes on the ledger once sent."""
 
-    def __init__(self, subscriptions: ZoneSubscriptions | None = None) -> None:
+    def __init__(
+        self,
+        subscriptions: ZoneSubscriptions | None = None,
+        topics: ZoneTopics | None = None,
+    ) -> None:
         super().__init__()
-        self.subscriptions = subscriptions
+        self.subscriptions, self.topics = subscriptions, topics
         self.ledger: Ledger | None = None
         self.sent: list[Command] = []
 
     def send(self, target: str, wire: bytes) -> None:
         super().send(target, wire)
-        if self.subscriptions is None:
+        if self.subscriptions is None and self.topics is None:
             return
         cmd = from_wire(wire).command
         if cmd.action not in (RAISE, CLEAR):
@@ -377,7 +382,10 @@ class AlertChannel(InProcessChannel):
         self.sent.append(cmd)
         zone = str(cmd.params.get("zone", ""))
         if self.up:
-            self.subscriptions.deliver(zone, wire)
+            if self.subscriptions is not None:
+                self.subscriptions.deliver(zone, wire)
+            if self.topics is not None:
+                self.topics.publish(zone, wire)
         if self.ledger is not None:
             with self.ledger.write() as w:
                 w.record(
@@ -389,6 +397,29 @@ class AlertChannel(InProcessChannel):
                     target=target,
                     command_sha256=hashlib.sha256(wire).hexdigest(),
                 )
+
+
+class ZoneTopics:
+    """Alerts on an MQTT topic per zone (`<root>/<zone>`, QoS 1, on the broker already
+    used): residents' apps subscribe to their zone's topic; Charter holds no list."""
+
+    def __init__(self, settings: Settings, root: str, client_id: str) -> None:
+        from charter.transport.mqtt_client import connect, make_client
+
+        self.root = root.rstrip("/")
+        self.client = make_client(settings, client_id, persistent=False)
+        connect(self.client, settings, persistent=False)
+        self.client.loop_start()
+
+    def topic(self, zone: str) -> str:
+        return f"{self.root}/{zone}"
+
+    def publish(self, zone: str, wire: bytes) -> None:
+        self.client.publish(self.topic(zone), wire, qos=1)  # queued; never blocks the alert
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
 
 
 class ZoneSiren(Actuator):
