@@ -217,9 +217,36 @@ def test_faulty_gauges_are_flagged_to_the_operator_and_raise_nothing(flood: Floo
     assert {e["why"] for e in reported} == set(whys)
     assert all(e["device"] == flood.city.flood.device_id for e in reported)
     assert flood.service.suspects() == [flood.city.flood.device_id]
-    flood.service.release(flood.city.flood.device_id)  # the operator checked it
+    flood.service.release(flood.city.flood.device_id, 0)  # the operator checked it
+    assert flood.kinds()[-1]["kind"] == "hazard.sensor_released"
     flood.read(300, 300.5)
     assert flood.service.zone_level("riverside") == "danger"
+
+
+def test_nothing_is_watched_while_the_project_is_still_in_consultation(
+    tmp_path: Path, clock: FixedClock
+) -> None:
+    p = build(Settings(data_dir=tmp_path / "data"), clock=clock)
+    try:
+        city = SampleCity(p)  # the flood project awaits the council
+        plan = flood_plan()
+        p.algorithms.register(hazard_entry(), sample.SEEDER, "flood warning")
+        service = HazardWatch(plan, zones_of_devices(p.store, plan))
+        p.services.add(service)
+        p.services.start()
+        assert p.services.state_of("hazard-watch") == "waiting"
+        for cm in (300, 310, 320):
+            clock.advance(timedelta(minutes=1))
+            p.gate.ingest([city.envelope(city.flood, [level_reading(clock.now(), cm)])])
+        assert service.raised == []
+        approve_flood(p)
+        for cm in (330, 340):
+            clock.advance(timedelta(minutes=1))
+            p.gate.ingest([city.envelope(city.flood, [level_reading(clock.now(), cm)])])
+        assert p.services.state_of("hazard-watch") == "running"
+        assert [(z, lvl) for z, lvl, _ in service.raised] == [("riverside", "danger")]
+    finally:
+        p.close()
 
 
 def test_the_plan_is_on_the_ledger_and_validated() -> None:

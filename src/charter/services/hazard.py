@@ -10,7 +10,7 @@ range, jumping faster than the plan allows (a river rising 5 m in a second), or
 stuck at one value for `stuck_n` readings in a row. Such a reading is flagged,
 the sensor reported to the operator (`flags`, and a `hazard.sensor_flagged`
 ledger entry), and it does not count towards an alert; after a jump none of
-the gauge's readings count until the operator `release`s it. A good reading is at
+the gauge's readings count until the operator `release`s it (on the record). A good reading is at
 `danger` or `warning` when it reaches the threshold, and at `warning` too when
 the level rose faster than `rise_per_min` over the last `rise_window_s`. A
 sensor's level counts once `debounce` good readings in a row agree; a zone's
@@ -332,13 +332,16 @@ class HazardWatch(Service):
                 intents.append(Intent(z.actuator, CLEAR, {"zone": zone, "at_ms": now_ms}))
         return intents
 
-    def release(self, device_id: str) -> None:
-        """The operator checked a gauge that jumped: its readings count again."""
+    def release(self, device_id: str, now_ms: int) -> None:
+        """The operator checked a gauge that jumped: its readings count again (reported
+        as a flag of its own, `released`, so that it is on the record too)."""
         s = self._sensors.get(device_id)
         if s is not None:
             s.suspect = False
             s.flagged.clear()
             s.history.clear()
+            if self.report is not None:
+                self.report(Flag(device_id, "released", s.last[1] if s.last else 0.0, now_ms))
 
     def suspects(self) -> list[str]:
         return sorted(d for d, s in self._sensors.items() if s.suspect)
@@ -351,8 +354,9 @@ def flag_reporter(ledger: Ledger) -> Callable[[Flag], None]:
     """Report a flagged sensor to the operator on the record (device ids are not personal)."""
 
     def report(flag: Flag) -> None:
+        kind = "hazard.sensor_released" if flag.why == "released" else "hazard.sensor_flagged"
         with ledger.write() as w:
-            w.record("hazard.sensor_flagged", None, device=flag.device_id, why=flag.why)
+            w.record(kind, None, device=flag.device_id, why=flag.why)
 
     return report
 
