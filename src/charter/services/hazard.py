@@ -34,13 +34,13 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, model_validator
 from shapely.geometry import Point, Polygon
 
 from charter.commands.command import Command, from_wire
-from charter.domain.clock import Clock
+from charter.domain.clock import Clock, iso
 from charter.domain.errors import CharterError, NotFound
 from charter.domain.model import Actor, Strict, _check_urn
 from charter.domain.reasons import Reason
@@ -53,6 +53,8 @@ from charter.store.base import Store
 NORMAL, WARNING, DANGER = "normal", "warning", "danger"
 RANK = {NORMAL: 0, WARNING: 1, DANGER: 2}
 RAISE, CLEAR = "alert.raise", "alert.clear"
+# The Smart Data Models WeatherAlert `severity` of each level.
+SEVERITY = {NORMAL: "informational", WARNING: "high", DANGER: "critical"}
 ZoneId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
 
 
@@ -87,6 +89,8 @@ class Threshold(Strict):
     maximum: float
     max_step_per_s: float  # faster than this is a fault, not the river
     stuck_n: int = Field(default=30, ge=3)
+    #: The Smart Data Models WeatherAlert `subCategory` its alerts carry.
+    sub_category: Literal["flood", "rainfall", "rain_flood", "tsunami", "coastalEvent"] = "flood"
 
     @model_validator(mode="after")
     def _ordered(self) -> Threshold:
@@ -219,6 +223,7 @@ class _Sensor:
     level: str = NORMAL
     flagged: set[str] = field(default_factory=set)
     suspect: bool = False
+    category: str = ""
 
 
 @dataclass
@@ -255,6 +260,7 @@ class HazardWatch(Service):
     def _observe(self, r: Reading, rule: Threshold, v: float) -> bool:
         """True when the sensor's debounced level changed."""
         s = self._sensors.setdefault(r.device_id, _Sensor())
+        s.category = r.category
         t = r.observed_at_ms
         why = None
         if not rule.minimum <= v <= rule.maximum:
@@ -323,14 +329,31 @@ class HazardWatch(Service):
             self._zone_level[zone] = level
             z = self.plan.zone(zone)
             assert z is not None
+            alert = {
+                "type": "Alert",  # the Smart Data Models WeatherAlert vocabulary
+                "category": "weather",
+                "subCategory": self._sub_category(members),
+                "severity": SEVERITY[level],
+                "alertSource": self.name,
+                "dateIssued": iso(now_ms),
+                "zone": zone,
+                "level": level,
+                "at_ms": now_ms,
+            }
             if RANK[level] > RANK[before]:
                 self.raised.append((zone, level, now_ms))
-                intents.append(
-                    Intent(z.actuator, RAISE, {"zone": zone, "level": level, "at_ms": now_ms})
-                )
+                intents.append(Intent(z.actuator, RAISE, alert))
             elif level == NORMAL:
-                intents.append(Intent(z.actuator, CLEAR, {"zone": zone, "at_ms": now_ms}))
+                intents.append(Intent(z.actuator, CLEAR, alert))
         return intents
+
+    def _sub_category(self, members: list[str]) -> str:
+        """Of the category whose reading put the zone at its level (the first rule else)."""
+        for d in members:
+            s = self._sensors.get(d)
+            if s is not None and s.level != NORMAL and s.category in self._rules:
+                return self._rules[s.category].sub_category
+        return self.plan.thresholds[0].sub_category
 
     def release(self, device_id: str, now_ms: int) -> None:
         """The operator checked a gauge that jumped: its readings count again (reported
