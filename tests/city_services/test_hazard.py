@@ -187,6 +187,8 @@ def test_a_subscription_names_a_published_zone_never_a_location(
 
 
 def test_a_siren_keeps_its_last_verified_alert_and_its_own_trigger_alone(flood: Flood) -> None:
+    got: list[bytes] = []
+    flood.subs.subscribe("riverside", got.append)
     flood.read(200, 210)
     siren, uplands = flood.sirens["riverside"], flood.sirens["uplands"]
     uplands.local_reading(300)  # while the platform is heard, it decides (faults flagged)
@@ -194,8 +196,11 @@ def test_a_siren_keeps_its_last_verified_alert_and_its_own_trigger_alone(flood: 
     flood.channel.up = False  # the platform is lost
     flood.clock.advance(timedelta(minutes=5))
     assert siren.tick() and uplands.tick()  # alone, on their own
+    flood.read(300, 310)  # danger decided, but nothing gets out
     assert siren.message is not None and siren.message["level"] == "warning"
     assert siren.sounding
+    assert len(got) == 1  # and nothing is recorded as sent that was not
+    assert [e["level"] for e in flood.kinds() if e["kind"] == "hazard.alert"] == ["warning"]
     uplands.local_reading(100)
     assert not uplands.sounding
     uplands.local_reading(300)  # its own gauge above danger

@@ -176,8 +176,8 @@ class ZoneSubscriptions:
             raise CharterError(Reason.ZONE_UNKNOWN, f"no zone {zone!r} in the published plan")
         sub = _Subscription(secrets.token_urlsafe(16), zone, deliver)
         with self.ledger.write() as w:
-            self._subs[sub.id] = sub
             w.record("alert.subscribed", None, zone=zone, subscription=_digest(sub.id))
+        self._subs[sub.id] = sub  # on the record first: no delivery without it
         return sub.id
 
     def withdraw(self, subscription_id: str) -> None:
@@ -408,11 +408,12 @@ class AlertChannel(InProcessChannel):
             return
         self.sent.append(cmd)
         zone = str(cmd.params.get("zone", ""))
-        if self.up:
-            if self.subscriptions is not None:
-                self.subscriptions.deliver(zone, wire)
-            if self.topics is not None:
-                self.topics.publish(zone, wire)
+        if not self.up:
+            return  # nothing went out: the sirens are on their own
+        if self.subscriptions is not None:
+            self.subscriptions.deliver(zone, wire)
+        if self.topics is not None:
+            self.topics.publish(zone, wire)
         if self.ledger is not None:
             with self.ledger.write() as w:
                 w.record(
