@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from charter.bootstrap import Platform, build
 from charter.commands.command import from_wire
-from charter.device import DeviceSigner
+from charter.device import DeviceSigner, SimReading
 from charter.domain.clock import FixedClock
 from charter.domain.errors import CharterError
 from charter.domain.reasons import Reason
@@ -49,6 +49,7 @@ class Flood:
     def __init__(self, p: Platform, channel: AlertChannel, clock: FixedClock) -> None:
         self.p, self.channel, self.clock = p, channel, clock
         self.city = SampleCity(p)  # its flood gauge stands in the riverside zone
+        self.rain = self.city.device("rain", sample.TRUSTED, sample.FLOOD, ["rain.rate"])
         approve_flood(p)
         self.plan = flood_plan()
         publish_plan(p.store, p.ledger, self.plan, sample.SEEDER, "warning plan adopted")
@@ -144,6 +145,19 @@ def test_an_alert_reaches_the_siren_and_residents_of_its_zone_only(flood: Flood)
     flood.read(260, 270)
     assert siren.message["level"] == "danger"
     assert len(inbox["riverside"]) == 2 and inbox["uplands"] == []
+
+
+def test_heavy_rain_warns_and_a_dry_gauge_is_not_stuck(flood: Flood) -> None:
+    for mm in [0.0] * 40 + [25.0, 30.0]:  # hours dry, then a downpour
+        flood.clock.advance(timedelta(minutes=1))
+        body = flood.city.envelope(
+            flood.rain, [SimReading("rain.rate", flood.clock.now(), {"rate": mm}, {"rate": "mm/h"})]
+        )
+        assert flood.p.gate.ingest([body])[0].admitted
+    assert flood.service.flags == []
+    message = flood.sirens["riverside"].message
+    assert message is not None
+    assert (message["subCategory"], message["level"]) == ("rainfall", "warning")
 
 
 def test_a_fast_rise_warns_below_the_warning_level(flood: Flood) -> None:

@@ -89,6 +89,7 @@ class Threshold(Strict):
     maximum: float
     max_step_per_s: float  # faster than this is a fault, not the river
     stuck_n: int = Field(default=30, ge=3)
+    steady: float | None = None  # a value that may repeat for hours (a dry rain gauge's 0)
     #: The Smart Data Models WeatherAlert `subCategory` its alerts carry.
     sub_category: Literal["flood", "rainfall", "rain_flood", "tsunami", "coastalEvent"] = "flood"
 
@@ -270,7 +271,7 @@ class HazardWatch(Service):
             if abs(v - s.last[1]) / dt > rule.max_step_per_s:
                 why = "jump"
                 s.suspect = True
-            s.same = s.same + 1 if v == s.last[1] else 0
+            s.same = s.same + 1 if v == s.last[1] and v != rule.steady else 0
             if s.same + 1 >= rule.stuck_n:
                 why = "stuck"
         if why is not None:

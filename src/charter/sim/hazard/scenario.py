@@ -75,7 +75,12 @@ def flood_plan(n_zones: int = 2) -> HazardPlan:
         warning=150, danger=250, rise_per_min=2.0, rise_window_s=600, debounce=2,
         minimum=-50, maximum=1500, max_step_per_s=5.0, stuck_n=30,
     )  # fmt: skip
-    return HazardPlan(project_id=sample.FLOOD, zones=zones, thresholds=[level])
+    rain = Threshold(
+        category="rain.rate", field="rate", unit="mm/h", sub_category="rainfall",
+        warning=20, danger=50, debounce=2,
+        minimum=0, maximum=300, max_step_per_s=2.0, stuck_n=30, steady=0,
+    )  # fmt: skip
+    return HazardPlan(project_id=sample.FLOOD, zones=zones, thresholds=[level, rain])
 
 
 def hazard_entry() -> AlgorithmEntry:
@@ -84,12 +89,12 @@ def hazard_entry() -> AlgorithmEntry:
         project_id=sample.FLOOD,
         name="Flood early warning",
         purpose="Warn the people of a zone, and sound its sirens, before the water arrives.",
-        data_used=["water.level"],
+        data_used=["water.level", "rain.rate"],
         how_it_decides=(
-            "A zone warns when a gauge inside it reads at or above the published warning "
-            "level, or rises faster than the published rate, for two readings in a row; it is "
-            "in danger at the danger level. Readings out of range, jumping or stuck are "
-            "flagged to the operator and never raise an alert."
+            "A zone warns when a river or rain gauge inside it reads at or above the published "
+            "warning level, or a river rises faster than the published rate, for two "
+            "readings in a row; it is in danger at the danger level. Readings out of "
+            "range, jumping or stuck are flagged to the operator and never raise an alert."
         ),
         human_oversight=(
             "The duty officer sees every flagged sensor and every alert on the ledger and can "
