@@ -22,6 +22,7 @@ from charter.registry.service import key_fingerprint
 from charter.rights import cli as rights_cli
 from charter.services.cli import services_app
 from charter.settings import Settings
+from charter.sim.hazard.cli import sim_hazard
 from charter.sim.snowmelt.cli import sim_snowmelt
 from charter.sim.sumo.cli import sim_app
 
@@ -55,6 +56,7 @@ app.add_typer(rights_cli.retention_app, name="retention")
 app.add_typer(services_app, name="services")
 app.add_typer(sim_app, name="sim")
 sim_app.command("snowmelt")(sim_snowmelt)
+sim_app.command("hazard")(sim_hazard)
 console = Console()
 
 DataDir = Annotated[

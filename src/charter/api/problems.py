@@ -72,6 +72,8 @@ STATUS: dict[Reason, int] = {
     Reason.CHECKPOINT_UNKNOWN: 404,
     Reason.NO_ALGORITHM_ENTRY: 409,
     Reason.SERVICE_DATA_UNDECLARED: 422,
+    Reason.ZONE_UNKNOWN: 404,
+    Reason.LOCATION_NOT_ZONE: 422,
     Reason.SIMULATOR_MISSING: 503,
 }
 

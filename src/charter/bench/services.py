@@ -4,7 +4,9 @@ From the moment the gate announces a committed batch to the moment the
 service's signed command reaches the actuator: the adaptive-signals service
 recomputing every junction's plan on every batch (its worst case; in use it
 does so every few minutes), beside a service that asks for nothing but one
-command per batch (the framework's own cost: feed, sign, send, verify).
+command per batch (the framework's own cost: feed, sign, send, verify), and
+the flood early warning: from an admitted water-level reading to its zone's
+alert sent (signed, at the siren, at each subscriber, on the ledger).
 """
 
 from __future__ import annotations
@@ -151,6 +153,7 @@ def run_services(
     rounds: int = 200,
     junctions: int = 15,
     loops_per_junction: int = 8,
+    alert_zones: int = 40,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     figures: dict[str, Any] = {}
@@ -161,5 +164,13 @@ def run_services(
         figures[f"{which}_p99_ms"] = p99_ms(samples)
         figures[f"{which}_p50_ms"] = round(sorted(samples)[len(samples) // 2] * 1000, 3)
         figures[f"{which}_decisions"] = len(samples)
+    if progress is not None:
+        progress(f"hazard: an event on each of {alert_zones} zones' gauges, through the gate")
+    from charter.sim.hazard.scenario import alert_latency
+
+    alerts = alert_latency(alert_zones)
+    figures["alert_p99_ms"] = p99_ms(alerts)
+    figures["alert_p50_ms"] = round(sorted(alerts)[len(alerts) // 2] * 1000, 3)
+    figures["alerts"] = len(alerts)
     figures["junctions"] = junctions
     return figures

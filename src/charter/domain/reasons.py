@@ -80,6 +80,8 @@ class Reason(StrEnum):
     # the city services
     NO_ALGORITHM_ENTRY = "NO_ALGORITHM_ENTRY"
     SERVICE_DATA_UNDECLARED = "SERVICE_DATA_UNDECLARED"
+    ZONE_UNKNOWN = "ZONE_UNKNOWN"
+    LOCATION_NOT_ZONE = "LOCATION_NOT_ZONE"
     SIMULATOR_MISSING = "SIMULATOR_MISSING"
 
     @property
@@ -149,6 +151,8 @@ SENTENCES: dict[Reason, str] = {
     Reason.SERVICE_DATA_UNDECLARED: (
         "The service or its register entry uses data its project or entry does not declare."
     ),
+    Reason.ZONE_UNKNOWN: "No alert zone (or subscription) by that id in the published plan.",
+    Reason.LOCATION_NOT_ZONE: "Alerts are subscribed by a published zone, never by a location.",
     Reason.SIMULATOR_MISSING: (
         "The traffic simulator (SUMO, the charter[sim] extra) is not installed."
     ),

@@ -120,6 +120,20 @@ WATER_LEVEL = DataCategory(
         storage="City data centre, Example (EU)",
     ),
 )
+RAINFALL = DataCategory(
+    name="rain.rate",
+    description="Rainfall intensity at a rain gauge.",
+    personal=False,
+    retention_days=3650,
+    fields={"rate": FieldSpec(type="number", unit="mm/h", minimum=0, maximum=500)},
+    disclosure=CategoryDisclosure(
+        collected="Rainfall in millimetres an hour at a tipping-bucket gauge.",
+        processing=[Processing.RAW],
+        access=[Access.RESIDENTS, Access.CITY, Access.THIRD_PARTIES],
+        third_parties=["Regional water authority"],
+        storage="City data centre, Example (EU)",
+    ),
+)
 PARKING_OCCUPANCY = DataCategory(
     name="parking.occupancy",
     description="Whether a parking bay is taken.",
@@ -305,10 +319,10 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                 name="Flood watch",
                 purpose="Early warning of flooding from drain and creek levels.",
                 benefits=["Warn residents of flooding 30 minutes earlier"],
-                categories=[WATER_LEVEL],
+                categories=[WATER_LEVEL, RAINFALL],
                 vendor_ids=[TRUSTED],
                 disclosure=disclosure(
-                    ["ultrasonic water level gauge"],
+                    ["ultrasonic water level gauge", "tipping-bucket rain gauge"],
                     [Indicator(name="Warning lead time", unit="minutes", baseline=10, target=40)],
                 ),
                 **common,

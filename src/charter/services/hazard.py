@@ -1,0 +1,492 @@
+"""Disaster early warning: zone alerts from river level and rainfall readings.
+
+The project's warning plan (its zones, each a polygon with the alert actuator
+that serves it, and the warning and danger thresholds per category and field)
+is published on the ledger with the project (`publish_plan`), so anyone can
+check what raises an alert and where.
+
+Each admitted reading is first checked for sanity: out of the field's physical
+range, jumping faster than the plan allows (a river rising 5 m in a second), or
+stuck at one value for `stuck_n` readings in a row. Such a reading is flagged,
+the sensor reported to the operator (`flags`, and a `hazard.sensor_flagged`
+ledger entry), and it does not count towards an alert; after a jump none of
+the gauge's readings count until the operator `release`s it (on the record). A good reading is at
+`danger` or `warning` when it reaches the threshold, and at `warning` too when
+the level rose faster than `rise_per_min` over the last `rise_window_s`. A
+sensor's level counts once `debounce` good readings in a row agree; a zone's
+level is the highest of the sensors inside it (a shapely geofence). When a
+zone's level goes up, its actuator gets `alert.raise` (signed by the host);
+when every sensor is back to normal, `alert.clear`.
+
+The `AlertChannel` delivers each signed alert to the zone's actuator and, the
+same signed bytes, to every resident subscribed to that zone
+(`ZoneSubscriptions`: a coarse zone, never a location; withdrawal immediate;
+the ledger records the zone and a digest, never who). It records every alert
+on the ledger after it is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, model_validator
+from shapely.geometry import Point, Polygon
+
+from charter.commands.command import Command, from_wire
+from charter.domain.clock import Clock, iso
+from charter.domain.errors import CharterError, NotFound
+from charter.domain.model import Actor, Strict, _check_urn
+from charter.domain.reasons import Reason
+from charter.ledger.log import Ledger
+from charter.services.actuator import Actuator, InProcessChannel
+from charter.services.base import Intent, Reading, Service
+from charter.settings import Settings
+from charter.store.base import Store
+
+NORMAL, WARNING, DANGER = "normal", "warning", "danger"
+RANK = {NORMAL: 0, WARNING: 1, DANGER: 2}
+RAISE, CLEAR = "alert.raise", "alert.clear"
+# The Smart Data Models WeatherAlert `severity` of each level.
+SEVERITY = {NORMAL: "informational", WARNING: "high", DANGER: "critical"}
+ZoneId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
+
+
+class Zone(Strict):
+    """A coarse alert zone: a polygon (lon, lat, as GeoJSON) and the actuator serving it."""
+
+    id: ZoneId
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    polygon: list[tuple[float, float]] = Field(min_length=4, max_length=1000)
+    actuator: str
+
+    @model_validator(mode="after")
+    def _valid(self) -> Zone:
+        _check_urn(self.actuator, "Device")
+        if not Polygon(self.polygon).is_valid:
+            raise ValueError(f"zone {self.id}: the polygon is not a valid simple ring")
+        return self
+
+
+class Threshold(Strict):
+    """When a category's field warns, and what counts as a sane reading of it."""
+
+    category: str
+    field: str
+    unit: str
+    warning: float
+    danger: float
+    rise_per_min: float | None = None  # a rise this fast warns below `warning`
+    rise_window_s: float = 600.0
+    debounce: int = Field(default=2, ge=1, le=100)
+    minimum: float  # physical range of the sensor
+    maximum: float
+    max_step_per_s: float  # faster than this is a fault, not the river
+    stuck_n: int = Field(default=30, ge=3)
+    steady: float | None = None  # a value that may repeat for hours (a dry rain gauge's 0)
+    #: The Smart Data Models WeatherAlert `subCategory` its alerts carry.
+    sub_category: Literal["flood", "rainfall", "rain_flood", "tsunami", "coastalEvent"] = "flood"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Threshold:
+        if not self.minimum <= self.warning < self.danger <= self.maximum:
+            raise ValueError("thresholds need minimum <= warning < danger <= maximum")
+        return self
+
+
+class HazardPlan(Strict):
+    project_id: str
+    zones: list[Zone] = Field(min_length=1, max_length=500)
+    thresholds: list[Threshold] = Field(min_length=1, max_length=50)
+
+    @model_validator(mode="after")
+    def _unique(self) -> HazardPlan:
+        _check_urn(self.project_id, "Project")
+        ids = [z.id for z in self.zones]
+        if len(set(ids)) != len(ids):
+            raise ValueError("zone ids must be unique")
+        return self
+
+    def zone(self, zone_id: str) -> Zone | None:
+        return next((z for z in self.zones if z.id == zone_id), None)
+
+
+def publish_plan(store: Store, ledger: Ledger, plan: HazardPlan, actor: Actor, why: str) -> int:
+    """Put the plan on the public record (the whole document); returns the entry's index."""
+    if store.get_project(plan.project_id) is None:
+        raise NotFound(f"project {plan.project_id}")
+    doc = plan.model_dump(mode="json")
+    with ledger.write() as w:
+        return w.record("hazard.plan.published", actor, project=plan.project_id, plan=doc, why=why)
+
+
+def zones_of_devices(store: Store, plan: HazardPlan) -> dict[str, list[str]]:
+    """Which zones each of the project's devices lies in (its registered location)."""
+    shapes = [(z.id, Polygon(z.polygon)) for z in plan.zones]
+    out: dict[str, list[str]] = {}
+    for d in store.list_devices():
+        if d.project_id != plan.project_id or d.location is None:
+            continue
+        pt = Point(d.location.lon, d.location.lat)
+        inside = [zid for zid, shape in shapes if shape.covers(pt)]
+        if inside:
+            out[d.id] = inside
+    return out
+
+
+# -- resident subscriptions ------------------------------------------------------
+_COORDS = re.compile(r"-?\d+(\.\d+)?\s*[,; ]\s*-?\d+(\.\d+)?")
+
+
+@dataclass
+class _Subscription:
+    id: str
+    zone: str
+    deliver: Callable[[bytes], None]
+
+
+class ZoneSubscriptions:
+    """Residents' opt-ins to a zone's alerts. The ledger holds the zone and a digest of
+    the subscription's id, never who subscribed; the delivery callbacks stay here."""
+
+    def __init__(self, plan: HazardPlan, ledger: Ledger) -> None:
+        self.plan, self.ledger = plan, ledger
+        self._subs: dict[str, _Subscription] = {}
+
+    def subscribe(
+        self,
+        zone: str,
+        deliver: Callable[[bytes], None],
+        *,
+        lat: float | None = None,
+        lon: float | None = None,
+    ) -> str:
+        """Opt in to one zone's alerts; returns the subscription id (the resident's to keep)."""
+        if lat is not None or lon is not None or _COORDS.fullmatch(zone.strip()):
+            raise CharterError(
+                Reason.LOCATION_NOT_ZONE,
+                "name one of the published zones; a location is never taken",
+            )
+        if self.plan.zone(zone) is None:
+            raise CharterError(Reason.ZONE_UNKNOWN, f"no zone {zone!r} in the published plan")
+        sub = _Subscription(secrets.token_urlsafe(16), zone, deliver)
+        with self.ledger.write() as w:
+            w.record("alert.subscribed", None, zone=zone, subscription=_digest(sub.id))
+        self._subs[sub.id] = sub  # on the record first: no delivery without it
+        return sub.id
+
+    def withdraw(self, subscription_id: str) -> None:
+        """Immediate: no alert reaches the subscription once this returns."""
+        sub = self._subs.pop(subscription_id, None)
+        if sub is None:
+            raise CharterError(Reason.ZONE_UNKNOWN, "no such subscription (withdrawn already?)")
+        with self.ledger.write() as w:
+            w.record("alert.withdrawn", None, zone=sub.zone, subscription=_digest(sub.id))
+
+    def count(self, zone: str) -> int:
+        return sum(1 for s in self._subs.values() if s.zone == zone)
+
+    def deliver(self, zone: str, wire: bytes) -> int:
+        n = 0
+        for sub in list(self._subs.values()):
+            if sub.zone == zone:
+                sub.deliver(wire)
+                n += 1
+        return n
+
+
+def _digest(subscription_id: str) -> str:
+    return hashlib.sha256(subscription_id.encode()).hexdigest()[:32]
+
+
+# -- the detector ----------------------------------------------------------------
+@dataclass
+class Flag:
+    device_id: str
+    why: str  # out_of_range | jump | stuck
+    value: float
+    at_ms: int
+
+
+@dataclass
+class _Sensor:
+    last: tuple[int, float] | None = None  # last good (observed_at_ms, value)
+    history: deque[tuple[int, float]] = field(default_factory=deque)
+    same: int = 0
+    candidate: str = NORMAL
+    agree: int = 0
+    level: str = NORMAL
+    flagged: set[str] = field(default_factory=set)
+    suspect: bool = False
+    category: str = ""
+
+
+@dataclass
+class HazardWatch(Service):
+    plan: HazardPlan
+    device_zones: dict[str, list[str]]
+    name: str = "hazard-watch"
+    categories: frozenset[str] = frozenset()
+    on_flag: Callable[[Flag], None] | None = None  # the operator's side
+    _sensors: dict[str, _Sensor] = field(default_factory=dict)
+    _zone_level: dict[str, str] = field(default_factory=dict)
+    flags: list[Flag] = field(default_factory=list)
+    raised: list[tuple[str, str, int]] = field(default_factory=list)  # zone, level, at_ms
+
+    def report(self) -> dict[str, Any]:
+        """What the operator sees in `charter services list` and `/services`."""
+        flagged = sorted(d for d, s in self._sensors.items() if s.flagged)
+        return {"flagged_sensors": flagged, "alerts_raised": len(self.raised)}
+
+    def __post_init__(self) -> None:
+        self.categories = frozenset(t.category for t in self.plan.thresholds)
+        self._rules = {t.category: t for t in self.plan.thresholds}
+
+    @property
+    def actuators(self) -> Sequence[str]:
+        return [z.actuator for z in self.plan.zones]
+
+    def on_readings(self, readings: Sequence[Reading], now_ms: int) -> list[Intent]:
+        touched: set[str] = set()
+        for r in readings:
+            rule = self._rules.get(r.category)
+            value = r.values.get(rule.field) if rule else None
+            if rule is None or not isinstance(value, int | float) or isinstance(value, bool):
+                continue
+            if r.device_id in self.device_zones and self._observe(r, rule, float(value)):
+                touched.update(self.device_zones[r.device_id])
+        return self._zones(touched, now_ms)
+
+    def _observe(self, r: Reading, rule: Threshold, v: float) -> bool:
+        """True when the sensor's debounced level changed."""
+        s = self._sensors.setdefault(r.device_id, _Sensor())
+        s.category = r.category
+        t = r.observed_at_ms
+        why = None
+        if not rule.minimum <= v <= rule.maximum:
+            why = "out_of_range"
+        elif s.last is not None:
+            dt = max((t - s.last[0]) / 1000, 1e-3)
+            if abs(v - s.last[1]) / dt > rule.max_step_per_s:
+                why = "jump"
+                s.suspect = True
+            s.same = s.same + 1 if v == s.last[1] and v != rule.steady else 0
+            if s.same + 1 >= rule.stuck_n:
+                why = "stuck"
+        if why is not None:
+            self._flag(s, Flag(r.device_id, why, v, t))
+            if why != "out_of_range":
+                s.last = (t, v)  # the next reading is judged against this one
+            return False
+        s.last = (t, v)
+        if s.suspect:
+            return False  # after a jump, only the operator's `release` trusts it again
+        s.flagged.clear()
+        s.history.append((t, v))
+        while s.history and s.history[0][0] < t - rule.rise_window_s * 1000:
+            s.history.popleft()
+        level = self._level(rule, s, v, t)
+        s.agree = s.agree + 1 if level == s.candidate else 1
+        s.candidate = level
+        if s.agree >= rule.debounce and s.level != level:
+            s.level = level
+            return True
+        return False
+
+    @staticmethod
+    def _level(rule: Threshold, s: _Sensor, v: float, t: int) -> str:
+        if v >= rule.danger:
+            return DANGER
+        if v >= rule.warning:
+            return WARNING
+        if rule.rise_per_min is not None and len(s.history) >= 2:
+            t0, v0 = s.history[0]
+            minutes = (t - t0) / 60_000
+            if minutes > 0 and (v - v0) / minutes >= rule.rise_per_min:
+                return WARNING
+        return NORMAL
+
+    def _flag(self, s: _Sensor, flag: Flag) -> None:
+        if flag.why in s.flagged:
+            return  # reported once until the sensor reads sanely again
+        s.flagged.add(flag.why)
+        self.flags.append(flag)
+        if self.on_flag is not None:
+            self.on_flag(flag)
+
+    def _zones(self, touched: set[str], now_ms: int) -> list[Intent]:
+        intents = []
+        for zone in sorted(touched):
+            members = [d for d, zs in self.device_zones.items() if zone in zs]
+            level = max(
+                (self._sensors[d].level for d in members if d in self._sensors),
+                key=RANK.__getitem__,
+                default=NORMAL,
+            )
+            before = self._zone_level.get(zone, NORMAL)
+            if level == before:
+                continue
+            self._zone_level[zone] = level
+            z = self.plan.zone(zone)
+            assert z is not None
+            alert = {
+                "type": "Alert",  # the Smart Data Models WeatherAlert vocabulary
+                "category": "weather",
+                "subCategory": self._sub_category(members),
+                "severity": SEVERITY[level],
+                "alertSource": self.name,
+                "dateIssued": iso(now_ms),
+                "zone": zone,
+                "level": level,
+                "at_ms": now_ms,
+            }
+            if RANK[level] > RANK[before]:
+                self.raised.append((zone, level, now_ms))
+                intents.append(Intent(z.actuator, RAISE, alert))
+            elif level == NORMAL:
+                intents.append(Intent(z.actuator, CLEAR, alert))
+        return intents
+
+    def _sub_category(self, members: list[str]) -> str:
+        """Of the category whose reading put the zone at its level (the first rule else)."""
+        for d in members:
+            s = self._sensors.get(d)
+            if s is not None and s.level != NORMAL and s.category in self._rules:
+                return self._rules[s.category].sub_category
+        return self.plan.thresholds[0].sub_category
+
+    def release(self, device_id: str, now_ms: int) -> None:
+        """The operator checked a gauge that jumped: its readings count again (reported
+        as a flag of its own, `released`, so that it is on the record too)."""
+        s = self._sensors.get(device_id)
+        if s is not None:
+            s.suspect = False
+            s.flagged.clear()
+            s.history.clear()
+            if self.on_flag is not None:
+                self.on_flag(Flag(device_id, "released", s.last[1] if s.last else 0.0, now_ms))
+
+    def suspects(self) -> list[str]:
+        return sorted(d for d, s in self._sensors.items() if s.suspect)
+
+    def zone_level(self, zone: str) -> str:
+        return self._zone_level.get(zone, NORMAL)
+
+
+def flag_reporter(ledger: Ledger) -> Callable[[Flag], None]:
+    """Report a flagged sensor to the operator on the record (device ids are not personal)."""
+
+    def report(flag: Flag) -> None:
+        kind = "hazard.sensor_released" if flag.why == "released" else "hazard.sensor_flagged"
+        with ledger.write() as w:
+            w.record(kind, None, device=flag.device_id, why=flag.why)
+
+    return report
+
+
+# -- delivery and the actuators ----------------------------------------------------
+class AlertChannel(InProcessChannel):
+    """Commands to actuators; an alert's signed bytes also reach the zone's subscribers,
+    and the alert goes on the ledger once sent."""
+
+    def __init__(
+        self,
+        subscriptions: ZoneSubscriptions | None = None,
+        topics: ZoneTopics | None = None,
+    ) -> None:
+        super().__init__()
+        self.subscriptions, self.topics = subscriptions, topics
+        self.ledger: Ledger | None = None
+        self.sent: list[Command] = []
+
+    def send(self, target: str, wire: bytes) -> None:
+        super().send(target, wire)
+        if self.subscriptions is None and self.topics is None:
+            return
+        cmd = from_wire(wire).command
+        if cmd.action not in (RAISE, CLEAR):
+            return
+        self.sent.append(cmd)
+        zone = str(cmd.params.get("zone", ""))
+        if not self.up:
+            return  # nothing went out: the sirens are on their own
+        if self.subscriptions is not None:
+            self.subscriptions.deliver(zone, wire)
+        if self.topics is not None:
+            self.topics.publish(zone, wire)
+        if self.ledger is not None:
+            with self.ledger.write() as w:
+                w.record(
+                    "hazard.alert",
+                    None,
+                    zone=zone,
+                    action=cmd.action,
+                    level=cmd.params.get("level", NORMAL),
+                    target=target,
+                    command_sha256=hashlib.sha256(wire).hexdigest(),
+                )
+
+
+class ZoneTopics:
+    """Alerts on an MQTT topic per zone (`<root>/<zone>`, QoS 1, on the broker already
+    used): residents' apps subscribe to their zone's topic; Charter holds no list."""
+
+    def __init__(self, settings: Settings, root: str, client_id: str) -> None:
+        from charter.transport.mqtt_client import connect, make_client
+
+        self.root = root.rstrip("/")
+        self.client = make_client(settings, client_id, persistent=False)
+        connect(self.client, settings, persistent=False)
+        self.client.loop_start()
+
+    def topic(self, zone: str) -> str:
+        return f"{self.root}/{zone}"
+
+    def publish(self, zone: str, wire: bytes) -> None:
+        self.client.publish(self.topic(zone), wire, qos=1)  # queued; never blocks the alert
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class ZoneSiren(Actuator):
+    """A zone's siren and signs. It shows the last verified alert; on its own (the
+    platform lost) it keeps that message and sounds on its own local gauge."""
+
+    def __init__(
+        self,
+        device_id: str,
+        platform_key_b64: str,
+        clock: Clock,
+        *,
+        local_danger: float,
+        max_silence: timedelta = timedelta(seconds=30),
+    ) -> None:
+        super().__init__(device_id, platform_key_b64, clock, max_silence)
+        self.local_danger = local_danger
+        self.message: dict[str, Any] | None = None  # the last verified alert
+        self.sounding = False
+
+    def apply(self, cmd: Command) -> None:
+        if cmd.action == RAISE:
+            self.message, self.sounding = dict(cmd.params), True
+        elif cmd.action == CLEAR:
+            self.message, self.sounding = dict(cmd.params), False
+
+    def local_reading(self, value: float) -> None:
+        """Its own float switch or gauge: heeded only while the platform is silent."""
+        if self.watchdog.safe and value >= self.local_danger:
+            self.sounding = True
+
+    def enter_safe_mode(self, why: str) -> None:
+        pass  # keeps the last verified message and sound; the local trigger takes over
+
+    def leave_safe_mode(self) -> None:
+        pass

@@ -1,0 +1,1 @@
+"""Disaster early warning on the sample city (`charter sim hazard`)."""
