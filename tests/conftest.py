@@ -35,11 +35,12 @@ def platform(tmp_path: Path, clock: FixedClock) -> Iterator[Platform]:
 class SampleCity:
     """The sample city's vendors and projects, and a few devices with known keys."""
 
-    def __init__(self, platform: Platform) -> None:
+    def __init__(self, platform: Platform, *, services: bool = False) -> None:
         self.platform = platform
         # Consulted in the past, decided now (sample.register_projects replays the history);
         # the flood project's consultation has just ended and awaits the council.
-        sample.register_projects(platform.registry, consultation_over=True)
+        # `services` adds the city services' own projects (warm sidewalks).
+        sample.register_projects(platform.registry, consultation_over=True, services=services)
         self.air = self.device("air", sample.TRUSTED, sample.AIR, ["air.quality"])
         self.traffic = self.device(
             "traffic",

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from typer.testing import CliRunner
 
+from charter.bootstrap import Platform
 from charter.device import DeviceSigner, SimReading
 from charter.domain.clock import FixedClock
 from charter.services.snowmelt import CATEGORY, Segment, SegmentHeater, SnowMelt
@@ -27,6 +28,12 @@ class Fc:
     lead_h: int
     air_c: float
     precip_mm: float
+
+
+@pytest.fixture
+def city(platform: Platform) -> SampleCity:
+    """The sample city with the warm-sidewalks project live."""
+    return SampleCity(platform, services=True)
 
 
 class Street:

@@ -354,35 +354,43 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
             ),
             ProjectStatus.RETIRED,
         ),
-        (
-            Project(
-                id=SIDEWALKS,
-                name="Warm sidewalks",
-                purpose="Keep priority sidewalks free of ice with heated segments, "
-                "using energy only when ice is likely.",
-                benefits=[
-                    "No icy hours at hospital entrances, school steps and metro stairs",
-                    "Use at least 30% less energy than heating on a thermostat alone",
-                ],
-                categories=[SURFACE_WEATHER],
-                vendor_ids=[TRUSTED],
-                disclosure=disclosure(
-                    ["road weather sensor", "sidewalk heater"],
-                    [
-                        Indicator(
-                            name="Energy used by sidewalk heating",
-                            unit="MWh/winter",
-                            baseline=100,
-                            target=70,
-                            by="2028",
-                        )
-                    ],
-                ),
-                **common,
-            ),
-            ProjectStatus.LIVE,
-        ),
     ]
+
+
+def sidewalks() -> tuple[Project, ProjectStatus]:
+    """The snow-melt service's project (registered by `register_projects(services=True)`)."""
+    common = {
+        "legal_basis": "Public task (municipal by-law 2026/14)",
+        "accountable_organisation": "City of Example, Office of Urban Data",
+    }
+    return (
+        Project(
+            id=SIDEWALKS,
+            name="Warm sidewalks",
+            purpose="Keep priority sidewalks free of ice with heated segments, "
+            "using energy only when ice is likely.",
+            benefits=[
+                "No icy hours at hospital entrances, school steps and metro stairs",
+                "Use at least 30% less energy than heating on a thermostat alone",
+            ],
+            categories=[SURFACE_WEATHER],
+            vendor_ids=[TRUSTED],
+            disclosure=disclosure(
+                ["road weather sensor", "sidewalk heater"],
+                [
+                    Indicator(
+                        name="Energy used by sidewalk heating",
+                        unit="MWh/winter",
+                        baseline=100,
+                        target=70,
+                        by="2028",
+                    )
+                ],
+            ),
+            **common,
+        ),
+        ProjectStatus.LIVE,
+    )
 
 
 @dataclass
@@ -444,16 +452,21 @@ def back_then(registry: Registry, ago: timedelta) -> Iterator[None]:
 
 
 def register_projects(
-    registry: Registry, *, consultation_over: bool = False, area: Area | None = None
+    registry: Registry,
+    *,
+    consultation_over: bool = False,
+    area: Area | None = None,
+    services: bool = False,
 ) -> None:
     """Vendors and projects with their history: consulted, decided, live or still open.
 
     The project left in consultation opened ten days ago, so it takes comments;
     with `consultation_over` its period has just ended and it awaits the council.
     `area` puts the city elsewhere (a simulation's street network): every project
-    is consulted on that area instead of the sample city's centre.
+    is consulted on that area instead of the sample city's centre. `services`
+    adds the projects of the city services' scenarios (warm sidewalks).
     """
-    plan = projects()
+    plan = projects() + ([sidewalks()] if services else [])
     if area is not None:
         plan = [(_in_area(p, area), target) for p, target in plan]
     days = registry.rules.consultation_days

@@ -184,7 +184,7 @@ def replay(
     platform = build(Settings(data_dir=data_dir, service_heartbeat_s=60.0), clock=clock)
     run = CharterRun(outage=outage)
     try:
-        sample.register_projects(platform.registry, area=NEW_YORK)
+        sample.register_projects(platform.registry, area=NEW_YORK, services=True)
         segs = segments()
         signers: dict[str, DeviceSigner] = {}
         heaters: dict[str, SegmentHeater] = {}
