@@ -244,6 +244,13 @@ def vendors() -> list[Vendor]:
     ]
 
 
+# What every sample project shares: its legal basis and who answers for it.
+COMMON = {
+    "legal_basis": "Public task (municipal by-law 2026/14)",
+    "accountable_organisation": "City of Example, Office of Urban Data",
+}
+
+
 def _in_area(project: Project, area: Area) -> Project:
     assert project.disclosure is not None
     return project.model_copy(
@@ -252,10 +259,6 @@ def _in_area(project: Project, area: Area) -> Project:
 
 
 def projects() -> list[tuple[Project, ProjectStatus]]:
-    common = {
-        "legal_basis": "Public task (municipal by-law 2026/14)",
-        "accountable_organisation": "City of Example, Office of Urban Data",
-    }
     return [
         (
             Project(
@@ -280,7 +283,7 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                         )
                     ],
                 ),
-                **common,
+                **COMMON,
             ),
             ProjectStatus.LIVE,
         ),
@@ -309,7 +312,7 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                     personal=True,
                     capabilities=(Capability.VEHICLE_DETECTION, Capability.TOKEN_READING),
                 ),
-                **common,
+                **COMMON,
             ),
             ProjectStatus.LIVE,
         ),
@@ -325,7 +328,7 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                     ["ultrasonic water level gauge", "tipping-bucket rain gauge"],
                     [Indicator(name="Warning lead time", unit="minutes", baseline=10, target=40)],
                 ),
-                **common,
+                **COMMON,
             ),
             ProjectStatus.CONSULTATION,
         ),
@@ -350,7 +353,7 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                     ],
                     capabilities=(Capability.PRESENCE_DETECTION,),
                 ),
-                **common,
+                **COMMON,
             ),
             ProjectStatus.RETIRED,
         ),
@@ -359,10 +362,6 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
 
 def sidewalks() -> tuple[Project, ProjectStatus]:
     """The snow-melt service's project (registered by `register_projects(services=True)`)."""
-    common = {
-        "legal_basis": "Public task (municipal by-law 2026/14)",
-        "accountable_organisation": "City of Example, Office of Urban Data",
-    }
     return (
         Project(
             id=SIDEWALKS,
@@ -387,7 +386,7 @@ def sidewalks() -> tuple[Project, ProjectStatus]:
                     )
                 ],
             ),
-            **common,
+            **COMMON,
         ),
         ProjectStatus.LIVE,
     )
