@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from charter.auth import TokenIssuer
 from charter.rights.access import Access
+from charter.rights.choices import ConsentChoices
 from charter.rights.consent import Consents
 from charter.rights.context import RightsContext
 from charter.rights.guard import BulkReadGuard, ReadGuard
@@ -22,6 +23,7 @@ class Rights:
         self.guard = ReadGuard(guard)
         self.residents = Residents(ctx, issuer)
         self.consents = Consents(ctx)
+        self.choices = ConsentChoices(ctx)  # the resident app's switches
         self.access = Access(ctx, self.guard)
         self.readings = Readings(ctx.store, ctx.gate.directory, self.guard)
         self.subject = SubjectRights(ctx)

@@ -15,6 +15,7 @@ from charter.bootstrap import build
 from charter.domain.algorithm import AlgorithmEntry
 from charter.domain.errors import CharterError
 from charter.domain.model import Actor
+from charter.services.overview import overview
 from charter.settings import Settings
 
 services_app = typer.Typer(
@@ -41,25 +42,7 @@ def services_list(
     """Each service on the register: its project, its actuators and their state."""
     platform = build(Settings.load(data_dir=data_dir, database_url=store))
     try:
-        states = {s.service: s for s in platform.store.list_service_states()}
-        disabled = set(platform.store.disabled_services())
-        rows = []
-        for entry in platform.algorithms.list():
-            project = platform.store.get_project(entry.project_id)
-            st = states.get(entry.service)
-            state = "disabled" if entry.service in disabled else (st.state if st else "not running")
-            rows.append(
-                {
-                    "service": entry.service,
-                    "project": entry.project_id,
-                    "project_status": project.status.value if project else "unknown",
-                    "state": state,
-                    "why": st.detail.get("why", "") if st else "",
-                    "actuators": st.detail.get("actuators", {}) if st else {},
-                    "report": st.detail.get("report", {}) if st else {},
-                    "reported_at": st.updated_at if st else None,
-                }
-            )
+        rows = overview(platform.store, platform.algorithms)
     finally:
         platform.close()
     if as_json:
