@@ -80,7 +80,9 @@ class ConsentChoices:
                         ),
                         None,
                     )
-                    collected = cat.disclosure.collected if cat.disclosure else cat.description
+                    collected = (
+                        cat.disclosure.collected if cat.disclosure else None
+                    ) or cat.description
                     out.append(
                         Choice(
                             project.id,
