@@ -1,0 +1,142 @@
+"""`charter bench portal`: server time per portal page at the demo's scale.
+
+The sample city as `charter demo` seeds it, with 1 000 devices, its register's
+story and its residents, and at least 100 000 readings stored through the gate.
+Each page is then requested in process (the ASGI app, every middleware, no
+network) and timed from request to last byte; a no-op route on the same app,
+measured in the same run, is the floor every page stands on.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.responses import Response
+from fastapi.testclient import TestClient
+
+from charter.api.app import create_app
+from charter.auth import Role
+from charter.bootstrap import Platform, build
+from charter.device import SimReading
+from charter.domain.model import Actor
+from charter.settings import Settings
+from charter.sim import city as sample
+from charter.sim import demo_residents
+from charter.sim.demo_register import show_register
+
+TARGET_P95_MS = 100.0
+NOOP = "/_bench/noop"
+BENCH = Actor(name="bench-desk", role="operator")
+
+
+def _readings(platform: Platform, city: sample.City, total: int, per_envelope: int) -> int:
+    """Honest air-quality readings from the city's own stations, through the gate."""
+    stations = city.by_kind("air")
+    now = datetime.now(UTC)
+    admitted, sent, batch = 0, 0, []
+    while sent < total:
+        d = stations[(sent // per_envelope) % len(stations)]
+        d.seq += 1
+        readings = [
+            SimReading(
+                "air.quality",
+                now - timedelta(milliseconds=per_envelope - j),
+                {"pm25": 8.0 + (j % 23), "no2": 18.5 + j % 7},
+                {"pm25": "ug/m3", "no2": "ug/m3"},
+            )
+            for j in range(per_envelope)
+        ]
+        batch.append(d.signer.envelope(d.seq, now, readings))
+        sent += per_envelope
+        if len(batch) == 20:
+            admitted += sum(o.admitted for o in platform.gate.ingest(batch))
+            batch = []
+    if batch:
+        admitted += sum(o.admitted for o in platform.gate.ingest(batch))
+    return admitted
+
+
+def _quantiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"p50_ms": round(statistics.median(ordered), 2), "p95_ms": round(p95, 2)}
+
+
+def _time(client: TestClient, path: str, rounds: int) -> list[float]:
+    client.get(path)  # warm: the first request fills the caches a server keeps
+    out = []
+    for _ in range(rounds):
+        t = time.perf_counter()
+        r = client.get(path)
+        out.append((time.perf_counter() - t) * 1000)
+        if r.status_code != 200:
+            raise RuntimeError(f"{path} answered {r.status_code}")
+    return out
+
+
+def pages(platform: Platform, resident_token: str) -> tuple[dict[str, str], Callable[..., None]]:
+    """The pages measured, and how a client signs in as the resident first."""
+    from charter.portal.bench_pages import pages as portal_pages
+
+    return portal_pages(platform, resident_token)
+
+
+def run_portal(
+    devices: int = 1000,
+    readings: int = 100_000,
+    rounds: int = 60,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    say = progress or (lambda _m: None)
+    with tempfile.TemporaryDirectory(prefix="charter-bench-portal-") as tmp:
+        platform = build(Settings(data_dir=Path(tmp) / "data"))
+        try:
+            say(f"seeding the sample city with {devices} devices")
+            city = sample.seed(platform.registry, devices)
+            show_register(platform)
+            tokens = demo_residents.show(platform, city, lambda _m: None)
+            say(f"storing {readings:,} readings through the gate")
+            stored = _readings(platform, city, readings, 100)
+            # Aiko's access history: the crossing app reads under its grant, often.
+            app = Actor(
+                name="crossing-app", role="consumer", subject="urn:ngsi-ld:Consumer:crossing-app"
+            )
+            req = platform.rights.access.request(
+                app,
+                dataset=sample.TRAFFIC,
+                categories=[demo_residents.CROSSING],
+                purpose=demo_residents.PURPOSE,
+                why="bench",
+            )
+            grant = platform.rights.access.decide(
+                req.id, BENCH, grant=True, why="bench", expires_at=datetime.now(UTC) + timedelta(1)
+            ).grant
+            assert grant is not None
+            for _ in range(200):
+                platform.rights.access.read(
+                    app, grant, category=demo_residents.CROSSING, purpose=demo_residents.PURPOSE
+                )
+            operator = platform.security.issuer.issue("bench-operator", Role.OPERATOR)
+            app_ = create_app(platform)
+            app_.add_api_route(NOOP, lambda: Response(b"", media_type="text/plain"))
+            paths, sign_in = pages(platform, tokens["resident aiko"])
+            figures: dict[str, Any] = {"pages": {}}
+            with TestClient(app_, base_url="http://127.0.0.1") as client:
+                sign_in(client, tokens["resident aiko"], operator)
+                say(f"timing {len(paths)} pages, {rounds} requests each")
+                figures["noop_baseline"] = _quantiles(_time(client, NOOP, rounds))
+                for name, path in paths.items():
+                    figures["pages"][name] = _quantiles(_time(client, path, rounds))
+            figures["worst_p95_ms"] = max(p["p95_ms"] for p in figures["pages"].values())
+            figures["target_p95_ms"] = TARGET_P95_MS
+            figures["devices"] = len(platform.store.list_devices())
+            figures["readings"] = stored
+            return figures
+        finally:
+            platform.close()
