@@ -221,3 +221,22 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
         {"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]}
         for v in found
     ]
+
+
+def sign_in(page: Any, live: Live, token: str, then: str = "/") -> None:
+    """Sign in through the portal's own form, as a person does."""
+    page.goto(f"{live.url}/signin?next={then}")
+    page.fill("#token", token)
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{live.url}{then}**")
+
+
+def tab_to(page: Any, selector: str, limit: int = 80) -> None:
+    """Move the focus with the Tab key alone until it reaches `selector`: the keyboard
+    path exists, in the page's own order."""
+    target = page.locator(selector)
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if target.evaluate("el => el === document.activeElement"):
+            return
+    raise AssertionError(f"{selector} cannot be reached with the Tab key")
