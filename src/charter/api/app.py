@@ -27,6 +27,7 @@ from charter.api.routers import (
     services,
 )
 from charter.bootstrap import Platform
+from charter.portal import mount as mount_portal
 from charter.security.collector import SecurityCollector
 
 
@@ -69,6 +70,7 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
     )
     for router in routers:
         app.include_router(router, responses=problems.COMMON_PROBLEMS)
+    mount_portal(app)  # the web portal's pages at / and its files at /static
 
     @app.get("/health", tags=["ops"])
     def health(p: PlatformDep) -> dict[str, Any]:
