@@ -666,6 +666,19 @@ def bench_services(
         print(json.dumps(figures))
 
 
+@bench_app.command("portal")
+def bench_portal(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    devices: Annotated[int, typer.Option(help="Devices on the register")] = 1000,
+    readings: Annotated[int, typer.Option(help="Readings stored through the gate")] = 100_000,
+    rounds: Annotated[int, typer.Option(help="Requests per page")] = 60,
+) -> None:
+    """Server time per portal page (p50, p95) at the demo's scale, beside a no-op route."""
+    from charter.bench.portal import report
+
+    report(devices, readings, rounds, as_json=as_json, console=console)
+
+
 @bench_app.command("scale")
 def bench_scale(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,

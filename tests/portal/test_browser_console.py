@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+
 from tests.conftest import air_reading
 from tests.portal.conftest import Live, sign_in
 

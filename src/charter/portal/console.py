@@ -14,8 +14,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from charter.portal.session import Form
-from charter.portal.web import page_router, redirect, render
 from fastapi import Depends, Request
 from fastapi.responses import Response
 
@@ -27,6 +25,8 @@ from charter.domain.errors import CharterError, Invalid, NotFound
 from charter.domain.model import Actor, ProjectStatus
 from charter.domain.reasons import Reason
 from charter.portal import session
+from charter.portal.session import Form
+from charter.portal.web import page_router, redirect, render
 from charter.security.approvals import RULES, ActionKind
 from charter.services.overview import overview
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from charter.portal.session import Form
-from charter.portal.web import page_router, redirect, render
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -23,6 +21,8 @@ from charter.domain.errors import CharterError, Invalid
 from charter.domain.model import Actor
 from charter.domain.reasons import Reason
 from charter.portal import session
+from charter.portal.session import Form
+from charter.portal.web import page_router, redirect, render
 from charter.rights.context import speaks_for
 
 router = page_router(tags=["resident"])
