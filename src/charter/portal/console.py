@@ -25,12 +25,55 @@ from charter.domain.errors import CharterError, Invalid, NotFound
 from charter.domain.model import Actor, ProjectStatus
 from charter.domain.reasons import Reason
 from charter.portal import session
+from charter.portal.catalog import N_
 from charter.portal.session import Form
 from charter.portal.web import page_router, redirect, render
 from charter.security.approvals import RULES, ActionKind
 from charter.services.overview import overview
 
 router = page_router(tags=["console"])
+
+# Words the console shows through variables, for the catalogues: quarantine and
+# device statuses, project statuses, service states, stances, actions and results.
+WORDS = (
+    N_("held"),
+    N_("replayed"),
+    N_("released"),
+    N_("purged"),
+    N_("active"),
+    N_("suspended"),
+    N_("revoked"),
+    N_("draft"),
+    N_("consultation"),
+    N_("approved"),
+    N_("live"),
+    N_("retired"),
+    N_("rejected"),
+    N_("running"),
+    N_("disabled"),
+    N_("not running"),
+    N_("degraded"),
+    N_("unknown"),
+    N_("support"),
+    N_("oppose"),
+    N_("comment"),
+    N_("pending"),
+    N_("refused"),
+    N_("used"),
+    N_("expired"),
+    N_("admitted"),
+    N_("revoke_vendor_fleet"),
+    N_("disable_service"),
+    N_("enable_service"),
+    N_("rotate_ledger_key"),
+    N_("mass_erasure"),
+    N_("bulk_read"),
+    N_("fob"),
+    N_("app"),
+    N_("vehicle"),
+    N_("card"),
+    N_("other"),
+)
 
 STAFF = (Role.OPERATOR, Role.COUNCIL, Role.AUDITOR)
 PAGE = 50
@@ -49,7 +92,7 @@ def _staff(request: Request, *roles: Role) -> Actor:
     actor = session.actor(request)
     allowed = roles or STAFF
     if actor.role == Role.PUBLIC.value:
-        raise CharterError(Reason.FORBIDDEN, "sign in as a member of staff to open the console")
+        raise CharterError(Reason.FORBIDDEN, N_("sign in as a member of staff to open the console"))
     return deps.require(*allowed)(actor)
 
 
@@ -60,7 +103,7 @@ def _why(form: Form) -> str:
 def _page(request: Request) -> int:
     raw = request.query_params.get("page", "1")
     if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
-        raise Invalid("page must be a whole number from 1")
+        raise Invalid(N_("page must be a whole number from 1"))
     return int(raw)
 
 
@@ -92,7 +135,7 @@ def quarantine(request: Request) -> Response:
     p = _platform(request)
     status = request.query_params.get("status", "held")
     if status not in ("held", "replayed", "released", "purged"):
-        raise Invalid("status must be held, replayed, released or purged")
+        raise Invalid(N_("status must be held, replayed, released or purged"))
     items = p.quarantine.list(status=status, limit=PAGE)
     return render(
         request,
@@ -135,7 +178,7 @@ def trust(request: Request) -> Response:
     page = _page(request)
     show = request.query_params.get("show", "failing")
     if show not in ("failing", "all"):
-        raise Invalid("show must be failing or all")
+        raise Invalid(N_("show must be failing or all"))
     verdicts = p.security.trust.check()
     vendors = [v for v in verdicts if v.kind == "vendor"]
     devices = [v for v in verdicts if v.kind == "device" and (show == "all" or not v.passes)]
@@ -179,7 +222,7 @@ def consultation(project_id: str, request: Request) -> Response:
         raise NotFound(project_id)
     c = p.registry.lifecycle.open_for(project_id)
     if c is None:
-        raise CharterError(Reason.CONSULTATION_CLOSED, f"{project_id} is not in consultation")
+        raise CharterError(Reason.CONSULTATION_CLOSED, N_("the project is not in consultation"))
     comments = p.store.comments(c.id)
     themes = p.store.themes(c.id)
     now_ms = int(p.clock.now().timestamp() * 1000)
@@ -273,7 +316,7 @@ def propose(request: Request, form: Submitted) -> Response:
         if line.strip():
             name, sep, value = line.partition("=")
             if not sep or not name.strip() or len(value) > 200:
-                raise Invalid("write each parameter as name=value")
+                raise Invalid(N_("write each parameter as name=value"))
             v = value.strip()
             values[name.strip()[:64]] = int(v) if v.isdigit() and len(v) < 18 else v
     p = _platform(request)

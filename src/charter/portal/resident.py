@@ -21,6 +21,7 @@ from charter.domain.errors import CharterError, Invalid
 from charter.domain.model import Actor
 from charter.domain.reasons import Reason
 from charter.portal import session
+from charter.portal.catalog import N_
 from charter.portal.session import Form
 from charter.portal.web import page_router, redirect, render
 from charter.rights.context import speaks_for
@@ -55,7 +56,7 @@ def _dated(rows: list[dict[str, Any]], *keys: str) -> list[dict[str, Any]]:
 def _page(request: Request) -> int:
     raw = request.query_params.get("page", "1")
     if not raw.isdigit() or not 1 <= int(raw) <= 1_000_000:
-        raise Invalid("page must be a whole number from 1")
+        raise Invalid(N_("page must be a whole number from 1"))
     return int(raw)
 
 
@@ -116,7 +117,7 @@ def switch_consent(resident_id: str, request: Request, form: Submitted) -> Respo
     p = _platform(request)
     found = p.rights.choices.find(resident_id, choice, actor)
     if found is None:
-        raise CharterError(Reason.VALIDATION_FAILED, "there is no such consent choice")
+        raise CharterError(Reason.VALIDATION_FAILED, N_("there is no such consent choice"))
     if turn == "on" and not found.on:
         p.rights.consents.grant(
             resident_id,
@@ -191,7 +192,7 @@ def erase(resident_id: str, request: Request, form: Submitted) -> Response:
     actor = _me(request, resident_id)
     confirm = form.text("confirm", max_length=40)
     if confirm.strip().upper() != ERASE_WORD:
-        raise Invalid(f"type {ERASE_WORD} to confirm the erasure")
+        raise Invalid(N_("type ERASE to confirm the erasure"))
     p = _platform(request)
     done = p.rights.subject.erase(resident_id, actor)
     response = render(request, "resident/erased.html", {"done": done, "active": "erase"})
