@@ -18,6 +18,7 @@ from charter.bootstrap import Platform, build
 from charter.cli_errors import CharterGroup
 from charter.domain.errors import CharterError
 from charter.domain.model import Actor
+from charter.portal.screenshots import portal_app
 from charter.registry.service import key_fingerprint
 from charter.rights import cli as rights_cli
 from charter.services.cli import services_app
@@ -55,6 +56,7 @@ app.add_typer(rights_cli.grant_app, name="grant")
 app.add_typer(rights_cli.retention_app, name="retention")
 app.add_typer(services_app, name="services")
 app.add_typer(sim_app, name="sim")
+app.add_typer(portal_app, name="portal")
 sim_app.command("snowmelt")(sim_snowmelt)
 sim_app.command("hazard")(sim_hazard)
 console = Console()
