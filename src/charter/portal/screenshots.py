@@ -110,11 +110,15 @@ def demo_server(devices: int) -> Iterator[tuple[str, Platform, dict[str, str]]]:
 
 def _has_japanese_font() -> bool:
     """Without one, Chromium draws every Japanese character as an empty box."""
+    import shutil
     import subprocess
 
+    fc_list = shutil.which("fc-list")
+    if fc_list is None:
+        return False
     try:
-        found = subprocess.run(
-            ["fc-list", ":lang=ja"], capture_output=True, text=True, timeout=30, check=False
+        found = subprocess.run(  # noqa: S603 (a fixed command, no input from anyone)
+            [fc_list, ":lang=ja"], capture_output=True, text=True, timeout=30, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
