@@ -40,6 +40,7 @@ from charter.domain.model import (
     urn,
 )
 from charter.domain.principles import DEFAULT_PRINCIPLES, parse_principles
+from charter.portal import streets
 from charter.registry.service import Registry
 
 SEEDER = Actor(name="demo-seed", role="operator")
@@ -176,6 +177,12 @@ SURFACE_WEATHER = DataCategory(
 CITY_AREA = Area(
     coordinates=[[(4.85, 52.33), (4.99, 52.33), (4.99, 52.47), (4.85, 52.47), (4.85, 52.33)]]
 )
+
+
+def street_area() -> Area:
+    """The demo city: the street network the city services simulate (SUMO's game/DRT,
+    Berlin-Adlershof), as the portal's street extract has it."""
+    return Area(coordinates=[streets.load().area_ring()])
 
 
 def disclosure(
@@ -489,9 +496,14 @@ def register_projects(
 
 
 def seed(registry: Registry, n_devices: int = 1000) -> City:
-    """Register the sample city on an empty register; returns the simulated devices."""
-    register_projects(registry)
+    """Register the sample city on an empty register; returns the simulated devices.
+
+    Its projects are consulted on the street network's area and every device stands on
+    one of its streets (the portal's map draws them over it)."""
+    register_projects(registry, area=street_area())
     city = City()
+    # Every sensor stands on a street of the real network (the portal's map draws it).
+    places = streets.load().points_along(n_devices)
     for i, kind in enumerate(_fleet_plan(n_devices)):
         vendor, project_id, modality, categories, _ = FLEET[kind]
         signer = DeviceSigner(urn("Device", f"{kind}-{i:05d}"))
@@ -501,7 +513,7 @@ def seed(registry: Registry, n_devices: int = 1000) -> City:
                 vendor_id=vendor,
                 project_id=project_id,
                 modality=modality,
-                location=Location(lat=52.35 + (i % 97) / 1000, lon=4.88 + (i % 89) / 1000),
+                location=Location(lat=places[i][1], lon=places[i][0]),
                 categories=categories,
                 public_key=signer.public_key_b64,
             ),
