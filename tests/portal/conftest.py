@@ -133,7 +133,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     data = tmp_path_factory.mktemp("portal") / "data"
     clock = OffsetClock()
     port = _free_port()
-    settings = Settings(data_dir=data, host="127.0.0.1", port=port)
+    # Tokens outlive the consultation period the tests jump over.
+    settings = Settings(data_dir=data, host="127.0.0.1", port=port, token_ttl_s=365 * 86_400)
     platform = build(settings, clock=clock)
     city = seed_demo(platform)
     tokens = {
