@@ -17,9 +17,9 @@ COMMENT = "Put the gauge on the bridge <script>window.pwned=1</script> please"
 def _comment_by_keyboard(page: Any, live: Live) -> None:
     """The public comment form, with the keyboard alone."""
     page.goto(f"{live.url}/city/consultations/{sample.FLOOD}")
-    tab_to(page, "#comment-text")
+    tab_to(page, "textarea#text")
     page.keyboard.type(COMMENT)
-    tab_to(page, "form.comment button[type=submit]")
+    tab_to(page, "form[action$='/comments'] button[type=submit]")
     with page.expect_navigation():
         page.keyboard.press("Enter")
 
