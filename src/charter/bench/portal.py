@@ -14,13 +14,13 @@ import re
 import statistics
 import tempfile
 import time
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi.responses import Response
-from fastapi.testclient import TestClient
 from rich.console import Console
 from rich.table import Table
 
@@ -32,6 +32,11 @@ from charter.settings import Settings
 from charter.sim import city as sample
 from charter.sim import demo_residents
 from charter.sim.demo_register import show_register
+
+with warnings.catch_warnings():
+    # Starlette would rather have httpx2; httpx is what Charter ships with (pyproject).
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
 
 TARGET_P95_MS = 100.0
 NOOP = "/_bench/noop"
