@@ -93,9 +93,9 @@ class Streets:
         lon0, lat0, lon1, lat1 = self.bbox
         return [(lon0, lat0), (lon1, lat0), (lon1, lat1), (lon0, lat1), (lon0, lat0)]
 
-    def points_along(
-        self, n: int, classes: tuple[str, ...] = ("major", "minor")
-    ) -> list[tuple[float, float]]:
+    def points_along(self, n: int, classes: tuple[str, ...] = ("major", "minor")) -> list[
+        tuple[float, float]
+    ]:
         """`n` places (lon, lat) spread evenly along the streets of `classes`, the same every
         time: where the demo city's sensors stand."""
         lines = [pts for cls, pts in self.streets if cls in classes]
