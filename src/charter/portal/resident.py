@@ -137,18 +137,18 @@ def my_access(resident_id: str, request: Request) -> Response:
     actor = _me(request, resident_id)
     page = _page(request)
     p = _platform(request)
-    history = p.rights.subject.history(resident_id, actor)
-    history.reverse()  # newest first
-    start = (page - 1) * PAGE
+    rows, total = p.rights.subject.history_page(
+        resident_id, actor, offset=(page - 1) * PAGE, limit=PAGE
+    )
     return render(
         request,
         "resident/access.html",
         {
             "rid": resident_id,
-            "rows": _dated(history[start : start + PAGE], "at"),
-            "total": len(history),
+            "rows": _dated(rows, "at"),
+            "total": total,
             "page": page,
-            "pages": max(1, -(-len(history) // PAGE)),
+            "pages": max(1, -(-total // PAGE)),
             "active": "access",
         },
     )

@@ -108,6 +108,16 @@ class SubjectRights:
         speaks_for(actor, resident_id)
         return [{**asdict(a), "at": iso(a.at)} for a in self.ctx.store.access_log(resident_id)]
 
+    def history_page(
+        self, resident_id: str, actor: Actor, *, offset: int, limit: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the history, newest first, and how many reads there are in all."""
+        speaks_for(actor, resident_id)
+        log = self.ctx.store.access_log(resident_id)
+        end = len(log) - offset
+        rows = log[max(0, end - limit) : max(0, end)][::-1]
+        return [{**asdict(a), "at": iso(a.at)} for a in rows], len(log)
+
     def export(self, resident_id: str, actor: Actor) -> dict[str, Any]:
         held = self.view(resident_id, actor)
         return {
