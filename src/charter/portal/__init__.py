@@ -50,9 +50,9 @@ from fastapi.staticfiles import StaticFiles
 
 
 def routers() -> list[APIRouter]:
-    from charter.portal import account, public
+    from charter.portal import account, public, public_ledger, public_map
 
-    found = [account.router, public.router]
+    found = [account.router, public.router, public_map.router, public_ledger.router]
     # The resident app and the council/operator console, when present.
     for name in ("resident", "console"):
         try:

@@ -15,6 +15,7 @@ Each street is `[class, [[lon, lat], ...]]`, simplified (about 2 m) and rounded 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 from dataclasses import dataclass
@@ -93,15 +94,15 @@ class Streets:
         lon0, lat0, lon1, lat1 = self.bbox
         return [(lon0, lat0), (lon1, lat0), (lon1, lat1), (lon0, lat1), (lon0, lat0)]
 
-    def points_along(self, n: int, classes: tuple[str, ...] = ("major", "minor")) -> list[
-        tuple[float, float]
-    ]:
+    def points_along(
+        self, n: int, classes: tuple[str, ...] = ("major", "minor")
+    ) -> list[tuple[float, float]]:
         """`n` places (lon, lat) spread evenly along the streets of `classes`, the same every
         time: where the demo city's sensors stand."""
         lines = [pts for cls, pts in self.streets if cls in classes]
         segments: list[tuple[tuple[float, float], tuple[float, float], float]] = []
         for pts in lines:
-            for a, b in zip(pts, pts[1:], strict=False):
+            for a, b in itertools.pairwise(pts):
                 segments.append((a, b, _metres(a, b)))
         total = sum(length for _, _, length in segments)
         if n <= 0 or total <= 0:
@@ -147,7 +148,7 @@ def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
 def load(path: Path = DATA) -> Streets:
     raw = json.loads(path.read_text())
     return Streets(
-        bbox=tuple(raw["bbox"]),  # type: ignore[arg-type]
+        bbox=(raw["bbox"][0], raw["bbox"][1], raw["bbox"][2], raw["bbox"][3]),
         streets=tuple((cls, tuple((p[0], p[1]) for p in pts)) for cls, pts in raw["streets"]),
         attribution=raw["attribution"],
     )

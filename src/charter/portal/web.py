@@ -77,6 +77,7 @@ def environment() -> Environment:
         number=i18n.format_number,
         pct=i18n.format_pct,
         reason=i18n.reason_sentence,
+        tr=i18n.gettext,  # data words (statuses, roles): translated, still escaped
     )
     env.globals.update(
         languages=i18n.LANGUAGES,
@@ -87,7 +88,8 @@ def environment() -> Environment:
     return env
 
 
-def _language(request: Request) -> str:
+def language(request: Request) -> str:
+    """The request's language: `?lang=`, the switch's cookie, Accept-Language, English."""
     lang: str | None = getattr(request.state, "lang", None)
     if lang is None:
         lang = i18n.choose(
@@ -106,7 +108,7 @@ def csrf_field(request: Request) -> Markup:
 
 
 def render_text(request: Request, name: str, ctx: Mapping[str, Any] | None = None) -> str:
-    lang = _language(request)
+    lang = language(request)
     with i18n.using(lang):
         template = environment().get_template(name)
         try:
