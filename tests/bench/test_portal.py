@@ -6,13 +6,13 @@ import json
 import subprocess
 import sys
 
+SMALL = ["--devices", "60", "--readings", "2000", "--rounds", "3"]
 PAGES = {"map", "project", "consultation", "access_history", "ledger"}
 
 
 def test_bench_portal_times_each_page_beside_a_no_op_and_ends_with_json() -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "charter.cli", "bench", "portal", "--json"]
-        + ["--devices", "60", "--readings", "2000", "--rounds", "3"],
+        [sys.executable, "-m", "charter.cli", "bench", "portal", "--json", *SMALL],
         capture_output=True,
         text=True,
         timeout=300,
