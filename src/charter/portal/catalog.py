@@ -45,6 +45,8 @@ EXTRA: tuple[str, ...] = (
     "Transparency report",
     "Public ledger",
     "the form's security token is missing or does not match; reload the page",
+    "sign in to open this page",
+    "your role may not open this page",
 )
 
 

@@ -45,6 +45,8 @@ SESSION_MAX_AGE_S = 12 * 3600
 MAX_FORM_FIELDS = 200
 MAX_FORM_PART_BYTES = 256 * 1024
 CSRF_FAILED = "the form's security token is missing or does not match; reload the page"
+SIGN_IN = "sign in to open this page"
+WRONG_ROLE = "your role may not open this page"
 
 
 def portal_key(platform: Platform) -> bytes:
@@ -132,7 +134,11 @@ def require_role(*roles: Role) -> Callable[[Request], Actor]:
     check = deps.require(*roles)
 
     def dependency(request: Request) -> Actor:
-        return check(actor(request))
+        try:
+            return check(actor(request))
+        except CharterError as e:  # the API's words are for API clients: say it for people
+            detail = SIGN_IN if e.reason is Reason.UNAUTHENTICATED else WRONG_ROLE
+            raise CharterError(e.reason, detail) from None
 
     return dependency
 

@@ -129,6 +129,7 @@ def run(
             raise SystemExit(f"the API could not start on {host}:{port}")
         time.sleep(0.05)
     url = f"http://{host}:{port}"
+    say(f"portal at {url}/  (sensor map {url}/map, ledger check {url}/city/ledger/verify)")
     say(f"API at {url}  (OpenAPI docs at {url}/docs)")
     say(f"public register: {url}/register/projects  map: {url}/register/devices.geojson")
     for role, token in tokens.items():
