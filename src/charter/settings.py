@@ -72,6 +72,17 @@ class Settings(BaseModel):
         10, ge=1, description="Most comments one source may send in an hour."
     )
 
+    # NGSI-LD subscriptions (charter.ngsild.subscriptions) ---------------------
+    ngsild_notify_hosts: list[str] = Field(
+        [],
+        description="Hosts (`host` or `host:port`) NGSI-LD subscriptions may send HTTP "
+        "notifications to; any other endpoint is refused (400). MQTT notifications go only "
+        "through mqtt_url's broker.",
+    )
+    ngsild_notify_timeout_s: float = Field(
+        3.0, gt=0, le=30, description="Time allowed to deliver one NGSI-LD HTTP notification."
+    )
+
     # security (issue 5) ------------------------------------------------------
     trust_policy_file: Path | None = Field(
         None,

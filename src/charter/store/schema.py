@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -426,4 +427,30 @@ service_reports = Table(
     Column("state", String(16), nullable=False),
     Column("detail", Text, nullable=False),  # JSON: {"actuators": {id: state}, "why": …}
     Column("updated_at", BigInteger, nullable=False),
+)
+
+# NGSI-LD subscriptions (charter.ngsild.subscriptions): the subscription as its
+# owner sent it (compacted, with its @context), the names it watches expanded,
+# who owns it and for which purpose, and its delivery counters.
+ngsild_subscriptions = Table(
+    "ngsild_subscriptions",
+    metadata,
+    Column("tenant", String(100), primary_key=True),
+    Column("id", String(512), primary_key=True),
+    Column("doc", Text, nullable=False),  # JSON: the subscription, compacted
+    Column("expanded", Text, nullable=False),  # JSON: types, attributes, q's names, expanded
+    Column("owner", Text, nullable=False),  # JSON: the caller who created it (role, subject)
+    Column("purpose", String(200), nullable=True),
+    Column("is_active", Integer, nullable=False),
+    Column("expires_at", BigInteger, nullable=True),  # ms
+    Column("throttling_s", Float, nullable=True),
+    Column("time_interval_s", Float, nullable=True),
+    Column("times_sent", BigInteger, nullable=False, server_default="0"),
+    Column("times_failed", BigInteger, nullable=False, server_default="0"),
+    Column("last_notification", BigInteger, nullable=True),  # ms
+    Column("last_success", BigInteger, nullable=True),
+    Column("last_failure", BigInteger, nullable=True),
+    Column("ended", String(200), nullable=True),  # why it stopped (grant or consent ended)
+    Column("created_at", BigInteger, nullable=False),
+    Column("modified_at", BigInteger, nullable=False),
 )
