@@ -454,3 +454,16 @@ ngsild_subscriptions = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("modified_at", BigInteger, nullable=False),
 )
+
+# NGSI-LD @contexts clients stored on Charter (POST /ngsi-ld/v1/jsonldContexts),
+# served to every process from here.
+ngsild_contexts = Table(
+    "ngsild_contexts",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("body", Text, nullable=False),  # JSON: {"@context": ...}
+    Column("kind", String(20), nullable=False),  # Hosted
+    Column("created_at", BigInteger, nullable=False),
+    Column("hits", BigInteger, nullable=False, server_default="0"),
+    Column("last_usage", BigInteger, nullable=True),
+)

@@ -1,4 +1,4 @@
-"""NGSI-LD subscriptions (charter.ngsild.subscriptions).
+"""NGSI-LD subscriptions and hosted @contexts (charter.ngsild.subscriptions, .discovery).
 
 Revision ID: 0015_ngsild_subs
 Revises: 0014
@@ -35,7 +35,17 @@ def upgrade() -> None:
         sa.Column("created_at", sa.BigInteger, nullable=False),
         sa.Column("modified_at", sa.BigInteger, nullable=False),
     )
+    op.create_table(
+        "ngsild_contexts",
+        sa.Column("id", sa.String(100), primary_key=True),
+        sa.Column("body", sa.Text, nullable=False),
+        sa.Column("kind", sa.String(20), nullable=False),
+        sa.Column("created_at", sa.BigInteger, nullable=False),
+        sa.Column("hits", sa.BigInteger, nullable=False, server_default="0"),
+        sa.Column("last_usage", sa.BigInteger, nullable=True),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("ngsild_contexts")
     op.drop_table("ngsild_subscriptions")
