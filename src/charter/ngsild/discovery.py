@@ -157,9 +157,7 @@ class ContextStore:
             if count >= MAX_HOSTED:
                 raise bad_data("too many hosted contexts")
             conn.execute(
-                insert(C).values(
-                    id=hosted.id, body=text, kind=hosted.kind, created_at=now, hits=0
-                )
+                insert(C).values(id=hosted.id, body=text, kind=hosted.kind, created_at=now, hits=0)
             )
         return hosted
 

@@ -758,7 +758,9 @@ class SubscriptionService:
             self._worker = threading.Thread(target=self._run, name="ngsild-notify", daemon=True)
             self._worker.start()
 
-    def start_periodic(self, entities: Callable[[str, Subscription], Iterable[StoredEntity]]) -> None:
+    def start_periodic(
+        self, entities: Callable[[str, Subscription], Iterable[StoredEntity]]
+    ) -> None:
         """Run timeInterval subscriptions: each period, notify the entities they match."""
         if self._ticker is not None and self._ticker.is_alive():
             return
