@@ -210,6 +210,22 @@ class Settings(BaseModel):
         3600, description="How long the broker keeps the gateway's session while it is away."
     )
 
+    ngsild_context_hosts: list[str] = Field(
+        [],
+        description="Hosts NGSI-LD @context documents may be fetched from; the core and "
+        "Smart Data Models contexts are served from the local cache, any other is refused "
+        "(503 LdContextNotAvailable) unless its host is listed.",
+    )
+    ngsild_context_timeout_s: float = Field(
+        3.0, description="Time allowed to fetch the remote @contexts of one NGSI-LD request."
+    )
+    ngsild_context_max_bytes: int = Field(
+        1024 * 1024, description="Largest remote @context document fetched."
+    )
+    ngsild_max_limit: int = Field(
+        1000, description="Largest NGSI-LD page (limit); beyond it: 403 TooManyResults."
+    )
+
     @classmethod
     def load(cls, config_file: Path | None = None, **overrides: Any) -> Settings:
         values: dict[str, Any] = {}

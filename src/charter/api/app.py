@@ -27,6 +27,7 @@ from charter.api.routers import (
     services,
 )
 from charter.bootstrap import Platform
+from charter.ngsild import api as ngsild_api
 from charter.security.collector import SecurityCollector
 
 
@@ -69,6 +70,7 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
     )
     for router in routers:
         app.include_router(router, responses=problems.COMMON_PROBLEMS)
+    ngsild_api.install(app)
 
     @app.get("/health", tags=["ops"])
     def health(p: PlatformDep) -> dict[str, Any]:

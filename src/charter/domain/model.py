@@ -244,6 +244,8 @@ class Actor(Strict):
     # A purpose-bound token's purposes: the actor may read personal data only
     # for one of them (empty: not purpose-bound). Checked by the services.
     purposes: tuple[str, ...] = ()
+    # NGSI-LD tenants the token is bound to (NGSILD-Tenant is honoured only for these).
+    tenants: tuple[str, ...] = ()
 
 
 class StatusChange(Strict):

@@ -1,14 +1,14 @@
 """NGSI-LD subscriptions and hosted @contexts (charter.ngsild.subscriptions, .discovery).
 
 Revision ID: 0015_ngsild_subs
-Revises: 0014
+Revises: 0015_ngsild (the coordinator may re-chain)
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_ngsild_subs"
-down_revision = "0014"
+down_revision = "0015_ngsild"
 branch_labels = None
 depends_on = None
 
