@@ -14,11 +14,11 @@ from charter.ngsild.query import compile_sql, evaluate, parse_q
 V = "https://example.org/vocab/"
 
 ENTITIES: list[dict[str, Any]] = [
-    {"temperature": [{"type": "Property", "value": 25.5}], "brandName": [{"type": "Property", "value": "Swift"}]},
-    {"temperature": [{"type": "Property", "value": 10}], "brandName": [{"type": "Property", "value": "Mazda"}]},
+    {"temperature": [{"type": "Property", "value": 25.5}], "brandName": [{"type": "Property", "value": "Swift"}]},  # noqa: E501
+    {"temperature": [{"type": "Property", "value": 10}], "brandName": [{"type": "Property", "value": "Mazda"}]},  # noqa: E501
     {"temperature": [{"type": "Property", "value": "hot"}]},
     {"temperature": [{"type": "Property", "value": [5, 30]}]},
-    {"temperature": [{"type": "Property", "value": 1, "datasetId": "urn:a"}, {"type": "Property", "value": 40, "datasetId": "urn:b"}]},
+    {"temperature": [{"type": "Property", "value": 1, "datasetId": "urn:a"}, {"type": "Property", "value": 40, "datasetId": "urn:b"}]},  # noqa: E501
     {"electric": [{"type": "Property", "value": True}]},
     {"electric": [{"type": "Property", "value": False}]},
     {"owner": [{"type": "Relationship", "object": "urn:ngsi-ld:Person:Bob"}]},

@@ -31,7 +31,7 @@ import httpx
 Say = Callable[[str], None]
 TYPE = "BenchSensor"
 CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
-Q = 'temperature>25;status=="ok"'
+Q = 'temperature>25;health=="ok"'
 
 
 def _entity(i: int) -> dict[str, Any]:
@@ -40,7 +40,7 @@ def _entity(i: int) -> dict[str, Any]:
         "id": f"urn:ngsi-ld:{TYPE}:{i:07d}",
         "type": TYPE,
         "temperature": {"type": "Property", "value": round(rnd.uniform(0, 40), 2)},
-        "status": {"type": "Property", "value": "ok" if rnd.random() < 0.8 else "fault"},
+        "health": {"type": "Property", "value": "ok" if rnd.random() < 0.8 else "fault"},
         "location": {
             "type": "GeoProperty",
             "value": {

@@ -170,6 +170,17 @@ class ContextStore:
             row.id, json.loads(row.body), row.kind, row.created_at, row.hits, row.last_usage
         )
 
+    def lookup(self, url: str, hosts: set[str]) -> Any:
+        """The document of a hosted context's URL on this server; None for any other URL."""
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(url)
+        prefix = "/ngsi-ld/v1/jsonldContexts/"
+        if (parts.hostname or "").lower() not in hosts or not parts.path.startswith(prefix):
+            return None
+        hosted = self.get(parts.path[len(prefix) :])
+        return hosted.body if hosted is not None else None
+
     def used(self, cid: str, now: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(update(C).where(C.c.id == cid).values(hits=C.c.hits + 1, last_usage=now))

@@ -762,7 +762,7 @@ def compile_sql(
         return and_(*kept) if kept else None
     if any(p is None for p in parts):
         return None
-    return or_(*parts)
+    return or_(*[p for p in parts if p is not None])
 
 
 def _sql_term(term: Term, doc: Any, dialect: str, resolve: Callable[[str], str]) -> Any | None:

@@ -172,7 +172,7 @@ class Subscription:
         return self._geo
 
     def representation(self, now: int, *, sys_attrs: bool = False) -> dict[str, Any]:
-        out = json.loads(json.dumps(self.doc))
+        out: dict[str, Any] = json.loads(json.dumps(self.doc))
         out["id"] = self.id
         out["type"] = "Subscription"
         out["isActive"] = self.is_active and not self.ended
@@ -503,7 +503,7 @@ class SubscriptionRepository:
             row = conn.execute(select(S).where(S.c.tenant == tenant, S.c.id == sid)).first()
         return self._from_row(row) if row is not None else None
 
-    def list(self, tenant: str, limit: int = 1000, offset: int = 0) -> list[Subscription]:
+    def page(self, tenant: str, limit: int = 1000, offset: int = 0) -> list[Subscription]:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(S).where(S.c.tenant == tenant).order_by(S.c.id).limit(limit).offset(offset)
@@ -653,17 +653,17 @@ class SubscriptionService:
         return sub
 
     def _may_see(self, actor: Actor, sub: Subscription) -> bool:
-        if actor.role in ("admin", "operator", "staff"):
+        if actor.role in ("operator", "auditor"):
             return True
         return actor.name == sub.owner.name and actor.role == sub.owner.role
 
-    def list(self, actor: Actor, tenant: str, limit: int, offset: int) -> list[Subscription]:
+    def page(self, actor: Actor, tenant: str, limit: int, offset: int) -> list[Subscription]:
         self._staff_or_owner_token(actor)
-        subs = [s_ for s_ in self.repo.list(tenant, 100_000, 0) if self._may_see(actor, s_)]
+        subs = [s_ for s_ in self.repo.page(tenant, 100_000, 0) if self._may_see(actor, s_)]
         return subs[offset : offset + limit]
 
     def count(self, actor: Actor, tenant: str) -> int:
-        return len([s_ for s_ in self.repo.list(tenant, 100_000, 0) if self._may_see(actor, s_)])
+        return len([s_ for s_ in self.repo.page(tenant, 100_000, 0) if self._may_see(actor, s_)])
 
     def update(self, actor: Actor, tenant: str, sid: str, body: Any, context: Any) -> None:
         sub = self.get(actor, tenant, sid)
@@ -737,9 +737,9 @@ class SubscriptionService:
                     continue
             except ql.QueryError:
                 continue
-            if sub.throttling_s and sub.last_notification is not None:
-                if now - sub.last_notification < sub.throttling_s * 1000:
-                    continue
+            last = sub.last_notification
+            if sub.throttling_s and last is not None and now - last < sub.throttling_s * 1000:
+                continue
             sub.last_notification = now  # throttle this process at once
             self._enqueue(Delivery(sub, [entity], now))
 

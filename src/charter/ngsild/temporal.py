@@ -400,3 +400,63 @@ def content_range(first: datetime, last: datetime, total: int | None = None) -> 
     """The Content-Range header of a 206 partial temporal answer (clause 6.3.10)."""
     size = "*" if total is None else str(total)
     return f"date-time {iso(first)}-{iso(last)}/{size}"
+
+
+# --- the service over the attribute history -------------------------------------------------
+
+MAX_INSTANCES = 1000  # per attribute in one answer; more: 206 with Content-Range
+
+
+def instances_of(
+    repo: Any, tenant: str, entity_id: str, now_ms: int, attrs: Sequence[str] | None = None
+) -> list[Instance]:
+    """The entity's history as :class:`Instance` (expired instances left out: retention)."""
+    rows = repo.instances(tenant, entity_id)
+    out: list[Instance] = []
+    for row in rows:
+        if row.deleted:
+            continue
+        if row.expires_at is not None and row.expires_at <= now_ms:
+            continue
+        if attrs is not None and row.attr not in attrs:
+            continue
+        data = dict(row.value)
+        observed = row.observed_at
+        out.append(
+            Instance(
+                row.attr,
+                data,
+                row.instance_id,
+                observed_at=_from_ms(observed) if observed is not None else None,
+                created_at=_from_ms(row.recorded_at),
+                modified_at=_from_ms(row.recorded_at),
+            )
+        )
+    return out
+
+
+def _from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def truncate(
+    history: dict[str, list[Instance]], query: TemporalQuery, limit: int = MAX_INSTANCES
+) -> tuple[dict[str, list[Instance]], str | None]:
+    """At most ``limit`` instances per attribute; the Content-Range when some were left out."""
+    cut = False
+    out: dict[str, list[Instance]] = {}
+    first: datetime | None = None
+    last: datetime | None = None
+    prop = query.timeproperty
+    for attr, items in history.items():
+        if len(items) > limit:
+            cut = True
+            items = items[-limit:] if query.timerel == "before" else items[:limit]
+        out[attr] = items
+        stamps = [m for m in (i.moment(prop) for i in items) if m is not None]
+        if stamps:
+            first = min(stamps) if first is None else min(first, min(stamps))
+            last = max(stamps) if last is None else max(last, max(stamps))
+    if not cut or first is None or last is None:
+        return out, None
+    return out, content_range(first, last)

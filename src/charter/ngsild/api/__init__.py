@@ -16,6 +16,10 @@ from charter.ngsild.errors import NgsiError
 PREFIX = "/ngsi-ld/v1"
 ROUTERS = [entities.router]
 
+from charter.ngsild.api import ngsiq  # noqa: E402  (query, subscriptions, temporal, discovery)
+
+ROUTERS += ngsiq.ROUTERS
+
 
 def problem_response(exc: NgsiError) -> JSONResponse:
     return JSONResponse(

@@ -71,9 +71,9 @@ def query_entities(request: Request, n: Ngsi, actor: Caller) -> Response:
     terms = link_terms(n, request)
     t = tenant(n, actor, request)
     view = _view(terms, request)
-    types = [terms.expand(x) or x for x in q["type"].split(",")] if q.get("type") else None
-    if q.get("type") and any(c in q["type"] for c in ";|()") and not QUERY_HOOK:
-        raise bad_data("type expressions are not supported")
+    from charter.ngsild import search  # q, type expressions, geo-queries (ngsiq)
+
+    filt, types = search.parse_filter(terms, q)
     ids = q["id"].split(",") if q.get("id") else None
     for i in ids or []:
         model.check_id(i)
@@ -88,8 +88,8 @@ def query_entities(request: Request, n: Ngsi, actor: Caller) -> Response:
     count = flag(request, "count")
     if limit == 0 and not count:
         raise bad_data("limit=0 needs count=true")
-    found, total = n.entities.query(
-        actor, t, types=types, ids=ids, id_pattern=pattern, where=where,
+    found, total = search.search(
+        n.entities, actor, t, filt, types=types, ids=ids, id_pattern=pattern, where=where,
         limit=limit, offset=offset, count=count,
     )  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
