@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-import weakref
+import threading
 from typing import Any
 from urllib.parse import quote
 
@@ -99,14 +99,18 @@ def _all_entities(n: NgsiLd, tenant_name: str, sub: Any) -> list[StoredEntity]:
     return list(n.repo.query(tenant_name, types=types, limit=1000, offset=0))
 
 
-_EXTRAS: weakref.WeakKeyDictionary[Any, Extras] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
 
 
 def extras_for(platform: Any) -> Extras:
-    hit = _EXTRAS.get(platform)
+    """The platform's subscriptions and hosted contexts, made once (kept on the platform)."""
+    hit: Extras | None = getattr(platform, "_ngsild_extras", None)
     if hit is None:
-        hit = Extras(platform.ngsild, platform)
-        _EXTRAS[platform] = hit
+        with _LOCK:
+            hit = getattr(platform, "_ngsild_extras", None)
+            if hit is None:
+                hit = Extras(platform.ngsild, platform)
+                platform._ngsild_extras = hit
     return hit
 
 
