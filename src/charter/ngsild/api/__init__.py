@@ -10,11 +10,11 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from charter.ngsild.api import entities
+from charter.ngsild.api import batch, entities
 from charter.ngsild.errors import NgsiError
 
 PREFIX = "/ngsi-ld/v1"
-ROUTERS = [entities.router]
+ROUTERS = [entities.router, batch.router]
 
 
 def problem_response(exc: NgsiError) -> JSONResponse:
