@@ -72,6 +72,15 @@ class Rights:
     def check_read(self, actor: Actor, tenant: str, entity: StoredEntity) -> StoredEntity | None:
         return entity
 
+    def personal(self, types: list[str]) -> list[Any]:
+        """Declared personal categories of these types (none without a register)."""
+        return []
+
+    def personal_entities(
+        self, actor: Actor, grant: str | None, declared: list[Any], limit: int
+    ) -> list[StoredEntity]:
+        return []
+
 
 def _unauth() -> Any:
     from charter.domain.reasons import Reason
@@ -486,6 +495,10 @@ class Fragment:
     attrs: Attrs = field(default_factory=dict)
     error: NgsiError | None = None
     tenant: str = ""
+    # Set by the gate's bridge: whose data it is, and when retention removes it.
+    project_id: str | None = None
+    category: str | None = None
+    expires_at: int | None = None
 
 
 @dataclass
@@ -533,6 +546,9 @@ def batch_write(service: EntityService, actor: Actor, tenant: str, items: list[F
             before = existing.get(f.entity_id)
             try:
                 after, written, kind = _batch_one(service, f, before, mode, now)
+                if f.project_id is not None:
+                    after.project_id, after.category = f.project_id, f.category
+                    after.expires_at = f.expires_at
                 after = service.rights.check_write(actor, tenant, after)
             except NgsiError as err:
                 result.errors.append((f.entity_id, err))

@@ -29,5 +29,6 @@ def install(app: FastAPI) -> None:
         return problem_response(exc)
 
     app.add_exception_handler(NgsiError, _ngsi)
+    _ = app.state.platform.ngsild  # wired now: the readings bridge listens from the start
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)

@@ -13,13 +13,16 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
+from charter.domain.reasons import Reason
 from charter.ngsild import media, model
 from charter.ngsild.api.common import TENANT_HEADER, Caller, Ngsi, no_content, tenant
 from charter.ngsild.entities import BatchMode, BatchResult, Fragment, batch_delete, batch_write
-from charter.ngsild.errors import NgsiError, bad_data
+from charter.ngsild.errors import NgsiError, bad_data, from_reason
 from charter.ngsild.service import NgsiLd
 
 router = APIRouter(tags=["ngsi-ld"])
+# A device's signed envelope (the bytes it would POST to /ingest): every gate stage.
+ENVELOPE = "application/vnd.charter.envelope+json"
 MAX_BATCH = 10_000
 
 
@@ -78,6 +81,8 @@ async def batch_create(request: Request, n: Ngsi, actor: Caller) -> Response:
 async def batch_upsert(request: Request, n: Ngsi, actor: Caller) -> Response:
     """Batch upsert (clause 5.6.8), `options=replace` (default) or `update`: 201, 204 or 207."""
     t = tenant(n, actor, request)
+    if request.headers.get("content-type", "").split(";")[0].strip() == ENVELOPE:
+        return await _envelope(request, n, t)
     options = (request.query_params.get("options") or "replace").split(",")
     mode: BatchMode = "upsert-update" if "update" in options else "upsert-replace"
     b = await media.body(request, n.contexts)
@@ -115,3 +120,27 @@ async def batch_delete_route(request: Request, n: Ngsi, actor: Caller) -> Respon
     if bad:
         raise bad_data("every id of a batch delete must be a URI")
     return _answer(batch_delete(n.entities, actor, t, ids), t, created_status=False)
+
+
+async def _envelope(request: Request, n: NgsiLd, t: str) -> Response:
+    """A device's readings, through the gate (one door): its refusal as an NGSI-LD error."""
+    if t:
+        raise bad_data("readings are published in the default tenant")
+    platform = request.app.state.platform
+    outcome = platform.gate.ingest([await request.body()])[0]
+    if outcome.rejection is not None:
+        raise from_reason(
+            outcome.rejection.reason, f"refused by the gate ({outcome.rejection.stage})"
+        )
+    if not outcome.admitted:
+        reasons = sorted(outcome.rejected)
+        reason = Reason(reasons[0]) if reasons else Reason.INVALID_READING
+        raise from_reason(reason, "the gate admitted none of the readings")
+    if outcome.rejected:
+        body = {
+            "success": [],
+            "admitted": outcome.admitted,
+            "errors": [{"reason": r, "readings": c} for r, c in outcome.rejected.items()],
+        }
+        return JSONResponse(body, status_code=207)  # fmt: skip
+    return no_content(t)
