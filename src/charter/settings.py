@@ -222,6 +222,11 @@ class Settings(BaseModel):
     ngsild_context_max_bytes: int = Field(
         1024 * 1024, description="Largest remote @context document fetched."
     )
+    ngsild_readings: bool = Field(
+        True,
+        description="Publish admitted readings as NGSI-LD entities of the types their "
+        "categories declare (charter.ngsild.bridge), once the NGSI-LD interface is in use.",
+    )
     ngsild_max_limit: int = Field(
         1000, description="Largest NGSI-LD page (limit); beyond it: 403 TooManyResults."
     )

@@ -28,11 +28,18 @@ class NgsiLd:
             timeout_s=s.ngsild_context_timeout_s,
             max_bytes=s.ngsild_context_max_bytes,
         )
+        from charter.ngsild.bridge import ReadingsBridge
+        from charter.ngsild.rights import CharterRights
+
         store: Any = platform.store
         repo = EntityRepository(store)
-        return cls(
+        charter_rights = rights or CharterRights(platform)
+        n = cls(
             Contexts(limits),
             repo,
-            EntityService(repo, platform.clock, rights),
+            EntityService(repo, platform.clock, charter_rights),
             s.ngsild_max_limit,
         )
+        if isinstance(charter_rights, CharterRights) and s.ngsild_readings:
+            ReadingsBridge(n, charter_rights).start()
+        return n

@@ -10,11 +10,11 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from charter.ngsild.api import entities
+from charter.ngsild.api import batch, entities
 from charter.ngsild.errors import NgsiError
 
 PREFIX = "/ngsi-ld/v1"
-ROUTERS = [entities.router]
+ROUTERS = [entities.router, batch.router]
 
 from charter.ngsild.api import ngsiq  # noqa: E402  (query, subscriptions, temporal, discovery)
 
@@ -33,5 +33,6 @@ def install(app: FastAPI) -> None:
         return problem_response(exc)
 
     app.add_exception_handler(NgsiError, _ngsi)
+    _ = app.state.platform.ngsild  # wired now: the readings bridge listens from the start
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)

@@ -88,10 +88,18 @@ def query_entities(request: Request, n: Ngsi, actor: Caller) -> Response:
     count = flag(request, "count")
     if limit == 0 and not count:
         raise bad_data("limit=0 needs count=true")
-    found, total = search.search(
-        n.entities, actor, t, filt, types=types, ids=ids, id_pattern=pattern, where=where,
-        limit=limit, offset=offset, count=count,
-    )  # fmt: skip
+    personal = n.entities.rights.personal(types or [])
+    if personal:  # personal data: only with a purpose grant, through Access.read
+        grant = request.headers.get("x-charter-grant")
+        found = n.entities.rights.personal_entities(actor, grant, personal, limit or 1)
+        if filt is not None:  # q / geo on what the grant shows (ngsiq)
+            found = [e for e in found if filt.exact(e)]
+        total = len(found) if count else None
+    else:
+        found, total = search.search(
+            n.entities, actor, t, filt, types=types, ids=ids, id_pattern=pattern, where=where,
+            limit=limit, offset=offset, count=count,
+        )  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
     if mime == media.GEOJSON:
         geo = terms.expand(q.get("geometryProperty") or "location") or ""
