@@ -181,7 +181,7 @@ async def _run(
         await _drive(c, 500, concurrency, noop)
         say(f"creating {small} entities one by one")
         result.phases["creates_10k"] = await _drive(c, small, concurrency, create)
-        n_updates = min(small, 10_000)
+        n_updates = min(small, 5_000)
         say(f"{n_updates} single attribute updates")
         result.phases["updates_10k"] = await _drive(c, n_updates, concurrency, update)
         say("no-op rate")
