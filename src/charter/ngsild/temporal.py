@@ -440,9 +440,10 @@ def _from_ms(ms: int) -> datetime:
 
 
 def truncate(
-    history: dict[str, list[Instance]], query: TemporalQuery, limit: int = MAX_INSTANCES
+    history: dict[str, list[Instance]], query: TemporalQuery, limit: int | None = None
 ) -> tuple[dict[str, list[Instance]], str | None]:
     """At most ``limit`` instances per attribute; the Content-Range when some were left out."""
+    limit = MAX_INSTANCES if limit is None else limit
     cut = False
     out: dict[str, list[Instance]] = {}
     first: datetime | None = None
