@@ -66,7 +66,7 @@ def _list_id(kind: str) -> str:
 
 
 def type_list(types: dict[str, TypeInfo], terms: Terms, details: bool) -> Any:
-    names = sorted(types)
+    names = sorted(types, key=terms.compact)
     if details:
         return [
             {
@@ -97,7 +97,7 @@ def type_info(info: TypeInfo, terms: Terms) -> dict[str, Any]:
                 "attributeName": terms.compact(iri),
                 "attributeTypes": sorted(kinds),
             }
-            for iri, kinds in sorted(info.attributes.items())
+            for iri, kinds in sorted(info.attributes.items(), key=lambda kv: terms.compact(kv[0]))
         ],
     }
 
@@ -114,12 +114,13 @@ def attribute(info: AttrInfo, terms: Terms) -> dict[str, Any]:
 
 
 def attribute_list(attrs: dict[str, AttrInfo], terms: Terms, details: bool) -> Any:
+    names = sorted(attrs, key=terms.compact)
     if details:
-        return [attribute(attrs[iri], terms) for iri in sorted(attrs)]
+        return [attribute(attrs[iri], terms) for iri in names]
     return {
         "id": _list_id("AttributeList"),
         "type": "AttributeList",
-        "attributeList": [terms.compact(iri) for iri in sorted(attrs)],
+        "attributeList": [terms.compact(iri) for iri in names],
     }
 
 
