@@ -111,4 +111,4 @@ def test_bad_hosted_contexts(ngsi: Ngsi) -> None:
     assert ngsi.call("POST", "/jsonldContexts", huge).status_code == 413  # the API body limit
     assert [
         c for c in ngsi.call("GET", "/jsonldContexts?details=true").json() if c["kind"] == "Hosted"
-    ] == []  # noqa: E501
+    ] == []

@@ -31,7 +31,7 @@ class Receiver:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(length))
                 received.put((dict(self.headers), body))
@@ -111,7 +111,7 @@ def room(n: int, temperature: float) -> dict[str, Any]:
         "type": "Room",
         "temperature": {"type": "Property", "value": temperature},
         "humidity": {"type": "Property", "value": 40},
-        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [8.69, 49.41]}},
+        "location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": [8.69, 49.41]}},  # noqa: E501
     }  # fmt: skip
 
 
@@ -170,7 +170,7 @@ def test_crud_and_counters(sub_ngsi: Ngsi, receiver: Receiver) -> None:
         "PATCH",
         "/entities/urn:ngsi-ld:Room:1/attrs",
         {"temperature": {"type": "Property", "value": 30}},
-    )  # noqa: E501
+    )
     drain(sub_ngsi)
     assert receiver.all() == []
 
@@ -192,14 +192,14 @@ def test_watched_attributes_and_key_values(lite: Ngsi, receiver: Receiver) -> No
         "PATCH",
         "/entities/urn:ngsi-ld:Room:1/attrs",
         {"temperature": {"type": "Property", "value": 30}},
-    )  # noqa: E501
+    )
     drain(lite)
     assert receiver.all() == []  # temperature is not watched
     lite.call(
         "PATCH",
         "/entities/urn:ngsi-ld:Room:1/attrs",
         {"humidity": {"type": "Property", "value": 50}},
-    )  # noqa: E501
+    )
     drain(lite)
     assert len(receiver.all()) == 1
 
@@ -221,7 +221,7 @@ def test_throttling_geo_and_expiry(lite: Ngsi, receiver: Receiver, clock: FixedC
         "PATCH",
         "/entities/urn:ngsi-ld:Room:1/attrs",
         {"temperature": {"type": "Property", "value": 30}},
-    )  # noqa: E501
+    )
     drain(lite)
     assert receiver.all() == []
     assert lite.call("GET", f"/subscriptions/{expiring['id']}").json()["status"] == "expired"
@@ -230,7 +230,7 @@ def test_throttling_geo_and_expiry(lite: Ngsi, receiver: Receiver, clock: FixedC
         "PATCH",
         "/entities/urn:ngsi-ld:Room:1/attrs",
         {"temperature": {"type": "Property", "value": 31}},
-    )  # noqa: E501
+    )
     drain(lite)
     assert [n[1]["subscriptionId"] for n in receiver.all()] == [throttled["id"]]
 

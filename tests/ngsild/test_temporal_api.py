@@ -123,7 +123,7 @@ def test_instance_operations_and_delete(ngsi: Ngsi) -> None:
             "DELETE", f"/temporal/entities/{EID}/attrs/temperature?deleteAll=true"
         ).status_code
         == 204
-    )  # noqa: E501
+    )
     assert "temperature" not in ngsi.call("GET", f"/temporal/entities/{EID}").json()
     assert ngsi.call("DELETE", f"/temporal/entities/{EID}").status_code == 204
     assert problem(ngsi.call("GET", f"/temporal/entities/{EID}"), 404)["type"] == (
@@ -153,7 +153,7 @@ def test_updates_through_the_entity_api_are_history(ngsi: Ngsi) -> None:
         "id": EID,
         "type": "Room",
         "temperature": {"type": "Property", "value": 20, "observedAt": "2026-11-29T10:00:00Z"},
-    }  # noqa: E501
+    }
     assert ngsi.create(room).status_code == 201
     ngsi.call(
         "PATCH", f"/entities/{EID}/attrs/temperature",

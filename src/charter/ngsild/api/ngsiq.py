@@ -12,8 +12,8 @@
 from __future__ import annotations
 
 import json
-import uuid
 import threading
+import uuid
 from typing import Any
 from urllib.parse import quote
 
