@@ -22,7 +22,7 @@ LINK = '<{}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+j
 
 
 class Contexts_(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         port = self.server.server_address[1]
         docs = {
             "/speed.jsonld": {"@context": {"speed": "http://example.org/speed"}},
