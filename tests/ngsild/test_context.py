@@ -176,14 +176,14 @@ def test_415_406_and_411(ngsi: Ngsi) -> None:
                     "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]],
                 },
             }
-        },  # fmt: skip
+        },
         {"location": {"type": "GeoProperty", "value": {"type": "Point", "coordinates": "x"}}},
         {
             "location": {
                 "type": "GeoProperty",
                 "value": {"type": "LineString", "coordinates": [[0.0, 0.0]] * 20_000},
             }
-        },  # fmt: skip
+        },
         {"name": {"type": "LanguageProperty", "languageMap": {"en": 5}}},
     ],
 )
