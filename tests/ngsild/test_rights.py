@@ -161,3 +161,19 @@ def test_personal_data_is_read_only_with_a_grant_and_lands_in_the_access_history
     [entry] = p.store.access_log(yes)
     assert (entry.consumer, entry.purpose, entry.category) == (consumer, PURPOSE, CROSSING)
     assert p.store.access_log(no) == []
+
+
+def test_retention_removes_published_entities_and_their_history(
+    any_platform: Platform, clock: FixedClock
+) -> None:
+    ngsi = Ngsi(any_platform, token(any_platform))
+    city = SampleCity(any_platform)
+    assert _send(ngsi, city.envelope(city.air)).status_code == 204
+    repo = any_platform.ngsild.repo
+    assert repo.get("", AIR_ENTITY) is not None
+    any_platform.rights.retention.run(OPERATOR)
+    assert repo.get("", AIR_ENTITY) is not None  # air.quality is kept 730 days
+    clock.advance(timedelta(days=731))
+    run = any_platform.rights.retention.run(OPERATOR)
+    assert run.detail["ngsild"]["entities"] == 1
+    assert repo.get("", AIR_ENTITY) is None and repo.instances("", AIR_ENTITY) == []

@@ -97,8 +97,8 @@ async def body(request: Request, contexts: Contexts, *, patch: bool = False) -> 
     raw = await request.body()
     try:
         data = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        raise invalid("the body is not valid JSON") from None
+    except (msgspec.DecodeError, RecursionError):
+        raise invalid("the body is not valid JSON (or nests too deeply)") from None
     link = link_context(request)
     if ctype == JSONLD:
         if link is not None:

@@ -175,7 +175,7 @@ def attribute(terms: Terms, raw: Any, name: str, depth: int = 0) -> dict[str, An
     if kind is None or kind not in ATTRIBUTE_TYPES:
         if isinstance(kind, str) and kind in GEOMETRIES and "coordinates" in raw:
             return {"type": GEOPROPERTY, "value": geometry(raw, name)}
-        if kind is not None and "value" not in raw:
+        if kind is not None:
             raise bad_data(f"attribute {name!r} has a type NGSI-LD does not know")
         kind = _infer(raw)
         if kind is None:  # concise: a JSON object as the value

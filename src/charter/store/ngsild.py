@@ -333,3 +333,16 @@ class EntityRepository:
         if last_n is not None:
             rows.reverse()
         return rows
+
+
+def purge_expired(tx: Any, now_ms: int) -> dict[str, int]:
+    """Retention, in the retention job's transaction (an SqlTx): entities and attribute
+    instances past their category's retention (`expires_at`)."""
+    conn: Connection = tx.conn
+    instances = conn.execute(delete(I).where(I.c.expires_at.is_not(None), I.c.expires_at <= now_ms))
+    gone = select(E.c.tenant, E.c.id).where(E.c.expires_at.is_not(None), E.c.expires_at <= now_ms)
+    keys = list(conn.execute(gone))
+    for tenant, entity_id in keys:
+        conn.execute(delete(T).where(T.c.tenant == tenant, T.c.entity_id == entity_id))
+        conn.execute(delete(E).where(E.c.tenant == tenant, E.c.id == entity_id))
+    return {"entities": len(keys), "instances": int(instances.rowcount)}
