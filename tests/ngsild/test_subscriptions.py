@@ -339,3 +339,66 @@ def test_subscriptions_are_per_owner_and_need_a_token(lite: Ngsi, receiver: Rece
     assert lite.call("DELETE", f"/subscriptions/{body['id']}", token=consumer).status_code == 404
     anonymous = lite.call("POST", "/subscriptions", subscription(receiver), token="")
     assert anonymous.status_code == 401
+
+
+def test_subscriptions_to_personal_data_are_purpose_bound_and_end_with_the_grant(
+    lite: Ngsi, receiver: Receiver, clock: FixedClock
+) -> None:
+    from charter.auth import Role
+    from charter.domain.model import Actor
+    from charter.sim import city as sample
+    from tests.conftest import COUNCIL, OPERATOR, SampleCity
+    from tests.rights.support import CROSSING, PURPOSE, crossing, resident
+
+    p = lite.platform
+    city = SampleCity(p)
+    yes, _ = resident(p, "FOB-yes-0001")
+    consumer = "urn:ngsi-ld:Consumer:crossing-app"
+    app = token(p, Role.CONSUMER, subject=consumer)
+    body = subscription(receiver, timeInterval=60)
+    body["entities"] = [{"type": "CrossingRequest"}]
+    body["notification"].pop("attributes")
+    # no grant, a forged one, no timeInterval: refused, nothing stored
+    assert problem(lite.call("POST", "/subscriptions", body, token=app), 403)["reason"] == (
+        "PURPOSE_NOT_GRANTED"
+    )
+    forged = lite.call("POST", "/subscriptions", body, token=app, X_Charter_Grant="forged")
+    assert problem(forged, 403)["reason"] == "GRANT_INVALID"
+    access = p.rights.access
+    req = access.request(
+        Actor(name="crossing-app", role="consumer", subject=consumer),
+        dataset=sample.TRAFFIC, categories=[CROSSING], purpose=PURPOSE, why="timing study",
+    )  # fmt: skip
+    done = access.decide(
+        req.id, COUNCIL, grant=True, why="approved", expires_at=clock.now() + timedelta(days=7)
+    )
+    assert done.grant is not None
+    no_period = {k: v for k, v in body.items() if k != "timeInterval"}
+    resp = lite.call("POST", "/subscriptions", no_period, token=app, X_Charter_Grant=done.grant)
+    assert resp.status_code == 400
+    now = p.clock.now()
+    p.gate.ingest([city.envelope(city.traffic, [crossing(now, "FOB-yes-0001")])])
+    created = lite.call("POST", "/subscriptions", body, token=app, X_Charter_Grant=done.grant)
+    assert created.status_code == 201, created.text
+    shown = lite.call("GET", f"/subscriptions/{body['id']}", token=app).json()
+    assert shown["purpose"] == PURPOSE and done.grant not in json.dumps(shown)
+
+    subs = extras_for(p).subs
+    from charter.ngsild.api.ngsiq import _all_entities
+
+    # the platform's own ticker runs them too; either way one notification per period
+    subs.run_periodic(lambda t, s_: _all_entities(p.ngsild, t, s_))
+    subs.run_periodic(lambda t, s_: _all_entities(p.ngsild, t, s_))
+    subs.drain()
+    [(_, note)] = receiver.all()
+    assert note["data"][0]["type"] == "CrossingRequest"
+    assert "FOB-yes-0001" not in json.dumps(note) and yes not in json.dumps(note)
+    assert len(p.store.access_log(yes)) == 1  # the notification's read is in the history
+
+    access.revoke(req.id, OPERATOR, "study over")
+    clock.advance(timedelta(seconds=61))
+    assert subs.run_periodic(lambda t, s_: _all_entities(p.ngsild, t, s_)) == 0
+    ended = lite.call("GET", f"/subscriptions/{body['id']}", token=app).json()
+    assert ended["status"] == "expired" and ended["isActive"] is False
+    assert ended["endedBecause"] == "GRANT_INVALID"
+    assert len(p.store.access_log(yes)) == 1

@@ -142,6 +142,7 @@ class Subscription:
     last_success: int | None = None
     last_failure: int | None = None
     ended: str | None = None
+    grant: str | None = None  # the purpose grant a subscription to personal data runs under
     created_at: int = 0
     modified_at: int = 0
     _q: ql.Node | None = field(default=None, repr=False)
@@ -433,6 +434,7 @@ class SubscriptionRepository:
             notify_attrs=exp["attrs"],
             qmap=exp["qmap"],
             geoproperty=exp["geoproperty"],
+            grant=exp.get("grant"),
             is_active=bool(row.is_active),
             expires_at=row.expires_at,
             throttling_s=row.throttling_s,
@@ -459,6 +461,7 @@ class SubscriptionRepository:
                     "attrs": sub.notify_attrs,
                     "qmap": sub.qmap,
                     "geoproperty": sub.geoproperty,
+                    "grant": sub.grant,
                 }
             ),
             "owner": sub.owner.model_dump_json(),
@@ -540,6 +543,13 @@ class SubscriptionRepository:
         with self.engine.begin() as conn:
             conn.execute(update(S).where(S.c.tenant == tenant, S.c.id == sid).values(**values))
 
+    def record_tick(self, tenant: str, sid: str, at: int) -> None:
+        """A period passed with nothing to notify (the next period counts from here)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(S).where(S.c.tenant == tenant, S.c.id == sid).values(last_notification=at)
+            )
+
     def end(self, tenant: str, sid: str, why: str, at: int) -> None:
         with self.engine.begin() as conn:
             conn.execute(
@@ -575,6 +585,7 @@ class SubscriptionService:
         check_read: ReadCheck,
         mqtt_publish: Callable[[str, bytes], bool] | None = None,
         http_send: Sender | None = None,
+        personal: Callable[[Actor, str | None, list[str]], str | None] | None = None,
     ) -> None:
         self.repo = repo
         self.contexts = contexts
@@ -583,6 +594,9 @@ class SubscriptionService:
         self.check_read = check_read
         self.mqtt_publish = mqtt_publish
         self.http_send = http_send or _http_send
+        # (owner, grant, expanded types) -> the grant's purpose when the types are personal,
+        # None when they are not; raises when the grant is missing or does not hold.
+        self.personal = personal
         self._queue: queue.Queue[Delivery | None] = queue.Queue(MAX_QUEUE)
         self._worker: threading.Thread | None = None
         self._ticker: threading.Thread | None = None
@@ -590,16 +604,29 @@ class SubscriptionService:
         self._cache: dict[str, list[Subscription]] = {}
         self._cache_at: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._periodic_lock = threading.Lock()
         self.dropped = 0
 
     # CRUD ----------------------------------------------------------------------------
-    def create(self, actor: Actor, tenant: str, body: Any, context: Any) -> Subscription:
+    def create(
+        self, actor: Actor, tenant: str, body: Any, context: Any, grant: str | None = None
+    ) -> Subscription:
         self._staff_or_owner_token(actor)
         terms = self.contexts.resolve(context)
         now = self.now_ms()
         doc = parse_subscription(body, terms, self.fence, now)
         sid = doc.pop("id", None) or f"urn:ngsi-ld:Subscription:{uuid.uuid4()}"
         sub = self._build(tenant, sid, doc, context, actor, terms, now, now)
+        purpose = None
+        if self.personal is not None:
+            purpose = self.personal(actor, grant, [sel["type"] for sel in sub.types])
+        if purpose is not None:
+            if sub.time_interval_s is None:
+                raise bad_data(
+                    "subscriptions to personal data are periodic (timeInterval): each period "
+                    "reads through the purpose grant"
+                )
+            sub.grant, sub.purpose = grant, purpose
         if not self.repo.insert(sub):
             raise NgsiError(ErrorType.ALREADY_EXISTS, "a subscription with this id exists")
         self._invalidate(tenant)
@@ -776,6 +803,11 @@ class SubscriptionService:
         self._ticker.start()
 
     def run_periodic(self, entities: Callable[[str, Subscription], Iterable[StoredEntity]]) -> int:
+        """Queue the notifications of the timeInterval subscriptions that are due."""
+        with self._periodic_lock:
+            return self._run_periodic(entities)
+
+    def _run_periodic(self, entities: Callable[[str, Subscription], Iterable[StoredEntity]]) -> int:
         now = self.now_ms()
         queued = 0
         for sub in self.repo.active():
@@ -784,8 +816,18 @@ class SubscriptionService:
             last = sub.last_notification
             if last is not None and now - last < sub.time_interval_s * 1000:
                 continue
-            matched = [e for e in entities(sub.tenant, sub) if sub.admits(e)]
+            try:
+                found = list(entities(sub.tenant, sub))
+            except NgsiError as exc:  # the grant or the consent ended: so does the subscription
+                why = exc.reason.value if exc.reason is not None else "read refused"
+                self.repo.end(sub.tenant, sub.id, why, now)
+                self._invalidate(sub.tenant)
+                continue
+            matched = [e for e in found if sub.grant is not None or sub.admits(e)]
+            if not matched:
+                self.repo.record_tick(sub.tenant, sub.id, now)
             if matched:
+                self.repo.record_tick(sub.tenant, sub.id, now)  # due again a period from now
                 self._enqueue(Delivery(sub, matched, now))
                 queued += 1
         return queued

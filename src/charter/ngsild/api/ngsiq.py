@@ -87,6 +87,7 @@ class Extras:
             lambda: int(clock.now().timestamp() * 1000),
             n.entities.rights.check_read,
             mqtt_publish=self.mqtt,
+            personal=lambda actor, grant, types: _personal(n, actor, grant, types),
         )
         n.entities.listen(self.subs.on_change)
         hosts = {"127.0.0.1", "localhost", settings.host.lower()}
@@ -94,7 +95,34 @@ class Extras:
         self.subs.start_periodic(lambda t, sub: _all_entities(n, t, sub))
 
 
+def _personal(n: NgsiLd, actor: Actor, grant: str | None, types: list[str]) -> str | None:
+    """The grant's purpose if ``types`` are personal data (and the grant holds); else None."""
+    rights: Any = n.entities.rights
+    if not hasattr(rights, "personal") or not rights.personal(types):
+        return None
+    from charter.domain.errors import CharterError
+    from charter.domain.reasons import Reason
+    from charter.ngsild.errors import from_reason
+
+    if not grant:
+        raise from_reason(
+            Reason.PURPOSE_NOT_GRANTED,
+            "a subscription to personal data needs a purpose grant (header X-Charter-Grant)",
+        )
+    access = rights.platform.rights.access
+    try:
+        record = access.check_grant(grant, access._consumer(actor))
+    except CharterError as exc:
+        raise from_reason(exc.reason, exc.detail) from None
+    return str(record.purpose)
+
+
 def _all_entities(n: NgsiLd, tenant_name: str, sub: Any) -> list[StoredEntity]:
+    rights: Any = n.entities.rights
+    if sub.grant is not None:  # personal data: read through Access.read, every period
+        declared = rights.personal([sel["type"] for sel in sub.types])
+        found: list[StoredEntity] = rights.personal_entities(sub.owner, sub.grant, declared, 100)
+        return found
     types = sorted({sel["type"] for sel in sub.types}) or None
     return list(n.repo.query(tenant_name, types=types, limit=1000, offset=0))
 
@@ -181,7 +209,8 @@ async def create_subscription(request: Request, n: Ngsi, actor: Caller) -> Respo
     t = tenant(n, actor, request)
     b = await media.body(request, n.contexts)
     context = _context_of(request, b)
-    sub = _extras(request).subs.create(actor, t, b.data, context)
+    grant = request.headers.get("x-charter-grant")
+    sub = _extras(request).subs.create(actor, t, b.data, context, grant)
     return no_content(t, 201, Location=_sub_location(sub.id))
 
 
