@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from charter.bus.base import TOPIC_READINGS
 from charter.domain.clock import iso
 from charter.ngsild.context import LOCAL, Contexts
-from charter.ngsild.entities import Fragment, batch_write
+from charter.ngsild.entities import BatchResult, Fragment, batch_write
 from charter.ngsild.register import SDM_CONTEXT
 from charter.ngsild.rights import GATE, CharterRights
 from charter.store.base import ReadingRow
@@ -62,9 +62,42 @@ class ReadingsBridge:
 
     def start(self) -> None:
         self.platform.bus.subscribe(TOPIC_READINGS, self.on_readings)
+        self._register_version: int | None = None
+        self.publish_devices()
+
+    def publish_devices(self) -> int:
+        """The public register's devices as Smart Data Models Device entities.
+
+        The register is public (the Amsterdam sensor register): id, category,
+        controlled properties, state, location, owner project and vendor. Done
+        again whenever the register's version moved (any process's change).
+        """
+        version = self.platform.store.read_register_version()
+        if version == getattr(self, "_register_version", None):
+            return 0
+        fragments: list[Fragment] = []
+        for d in self.platform.store.list_devices():
+            attrs: dict[str, list[dict[str, Any]]] = {
+                attribute_iri("deviceCategory"): [{"type": "Property", "value": [d.modality]}],
+                attribute_iri("controlledProperty"): [{"type": "Property", "value": d.categories}],
+                attribute_iri("deviceState"): [{"type": "Property", "value": d.status.value}],
+                attribute_iri("owner"): [{"type": "Relationship", "object": d.project_id}],
+                attribute_iri("manufacturerName"): [{"type": "Property", "value": d.vendor_id}],
+            }
+            if d.location is not None:
+                point = {"type": "Point", "coordinates": [d.location.lon, d.location.lat]}
+                attrs["https://uri.etsi.org/ngsi-ld/location"] = [
+                    {"type": "GeoProperty", "value": point}
+                ]
+            fragments.append(Fragment(d.id, [type_iri("Device")], None, attrs))
+        if fragments:
+            _logged(batch_write(self.ngsi.entities, GATE, "", fragments, "upsert-replace"))
+        self._register_version = version
+        return len(fragments)
 
     def on_readings(self, _topic: str, rows: Sequence[ReadingRow]) -> None:
         try:
+            self.publish_devices()
             self.write(rows)
         except Exception:  # the readings are committed; the NGSI-LD view catches up next time
             log.exception("the NGSI-LD bridge could not write entities")
@@ -110,5 +143,10 @@ class ReadingsBridge:
                 )
             )
         if fragments:
-            batch_write(self.ngsi.entities, GATE, "", fragments, "upsert-update")
+            _logged(batch_write(self.ngsi.entities, GATE, "", fragments, "upsert-update"))
         return len(fragments)
+
+
+def _logged(result: BatchResult) -> None:
+    for _entity_id, err in result.errors:  # ids are devices' (public); no values logged
+        log.warning("the NGSI-LD bridge could not write an entity: %s", err.detail)

@@ -25,7 +25,7 @@ from charter.domain.model import Actor
 from charter.domain.reasons import Reason
 from charter.ngsild.entities import Rights
 from charter.ngsild.errors import from_reason
-from charter.ngsild.register import Declared, TypeRegister
+from charter.ngsild.register import Declared, TypeRegister, local_name
 from charter.store.ngsild import StoredEntity
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
 GATE = Actor(name="charter-gate", role="gate")  # the gate's own writes (ngsild.bridge)
 WRITERS = frozenset({"operator", "consumer"})
+MIRRORED = frozenset({"Device"})  # types published from the register (ngsild.bridge)
 
 
 class CharterRights(Rights):
@@ -41,17 +42,21 @@ class CharterRights(Rights):
         self.register = TypeRegister(platform.store)
 
     def check_write(self, actor: Actor, tenant: str, entity: StoredEntity) -> StoredEntity:
+        if actor.role == GATE.role:
+            return entity
         declared = self.register.declared(entity.types)
         if declared:
-            if actor.role != GATE.role:
-                names = ", ".join(sorted({f"{d.category.name} ({d.project_id})" for d in declared}))
-                raise from_reason(
-                    Reason.NOT_REGISTERED,
-                    f"entities of this type are the readings of {names}: only the gate writes "
-                    "them, from registered devices' signed readings",
-                    403,
-                )
-            return entity
+            names = ", ".join(sorted({f"{d.category.name} ({d.project_id})" for d in declared}))
+            raise from_reason(
+                Reason.NOT_REGISTERED,
+                f"entities of this type are the readings of {names}: only the gate writes "
+                "them, from registered devices' signed readings",
+                403,
+            )
+        if any(local_name(t) in MIRRORED for t in entity.types):
+            raise from_reason(
+                Reason.FORBIDDEN, "Device entities mirror the public register: change the register"
+            )
         if actor.role == "public":
             raise from_reason(Reason.UNAUTHENTICATED, "writing entities needs a bearer token")
         if actor.role not in WRITERS:
