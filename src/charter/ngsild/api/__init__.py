@@ -34,5 +34,6 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(NgsiError, _ngsi)
     _ = app.state.platform.ngsild  # wired now: the readings bridge listens from the start
+    ngsiq.install(app)  # subscriptions listen from the start, in every process
     for router in ROUTERS:
         app.include_router(router, prefix=PREFIX)

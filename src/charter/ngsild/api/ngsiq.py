@@ -142,6 +142,26 @@ def extras_for(platform: Any) -> Extras:
     return hit
 
 
+def install(app: Any) -> None:
+    """At start-up, wire the subscriptions to the entity service, so that every server
+    process notifies, whichever process made the subscription."""
+
+    def start() -> None:
+        platform = getattr(app.state, "platform", None)
+        if platform is not None:
+            extras_for(platform)
+
+    def stop() -> None:
+        platform = getattr(app.state, "platform", None)
+        hit: Extras | None = getattr(platform, "_ngsild_extras", None)
+        if hit is not None:
+            hit.subs.stop()
+            hit.mqtt.close()
+
+    app.add_event_handler("startup", start)
+    app.add_event_handler("shutdown", stop)
+
+
 def _extras(request: Request) -> Extras:
     return extras_for(request.app.state.platform)
 
