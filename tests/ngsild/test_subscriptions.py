@@ -402,3 +402,47 @@ def test_subscriptions_to_personal_data_are_purpose_bound_and_end_with_the_grant
     assert ended["status"] == "expired" and ended["isActive"] is False
     assert ended["endedBecause"] == "GRANT_INVALID"
     assert len(p.store.access_log(yes)) == 1
+
+
+def test_periodic_subscriptions_notify_each_period(
+    lite: Ngsi, receiver: Receiver, clock: FixedClock
+) -> None:
+    from charter.ngsild.api.ngsiq import _all_entities
+
+    p = lite.platform
+    lite.create(room(1, 25))
+    lite.create(room(2, 10))
+    body = subscription(receiver, timeInterval=60, q="temperature>20")
+    assert lite.call("POST", "/subscriptions", body).status_code == 201
+    subs = extras_for(p).subs
+    run = lambda: subs.run_periodic(lambda t, s_: _all_entities(p.ngsild, t, s_))  # noqa: E731
+    run()
+    run()  # not due again within the period (the platform's own ticker may have run it)
+    subs.drain()
+    notes = receiver.all()
+    assert len(notes) == 1
+    assert [e["id"] for e in notes[0][1]["data"]] == ["urn:ngsi-ld:Room:1"]
+    lite.call(
+        "PATCH",
+        "/entities/urn:ngsi-ld:Room:2/attrs",
+        {"temperature": {"type": "Property", "value": 30}},
+    )  # noqa: E501
+    subs.drain()
+    assert receiver.all() == []  # periodic subscriptions do not notify on change
+    clock.advance(timedelta(seconds=61))
+    run()
+    subs.drain()
+    [(_, note)] = receiver.all()
+    assert sorted(e["id"] for e in note["data"]) == ["urn:ngsi-ld:Room:1", "urn:ngsi-ld:Room:2"]
+
+
+def test_every_server_process_listens_from_start_up(platform: Platform) -> None:
+    from fastapi.testclient import TestClient
+
+    from charter.api.app import create_app
+
+    assert getattr(platform, "_ngsild_extras", None) is None
+    with TestClient(create_app(platform)):
+        extras = getattr(platform, "_ngsild_extras", None)
+        assert extras is not None
+        assert extras.subs.on_change in platform.ngsild.entities._listeners

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
 
@@ -158,8 +160,18 @@ def install(app: Any) -> None:
             hit.subs.stop()
             hit.mqtt.close()
 
-    app.add_event_handler("startup", start)
-    app.add_event_handler("shutdown", stop)
+    original = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(inner: Any) -> AsyncIterator[Any]:
+        start()
+        try:
+            async with original(inner) as state:
+                yield state
+        finally:
+            stop()
+
+    app.router.lifespan_context = lifespan
 
 
 def _extras(request: Request) -> Extras:
