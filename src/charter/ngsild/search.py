@@ -161,11 +161,13 @@ def search(
     matched: list[StoredEntity] = []
     total = 0
     last: str | None = None
+    # The SQL prefilter is often exact: ask first for little more than is wanted, then more.
+    size = PAGE if count else min(PAGE, wanted + 20)
     while True:
         page_where = combined if last is None else _and(combined, E.c.id > last)
         rows: list[StoredEntity] = repo.query(
             tenant, types=types, ids=ids, id_pattern=id_pattern, where=page_where,
-            limit=PAGE, offset=0,
+            limit=size, offset=0,
         )  # fmt: skip
         for entity in rows:
             if not filt.exact(entity):
@@ -173,9 +175,10 @@ def search(
             total += 1
             if len(matched) < wanted:
                 matched.append(entity)
-        if len(rows) < PAGE or (not count and len(matched) >= wanted):
+        if len(rows) < size or (not count and len(matched) >= wanted):
             break
         last = rows[-1].id
+        size = min(PAGE * 4, size * 2)
     page = matched[offset:wanted]
     shown = [e for x in page if (e := service.rights.check_read(actor, tenant, x)) is not None]
     return shown, (total if count else None)
