@@ -446,3 +446,16 @@ def test_every_server_process_listens_from_start_up(platform: Platform) -> None:
         extras = getattr(platform, "_ngsild_extras", None)
         assert extras is not None
         assert extras.subs.on_change in platform.ngsild.entities._listeners
+
+
+def test_ld_json_notifications_carry_the_context(lite: Ngsi, receiver: Receiver) -> None:
+    body = subscription(receiver)
+    body["notification"]["endpoint"]["accept"] = "application/ld+json"
+    body["notification"]["endpoint"]["receiverInfo"] = [{"key": "X-Auth-Token", "value": "abc"}]
+    assert lite.call("POST", "/subscriptions", body).status_code == 201
+    lite.create(room(1, 25))
+    drain(lite)
+    [(headers, note)] = receiver.all()
+    assert headers["Content-Type"] == "application/ld+json"
+    assert headers["X-Auth-Token"] == "abc"
+    assert note["@context"] == "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"

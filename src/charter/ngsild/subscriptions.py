@@ -887,8 +887,9 @@ class SubscriptionService:
         uri = endpoint.get("uri", "")
         accept = endpoint.get("accept", "application/json")
         if accept == "application/ld+json":
-            context = sub.context if sub.context is not None else []
-            body["@context"] = context
+            from charter.ngsild.context import CORE_CONTEXT
+
+            body["@context"] = sub.context if sub.context is not None else CORE_CONTEXT
         headers = {"Content-Type": accept}
         if sub.tenant:
             headers["NGSILD-Tenant"] = sub.tenant
