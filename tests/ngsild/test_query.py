@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from charter.ngsild.query import (
     MAX_DEPTH,
@@ -20,6 +22,7 @@ from charter.ngsild.query import (
     URIValue,
     ValueList,
     entity_types,
+    evaluate,
     matches,
     parse_q,
     parse_type_expression,
@@ -280,3 +283,28 @@ def test_type_expression_simple_sets_and_errors() -> None:
     with pytest.raises(QueryError) as err:
         parse_type_expression(",".join(["T"] * 100))
     assert err.value.status == 403
+
+
+ALPHABET = 'abcstpeed.[]()";|,=!<>~0123456789-:TZ ._'
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=ALPHABET, max_size=80))
+def test_any_text_parses_or_is_refused_cleanly(text: str) -> None:
+    try:
+        node = parse_q(text)
+    except QueryError as err:
+        assert err.status in (400, 403)
+        return
+    matches_any = evaluate(node, VEHICLE)  # evaluation never raises either
+    assert matches_any in (True, False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet="AB(),;| ", max_size=60))
+def test_any_type_expression_parses_or_is_refused_cleanly(text: str) -> None:
+    try:
+        node = parse_type_expression(text)
+    except QueryError:
+        return
+    assert types_match(node, ["A"]) in (True, False)

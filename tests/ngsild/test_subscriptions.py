@@ -426,7 +426,7 @@ def test_periodic_subscriptions_notify_each_period(
         "PATCH",
         "/entities/urn:ngsi-ld:Room:2/attrs",
         {"temperature": {"type": "Property", "value": 30}},
-    )  # noqa: E501
+    )
     subs.drain()
     assert receiver.all() == []  # periodic subscriptions do not notify on change
     clock.advance(timedelta(seconds=61))
