@@ -90,6 +90,7 @@ def issue_token(
     *,
     subject: str | None = None,
     purposes: Sequence[str] = (),
+    tenants: Sequence[str] = (),
     audience: str = DEFAULT_AUDIENCE,
     issuer: str = DEFAULT_ISSUER,
     ttl_s: int = DEFAULT_TTL_S,
@@ -110,6 +111,8 @@ def issue_token(
         claims["subject"] = subject
     if purposes:
         claims["purposes"] = list(purposes)
+    if tenants:
+        claims["tenants"] = list(tenants)
     token = PREFIX + jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid})
     record = TokenRecord(digest(token), name, role.value, to_ms(clock.now()), False, subject)
     with store.transaction() as tx:
@@ -135,6 +138,7 @@ class TokenIssuer:
         *,
         subject: str | None = None,
         purposes: Sequence[str] = (),
+        tenants: Sequence[str] = (),
     ) -> str:
         return issue_token(
             self.store,
@@ -143,6 +147,7 @@ class TokenIssuer:
             role,
             subject=subject,
             purposes=purposes,
+            tenants=tenants,
             audience=self.audience,
             issuer=self.issuer,
             ttl_s=self.ttl_s,
@@ -217,11 +222,14 @@ def principal(claims: dict[str, Any], role_claim: str, *, token_id: str) -> Prin
         purposes = purposes.split()
     subject = claims.get("subject")
     clean = tuple(str(p)[:100] for p in purposes if isinstance(p, str) and p)[:32]
+    tenants = claims.get("tenants", [])
+    bound = tuple(str(t)[:100] for t in tenants if isinstance(t, str) and t)[:32]
     actor = Actor(
         name=str(claims["sub"])[:200],
         role=role.value,
         subject=str(subject)[:200] if subject else None,
         purposes=clean,
+        tenants=bound if isinstance(tenants, list) else (),
     )
     return Principal(actor, token_id, int(claims["exp"] * 1000), clean)
 

@@ -6,8 +6,9 @@ Tests build a Platform with their own parts; the CLI builds it from Settings.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 
@@ -53,6 +54,9 @@ from charter.settings import Settings
 from charter.store.base import Store
 from charter.store.sqlite import SqliteStore
 
+if TYPE_CHECKING:
+    from charter.ngsild.service import NgsiLd
+
 
 @dataclass
 class Platform:
@@ -69,6 +73,13 @@ class Platform:
     rights: Rights
     algorithms: AlgorithmRegister
     services: ServiceHost
+
+    @cached_property
+    def ngsild(self) -> NgsiLd:
+        """The NGSI-LD interface's services (entities, contexts), built on first use."""
+        from charter.ngsild.service import NgsiLd
+
+        return NgsiLd.build(self)
 
     @property
     def ledger_witnesses(self) -> Witnesses:

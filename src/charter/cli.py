@@ -741,5 +741,31 @@ def bench_scale(
         print(json.dumps(f))
 
 
+@bench_app.command("ngsi-ld")
+def bench_ngsild(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    small: Annotated[int, typer.Option(help="Entities created one by one")] = 10_000,
+    large: Annotated[int, typer.Option(help="Entities after the batch upserts")] = 100_000,
+    concurrency: Annotated[int, typer.Option(help="Concurrent client connections")] = 16,
+    store: StoreUrl = None,
+) -> None:
+    """NGSI-LD over HTTP on loopback: creations, updates, batch upserts, queries, no-op."""
+    from charter.bench.ngsild import run_ngsild
+
+    result = run_ngsild(
+        small, large, concurrency, store, say=lambda m: console.print(f"[dim]{m}[/dim]")
+    )
+    f = result.to_json()
+    table = Table(title=f"NGSI-LD over HTTP, {concurrency} connections, {small:,} → {large:,}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in f.items():
+        table.add_row(key.replace("_", " "), f"{value:,}")
+    table.add_row("targets", "update ratio >= 0.5, upsert >= 20,000/s, q p95 <= 50 ms")
+    console.print(table)
+    if as_json:
+        print(json.dumps(f))
+
+
 if __name__ == "__main__":
     app()

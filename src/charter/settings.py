@@ -72,6 +72,17 @@ class Settings(BaseModel):
         10, ge=1, description="Most comments one source may send in an hour."
     )
 
+    # NGSI-LD subscriptions (charter.ngsild.subscriptions) ---------------------
+    ngsild_notify_hosts: list[str] = Field(
+        [],
+        description="Hosts (`host` or `host:port`) NGSI-LD subscriptions may send HTTP "
+        "notifications to; any other endpoint is refused (400). MQTT notifications go only "
+        "through mqtt_url's broker.",
+    )
+    ngsild_notify_timeout_s: float = Field(
+        3.0, gt=0, le=30, description="Time allowed to deliver one NGSI-LD HTTP notification."
+    )
+
     # security (issue 5) ------------------------------------------------------
     trust_policy_file: Path | None = Field(
         None,
@@ -197,6 +208,27 @@ class Settings(BaseModel):
     )
     mqtt_session_expiry_s: int = Field(
         3600, description="How long the broker keeps the gateway's session while it is away."
+    )
+
+    ngsild_context_hosts: list[str] = Field(
+        [],
+        description="Hosts NGSI-LD @context documents may be fetched from; the core and "
+        "Smart Data Models contexts are served from the local cache, any other is refused "
+        "(503 LdContextNotAvailable) unless its host is listed.",
+    )
+    ngsild_context_timeout_s: float = Field(
+        3.0, description="Time allowed to fetch the remote @contexts of one NGSI-LD request."
+    )
+    ngsild_context_max_bytes: int = Field(
+        1024 * 1024, description="Largest remote @context document fetched."
+    )
+    ngsild_readings: bool = Field(
+        True,
+        description="Publish admitted readings as NGSI-LD entities of the types their "
+        "categories declare (charter.ngsild.bridge), once the NGSI-LD interface is in use.",
+    )
+    ngsild_max_limit: int = Field(
+        1000, description="Largest NGSI-LD page (limit); beyond it: 403 TooManyResults."
     )
 
     @classmethod

@@ -28,6 +28,7 @@ from charter.api.routers import (
 )
 from charter.bootstrap import Platform
 from charter.portal import mount as mount_portal
+from charter.ngsild import api as ngsild_api
 from charter.security.collector import SecurityCollector
 
 
@@ -70,6 +71,7 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
     )
     for router in routers:
         app.include_router(router, responses=problems.COMMON_PROBLEMS)
+    ngsild_api.install(app)
     mount_portal(app)  # the web portal's pages at / and its files at /static
 
     @app.get("/health", tags=["ops"])

@@ -116,6 +116,18 @@ class FieldSpec(Strict):
         return self
 
 
+class NgsiMapping(Strict):
+    """How a category's readings appear over NGSI-LD: a Smart Data Models entity type.
+
+    `attributes` maps the category's fields to the type's attribute names (a field
+    not named keeps its own name). The entity type is then this category's and
+    project's on the register: only the gate writes it, from admitted readings.
+    """
+
+    type: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+    attributes: dict[str, Annotated[str, Field(min_length=1, max_length=64)]] = {}
+
+
 class DataCategory(Strict):
     """A kind of data a project declares: what it is, whether it is personal, how long kept."""
 
@@ -129,6 +141,8 @@ class DataCategory(Strict):
     # For personal data: the string field that identifies the person (a fob, an
     # app token, a vehicle tag). The gate pseudonymises it and never stores it.
     identifier: str | None = None
+    # Its NGSI-LD entity type (charter.ngsild); None: not published over NGSI-LD.
+    ngsi: NgsiMapping | None = None
 
     @model_validator(mode="after")
     def _identifier(self) -> DataCategory:
@@ -244,6 +258,8 @@ class Actor(Strict):
     # A purpose-bound token's purposes: the actor may read personal data only
     # for one of them (empty: not purpose-bound). Checked by the services.
     purposes: tuple[str, ...] = ()
+    # NGSI-LD tenants the token is bound to (NGSILD-Tenant is honoured only for these).
+    tenants: tuple[str, ...] = ()
 
 
 class StatusChange(Strict):

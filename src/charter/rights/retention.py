@@ -17,6 +17,7 @@ from typing import Any
 
 from charter.domain.model import Actor
 from charter.rights.context import RightsContext
+from charter.store.ngsild import purge_expired as purge_ngsild
 from charter.store.rights import RetentionRun
 
 DAY_MS = 24 * 3600 * 1000
@@ -51,6 +52,9 @@ class Retention:
                 )
                 detail["quarantine"] = purged
                 removed += purged
+                # NGSI-LD entities and attribute history published from readings (ngsild.bridge)
+                detail["ngsild"] = purge_ngsild(w.tx, w.now_ms)
+                removed += sum(detail["ngsild"].values())
                 links = 0
                 if expired:
                     links = w.tx.delete_links(below_version=max(expired) + 1)

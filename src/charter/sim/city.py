@@ -34,6 +34,7 @@ from charter.domain.model import (
     DeviceStatus,
     FieldSpec,
     Location,
+    NgsiMapping,
     Project,
     ProjectStatus,
     Vendor,
@@ -70,6 +71,7 @@ AIR_QUALITY = DataCategory(
         access=[Access.RESIDENTS, Access.CITY],
         storage="City data centre, Example (EU)",
     ),
+    ngsi=NgsiMapping(type="AirQualityObserved"),
 )
 TRAFFIC_COUNT = DataCategory(
     name="traffic.count",
@@ -85,6 +87,10 @@ TRAFFIC_COUNT = DataCategory(
         processing=[Processing.AGGREGATED],
         access=[Access.RESIDENTS, Access.CITY],
         storage="City data centre, Example (EU)",
+    ),
+    ngsi=NgsiMapping(
+        type="TrafficFlowObserved",
+        attributes={"vehicles": "intensity", "mean_speed": "averageVehicleSpeed"},
     ),
 )
 CROSSING_REQUEST = DataCategory(
@@ -106,6 +112,7 @@ CROSSING_REQUEST = DataCategory(
         storage="City data centre, Example (EU), encrypted at rest",
     ),
     identifier="fob",
+    ngsi=NgsiMapping(type="CrossingRequest"),
 )
 WATER_LEVEL = DataCategory(
     name="water.level",
@@ -120,6 +127,7 @@ WATER_LEVEL = DataCategory(
         third_parties=["Regional water authority"],
         storage="City data centre, Example (EU)",
     ),
+    ngsi=NgsiMapping(type="FloodMonitoring", attributes={"level": "currentLevel"}),
 )
 RAINFALL = DataCategory(
     name="rain.rate",
@@ -134,6 +142,7 @@ RAINFALL = DataCategory(
         third_parties=["Regional water authority"],
         storage="City data centre, Example (EU)",
     ),
+    ngsi=NgsiMapping(type="WeatherObserved", attributes={"rate": "precipitation"}),
 )
 PARKING_OCCUPANCY = DataCategory(
     name="parking.occupancy",
@@ -169,6 +178,14 @@ SURFACE_WEATHER = DataCategory(
         processing=[Processing.RAW],
         access=[Access.RESIDENTS, Access.CITY],
         storage="City data centre, Example (EU)",
+    ),
+    ngsi=NgsiMapping(
+        type="WeatherObserved",
+        attributes={
+            "air_temp": "temperature",
+            "wind_speed": "windSpeed",
+            "precip": "precipitation",
+        },
     ),
 )
 

@@ -1,0 +1,39 @@
+"""The NGSI-LD HTTP interface under /ngsi-ld/v1 (GS CIM 009 v1.8).
+
+`install(app)` adds the routers and the error handler (ProblemDetails with the
+NGSI-LD error types). Each module here is one resource family; a new one adds
+its router to `ROUTERS`.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from charter.ngsild.api import batch, entities
+from charter.ngsild.errors import NgsiError
+
+PREFIX = "/ngsi-ld/v1"
+ROUTERS = [entities.router, batch.router]
+
+from charter.ngsild.api import ngsiq  # noqa: E402  (query, subscriptions, temporal, discovery)
+
+ROUTERS += ngsiq.ROUTERS
+
+
+def problem_response(exc: NgsiError) -> JSONResponse:
+    return JSONResponse(
+        exc.problem(), status_code=exc.status, headers=exc.headers, media_type="application/json"
+    )
+
+
+def install(app: FastAPI) -> None:
+    async def _ngsi(_req: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, NgsiError)
+        return problem_response(exc)
+
+    app.add_exception_handler(NgsiError, _ngsi)
+    _ = app.state.platform.ngsild  # wired now: the readings bridge listens from the start
+    ngsiq.install(app)  # subscriptions listen from the start, in every process
+    for router in ROUTERS:
+        app.include_router(router, prefix=PREFIX)

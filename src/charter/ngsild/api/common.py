@@ -1,0 +1,101 @@
+"""What every NGSI-LD route needs: the caller, the tenant, the @context, the reply."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.responses import JSONResponse, Response
+
+from charter.api.deps import caller
+from charter.domain.errors import CharterError
+from charter.domain.model import Actor
+from charter.ngsild import media
+from charter.ngsild.context import Terms
+from charter.ngsild.errors import bad_data, from_reason
+from charter.ngsild.service import NgsiLd
+from charter.security.ratelimit import RateLimited
+
+TENANT_HEADER = "NGSILD-Tenant"
+
+
+def ngsi(request: Request) -> NgsiLd:
+    n: NgsiLd = request.app.state.platform.ngsild
+    return n
+
+
+def ngsi_caller(request: Request) -> Actor:
+    """The caller (charter.api.deps.caller), its refusals as NGSI-LD errors."""
+    try:
+        return caller(request)
+    except RateLimited as exc:
+        from charter.domain.reasons import Reason
+
+        err = from_reason(Reason.RATE_LIMITED, "too many requests", 429)
+        err.headers["Retry-After"] = str(max(1, int(getattr(exc, "wait_s", 1) + 0.999)))
+        raise err from None
+    except CharterError as exc:
+        raise from_reason(exc.reason, exc.detail) from None
+
+
+Ngsi = Annotated[NgsiLd, Depends(ngsi)]
+Caller = Annotated[Actor, Depends(ngsi_caller)]
+
+
+def tenant(n: NgsiLd, actor: Actor, request: Request) -> str:
+    return n.entities.rights.tenant(actor, request.headers.get(TENANT_HEADER))
+
+
+def link_terms(n: NgsiLd, request: Request) -> Terms:
+    """The @context of a request without a body: the Link header's, or the core."""
+    return n.contexts.resolve(media.link_context(request))
+
+
+def reply(
+    data: Any, terms: Terms, mime: str, *, status: int = 200, headers: dict[str, str] | None = None,
+    tenant_name: str = "",
+) -> Response:  # fmt: skip
+    out = dict(headers or {})
+    if tenant_name:
+        out[TENANT_HEADER] = tenant_name
+    if mime == media.JSONLD:
+        ctx = media.response_context(terms)
+        if isinstance(data, list):
+            data = [{"@context": ctx, **d} if isinstance(d, dict) else d for d in data]
+        elif isinstance(data, dict) and data.get("type") != "FeatureCollection":
+            data = {"@context": ctx, **data}
+    else:
+        out["Link"] = media.link_header(terms)
+    return JSONResponse(data, status_code=status, headers=out, media_type=mime)
+
+
+def no_content(tenant_name: str = "", status: int = 204, **headers: str) -> Response:
+    out = dict(headers)
+    if tenant_name:
+        out[TENANT_HEADER] = tenant_name
+    return Response(status_code=status, headers=out)
+
+
+def int_param(request: Request, name: str, default: int, low: int, high: int | None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or len(raw) > 12:
+        raise bad_data(f"{name} must be a non-negative integer")
+    value = int(raw)
+    if value < low:
+        raise bad_data(f"{name} must be at least {low}")
+    if high is not None and value > high:
+        from charter.ngsild.errors import ErrorType, NgsiError
+
+        raise NgsiError(ErrorType.TOO_MANY_RESULTS, f"{name} must be at most {high}")
+    return value
+
+
+def flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return False
+    if raw not in ("true", "false"):
+        raise bad_data(f"{name} must be true or false")
+    return raw == "true"

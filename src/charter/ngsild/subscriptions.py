@@ -1,0 +1,968 @@
+"""NGSI-LD subscriptions and notifications (ETSI GS CIM 009 v1.8, clauses 5.2.12, 5.8, 5.11).
+
+A subscription is stored in ``ngsild_subscriptions`` (one truth across processes) with the
+names it watches already expanded, its owner (the caller who created it, for the rights
+checks at each notification) and its counters.  The entity service tells the
+:class:`Notifier` of every committed change; matching subscriptions (entities selector,
+watchedAttributes, ``q``, ``geoQ``, throttling, expiry) queue a notification that a worker
+thread delivers, so a slow endpoint never slows a write.
+
+Delivery is bounded and fenced: HTTP(S) only to hosts the operator listed in the
+``ngsild_notify_hosts`` setting (checked when the subscription is made *and* at each send,
+redirects never followed, a bounded timeout), MQTT only through Charter's own broker
+(``mqtt_url``).  A subscription can never make Charter call an address the operator did not
+allow.
+
+Rights: each notification re-reads the entity through the same ``Rights.check_read`` as a
+GET, as the subscription's owner; entities the owner may no longer read are left out, and a
+refusal (the purpose grant or the consent ended) ends the subscription (``isActive`` false,
+status ``expired``, the reason kept).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import re2  # type: ignore[import-untyped]
+from sqlalchemy import delete, insert, select, update
+
+from charter.domain.model import Actor
+from charter.ngsild import query as ql
+from charter.ngsild.context import Contexts, Terms
+from charter.ngsild.errors import ErrorType, NgsiError, bad_data, not_found
+from charter.ngsild.geo import GeoQuery, parse_geoquery
+from charter.ngsild.render import View, render
+from charter.store import schema as s
+from charter.store.ngsild import StoredEntity
+
+log = logging.getLogger(__name__)
+S = s.ngsild_subscriptions
+
+FORMATS = ("normalized", "keyValues", "concise")
+ACCEPTS = ("application/json", "application/ld+json", "application/geo+json")
+MAX_SUBSCRIPTIONS_PER_TENANT = 10_000
+MAX_ENTITY_SELECTORS = 100
+MAX_WATCHED = 100
+MAX_QUEUE = 10_000
+MIN_TIME_INTERVAL_S = 1.0
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def iso_ms(ms: int | None) -> str | None:
+    if ms is None:
+        return None
+    moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _query_error(exc: ql.QueryError) -> NgsiError:
+    kind = ErrorType.TOO_COMPLEX_QUERY if exc.problem == "TooComplexQuery" else None
+    return NgsiError(kind or ErrorType.BAD_REQUEST_DATA, exc.detail)
+
+
+# --- endpoints -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fence:
+    """Where notifications may go: the operator's HTTP hosts and Charter's MQTT broker."""
+
+    http_hosts: frozenset[str]
+    mqtt_host: str
+    mqtt_port: int
+    timeout_s: float = 3.0
+
+    def check(self, uri: str) -> str:
+        """The endpoint's scheme ("http" or "mqtt") if allowed; 400 BadRequestData if not."""
+        if not isinstance(uri, str) or len(uri) > 2048:
+            raise bad_data("notification.endpoint.uri must be a URI")
+        try:
+            u = urlparse(uri)
+            port = u.port
+        except ValueError:
+            raise bad_data("notification.endpoint.uri is not a valid URI") from None
+        host = (u.hostname or "").lower()
+        if u.scheme in ("http", "https"):
+            if u.username or u.password:
+                raise bad_data("notification endpoints carry no credentials in the URI")
+            default = 443 if u.scheme == "https" else 80
+            allowed = host in self.http_hosts or f"{host}:{port or default}" in self.http_hosts
+            if not host or not allowed:
+                raise bad_data(
+                    "the notification endpoint's host is not one the operator allows "
+                    "(setting ngsild_notify_hosts)"
+                )
+            return "http"
+        if u.scheme in ("mqtt", "mqtts"):
+            if host not in (self.mqtt_host.lower(),) or (port or 1883) != self.mqtt_port:
+                raise bad_data("MQTT notifications go only through Charter's own MQTT broker")
+            if not u.path.strip("/") or any(c in u.path for c in "#+"):
+                raise bad_data("an MQTT endpoint names one topic (no wildcards)")
+            return "mqtt"
+        raise bad_data("notification.endpoint.uri must be http(s):// or mqtt://")
+
+
+# --- the subscription ----------------------------------------------------------------------
+
+
+@dataclass
+class Subscription:
+    tenant: str
+    id: str
+    doc: dict[str, Any]  # compacted, as given (plus defaults), without counters
+    context: Any  # the @context it was made with (None: the core)
+    owner: Actor
+    purpose: str | None
+    types: list[dict[str, str]]  # selectors: {"type": expanded, "id"?, "idPattern"?}
+    watched: list[str]  # expanded
+    notify_attrs: list[str]  # expanded; empty: all
+    qmap: dict[str, str]  # q's short names -> expanded
+    geoproperty: str | None
+    is_active: bool = True
+    expires_at: int | None = None
+    throttling_s: float | None = None
+    time_interval_s: float | None = None
+    times_sent: int = 0
+    times_failed: int = 0
+    last_notification: int | None = None
+    last_success: int | None = None
+    last_failure: int | None = None
+    ended: str | None = None
+    grant: str | None = None  # the purpose grant a subscription to personal data runs under
+    created_at: int = 0
+    modified_at: int = 0
+    _q: ql.Node | None = field(default=None, repr=False)
+    _geo: GeoQuery | None = field(default=None, repr=False)
+
+    def status(self, now: int) -> str:
+        if self.ended or (self.expires_at is not None and self.expires_at <= now):
+            return "expired"
+        return "active" if self.is_active else "paused"
+
+    @property
+    def q(self) -> ql.Node | None:
+        text = self.doc.get("q")
+        if text and self._q is None:
+            self._q = ql.parse_q(text)
+        return self._q
+
+    @property
+    def geo(self) -> GeoQuery | None:
+        geo_q = self.doc.get("geoQ")
+        if geo_q and self._geo is None:
+            self._geo = parse_geoquery(
+                geo_q.get("georel"),
+                geo_q.get("geometry"),
+                geo_q.get("coordinates"),
+                self.geoproperty,
+            )
+        return self._geo
+
+    def representation(self, now: int, *, sys_attrs: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = json.loads(json.dumps(self.doc))
+        out["id"] = self.id
+        out["type"] = "Subscription"
+        out["isActive"] = self.is_active and not self.ended
+        out["status"] = self.status(now)
+        if self.purpose:
+            out["purpose"] = self.purpose
+        notification = out.setdefault("notification", {})
+        notification["timesSent"] = self.times_sent
+        notification["timesFailed"] = self.times_failed
+        for key, value in (
+            ("lastNotification", self.last_notification),
+            ("lastSuccess", self.last_success),
+            ("lastFailure", self.last_failure),
+        ):
+            if value is not None:
+                notification[key] = iso_ms(value)
+        if self.last_notification is not None:
+            notification["status"] = (
+                "ok" if (self.last_success or 0) >= (self.last_failure or 0) else "failed"
+            )
+        if self.ended:
+            out["endedBecause"] = self.ended
+        if sys_attrs:
+            out["createdAt"] = iso_ms(self.created_at)
+            out["modifiedAt"] = iso_ms(self.modified_at)
+        return out
+
+    # matching -------------------------------------------------------------------------
+    def selects(self, entity: StoredEntity) -> bool:
+        if not self.types:
+            return True
+        for sel in self.types:
+            if sel["type"] not in entity.types:
+                continue
+            if "id" in sel and sel["id"] != entity.id:
+                continue
+            if "idPattern" in sel and re2.search(sel["idPattern"], entity.id) is None:
+                continue
+            return True
+        return False
+
+    def admits(self, entity: StoredEntity) -> bool:
+        """Entities selector, q and geoQ (not watchedAttributes: that is about the change)."""
+        if not self.selects(entity):
+            return False
+        view = entity_view(entity)
+        q = self.q
+        if q is not None and not ql.evaluate(q, view, self._resolve):
+            return False
+        geo = self.geo
+        return geo is None or geo.matches(view)
+
+    def _resolve(self, term: str) -> str:
+        return self.qmap.get(term, term)
+
+
+def entity_view(entity: StoredEntity) -> dict[str, Any]:
+    """The stored entity as the query evaluator reads it (attributes by expanded name)."""
+    view: dict[str, Any] = dict(entity.attrs)
+    view["id"] = entity.id
+    view["type"] = entity.types
+    return view
+
+
+def _expand(terms: Terms, name: str) -> str:
+    return terms.expand(name) or name
+
+
+def parse_subscription(
+    body: Any,
+    terms: Terms,
+    fence: Fence,
+    now: int,
+    *,
+    partial: bool = False,
+) -> dict[str, Any]:
+    """Validate a subscription body (create, or a PATCH fragment); the cleaned document."""
+    if not isinstance(body, Mapping):
+        raise bad_data("a subscription is a JSON object")
+    doc = {k: v for k, v in body.items() if k != "@context"}
+    if not partial:
+        if doc.get("type") != "Subscription":
+            raise bad_data('a subscription has "type": "Subscription"')
+        if "notification" not in doc:
+            raise bad_data("a subscription needs notification")
+        if not doc.get("entities") and not doc.get("watchedAttributes"):
+            raise bad_data("a subscription needs entities or watchedAttributes")
+    elif "type" in doc and doc["type"] != "Subscription":
+        raise bad_data('a subscription has "type": "Subscription"')
+    for key in ("timesSent", "timesFailed", "lastNotification", "lastSuccess", "lastFailure"):
+        doc.pop(key, None)
+    doc.pop("status", None)
+    if "id" in doc:
+        sid = doc["id"]
+        if not isinstance(sid, str) or ":" not in sid or len(sid) > 512:
+            raise bad_data("a subscription id is a URI")
+    if "entities" in doc:
+        selectors = doc["entities"]
+        if not isinstance(selectors, list) or not selectors:
+            raise bad_data("entities is a non-empty list")
+        if len(selectors) > MAX_ENTITY_SELECTORS:
+            raise bad_data(f"at most {MAX_ENTITY_SELECTORS} entity selectors")
+        for sel in selectors:
+            if not isinstance(sel, Mapping) or not isinstance(sel.get("type"), str):
+                raise bad_data("each entity selector has a type")
+            if "id" in sel and (not isinstance(sel["id"], str) or ":" not in sel["id"]):
+                raise bad_data("an entity selector's id is a URI")
+            if "idPattern" in sel:
+                _check_pattern(sel["idPattern"])
+    for key in ("watchedAttributes",):
+        if key in doc:
+            names = doc[key]
+            if not isinstance(names, list) or not names or len(names) > MAX_WATCHED:
+                raise bad_data(f"{key} is a non-empty list of attribute names")
+            if not all(isinstance(n, str) and n for n in names):
+                raise bad_data(f"{key} is a list of attribute names")
+    if "q" in doc:
+        if not isinstance(doc["q"], str):
+            raise bad_data("q is a string")
+        try:
+            ql.parse_q(doc["q"])
+        except ql.QueryError as exc:
+            raise _query_error(exc) from None
+    if "geoQ" in doc:
+        geo_q = doc["geoQ"]
+        if not isinstance(geo_q, Mapping):
+            raise bad_data("geoQ is an object")
+        try:
+            parse_geoquery(
+                geo_q.get("georel"),
+                geo_q.get("geometry"),
+                geo_q.get("coordinates"),
+                geo_q.get("geoproperty"),
+            )
+        except ql.QueryError as exc:
+            raise _query_error(exc) from None
+    for key in ("throttling", "timeInterval"):
+        if key in doc:
+            value = doc[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise bad_data(f"{key} is a positive number of seconds")
+            if value > 366 * 86400:
+                raise bad_data(f"{key} is too long")
+    if "timeInterval" in doc:
+        if doc["timeInterval"] < MIN_TIME_INTERVAL_S:
+            raise bad_data(f"timeInterval is at least {MIN_TIME_INTERVAL_S:g} s")
+        if "watchedAttributes" in doc or "throttling" in doc:
+            raise bad_data("timeInterval goes with neither watchedAttributes nor throttling")
+    if "expiresAt" in doc:
+        try:
+            expires = ql.parse_datetime(str(doc["expiresAt"]))
+        except ValueError:
+            raise bad_data("expiresAt is an ISO 8601 date-time") from None
+        if to_ms(expires) <= now:
+            raise bad_data("expiresAt is in the past")
+    if "isActive" in doc and not isinstance(doc["isActive"], bool):
+        raise bad_data("isActive is true or false")
+    if "purpose" in doc and (not isinstance(doc["purpose"], str) or len(doc["purpose"]) > 100):
+        raise bad_data("purpose is a short text")
+    if "notification" in doc:
+        _check_notification(doc["notification"], fence)
+    for key in ("subscriptionName", "description"):
+        if key in doc and (not isinstance(doc[key], str) or len(doc[key]) > 1000):
+            raise bad_data(f"{key} is a text of at most 1000 characters")
+    return doc
+
+
+def _check_pattern(pattern: Any) -> None:
+    if not isinstance(pattern, str) or len(pattern) > ql.MAX_PATTERN:
+        raise bad_data("idPattern is a regular expression of at most 512 characters")
+    try:
+        ql._compile_pattern(pattern)
+    except Exception:
+        raise bad_data("idPattern is not a valid regular expression") from None
+
+
+def _check_notification(notification: Any, fence: Fence) -> None:
+    if not isinstance(notification, Mapping):
+        raise bad_data("notification is an object")
+    endpoint = notification.get("endpoint")
+    if not isinstance(endpoint, Mapping) or "uri" not in endpoint:
+        raise bad_data("notification.endpoint.uri is needed")
+    fence.check(endpoint["uri"])
+    accept = endpoint.get("accept", "application/json")
+    if accept not in ACCEPTS:
+        raise bad_data("notification.endpoint.accept is application/json or application/ld+json")
+    fmt = notification.get("format", "normalized")
+    if fmt not in FORMATS:
+        raise bad_data("notification.format is normalized, keyValues or concise")
+    attrs = notification.get("attributes")
+    if attrs is not None and (
+        not isinstance(attrs, list) or not all(isinstance(a, str) and a for a in attrs)
+    ):
+        raise bad_data("notification.attributes is a list of attribute names")
+    for key in ("receiverInfo", "notifierInfo"):
+        info = endpoint.get(key)
+        if info is None:
+            continue
+        if not isinstance(info, list) or len(info) > 20:
+            raise bad_data(f"endpoint.{key} is a list of key/value pairs")
+        for pair in info:
+            if not (
+                isinstance(pair, Mapping)
+                and isinstance(pair.get("key"), str)
+                and isinstance(pair.get("value"), str)
+            ):
+                raise bad_data(f"endpoint.{key} is a list of key/value pairs")
+
+
+def _expanded(doc: Mapping[str, Any], terms: Terms) -> dict[str, Any]:
+    selectors = []
+    for sel in doc.get("entities", []):
+        item = {"type": _expand(terms, sel["type"])}
+        if "id" in sel:
+            item["id"] = sel["id"]
+        if "idPattern" in sel:
+            item["idPattern"] = sel["idPattern"]
+        selectors.append(item)
+    qmap: dict[str, str] = {}
+    if doc.get("q"):
+        for path in ql.attributes_of(ql.parse_q(doc["q"])):
+            for name in (path.attr, *path.sub):
+                if name not in ql.METADATA:
+                    qmap[name] = _expand(terms, name)
+    geo_q = doc.get("geoQ") or {}
+    notification = doc.get("notification", {})
+    return {
+        "types": selectors,
+        "watched": [_expand(terms, a) for a in doc.get("watchedAttributes", [])],
+        "attrs": [_expand(terms, a) for a in notification.get("attributes", []) or []],
+        "qmap": qmap,
+        "geoproperty": _expand(terms, geo_q.get("geoproperty", "location")) if geo_q else None,
+    }
+
+
+# --- storage -------------------------------------------------------------------------------
+
+
+class SubscriptionRepository:
+    """Subscriptions in the store (SQLite or PostgreSQL): ``ngsild_subscriptions``."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.engine = store.engine
+
+    def _from_row(self, row: Any) -> Subscription:
+        exp = json.loads(row.expanded)
+        doc = json.loads(row.doc)
+        return Subscription(
+            tenant=row.tenant,
+            id=row.id,
+            doc=doc["doc"],
+            context=doc.get("context"),
+            owner=Actor.model_validate_json(row.owner),
+            purpose=row.purpose,
+            types=exp["types"],
+            watched=exp["watched"],
+            notify_attrs=exp["attrs"],
+            qmap=exp["qmap"],
+            geoproperty=exp["geoproperty"],
+            grant=exp.get("grant"),
+            is_active=bool(row.is_active),
+            expires_at=row.expires_at,
+            throttling_s=row.throttling_s,
+            time_interval_s=row.time_interval_s,
+            times_sent=row.times_sent,
+            times_failed=row.times_failed,
+            last_notification=row.last_notification,
+            last_success=row.last_success,
+            last_failure=row.last_failure,
+            ended=row.ended,
+            created_at=row.created_at,
+            modified_at=row.modified_at,
+        )
+
+    def _row(self, sub: Subscription) -> dict[str, Any]:
+        return {
+            "tenant": sub.tenant,
+            "id": sub.id,
+            "doc": json.dumps({"doc": sub.doc, "context": sub.context}, ensure_ascii=False),
+            "expanded": json.dumps(
+                {
+                    "types": sub.types,
+                    "watched": sub.watched,
+                    "attrs": sub.notify_attrs,
+                    "qmap": sub.qmap,
+                    "geoproperty": sub.geoproperty,
+                    "grant": sub.grant,
+                }
+            ),
+            "owner": sub.owner.model_dump_json(),
+            "purpose": sub.purpose,
+            "is_active": int(sub.is_active),
+            "expires_at": sub.expires_at,
+            "throttling_s": sub.throttling_s,
+            "time_interval_s": sub.time_interval_s,
+            "times_sent": sub.times_sent,
+            "times_failed": sub.times_failed,
+            "last_notification": sub.last_notification,
+            "last_success": sub.last_success,
+            "last_failure": sub.last_failure,
+            "ended": sub.ended,
+            "created_at": sub.created_at,
+            "modified_at": sub.modified_at,
+        }
+
+    def insert(self, sub: Subscription) -> bool:
+        with self.engine.begin() as conn:
+            count = conn.execute(
+                select(S.c.id).where(S.c.tenant == sub.tenant).limit(MAX_SUBSCRIPTIONS_PER_TENANT)
+            ).fetchall()
+            if len(count) >= MAX_SUBSCRIPTIONS_PER_TENANT:
+                raise NgsiError(ErrorType.BAD_REQUEST_DATA, "too many subscriptions in this tenant")
+            hit = conn.execute(
+                select(S.c.id).where(S.c.tenant == sub.tenant, S.c.id == sub.id)
+            ).first()
+            if hit is not None:
+                return False
+            conn.execute(insert(S).values(**self._row(sub)))
+        return True
+
+    def save(self, sub: Subscription) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(S).where(S.c.tenant == sub.tenant, S.c.id == sub.id).values(**self._row(sub))
+            )
+
+    def get(self, tenant: str, sid: str) -> Subscription | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S).where(S.c.tenant == tenant, S.c.id == sid)).first()
+        return self._from_row(row) if row is not None else None
+
+    def page(self, tenant: str, limit: int = 1000, offset: int = 0) -> list[Subscription]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(S).where(S.c.tenant == tenant).order_by(S.c.id).limit(limit).offset(offset)
+            ).fetchall()
+        return [self._from_row(r) for r in rows]
+
+    def count(self, tenant: str) -> int:
+        with self.engine.connect() as conn:
+            return len(conn.execute(select(S.c.id).where(S.c.tenant == tenant)).fetchall())
+
+    def active(self, tenant: str | None = None) -> list[Subscription]:
+        stmt = select(S).where(S.c.is_active == 1, S.c.ended.is_(None))
+        if tenant is not None:
+            stmt = stmt.where(S.c.tenant == tenant)
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).fetchall()
+        return [self._from_row(r) for r in rows]
+
+    def delete(self, tenant: str, sid: str) -> bool:
+        with self.engine.begin() as conn:
+            res = conn.execute(delete(S).where(S.c.tenant == tenant, S.c.id == sid))
+        return bool(res.rowcount)
+
+    def record(self, tenant: str, sid: str, at: int, ok: bool) -> None:
+        """Count one delivery attempt (in the store: every process sees the counters)."""
+        values: dict[str, Any] = {"last_notification": at}
+        if ok:
+            values["times_sent"] = S.c.times_sent + 1
+            values["last_success"] = at
+        else:
+            values["times_sent"] = S.c.times_sent + 1
+            values["times_failed"] = S.c.times_failed + 1
+            values["last_failure"] = at
+        with self.engine.begin() as conn:
+            conn.execute(update(S).where(S.c.tenant == tenant, S.c.id == sid).values(**values))
+
+    def record_tick(self, tenant: str, sid: str, at: int) -> None:
+        """A period passed with nothing to notify (the next period counts from here)."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(S).where(S.c.tenant == tenant, S.c.id == sid).values(last_notification=at)
+            )
+
+    def end(self, tenant: str, sid: str, why: str, at: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(S)
+                .where(S.c.tenant == tenant, S.c.id == sid)
+                .values(is_active=0, ended=why[:200], modified_at=at)
+            )
+
+
+# --- the service ---------------------------------------------------------------------------
+
+
+@dataclass
+class Delivery:
+    sub: Subscription
+    entities: list[StoredEntity]
+    at: int
+
+
+ReadCheck = Callable[[Actor, str, StoredEntity], "StoredEntity | None"]
+Sender = Callable[[str, dict[str, str], bytes, float], bool]
+
+
+class SubscriptionService:
+    """Create, list, retrieve, update and delete subscriptions; notify on changes."""
+
+    def __init__(
+        self,
+        repo: SubscriptionRepository,
+        contexts: Contexts,
+        fence: Fence,
+        now_ms: Callable[[], int],
+        check_read: ReadCheck,
+        mqtt_publish: Callable[[str, bytes], bool] | None = None,
+        http_send: Sender | None = None,
+        personal: Callable[[Actor, str | None, list[str]], str | None] | None = None,
+    ) -> None:
+        self.repo = repo
+        self.contexts = contexts
+        self.fence = fence
+        self.now_ms = now_ms
+        self.check_read = check_read
+        self.mqtt_publish = mqtt_publish
+        self.http_send = http_send or _http_send
+        # (owner, grant, expanded types) -> the grant's purpose when the types are personal,
+        # None when they are not; raises when the grant is missing or does not hold.
+        self.personal = personal
+        self._queue: queue.Queue[Delivery | None] = queue.Queue(MAX_QUEUE)
+        self._worker: threading.Thread | None = None
+        self._ticker: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._cache: dict[str, list[Subscription]] = {}
+        self._cache_at: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._periodic_lock = threading.Lock()
+        self.dropped = 0
+
+    # CRUD ----------------------------------------------------------------------------
+    def create(
+        self, actor: Actor, tenant: str, body: Any, context: Any, grant: str | None = None
+    ) -> Subscription:
+        self._staff_or_owner_token(actor)
+        terms = self.contexts.resolve(context)
+        now = self.now_ms()
+        doc = parse_subscription(body, terms, self.fence, now)
+        sid = doc.pop("id", None) or f"urn:ngsi-ld:Subscription:{uuid.uuid4()}"
+        sub = self._build(tenant, sid, doc, context, actor, terms, now, now)
+        purpose = None
+        if self.personal is not None:
+            purpose = self.personal(actor, grant, [sel["type"] for sel in sub.types])
+        if purpose is not None:
+            if sub.time_interval_s is None:
+                raise bad_data(
+                    "subscriptions to personal data are periodic (timeInterval): each period "
+                    "reads through the purpose grant"
+                )
+            sub.grant, sub.purpose = grant, purpose
+        if not self.repo.insert(sub):
+            raise NgsiError(ErrorType.ALREADY_EXISTS, "a subscription with this id exists")
+        self._invalidate(tenant)
+        return sub
+
+    def _build(
+        self,
+        tenant: str,
+        sid: str,
+        doc: dict[str, Any],
+        context: Any,
+        actor: Actor,
+        terms: Terms,
+        created: int,
+        now: int,
+    ) -> Subscription:
+        exp = _expanded(doc, terms)
+        expires = doc.get("expiresAt")
+        return Subscription(
+            tenant=tenant,
+            id=sid,
+            doc=doc,
+            context=context,
+            owner=actor,
+            purpose=doc.get("purpose"),
+            types=exp["types"],
+            watched=exp["watched"],
+            notify_attrs=exp["attrs"],
+            qmap=exp["qmap"],
+            geoproperty=exp["geoproperty"],
+            is_active=bool(doc.get("isActive", True)),
+            expires_at=to_ms(ql.parse_datetime(str(expires))) if expires else None,
+            throttling_s=doc.get("throttling"),
+            time_interval_s=doc.get("timeInterval"),
+            created_at=created,
+            modified_at=now,
+        )
+
+    def _staff_or_owner_token(self, actor: Actor) -> None:
+        from charter.domain.reasons import Reason
+
+        if actor.role == "public":
+            raise NgsiError(
+                None, "subscriptions need a bearer token", reason=Reason.UNAUTHENTICATED, status=401
+            )
+
+    def get(self, actor: Actor, tenant: str, sid: str) -> Subscription:
+        sub = self.repo.get(tenant, sid)
+        if sub is None or not self._may_see(actor, sub):
+            raise not_found("no such subscription")
+        return sub
+
+    def _may_see(self, actor: Actor, sub: Subscription) -> bool:
+        if actor.role in ("operator", "auditor"):
+            return True
+        return actor.name == sub.owner.name and actor.role == sub.owner.role
+
+    def page(self, actor: Actor, tenant: str, limit: int, offset: int) -> list[Subscription]:
+        self._staff_or_owner_token(actor)
+        subs = [s_ for s_ in self.repo.page(tenant, 100_000, 0) if self._may_see(actor, s_)]
+        return subs[offset : offset + limit]
+
+    def count(self, actor: Actor, tenant: str) -> int:
+        return len([s_ for s_ in self.repo.page(tenant, 100_000, 0) if self._may_see(actor, s_)])
+
+    def update(self, actor: Actor, tenant: str, sid: str, body: Any, context: Any) -> None:
+        sub = self.get(actor, tenant, sid)
+        if isinstance(body, Mapping) and "id" in body and body["id"] != sid:
+            raise bad_data("the subscription id cannot change")
+        now = self.now_ms()
+        terms = self.contexts.resolve(context if context is not None else sub.context)
+        fragment = parse_subscription(body, terms, self.fence, now, partial=True)
+        fragment.pop("id", None)
+        merged = {**sub.doc, **fragment}
+        if "notification" in fragment:
+            merged["notification"] = {**sub.doc.get("notification", {}), **fragment["notification"]}
+        for key, value in list(merged.items()):
+            if value is None or value == "urn:ngsi-ld:null":
+                del merged[key]
+        parse_subscription({**merged, "type": "Subscription"}, terms, self.fence, now)
+        new = self._build(tenant, sid, merged, sub.context, sub.owner, terms, sub.created_at, now)
+        if "isActive" not in fragment:
+            new.is_active = sub.is_active
+        new = replace(
+            new,
+            times_sent=sub.times_sent,
+            times_failed=sub.times_failed,
+            last_notification=sub.last_notification,
+            last_success=sub.last_success,
+            last_failure=sub.last_failure,
+            ended=sub.ended,
+        )
+        self.repo.save(new)
+        self._invalidate(tenant)
+
+    def delete(self, actor: Actor, tenant: str, sid: str) -> None:
+        self.get(actor, tenant, sid)
+        self.repo.delete(tenant, sid)
+        self._invalidate(tenant)
+
+    # matching ------------------------------------------------------------------------
+    def _invalidate(self, tenant: str) -> None:
+        with self._lock:
+            self._cache.pop(tenant, None)
+
+    def _active(self, tenant: str) -> list[Subscription]:
+        """Active subscriptions of a tenant, re-read from the store at most once a second
+        (another process may have made one) or at once after a change in this process."""
+        with self._lock:
+            hit = self._cache.get(tenant)
+            if hit is not None and time.monotonic() - self._cache_at[tenant] < 1.0:
+                return hit
+        subs = self.repo.active(tenant)
+        with self._lock:
+            self._cache[tenant] = subs
+            self._cache_at[tenant] = time.monotonic()
+        return subs
+
+    def on_change(self, change: Any) -> None:
+        """The entity service's listener: queue the notifications a change causes."""
+        entity: StoredEntity | None = change.after
+        if entity is None:
+            return
+        subs = self._active(change.tenant)
+        if not subs:
+            return
+        now = self.now_ms()
+        for sub in subs:
+            if sub.time_interval_s is not None or sub.status(now) != "active":
+                continue
+            if sub.watched and not (set(sub.watched) & set(change.attrs)):
+                continue
+            try:
+                if not sub.admits(entity):
+                    continue
+            except ql.QueryError:
+                continue
+            last = sub.last_notification
+            if sub.throttling_s and last is not None and now - last < sub.throttling_s * 1000:
+                continue
+            sub.last_notification = now  # throttle this process at once
+            self._enqueue(Delivery(sub, [entity], now))
+
+    def _enqueue(self, delivery: Delivery) -> None:
+        self.start()
+        try:
+            self._queue.put_nowait(delivery)
+        except queue.Full:
+            self.dropped += 1
+            self.repo.record(delivery.sub.tenant, delivery.sub.id, delivery.at, ok=False)
+
+    # delivery ------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._worker is None or not self._worker.is_alive():
+            self._stop.clear()
+            self._worker = threading.Thread(target=self._run, name="ngsild-notify", daemon=True)
+            self._worker.start()
+
+    def start_periodic(
+        self, entities: Callable[[str, Subscription], Iterable[StoredEntity]]
+    ) -> None:
+        """Run timeInterval subscriptions: each period, notify the entities they match."""
+        if self._ticker is not None and self._ticker.is_alive():
+            return
+
+        def tick() -> None:
+            while not self._stop.wait(1.0):
+                try:
+                    self.run_periodic(entities)
+                except Exception:
+                    log.exception("periodic NGSI-LD notifications failed")
+
+        self._ticker = threading.Thread(target=tick, name="ngsild-periodic", daemon=True)
+        self._ticker.start()
+
+    def run_periodic(self, entities: Callable[[str, Subscription], Iterable[StoredEntity]]) -> int:
+        """Queue the notifications of the timeInterval subscriptions that are due."""
+        with self._periodic_lock:
+            return self._run_periodic(entities)
+
+    def _run_periodic(self, entities: Callable[[str, Subscription], Iterable[StoredEntity]]) -> int:
+        now = self.now_ms()
+        queued = 0
+        for sub in self.repo.active():
+            if sub.time_interval_s is None or sub.status(now) != "active":
+                continue
+            last = sub.last_notification
+            if last is not None and now - last < sub.time_interval_s * 1000:
+                continue
+            try:
+                found = list(entities(sub.tenant, sub))
+            except NgsiError as exc:  # the grant or the consent ended: so does the subscription
+                why = exc.reason.value if exc.reason is not None else "read refused"
+                self.repo.end(sub.tenant, sub.id, why, now)
+                self._invalidate(sub.tenant)
+                continue
+            matched = [e for e in found if sub.grant is not None or sub.admits(e)]
+            if not matched:
+                self.repo.record_tick(sub.tenant, sub.id, now)
+            if matched:
+                self.repo.record_tick(sub.tenant, sub.id, now)  # due again a period from now
+                self._enqueue(Delivery(sub, matched, now))
+                queued += 1
+        return queued
+
+    def drain(self) -> None:
+        """Wait until every queued notification was attempted (tests, shutdown)."""
+        self._queue.join()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._worker is not None and self._worker.is_alive():
+            self._queue.put(None)
+            self._worker.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                self.deliver(item)
+            except Exception:
+                log.exception("an NGSI-LD notification failed")
+            finally:
+                self._queue.task_done()
+
+    def deliver(self, delivery: Delivery) -> bool:
+        sub = delivery.sub
+        readable: list[StoredEntity] = []
+        for entity in delivery.entities:
+            try:
+                seen = self.check_read(sub.owner, sub.tenant, entity)
+            except NgsiError as exc:
+                # The owner may no longer read it: the grant or the consent ended.
+                why = exc.reason.value if exc.reason is not None else "read refused"
+                self.repo.end(sub.tenant, sub.id, why, delivery.at)
+                self._invalidate(sub.tenant)
+                return False
+            if seen is not None:
+                readable.append(seen)
+        if not readable:
+            return False
+        terms = self.contexts.resolve(sub.context)
+        notification = sub.doc.get("notification", {})
+        view = View(
+            format=notification.get("format", "normalized"),
+            attrs=frozenset(sub.notify_attrs) if sub.notify_attrs else None,
+        )
+        body = {
+            "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",
+            "type": "Notification",
+            "subscriptionId": sub.id,
+            "notifiedAt": iso_ms(delivery.at),
+            "data": [render(e, terms, view) for e in readable],
+        }
+        endpoint = notification.get("endpoint", {})
+        uri = endpoint.get("uri", "")
+        accept = endpoint.get("accept", "application/json")
+        if accept == "application/ld+json":
+            from charter.ngsild.context import CORE_CONTEXT
+
+            body["@context"] = sub.context if sub.context is not None else CORE_CONTEXT
+        headers = {"Content-Type": accept}
+        if sub.tenant:
+            headers["NGSILD-Tenant"] = sub.tenant
+        for pair in endpoint.get("receiverInfo", []) or []:
+            headers[pair["key"]] = pair["value"]
+        payload = json.dumps(body, ensure_ascii=False).encode()
+        try:
+            scheme = self.fence.check(uri)
+        except NgsiError:
+            ok = False
+        else:
+            if scheme == "http":
+                ok = self.http_send(uri, headers, payload, self.fence.timeout_s)
+            else:
+                ok = self._mqtt(uri, headers, body)
+        self.repo.record(sub.tenant, sub.id, delivery.at, ok)
+        return ok
+
+    def _mqtt(self, uri: str, headers: dict[str, str], body: dict[str, Any]) -> bool:
+        if self.mqtt_publish is None:
+            return False
+        topic = urlparse(uri).path.lstrip("/")
+        message = {"metadata": headers, "body": body}  # clause 7.x, the MQTT binding
+        return self.mqtt_publish(topic, json.dumps(message, ensure_ascii=False).encode())
+
+
+def _http_send(uri: str, headers: dict[str, str], payload: bytes, timeout_s: float) -> bool:
+    try:
+        response = httpx.post(
+            uri,
+            content=payload,
+            headers=headers,
+            timeout=httpx.Timeout(timeout_s),
+            follow_redirects=False,
+        )
+    except httpx.HTTPError:
+        return False
+    return 200 <= response.status_code < 300
+
+
+class MqttPublisher:
+    """Publishes notifications through Charter's MQTT broker (one paho client, QoS 1)."""
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self._client: Any = None
+        self._lock = threading.Lock()
+
+    def _connected(self) -> Any:
+        from charter.transport.mqtt_client import connect, make_client
+
+        if self._client is None:
+            client = make_client(
+                self.settings, f"charter-ngsild-{uuid.uuid4().hex[:8]}", persistent=False
+            )
+            connect(client, self.settings, persistent=False)
+            client.loop_start()
+            self._client = client
+        return self._client
+
+    def __call__(self, topic: str, payload: bytes) -> bool:
+        try:
+            with self._lock:
+                client = self._connected()
+            info = client.publish(topic, payload, qos=1)
+            info.wait_for_publish(timeout=5)
+            return bool(info.is_published())
+        except Exception:
+            log.warning("an MQTT notification could not be published")
+            return False
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.loop_stop()
+            self._client.disconnect()
+            self._client = None

@@ -1,0 +1,348 @@
+"""The NGSI-LD repository: entities, their types, tenants and attribute instances.
+
+A small port of its own beside the Store (not more methods on it): it works over
+any SQL store's engine and transactions, so SQLite's single writer lock and
+PostgreSQL's row locks apply as for every other write.
+
+    repo = EntityRepository(store)
+    repo.get(tenant, id) -> StoredEntity | None
+    repo.get_many(tenant, ids) -> dict[id, StoredEntity]
+    repo.query(tenant, types=, ids=, id_pattern=, where=, limit=, offset=) -> list[StoredEntity]
+    repo.count(tenant, types=, ids=, id_pattern=, where=) -> int
+    repo.tenant_exists(tenant) -> bool;  repo.tenants() -> list[str]
+    repo.instances(tenant, entity_id, attr=None, since=None, until=None, last_n=None)
+    with repo.write() as w:        # one transaction; nothing is half-written
+        w.lock(tenant, id) -> StoredEntity | None   (FOR UPDATE on PostgreSQL)
+        w.insert(entity) / w.update(entity) / w.delete(tenant, id) -> bool
+        w.add_instances(rows) / w.ensure_tenant(tenant, at)
+
+`where` is a SQLAlchemy clause over `ngsild_entities` (the query language of
+charter.ngsild.query adds its own there); entities come ordered by id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import ColumnElement, Engine, and_, delete, exists, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from charter.store import schema as s
+from charter.store.upsert import upsert
+
+E = s.ngsild_entities
+T = s.ngsild_entity_types
+I = s.ngsild_attr_instances  # noqa: E741
+
+
+@dataclass(slots=True)
+class StoredEntity:
+    """One entity as stored: expanded id, types and attributes (see charter.ngsild.model)."""
+
+    tenant: str
+    id: str
+    types: list[str]
+    attrs: dict[str, list[dict[str, Any]]]  # expanded name -> instances
+    created_at: int  # ms
+    modified_at: int  # ms
+    scope: list[str] | None = None
+    project_id: str | None = None
+    category: str | None = None
+    subject: str | None = None
+    expires_at: int | None = None
+
+    def doc(self) -> str:
+        body: dict[str, Any] = {"type": self.types, "attrs": self.attrs}
+        if self.scope is not None:
+            body["scope"] = self.scope
+        return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceRow:
+    """One attribute instance in the temporal history."""
+
+    tenant: str
+    entity_id: str
+    attr: str
+    dataset_id: str  # "" for the default instance
+    instance_id: str
+    observed_at: int | None
+    recorded_at: int
+    value: dict[str, Any]
+    deleted: bool = False
+    expires_at: int | None = None
+
+
+class SqlEngineStore(Protocol):
+    engine: Engine
+
+    def transaction(self) -> Any: ...
+
+
+def _entity(row: Any) -> StoredEntity:
+    doc = json.loads(row.doc)
+    return StoredEntity(
+        tenant=row.tenant,
+        id=row.id,
+        types=doc["type"],
+        attrs=doc["attrs"],
+        created_at=row.created_at,
+        modified_at=row.modified_at,
+        scope=doc.get("scope"),
+        project_id=row.project_id,
+        category=row.category,
+        subject=row.subject,
+        expires_at=row.expires_at,
+    )
+
+
+def _row(e: StoredEntity) -> dict[str, Any]:
+    return {
+        "tenant": e.tenant,
+        "id": e.id,
+        "type": e.types[0],
+        "doc": e.doc(),
+        "created_at": e.created_at,
+        "modified_at": e.modified_at,
+        "project_id": e.project_id,
+        "category": e.category,
+        "subject": e.subject,
+        "expires_at": e.expires_at,
+    }
+
+
+@dataclass
+class EntityWriter:
+    """Writes of one transaction (see EntityRepository.write)."""
+
+    conn: Connection
+    changed: list[str] = field(default_factory=list)
+
+    def lock(self, tenant: str, entity_id: str) -> StoredEntity | None:
+        stmt = select(E).where(E.c.tenant == tenant, E.c.id == entity_id)
+        if self.conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        row = self.conn.execute(stmt).first()
+        return _entity(row) if row is not None else None
+
+    def lock_many(self, tenant: str, ids: Sequence[str]) -> dict[str, StoredEntity]:
+        out: dict[str, StoredEntity] = {}
+        for start in range(0, len(ids), 500):
+            stmt = select(E).where(E.c.tenant == tenant, E.c.id.in_(ids[start : start + 500]))
+            if self.conn.dialect.name == "postgresql":
+                stmt = stmt.order_by(E.c.id).with_for_update()
+            out.update((r.id, _entity(r)) for r in self.conn.execute(stmt))
+        return out
+
+    def insert(self, entity: StoredEntity) -> None:
+        self.insert_many([entity])
+
+    def insert_many(self, entities: Sequence[StoredEntity]) -> None:
+        if not entities:
+            return
+        self.conn.execute(insert(E), [_row(e) for e in entities])
+        types = [
+            {"tenant": e.tenant, "type": t, "entity_id": e.id} for e in entities for t in e.types
+        ]
+        self.conn.execute(insert(T), types)
+        self.changed.extend(e.id for e in entities)
+
+    def update(self, entity: StoredEntity, *, types_changed: bool = True) -> None:
+        self.update_many([entity], types_changed=types_changed)
+
+    def update_many(self, entities: Sequence[StoredEntity], *, types_changed: bool = True) -> None:
+        for e in entities:
+            row = _row(e)
+            self.conn.execute(update(E).where(E.c.tenant == e.tenant, E.c.id == e.id).values(**row))
+            if types_changed:
+                self.conn.execute(delete(T).where(T.c.tenant == e.tenant, T.c.entity_id == e.id))
+                self.conn.execute(
+                    insert(T), [{"tenant": e.tenant, "type": t, "entity_id": e.id} for t in e.types]
+                )
+        self.changed.extend(e.id for e in entities)
+
+    def delete(self, tenant: str, entity_id: str) -> bool:
+        res = self.conn.execute(delete(E).where(E.c.tenant == tenant, E.c.id == entity_id))
+        self.conn.execute(delete(T).where(T.c.tenant == tenant, T.c.entity_id == entity_id))
+        self.changed.append(entity_id)
+        return bool(res.rowcount)
+
+    def delete_instances(self, tenant: str, entity_id: str, attr: str | None = None) -> int:
+        where = [I.c.tenant == tenant, I.c.entity_id == entity_id]
+        if attr is not None:
+            where.append(I.c.attr == attr)
+        return int(self.conn.execute(delete(I).where(*where)).rowcount)
+
+    def add_instances(self, rows: Sequence[InstanceRow]) -> None:
+        if not rows:
+            return
+        self.conn.execute(
+            insert(I),
+            [
+                {
+                    "tenant": r.tenant,
+                    "entity_id": r.entity_id,
+                    "attr": r.attr,
+                    "dataset_id": r.dataset_id,
+                    "instance_id": r.instance_id,
+                    "observed_at": r.observed_at,
+                    "recorded_at": r.recorded_at,
+                    "value": json.dumps(r.value, separators=(",", ":"), ensure_ascii=False),
+                    "deleted": int(r.deleted),
+                    "expires_at": r.expires_at,
+                }
+                for r in rows
+            ],
+        )
+
+    def ensure_tenant(self, tenant: str, at: int) -> None:
+        if tenant:
+            upsert(self.conn, s.ngsild_tenants, ("tenant",), {"tenant": tenant, "created_at": at})
+
+
+class EntityRepository:
+    def __init__(self, store: SqlEngineStore) -> None:
+        self.store = store
+        self.engine: Engine = store.engine
+
+    @contextmanager
+    def write(self) -> Iterator[EntityWriter]:
+        with self.store.transaction() as tx:
+            yield EntityWriter(tx.conn)
+
+    def _rows(self, stmt: Any) -> list[Any]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(stmt))
+
+    def get(self, tenant: str, entity_id: str) -> StoredEntity | None:
+        rows = self._rows(select(E).where(E.c.tenant == tenant, E.c.id == entity_id))
+        return _entity(rows[0]) if rows else None
+
+    def get_many(self, tenant: str, ids: Sequence[str]) -> dict[str, StoredEntity]:
+        out: dict[str, StoredEntity] = {}
+        for start in range(0, len(ids), 500):
+            stmt = select(E).where(E.c.tenant == tenant, E.c.id.in_(ids[start : start + 500]))
+            out.update((r.id, _entity(r)) for r in self._rows(stmt))
+        return out
+
+    @staticmethod
+    def filters(
+        tenant: str,
+        *,
+        types: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
+        id_pattern: str | None = None,
+        where: ColumnElement[bool] | None = None,
+    ) -> list[ColumnElement[bool]]:
+        """The WHERE clauses of a query (public: charter.ngsild.query builds on them)."""
+        clauses: list[ColumnElement[bool]] = [E.c.tenant == tenant]
+        if types:
+            clauses.append(
+                exists().where(
+                    and_(T.c.tenant == E.c.tenant, T.c.entity_id == E.c.id, T.c.type.in_(types))
+                )
+            )
+        if ids:
+            clauses.append(E.c.id.in_(list(ids)))
+        if id_pattern is not None:
+            clauses.append(E.c.id.regexp_match(id_pattern))
+        if where is not None:
+            clauses.append(where)
+        return clauses
+
+    def query(
+        self,
+        tenant: str,
+        *,
+        types: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
+        id_pattern: str | None = None,
+        where: ColumnElement[bool] | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> list[StoredEntity]:
+        clauses = self.filters(tenant, types=types, ids=ids, id_pattern=id_pattern, where=where)
+        stmt = select(E).where(*clauses).order_by(E.c.id).limit(limit).offset(offset)
+        return [_entity(r) for r in self._rows(stmt)]
+
+    def count(
+        self,
+        tenant: str,
+        *,
+        types: Sequence[str] | None = None,
+        ids: Sequence[str] | None = None,
+        id_pattern: str | None = None,
+        where: ColumnElement[bool] | None = None,
+    ) -> int:
+        clauses = self.filters(tenant, types=types, ids=ids, id_pattern=id_pattern, where=where)
+        return int(self._rows(select(func.count()).select_from(E).where(*clauses))[0][0])
+
+    def tenant_exists(self, tenant: str) -> bool:
+        if not tenant:
+            return True
+        t = s.ngsild_tenants
+        return bool(self._rows(select(t.c.tenant).where(t.c.tenant == tenant)))
+
+    def tenants(self) -> list[str]:
+        t = s.ngsild_tenants
+        return [r[0] for r in self._rows(select(t.c.tenant).order_by(t.c.tenant))]
+
+    def instances(
+        self,
+        tenant: str,
+        entity_id: str,
+        attr: str | None = None,
+        *,
+        since: int | None = None,
+        until: int | None = None,
+        last_n: int | None = None,
+    ) -> list[InstanceRow]:
+        """An entity's attribute instances by the time they were recorded (oldest first)."""
+        where: list[ColumnElement[bool]] = [I.c.tenant == tenant, I.c.entity_id == entity_id]
+        if attr is not None:
+            where.append(I.c.attr == attr)
+        if since is not None:
+            where.append(I.c.recorded_at >= since)
+        if until is not None:
+            where.append(I.c.recorded_at < until)
+        stmt = select(I).where(*where)
+        if last_n is not None:
+            stmt = stmt.order_by(I.c.recorded_at.desc(), I.c.id.desc()).limit(last_n)
+        else:
+            stmt = stmt.order_by(I.c.recorded_at, I.c.id)
+        rows = [
+            InstanceRow(
+                r.tenant,
+                r.entity_id,
+                r.attr,
+                r.dataset_id,
+                r.instance_id,
+                r.observed_at,
+                r.recorded_at,
+                json.loads(r.value),
+                bool(r.deleted),
+                r.expires_at,
+            )
+            for r in self._rows(stmt)
+        ]
+        if last_n is not None:
+            rows.reverse()
+        return rows
+
+
+def purge_expired(tx: Any, now_ms: int) -> dict[str, int]:
+    """Retention, in the retention job's transaction (an SqlTx): entities and attribute
+    instances past their category's retention (`expires_at`)."""
+    conn: Connection = tx.conn
+    instances = conn.execute(delete(I).where(I.c.expires_at.is_not(None), I.c.expires_at <= now_ms))
+    gone = select(E.c.tenant, E.c.id).where(E.c.expires_at.is_not(None), E.c.expires_at <= now_ms)
+    keys = list(conn.execute(gone))
+    for tenant, entity_id in keys:
+        conn.execute(delete(T).where(T.c.tenant == tenant, T.c.entity_id == entity_id))
+        conn.execute(delete(E).where(E.c.tenant == tenant, E.c.id == entity_id))
+    return {"entities": len(keys), "instances": int(instances.rowcount)}
