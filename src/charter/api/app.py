@@ -27,8 +27,8 @@ from charter.api.routers import (
     services,
 )
 from charter.bootstrap import Platform
-from charter.portal import mount as mount_portal
 from charter.ngsild import api as ngsild_api
+from charter.portal import mount as mount_portal
 from charter.security.collector import SecurityCollector
 
 
