@@ -173,8 +173,10 @@ def _chromium_or_fail() -> None:
         pytest.skip(message)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Per module: Playwright's sync API is stopped before the next module, which may
+    start its own (tests/portal/test_public_ledger_browser.py does)."""
     _chromium_or_fail()
     from playwright.sync_api import sync_playwright
 

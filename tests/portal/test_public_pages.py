@@ -279,3 +279,12 @@ def test_the_package_ships_templates_static_files_catalogues_and_streets() -> No
     for path in portal.rglob("*"):
         if path.is_file() and path.suffix not in (".py", ".pyc"):
             assert path in shipped, f"{path.relative_to(root)} is not package data"
+
+
+def test_the_vendored_ed25519_script_is_the_pinned_release() -> None:
+    import hashlib
+
+    vendor = Path(__file__).resolve().parents[2] / "src/charter/portal/static/vendor"
+    digest = hashlib.sha256((vendor / "tweetnacl-1.0.3.min.js").read_bytes()).hexdigest()
+    assert digest == "973cc5733cc7432e30ee4682098f413094f494bccf76a567c23908c5035ddbbc"
+    assert digest in (vendor / "TWEETNACL.md").read_text()

@@ -129,6 +129,17 @@ def format_datetime(value: datetime | int | None, fmt: str = "medium") -> str:
     return str(_format_datetime(_aware(value), fmt, tzinfo=UTC, locale=_locale())) + " UTC"
 
 
+def format_iso(value: str | None, fmt: str = "medium") -> str:
+    """An ISO 8601 time (as reports and the ledger write them) in the current locale."""
+    if not value:
+        return "—"
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return format_datetime(parsed, fmt)
+
+
 def format_date(value: datetime | int | None, fmt: str = "medium") -> str:
     if value is None:
         return "—"

@@ -152,7 +152,7 @@ def _dots(
             fill, extra = ("#ffffff", ' stroke-width="3"') if hollow else (c, "")
             out.append(
                 f'<a href="/city/sensors/{escape(d.id)}" class="sensor"><title>{escape(label)}'
-                f'</title><circle class="dot" cx="{x:g}" cy="{y:g}" r="6" fill="{fill}" '
+                f'</title><circle class="dot" cx="{x:g}" cy="{y:g}" r="4.5" fill="{fill}" '
                 f'stroke="{c}"{extra}/></a>'
             )
     # Every value from the register in `out` was escaped above.

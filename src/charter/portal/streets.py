@@ -72,8 +72,9 @@ def extract(net_path: Path) -> dict[str, Any]:
             points.append([round(lon, DIGITS), round(lat, DIGITS)])
         if len(points) >= 2:
             streets.append([cls, points])
-    lons = [p[0] for _, pts in streets for p in pts]
-    lats = [p[1] for _, pts in streets for p in pts]
+    # The city's extent is its streets' (long rail lines run out of town: the map clips them).
+    lons = [p[0] for cls, pts in streets if cls != "rail" for p in pts]
+    lats = [p[1] for cls, pts in streets if cls != "rail" for p in pts]
     return {
         "source": "SUMO tools/game/DRT/osm.net.xml (Berlin-Adlershof)",
         "attribution": ATTRIBUTION,

@@ -74,6 +74,7 @@ def environment() -> Environment:
     env.filters.update(
         datetime=i18n.format_datetime,
         date=i18n.format_date,
+        iso=i18n.format_iso,
         number=i18n.format_number,
         pct=i18n.format_pct,
         reason=i18n.reason_sentence,
