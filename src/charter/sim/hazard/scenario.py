@@ -20,7 +20,7 @@ import math
 import random
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,18 +37,20 @@ from charter.runtime import settle_heap
 from charter.services.hazard import (
     RAISE,
     AlertChannel,
+    AlertSubscriptions,
     HazardPlan,
     HazardWatch,
     Threshold,
+    Webhooks,
     Zone,
     ZoneSiren,
-    ZoneSubscriptions,
-    flag_reporter,
     publish_plan,
     zones_of_devices,
 )
+from charter.services.sensors import flag_reporter, released_in
 from charter.settings import Settings
 from charter.sim import city as sample
+from charter.sim.hazard.inbox import WebhookInbox
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 STEP_S = 60
@@ -165,20 +167,11 @@ def level_reading(t: datetime, cm: float) -> SimReading:
     return SimReading("water.level", t, {"level": cm}, {"level": "cm"})
 
 
-def _count_into(got: dict[str, int], zone: str) -> Callable[[bytes], None]:
-    """A subscriber's inbox that only counts what reached it."""
-
-    def deliver(_wire: bytes) -> None:
-        got[zone] = got.get(zone, 0) + 1
-
-    return deliver
-
-
 class _Stopwatch(AlertChannel):
     """Times the first alert sent after each announced batch."""
 
-    def __init__(self, subs: ZoneSubscriptions | None = None) -> None:
-        super().__init__(subs)
+    def __init__(self) -> None:
+        super().__init__()
         self.started: float | None = None
         self.samples: list[float] = []
 
@@ -194,19 +187,20 @@ class _Stopwatch(AlertChannel):
 
 def replay(records: dict[int, list[float]], n_zones: int = 2) -> dict[str, Any]:
     """Replay one record per zone's gauge (zone index → levels) through the gate."""
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, WebhookInbox() as inbox:
         clock = FixedClock(START)
         watch = _Stopwatch()
-        p = build(Settings(data_dir=Path(tmp)), clock=clock, channel=watch)
+        settings = Settings(data_dir=Path(tmp), alert_webhook_hosts=[WebhookInbox.HOST])
+        p = build(settings, clock=clock, channel=watch)
+        webhooks = Webhooks.from_settings(settings)
         try:
             live_flood(p)
             plan = flood_plan(n_zones)
             publish_plan(p.store, p.ledger, plan, sample.SEEDER, "warning plan adopted")
-            subs = ZoneSubscriptions(plan, p.ledger)
-            watch.subscriptions, watch.ledger = subs, p.ledger
-            got: dict[str, int] = {}
-            for z in plan.zones:
-                subs.subscribe(z.id, _count_into(got, z.id))
+            subs = AlertSubscriptions(p.store, p.ledger, settings)
+            watch.subscriptions, watch.ledger, watch.webhooks = subs, p.ledger, webhooks
+            for z in plan.zones:  # a resident of each zone, on their own webhook
+                subs.subscribe(z.id, inbox.url(z.id))
             key = p.security.commands.public_key_b64
             sirens = {z.id: ZoneSiren(z.actuator, key, clock, local_danger=250) for z in plan.zones}
             for s in sirens.values():
@@ -215,7 +209,8 @@ def replay(records: dict[int, list[float]], n_zones: int = 2) -> dict[str, Any]:
             gauges = {i: gauge(p, f"gauge-{i}", 4.85 + (i + 0.5) * width) for i in records}
             p.algorithms.register(hazard_entry(), sample.SEEDER, "flood warning")
             service = HazardWatch(plan, zones_of_devices(p.store, plan),
-                                  on_flag=flag_reporter(p.ledger))  # fmt: skip
+                                  on_flag=flag_reporter(p.ledger),
+                                  released=released_in(p.store))  # fmt: skip
             p.bus.subscribe(TOPIC_READINGS, watch.stamp)
             p.services.add(service)
             p.services.start()
@@ -235,9 +230,13 @@ def replay(records: dict[int, list[float]], n_zones: int = 2) -> dict[str, Any]:
                     bodies.append(gauges[i].envelope(seq, now, [level_reading(now, cm)]))
                 if bodies:
                     p.gate.ingest(bodies)
+            webhooks.flush()
+            got = {z.id: len(inbox.received(z.id)) for z in plan.zones}
             return {"raised": service.raised, "flags": len(service.flags),
-                    "samples": watch.samples, "delivered": got}  # fmt: skip
+                    "samples": watch.samples, "delivered": got,
+                    "webhooks_failed": webhooks.failed}  # fmt: skip
         finally:
+            webhooks.close()
             p.close()
 
 
