@@ -156,7 +156,8 @@ def test_an_alert_reaches_the_siren_and_residents_of_its_zone_only(
     (wire,) = inbox.received("riverside")
     alert = from_wire(wire).command  # the same signed bytes the siren verified
     assert alert.action == "alert.raise" and alert.params["zone"] == "riverside"
-    assert alert.params["type"] == "Alert" and alert.params["subCategory"] == "flood"
+    assert alert.params["type"] == "WeatherAlert" and alert.params["subCategory"] == "flood"
+    assert alert.params["data"]["currentLevel"] == 170 and alert.params["data"]["alertLevel"] == 150
     assert alert.params["severity"] == "high"  # WeatherAlert's words for a warning
     records = [e for e in flood.kinds() if e["kind"] == "hazard.alert"]
     assert [(r["zone"], r["level"]) for r in records] == [("riverside", "warning")]

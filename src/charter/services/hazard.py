@@ -62,6 +62,19 @@ RANK = {NORMAL: 0, WARNING: 1, DANGER: 2}
 RAISE, CLEAR = "alert.raise", "alert.clear"
 # The Smart Data Models WeatherAlert `severity` of each level.
 SEVERITY = {NORMAL: "informational", WARNING: "high", DANGER: "critical"}
+# The Smart Data Models entity and attribute a reading's field stands for, as the alert's
+# `data` names it: a river gauge's level is FloodMonitoring's `currentLevel` (its
+# thresholds `alertLevel` and `dangerLevel`); a rain gauge's rate is WeatherObserved's
+# `precipitation` over the hour (mm/h). Smart Data Models has no seismic entity: peak
+# ground acceleration and velocity keep their seismological names.
+SDM_READING: dict[str, tuple[str | None, str]] = {
+    "level": ("FloodMonitoring", "currentLevel"),
+    "rate": ("WeatherObserved", "precipitation"),
+    "pga": (None, "peakGroundAcceleration"),
+    "pgv": (None, "peakGroundVelocity"),
+}
+# WeatherAlert's category is "weather"; an earthquake is the Alert model's natural disaster.
+ALERT_CATEGORY = {"earthquake": "naturalDisaster"}
 ZoneId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
 
 
@@ -98,7 +111,9 @@ class Threshold(Strict):
     stuck_n: int = Field(default=30, ge=3)
     steady: float | None = None  # a value that may repeat for hours (a dry rain gauge's 0)
     #: The Smart Data Models WeatherAlert `subCategory` its alerts carry.
-    sub_category: Literal["flood", "rainfall", "rain_flood", "tsunami", "coastalEvent"] = "flood"
+    sub_category: Literal[
+        "flood", "rainfall", "rain_flood", "tsunami", "coastalEvent", "earthquake"
+    ] = "flood"
 
     @model_validator(mode="after")
     def _ordered(self) -> Threshold:
@@ -441,13 +456,26 @@ class HazardWatch(Service):
             self._zone_level[zone] = level
             z = self.plan.zone(zone)
             assert z is not None
+            rule, value = self._cause(members, level)
+            entity, attr = SDM_READING.get(rule.field, (None, rule.field))
             alert = {
-                "type": "Alert",  # the Smart Data Models WeatherAlert vocabulary
-                "category": "weather",
-                "subCategory": self._sub_category(members),
+                # The Smart Data Models WeatherAlert (Alert, for an earthquake) vocabulary
+                "type": "Alert" if rule.sub_category == "earthquake" else "WeatherAlert",
+                "category": ALERT_CATEGORY.get(rule.sub_category, "weather"),
+                "subCategory": rule.sub_category,
                 "severity": SEVERITY[level],
                 "alertSource": self.name,
                 "dateIssued": iso(now_ms),
+                "validFrom": iso(now_ms),
+                "description": f"{z.name}: {rule.category} at {level}",
+                "data": {
+                    "controlledProperty": attr,
+                    "observedEntity": entity,
+                    attr: value,
+                    "unit": rule.unit,
+                    "alertLevel": rule.warning,  # FloodMonitoring's names for the thresholds
+                    "dangerLevel": rule.danger,
+                },
                 "zone": zone,
                 "project": self.plan.project_id,
                 "level": level,
@@ -460,13 +488,17 @@ class HazardWatch(Service):
                 intents.append(Intent(z.actuator, CLEAR, alert))
         return intents
 
-    def _sub_category(self, members: list[str]) -> str:
-        """Of the category whose reading put the zone at its level (the first rule else)."""
-        for d in members:
-            s = self._sensors.get(d)
-            if s is not None and s.level != NORMAL and s.category in self._rules:
-                return self._rules[s.category].sub_category
-        return self.plan.thresholds[0].sub_category
+    def _cause(self, members: list[str], level: str) -> tuple[Threshold, float | None]:
+        """The rule (and the last good value) of the sensor that put the zone at its level;
+        for an all-clear, the first sensor that reads."""
+        for want in (level, None):
+            for d in members:
+                s = self._sensors.get(d)
+                if s is None or s.category not in self._rules:
+                    continue
+                if want is None or s.level == want:
+                    return self._rules[s.category], (s.last[1] if s.last else None)
+        return self.plan.thresholds[0], None
 
     def release(self, device_id: str, now_ms: int, *, record: bool = True) -> None:
         """The operator checked a gauge that jumped: its readings count again (reported
@@ -528,6 +560,7 @@ class AlertChannel(InProcessChannel):
                     self.webhooks.post(channel, wire)
                     n += 1
             self.delivered[zone] = self.delivered.get(zone, 0) + n
+        self.on_sent(wire)
         if self.ledger is not None:
             with self.ledger.write() as w:
                 w.record(
@@ -539,6 +572,10 @@ class AlertChannel(InProcessChannel):
                     target=target,
                     command_sha256=hashlib.sha256(wire).hexdigest(),
                 )
+
+    def on_sent(self, wire: bytes) -> None:
+        """Called once the alert went out (siren, topic, webhooks queued), before it is
+        recorded on the ledger: where the latency benchmark stops its clock."""
 
 
 class ZoneTopics:
