@@ -317,3 +317,36 @@ def test_the_replayed_records_raise_no_false_and_miss_no_alert() -> None:
     assert figures["false_alerts"] == 0
     assert figures["missed_alerts"] == 0
     assert figures["alerts_delivered"] >= 2
+
+
+def test_an_outage_in_the_middle_of_the_event_replay_leaves_each_siren_its_last_alert() -> None:
+    from charter.sim.hazard.scenario import event, quiet, replay
+
+    # The platform is lost from 13 h 30 (the riverside zone at warning, the river still
+    # rising) for an hour, in which the river passes the danger level.
+    run = replay({0: list(event(hours=16)), 1: list(quiet(16, seed=9))}, outage=(810, 60))
+    end, after = run["sirens"]["end"], run["sirens"]["after"]
+    assert ("riverside", "danger") in [(z, lvl) for z, lvl, _ in run["raised"]]
+    river, uplands = end["riverside"], end["uplands"]
+    assert river["mode"] == "safe" and uplands["mode"] == "safe"  # alone, on their own
+    assert river["message_level"] == "warning"  # the last verified alert, not the danger
+    assert river["sounding"]
+    assert uplands["message_level"] is None and not uplands["sounding"]  # quiet: nothing
+    # Back: the zone's current alert is restated to its siren, which joins again.
+    assert after["riverside"]["mode"] == "remote"
+    assert after["riverside"]["message_level"] == "danger"
+    assert run["delivered"]["uplands"] == 0
+
+
+def test_alone_a_siren_sounds_on_its_own_gauge(flood: Flood) -> None:
+    uplands = flood.sirens["uplands"]
+    flood.read(40, 41)  # the platform is heard: heartbeats and restated alerts
+    flood.p.services.tick()
+    assert uplands.state == "remote"
+    uplands.local_reading(300)
+    assert not uplands.sounding  # the platform decides while it is heard
+    flood.channel.up = False
+    flood.clock.advance(timedelta(minutes=5))
+    assert uplands.tick()
+    uplands.local_reading(300)
+    assert uplands.sounding and uplands.local_trips == 1

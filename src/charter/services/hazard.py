@@ -60,6 +60,9 @@ from charter.store.base import Store
 NORMAL, WARNING, DANGER = "normal", "warning", "danger"
 RANK = {NORMAL: 0, WARNING: 1, DANGER: 2}
 RAISE, CLEAR = "alert.raise", "alert.clear"
+# The zone's current alert again, to its actuator only (after an outage it may have
+# missed the last one); not a new alert: no subscriber gets it, the ledger does not.
+STATE = "alert.state"
 # The Smart Data Models WeatherAlert `severity` of each level.
 SEVERITY = {NORMAL: "informational", WARNING: "high", DANGER: "critical"}
 # The Smart Data Models entity and attribute a reading's field stands for, as the alert's
@@ -357,6 +360,9 @@ class HazardWatch(Service):
     _zone_level: dict[str, str] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
     raised: list[tuple[str, str, int]] = field(default_factory=list)  # zone, level, at_ms
+    restate_s: float = 60.0  # how often each actuator is told its zone's current alert
+    _last_alert: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    _restated_ms: int | None = None
 
     def report(self) -> dict[str, Any]:
         """What the operator sees in `charter services list` and `/services`."""
@@ -484,9 +490,24 @@ class HazardWatch(Service):
             if RANK[level] > RANK[before]:
                 self.raised.append((zone, level, now_ms))
                 intents.append(Intent(z.actuator, RAISE, alert))
+                self._last_alert[zone] = (RAISE, alert)
             elif level == NORMAL:
                 intents.append(Intent(z.actuator, CLEAR, alert))
+                self._last_alert[zone] = (CLEAR, alert)
         return intents
+
+    def on_tick(self, now_ms: int) -> list[Intent]:
+        """Every `restate_s`, each zone's actuator is told the zone's current alert, so
+        that one that missed an alert in an outage shows the right one once it is back."""
+        if self._restated_ms is not None and now_ms - self._restated_ms < self.restate_s * 1000:
+            return []
+        self._restated_ms = now_ms
+        out = []
+        for zone, (action, alert) in sorted(self._last_alert.items()):
+            z = self.plan.zone(zone)
+            if z is not None:
+                out.append(Intent(z.actuator, STATE, {**alert, "state_of": action}))
+        return out
 
     def _cause(self, members: list[str], level: str) -> tuple[Threshold, float | None]:
         """The rule (and the last good value) of the sensor that put the zone at its level;
@@ -618,9 +639,15 @@ class ZoneSiren(Actuator):
         self.local_danger = local_danger
         self.message: dict[str, Any] | None = None  # the last verified alert
         self.sounding = False
+        self.local_trips = 0  # times its own gauge set it sounding, alone
 
     def apply(self, cmd: Command) -> None:
-        if cmd.action == RAISE:
+        if cmd.action == STATE:
+            was = cmd.params.get("state_of")
+            if self.message is None or self.message.get("at_ms") != cmd.params.get("at_ms"):
+                self.message = {k: v for k, v in cmd.params.items() if k != "state_of"}
+                self.sounding = was == RAISE
+        elif cmd.action == RAISE:
             self.message, self.sounding = dict(cmd.params), True
         elif cmd.action == CLEAR:
             self.message, self.sounding = dict(cmd.params), False
@@ -628,6 +655,8 @@ class ZoneSiren(Actuator):
     def local_reading(self, value: float) -> None:
         """Its own float switch or gauge: heeded only while the platform is silent."""
         if self.watchdog.safe and value >= self.local_danger:
+            if not self.sounding:
+                self.local_trips += 1
             self.sounding = True
 
     def enter_safe_mode(self, why: str) -> None:

@@ -206,8 +206,15 @@ def replay(
     *,
     category: str = "water.level",
     step_s: int = STEP_S,
+    outage: tuple[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Replay one record per zone's gauge (zone index → levels) through the gate."""
+    """Replay one record per zone's gauge (zone index → levels) through the gate.
+
+    With `outage` = (first step, steps) the platform is lost for those steps: the
+    host ticks every step (heartbeats, the zones' current alerts restated), each
+    siren ticks its watchdog and reads its own gauge (the zone's record), and the
+    sirens' state is taken at the outage's end and two steps after it.
+    """
     with tempfile.TemporaryDirectory() as tmp, WebhookInbox() as inbox:
         clock = FixedClock(START)
         watch = Stopwatch()
@@ -242,27 +249,51 @@ def replay(
             settle_heap()
             streams = {i: iter(r) for i, r in records.items()}
             seq = 0
+            series: dict[int, list[float]] = {i: [] for i in records}
+            states: dict[str, dict[str, dict[str, Any]]] = {}
             while streams:
                 clock.advance(timedelta(seconds=step_s))
                 now = clock.now()
                 seq += 1
+                step = seq - 1
+                if outage is not None:
+                    watch.up = not outage[0] <= step < outage[0] + outage[1]
+                    p.services.tick()
                 bodies = []
                 for i in list(streams):
                     cm = next(streams[i], None)
                     if cm is None:
                         del streams[i]
                         continue
+                    series[i].append(cm)
                     bodies.append(gauges[i].envelope(seq, now, [make(now, cm)]))
+                    if outage is not None:
+                        s = sirens[plan.zones[i].id]
+                        s.tick()
+                        s.local_reading(cm)
                 if bodies:
                     p.gate.ingest(bodies)
+                if outage is not None and step in (sum(outage) - 1, sum(outage) + 2):
+                    when = "end" if step < sum(outage) else "after"
+                    states[when] = {zid: _siren_state(s) for zid, s in sirens.items()}
             webhooks.flush()
             got = {z.id: len(inbox.received(z.id)) for z in plan.zones}
             return {"raised": service.raised, "flags": len(service.flags),
                     "samples": watch.samples, "delivered": got,
-                    "webhooks_failed": webhooks.failed}  # fmt: skip
+                    "webhooks_failed": webhooks.failed, "series": series,
+                    "sirens": states, "plan": plan}  # fmt: skip
         finally:
             webhooks.close()
             p.close()
+
+
+def _siren_state(s: ZoneSiren) -> dict[str, Any]:
+    return {
+        "mode": s.state,
+        "sounding": s.sounding,
+        "message_level": None if s.message is None else s.message.get("level"),
+        "local_trips": s.local_trips,
+    }
 
 
 def run_hazard() -> dict[str, Any]:

@@ -26,6 +26,7 @@ from charter.domain.algorithm import AlgorithmEntry, Figure, Risk
 from charter.domain.clock import FixedClock
 from charter.domain.disclosure import Area
 from charter.domain.model import Actor, Device, Location, urn
+from charter.services.sensors import flag_reporter, released_in
 from charter.services.snowmelt import CATEGORY, Segment, SegmentHeater, SnowMelt
 from charter.settings import Settings
 from charter.sim import city as sample
@@ -217,8 +218,10 @@ def replay(
             return forecaster.issue(station_of[sensor], index["i"])
 
         service = SnowMelt(
-            [s for s, _ in segs], forecast, budget_kw=budget_kw, setpoint_c=setpoint_c
-        )
+            [s for s, _ in segs], forecast, budget_kw=budget_kw, setpoint_c=setpoint_c,
+            on_flag=flag_reporter(platform.ledger, "snow-melt"),
+            released=released_in(platform.store),
+        )  # fmt: skip
         platform.services.add(service)
         slabs = {seg.name: Slab(params, rows[0][st % len(names)].weather.air_c) for seg, st in segs}
         seqs: dict[str, int] = {}
