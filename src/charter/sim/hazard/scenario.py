@@ -32,7 +32,7 @@ from charter.bootstrap import Platform, build
 from charter.bus.base import TOPIC_READINGS
 from charter.device import DeviceSigner, SimReading
 from charter.domain.algorithm import AlgorithmEntry, Figure, Risk
-from charter.domain.clock import FixedClock
+from charter.domain.clock import FixedClock, to_ms
 from charter.domain.consultation import APPROVE
 from charter.domain.model import Device, Location, ProjectStatus, urn
 from charter.runtime import settle_heap
@@ -281,7 +281,8 @@ def replay(
             return {"raised": service.raised, "flags": len(service.flags),
                     "samples": watch.samples, "delivered": got,
                     "webhooks_failed": webhooks.failed, "series": series,
-                    "sirens": states, "plan": plan}  # fmt: skip
+                    "sirens": states, "plan": plan,
+                    "first_ms": to_ms(START)}  # fmt: skip
         finally:
             webhooks.close()
             p.close()
@@ -296,7 +297,7 @@ def _siren_state(s: ZoneSiren) -> dict[str, Any]:
     }
 
 
-def run_hazard() -> dict[str, Any]:
+def run_hazard(runs: dict[str, Any] | None = None) -> dict[str, Any]:
     """0 false alerts on the quiet record, 0 missed on the event (warning, then danger,
     in the gauge's zone only), and the latency from admitted reading to alert sent."""
     quiet_run = replay({0: list(quiet()), 1: list(quiet(seed=8))})
@@ -311,6 +312,9 @@ def run_hazard() -> dict[str, Any]:
     rain_run = replay({0: rain}, category="rain.rate", step_s=3600)
     from charter.sim.hazard.seismic import run_seismic
 
+    if runs is not None:
+        runs.update(quiet=quiet_run, event=event_run, rain=rain_run)
+
     return {
         "record": "synthetic hydrograph (documented in charter.sim.hazard.scenario)",
         "quiet_readings": 2 * 48 * 60,
@@ -324,7 +328,7 @@ def run_hazard() -> dict[str, Any]:
         "rain_quiet_hours": len(rain),
         "rain_peak_mm_h": max(rain),
         "rain_false_alerts": len(rain_run["raised"]),
-        **run_seismic(),
+        **run_seismic(runs),
     }
 
 

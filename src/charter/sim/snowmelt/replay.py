@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +129,9 @@ class Run:
     energy_kwh: float = 0.0
     icy_by_segment: dict[str, float] = field(default_factory=dict)
     heated_hours: dict[str, int] = field(default_factory=dict)
+    #: segment → its hours: (surface °C at the hour's end, heating on, icy fraction)
+    traces: dict[str, list[tuple[float, bool, float]]] = field(default_factory=dict)
+    times: list[datetime] = field(default_factory=list)
 
 
 def baseline(
@@ -137,7 +140,7 @@ def baseline(
     """The heaters' own thermostats alone: heat whenever the air is below the set point."""
     params = params or SlabParams()
     names, rows = aligned(hours)
-    run = Run()
+    run = Run(times=[r[0].at for r in rows])
     for seg, st in segments():
         at = st % len(names)  # a table with fewer stations: segments share them
         slab = Slab(params, rows[0][at].weather.air_c)
@@ -145,6 +148,7 @@ def baseline(
             w = row[at].weather
             on = w.air_c < setpoint_c
             icy = slab.hour(w, on)
+            run.traces.setdefault(seg.name, []).append((round(slab.temp_c, 2), on, icy))
             run.icy_hours += icy
             run.icy_by_segment[seg.name] = run.icy_by_segment.get(seg.name, 0.0) + icy
             run.energy_kwh += seg.area_m2 * params.power_w_m2 / 1000.0 if on else 0.0
@@ -183,7 +187,7 @@ def replay(
     names, rows = aligned(hours)
     clock = FixedClock(rows[0][0].at)
     platform = build(Settings(data_dir=data_dir, service_heartbeat_s=60.0), clock=clock)
-    run = CharterRun(outage=outage)
+    run = CharterRun(outage=outage, times=[r[0].at for r in rows])
     try:
         sample.register_projects(platform.registry, area=NEW_YORK, services=True)
         segs = segments()
@@ -257,6 +261,8 @@ def replay(
                 heater.tick()
                 on = heater.on
                 icy = slabs[seg.name].hour(row[st % len(names)].weather, on)
+                trace = run.traces.setdefault(seg.name, [])
+                trace.append((round(slabs[seg.name].temp_c, 2), on, icy))
                 run.icy_hours += icy
                 run.icy_by_segment[seg.name] = run.icy_by_segment.get(seg.name, 0.0) + icy
                 if on:
