@@ -33,6 +33,7 @@ import hashlib
 import re
 import secrets
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -287,50 +288,67 @@ class Webhooks:
     again at send time); a failure is counted, never fatal, never retried."""
 
     def __init__(self, allowed_hosts: Sequence[str], timeout_s: float, workers: int = 4) -> None:
+        import httpx
+
         self.allowed_hosts, self.timeout_s = list(allowed_hosts), timeout_s
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="alert-webhook")
+        self._fan_out = ThreadPoolExecutor(1, thread_name_prefix="alert-fan-out")
+        # One client for every post (its TLS context and connections made once, not per
+        # alert); no redirects followed, so an allowed host cannot send the alert elsewhere.
+        self._client = httpx.Client(timeout=timeout_s, follow_redirects=False)
         self._pending: list[Future[None]] = []
         self._lock = threading.Lock()
         self.sent = 0
         self.failed = 0
+        self.durations: list[float] = []  # seconds each POST took, for the benchmark
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Webhooks:
         return cls(settings.alert_webhook_hosts, settings.alert_webhook_timeout_s)
 
-    def post(self, url: str, wire: bytes) -> None:
-        fut = self._pool.submit(self._post, url, wire)
+    def run(self, task: Callable[[], None]) -> None:
+        """Run `task` (an alert's fan-out: the store read, the posts queued) on one thread
+        of its own, so alerts fan out in the order they were sent."""
+        fut = self._fan_out.submit(task)
         with self._lock:
             self._pending = [f for f in self._pending if not f.done()] + [fut]
 
-    def _post(self, url: str, wire: bytes) -> None:
+    def post(self, url: str, wire: bytes) -> None:
+        self.run(lambda: self.post_now(url, wire))
+
+    def post_now(self, url: str, wire: bytes) -> None:
+        """POST now, in this thread (a pool worker's); the outcome counted, never raised."""
         import httpx
 
+        started = time.perf_counter()
         try:
             check_channel(url, self.allowed_hosts)
-            r = httpx.post(
-                url, content=wire, timeout=self.timeout_s, follow_redirects=False,
-                headers={"Content-Type": "application/json"},
-            )  # fmt: skip
+            r = self._client.post(url, content=wire, headers={"Content-Type": "application/json"})
             ok = 200 <= r.status_code < 300
         except (httpx.HTTPError, CharterError, OSError):
             ok = False
         with self._lock:
+            self.durations.append(time.perf_counter() - started)
             if ok:
                 self.sent += 1
             else:
                 self.failed += 1
 
     def flush(self) -> None:
-        """Wait for the posts under way (each bounded by the timeout)."""
-        with self._lock:
-            pending, self._pending = self._pending, []
-        for f in pending:
-            f.result()
+        """Wait for the fan-outs and posts under way (each post bounded by the timeout)."""
+        while True:
+            with self._lock:
+                pending, self._pending = self._pending, []
+            if not pending:
+                return
+            for f in pending:
+                f.result()
 
     def close(self) -> None:
         self.flush()
+        self._fan_out.shutdown(wait=True)
         self._pool.shutdown(wait=True)
+        self._client.close()
 
 
 # -- the detector ----------------------------------------------------------------
@@ -557,6 +575,7 @@ class AlertChannel(InProcessChannel):
         self.ledger: Ledger | None = None
         self.sent: list[Command] = []
         self.delivered: dict[str, int] = {}  # zone → subscriptions the alert was sent to
+        self._count_lock = threading.Lock()
 
     def send(self, target: str, wire: bytes) -> None:
         super().send(target, wire)
@@ -573,14 +592,10 @@ class AlertChannel(InProcessChannel):
             self.topics.publish(zone, wire)
         if self.subscriptions is not None:
             project = str(cmd.params.get("project", ""))
-            n = 0
-            for channel in self.subscriptions.channels(project, zone):
-                if channel == MQTT:
-                    n += 1 if self.topics is not None else 0  # the zone's topic carried it
-                elif self.webhooks is not None:
-                    self.webhooks.post(channel, wire)
-                    n += 1
-            self.delivered[zone] = self.delivered.get(zone, 0) + n
+            if self.webhooks is not None:  # off the alert's path: the store read too
+                self.webhooks.run(lambda: self._fan_out(project, zone, wire))
+            else:
+                self._fan_out(project, zone, wire)
         self.on_sent(wire)
         if self.ledger is not None:
             with self.ledger.write() as w:
@@ -593,6 +608,19 @@ class AlertChannel(InProcessChannel):
                     target=target,
                     command_sha256=hashlib.sha256(wire).hexdigest(),
                 )
+
+    def _fan_out(self, project: str, zone: str, wire: bytes) -> None:
+        """The zone's subscribers as the store has them now, each on its channel."""
+        assert self.subscriptions is not None
+        n = 0
+        for channel in self.subscriptions.channels(project, zone):
+            if channel == MQTT:
+                n += 1 if self.topics is not None else 0  # the zone's topic carried it
+            elif self.webhooks is not None:
+                self.webhooks.post(channel, wire)
+                n += 1
+        with self._count_lock:
+            self.delivered[zone] = self.delivered.get(zone, 0) + n
 
     def on_sent(self, wire: bytes) -> None:
         """Called once the alert went out (siren, topic, webhooks queued), before it is

