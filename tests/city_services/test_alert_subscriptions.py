@@ -210,3 +210,15 @@ def test_a_gauge_released_from_another_process_counts_again(two: Two) -> None:
             two.other.store, two.other.ledger, "urn:ngsi-ld:Device:none", sample.SEEDER, "x"
         )
     assert nothing.value.reason is Reason.NOT_FOUND
+
+
+def test_withdrawing_through_the_api_is_a_204_then_unknown(two: Two) -> None:
+    with TestClient(create_app(two.other)) as client:
+        made = client.post("/alerts/subscriptions", json={"zone": "uplands"})
+        assert made.status_code == 201 and made.json()["channel"] == "mqtt"
+        sub = made.json()["id"]
+        assert two.other.store.count_alert_subscriptions() == {(sample.FLOOD, "uplands"): 1}
+        assert client.delete(f"/alerts/subscriptions/{sub}").status_code == 204
+        assert two.serve.p.store.count_alert_subscriptions() == {}  # the other process too
+        again = client.delete(f"/alerts/subscriptions/{sub}")
+        assert again.status_code == 404 and again.json()["reason"] == "ZONE_UNKNOWN"

@@ -1,7 +1,8 @@
 """The flood-watch project's warning plan and the replayed records.
 
 No package on PyPI we found ships a real river-gauge record at the minutes a
-warning needs (statsmodels' `nile` is the Nile's annual flow, 1871-1970), so the
+warning needs (the hydrology packages fetch records from web services at run
+time; statsmodels' `nile` is the Nile's annual flow, 1871-1970), so the
 river records are synthetic and documented here (the seismic record is real:
 `charter.sim.hazard.seismic`; the rain gauge is replayed on the real hourly
 precipitation of New York's airports in the blizzard excerpt, `rain_quiet`):
