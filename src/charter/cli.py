@@ -21,6 +21,7 @@ from charter.domain.model import Actor
 from charter.portal.screenshots import portal_app
 from charter.registry.service import key_fingerprint
 from charter.rights import cli as rights_cli
+from charter.services.alerts_cli import alerts_app
 from charter.services.cli import services_app
 from charter.settings import Settings
 from charter.sim.hazard.cli import sim_hazard
@@ -55,6 +56,7 @@ app.add_typer(rights_cli.consent_app, name="consent")
 app.add_typer(rights_cli.grant_app, name="grant")
 app.add_typer(rights_cli.retention_app, name="retention")
 app.add_typer(services_app, name="services")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(sim_app, name="sim")
 app.add_typer(portal_app, name="portal")
 sim_app.command("snowmelt")(sim_snowmelt)

@@ -143,6 +143,17 @@ class Settings(BaseModel):
         gt=0,
         description="How often each running service sends its actuators a signed heartbeat.",
     )
+    alert_webhook_hosts: list[str] = Field(
+        [],
+        description="Hosts residents' alert webhooks may be on (none: webhooks are refused, "
+        "alerts reach residents by their zone's MQTT topic).",
+    )
+    alert_webhook_timeout_s: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="How long one alert webhook POST may take before it counts as failed.",
+    )
 
     jurisdiction: str = Field(
         "NL", description="Jurisdiction named in consent receipts (ISO 3166 code)."

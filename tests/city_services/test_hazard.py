@@ -19,18 +19,20 @@ from charter.domain.errors import CharterError
 from charter.domain.reasons import Reason
 from charter.services.hazard import (
     AlertChannel,
+    AlertSubscriptions,
     HazardPlan,
     HazardWatch,
     Threshold,
+    Webhooks,
     ZoneSiren,
-    ZoneSubscriptions,
     ZoneTopics,
-    flag_reporter,
     publish_plan,
     zones_of_devices,
 )
+from charter.services.sensors import flag_reporter, released_in
 from charter.settings import Settings
 from charter.sim import city as sample
+from charter.sim.hazard.inbox import WebhookInbox
 from charter.sim.hazard.scenario import (
     approve_flood,
     flood_plan,
@@ -53,8 +55,10 @@ class Flood:
         approve_flood(p)
         self.plan = flood_plan()
         publish_plan(p.store, p.ledger, self.plan, sample.SEEDER, "warning plan adopted")
-        self.subs = ZoneSubscriptions(self.plan, p.ledger)
+        self.subs = AlertSubscriptions(p.store, p.ledger, p.settings)
+        self.webhooks = Webhooks.from_settings(p.settings)
         channel.subscriptions, channel.ledger = self.subs, p.ledger
+        channel.webhooks = self.webhooks
         key = p.security.commands.public_key_b64
         self.sirens = {
             z.id: ZoneSiren(z.actuator, key, clock, local_danger=250) for z in self.plan.zones
@@ -63,7 +67,10 @@ class Flood:
             channel.attach(s)
         p.algorithms.register(hazard_entry(), sample.SEEDER, "flood warning")
         self.service = HazardWatch(
-            self.plan, zones_of_devices(p.store, self.plan), on_flag=flag_reporter(p.ledger)
+            self.plan,
+            zones_of_devices(p.store, self.plan),
+            on_flag=flag_reporter(p.ledger),
+            released=released_in(p.store),
         )
         p.services.add(self.service)
         p.services.start()
@@ -82,11 +89,20 @@ class Flood:
 
 
 @pytest.fixture
+def inbox() -> Iterator[WebhookInbox]:
+    with WebhookInbox() as box:
+        yield box
+
+
+@pytest.fixture
 def flood(tmp_path: Path, clock: FixedClock) -> Iterator[Flood]:
     channel = AlertChannel()
-    p = build(Settings(data_dir=tmp_path / "data"), clock=clock, channel=channel)
+    settings = Settings(data_dir=tmp_path / "data", alert_webhook_hosts=[WebhookInbox.HOST])
+    p = build(settings, clock=clock, channel=channel)
     try:
-        yield Flood(p, channel, clock)
+        f = Flood(p, channel, clock)
+        yield f
+        f.webhooks.close()
     finally:
         p.close()
 
@@ -123,10 +139,11 @@ def test_alerts_reach_each_zone_topic_on_the_broker_for_that_zone_only(
             p.close()
 
 
-def test_an_alert_reaches_the_siren_and_residents_of_its_zone_only(flood: Flood) -> None:
-    inbox: dict[str, list[bytes]] = {"riverside": [], "uplands": []}
-    flood.subs.subscribe("riverside", inbox["riverside"].append)
-    flood.subs.subscribe("uplands", inbox["uplands"].append)
+def test_an_alert_reaches_the_siren_and_residents_of_its_zone_only(
+    flood: Flood, inbox: WebhookInbox
+) -> None:
+    flood.subs.subscribe("riverside", inbox.url("riverside"))
+    flood.subs.subscribe("uplands", inbox.url("uplands"))
     flood.read(40, 41, 160)  # one reading at warning: not yet (debounce)
     assert flood.sirens["riverside"].message is None
     flood.read(170)
@@ -134,17 +151,21 @@ def test_an_alert_reaches_the_siren_and_residents_of_its_zone_only(flood: Flood)
     assert siren.sounding and siren.message is not None
     assert siren.message["level"] == "warning"
     assert flood.sirens["uplands"].message is None
-    assert inbox["uplands"] == []
-    (wire,) = inbox["riverside"]
+    flood.webhooks.flush()
+    assert inbox.received("uplands") == []
+    (wire,) = inbox.received("riverside")
     alert = from_wire(wire).command  # the same signed bytes the siren verified
     assert alert.action == "alert.raise" and alert.params["zone"] == "riverside"
-    assert alert.params["type"] == "Alert" and alert.params["subCategory"] == "flood"
+    assert alert.params["type"] == "WeatherAlert" and alert.params["subCategory"] == "flood"
+    assert alert.params["data"]["currentLevel"] == 170 and alert.params["data"]["alertLevel"] == 150
     assert alert.params["severity"] == "high"  # WeatherAlert's words for a warning
     records = [e for e in flood.kinds() if e["kind"] == "hazard.alert"]
     assert [(r["zone"], r["level"]) for r in records] == [("riverside", "warning")]
     flood.read(260, 270)
     assert siren.message["level"] == "danger"
-    assert len(inbox["riverside"]) == 2 and inbox["uplands"] == []
+    flood.webhooks.flush()
+    assert len(inbox.received("riverside")) == 2 and inbox.received("uplands") == []
+    assert flood.webhooks.failed == 0
 
 
 def test_heavy_rain_warns_and_a_dry_gauge_is_not_stuck(flood: Flood) -> None:
@@ -166,13 +187,15 @@ def test_a_fast_rise_warns_below_the_warning_level(flood: Flood) -> None:
     assert flood.service.zone_level("riverside") == "warning"
 
 
-def test_withdrawal_is_immediate_and_the_ledger_never_names_the_resident(flood: Flood) -> None:
-    got: list[bytes] = []
-    sub = flood.subs.subscribe("riverside", got.append)
+def test_withdrawal_is_immediate_and_the_ledger_never_names_the_resident(
+    flood: Flood, inbox: WebhookInbox
+) -> None:
+    sub = flood.subs.subscribe("riverside", inbox.url("riverside"))
     flood.subs.withdraw(sub)
     flood.read(200, 210)
     assert flood.sirens["riverside"].sounding
-    assert got == []
+    flood.webhooks.flush()
+    assert inbox.received("riverside") == []
     subs = [e for e in flood.kinds() if e["kind"] in ("alert.subscribed", "alert.withdrawn")]
     assert [e["kind"] for e in subs] == ["alert.subscribed", "alert.withdrawn"]
     assert all(e["zone"] == "riverside" and sub not in str(e) for e in subs)
@@ -194,15 +217,16 @@ def test_a_subscription_names_a_published_zone_never_a_location(
 ) -> None:
     size = flood.p.ledger.size
     with pytest.raises(CharterError) as refused:
-        flood.subs.subscribe(zone, lambda _w: None, **where)
+        flood.subs.subscribe(zone, "mqtt", **where)
     assert refused.value.reason is reason
     assert refused.value.detail
     assert flood.p.ledger.size == size
 
 
-def test_a_siren_keeps_its_last_verified_alert_and_its_own_trigger_alone(flood: Flood) -> None:
-    got: list[bytes] = []
-    flood.subs.subscribe("riverside", got.append)
+def test_a_siren_keeps_its_last_verified_alert_and_its_own_trigger_alone(
+    flood: Flood, inbox: WebhookInbox
+) -> None:
+    flood.subs.subscribe("riverside", inbox.url("riverside"))
     flood.read(200, 210)
     siren, uplands = flood.sirens["riverside"], flood.sirens["uplands"]
     uplands.local_reading(300)  # while the platform is heard, it decides (faults flagged)
@@ -213,7 +237,8 @@ def test_a_siren_keeps_its_last_verified_alert_and_its_own_trigger_alone(flood: 
     flood.read(300, 310)  # danger decided, but nothing gets out
     assert siren.message is not None and siren.message["level"] == "warning"
     assert siren.sounding
-    assert len(got) == 1  # and nothing is recorded as sent that was not
+    flood.webhooks.flush()
+    assert len(inbox.received("riverside")) == 1  # and nothing is recorded as sent that was not
     assert [e["level"] for e in flood.kinds() if e["kind"] == "hazard.alert"] == ["warning"]
     uplands.local_reading(100)
     assert not uplands.sounding
@@ -292,3 +317,36 @@ def test_the_replayed_records_raise_no_false_and_miss_no_alert() -> None:
     assert figures["false_alerts"] == 0
     assert figures["missed_alerts"] == 0
     assert figures["alerts_delivered"] >= 2
+
+
+def test_an_outage_in_the_middle_of_the_event_replay_leaves_each_siren_its_last_alert() -> None:
+    from charter.sim.hazard.scenario import event, quiet, replay
+
+    # The platform is lost from 13 h 30 (the riverside zone at warning, the river still
+    # rising) for an hour, in which the river passes the danger level.
+    run = replay({0: list(event(hours=16)), 1: list(quiet(16, seed=9))}, outage=(810, 60))
+    end, after = run["sirens"]["end"], run["sirens"]["after"]
+    assert ("riverside", "danger") in [(z, lvl) for z, lvl, _ in run["raised"]]
+    river, uplands = end["riverside"], end["uplands"]
+    assert river["mode"] == "safe" and uplands["mode"] == "safe"  # alone, on their own
+    assert river["message_level"] == "warning"  # the last verified alert, not the danger
+    assert river["sounding"]
+    assert uplands["message_level"] is None and not uplands["sounding"]  # quiet: nothing
+    # Back: the zone's current alert is restated to its siren, which joins again.
+    assert after["riverside"]["mode"] == "remote"
+    assert after["riverside"]["message_level"] == "danger"
+    assert run["delivered"]["uplands"] == 0
+
+
+def test_alone_a_siren_sounds_on_its_own_gauge(flood: Flood) -> None:
+    uplands = flood.sirens["uplands"]
+    flood.read(40, 41)  # the platform is heard: heartbeats and restated alerts
+    flood.p.services.tick()
+    assert uplands.state == "remote"
+    uplands.local_reading(300)
+    assert not uplands.sounding  # the platform decides while it is heard
+    flood.channel.up = False
+    flood.clock.advance(timedelta(minutes=5))
+    assert uplands.tick()
+    uplands.local_reading(300)
+    assert uplands.sounding and uplands.local_trips == 1

@@ -15,6 +15,7 @@ from charter.api.deps import PlatformDep
 from charter.api.metrics import GateMetrics
 from charter.api.routers import (
     access,
+    alerts,
     data,
     ingest,
     ledger,
@@ -68,6 +69,7 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
         access.router,
         retention.router,
         services.router,
+        alerts.router,
     )
     for router in routers:
         app.include_router(router, responses=problems.COMMON_PROBLEMS)

@@ -83,6 +83,7 @@ class Reason(StrEnum):
     ZONE_UNKNOWN = "ZONE_UNKNOWN"
     LOCATION_NOT_ZONE = "LOCATION_NOT_ZONE"
     SIMULATOR_MISSING = "SIMULATOR_MISSING"
+    WEBHOOK_HOST_NOT_ALLOWED = "WEBHOOK_HOST_NOT_ALLOWED"
 
     @property
     def sentence(self) -> str:
@@ -155,6 +156,9 @@ SENTENCES: dict[Reason, str] = {
     Reason.LOCATION_NOT_ZONE: "Alerts are subscribed by a published zone, never by a location.",
     Reason.SIMULATOR_MISSING: (
         "The traffic simulator (SUMO, the charter[sim] extra) is not installed."
+    ),
+    Reason.WEBHOOK_HOST_NOT_ALLOWED: (
+        'An alert channel is "mqtt" or a webhook on a host the operator allowed.'
     ),
 }
 

@@ -80,3 +80,49 @@ def services_register(
     finally:
         platform.close()
     console.print(f"{entry.service} is on the algorithm register for {entry.project_id}")
+
+
+@services_app.command("flags")
+def services_flags(
+    data_dir: DataDir = None,
+    store: StoreUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object")] = False,
+) -> None:
+    """Sensors a service flagged (stuck, out of range, jumping) and whether they were released."""
+    platform = build(Settings.load(data_dir=data_dir, database_url=store))
+    try:
+        rows = [
+            {"device": f.device_id, "service": f.service, "why": f.why,
+             "flagged_at": f.flagged_at, "released_at": f.released_at}
+            for f in platform.store.list_sensor_flags()
+        ]  # fmt: skip
+    finally:
+        platform.close()
+    if as_json:
+        typer.echo(json.dumps({"flags": rows}, sort_keys=True))
+        return
+    table = Table(title="Flagged sensors")
+    for col in ("device", "service", "why", "released"):
+        table.add_column(col)
+    for r in rows:
+        released = "yes" if r["released_at"] else "no"
+        table.add_row(str(r["device"]), str(r["service"]), str(r["why"]), released)
+    console.print(table)
+
+
+@services_app.command("release")
+def services_release(
+    device: Annotated[str, typer.Argument(help="The flagged sensor's device URN")],
+    why: Annotated[str, typer.Option("--why", help="What the operator checked, for the ledger")],
+    data_dir: DataDir = None,
+    store: StoreUrl = None,
+) -> None:
+    """Release a flagged sensor after checking it: its readings count again (on the ledger)."""
+    from charter.services.sensors import release_sensor
+
+    platform = build(Settings.load(data_dir=data_dir, database_url=store))
+    try:
+        row = release_sensor(platform.store, platform.ledger, device, STAFF, why)
+    finally:
+        platform.close()
+    console.print(f"{device} released ({row.service} flagged it: {row.why})")

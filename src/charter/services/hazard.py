@@ -20,9 +20,11 @@ when every sensor is back to normal, `alert.clear`.
 
 The `AlertChannel` delivers each signed alert to the zone's actuator and, the
 same signed bytes, to every resident subscribed to that zone
-(`ZoneSubscriptions`: a coarse zone, never a location; withdrawal immediate;
-the ledger records the zone and a digest, never who). It records every alert
-on the ledger after it is sent.
+(`AlertSubscriptions`, in the store: a coarse zone and a channel, never a
+location or an identity; withdrawal immediate in every process; the ledger
+records the zone and a digest, never who): a POST to a webhook on a host the
+operator allowed, or the zone's MQTT topic. It records every alert on the
+ledger after it is sent.
 """
 
 from __future__ import annotations
@@ -30,11 +32,15 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 from shapely.geometry import Point, Polygon
@@ -47,14 +53,32 @@ from charter.domain.reasons import Reason
 from charter.ledger.log import Ledger
 from charter.services.actuator import Actuator, InProcessChannel
 from charter.services.base import Intent, Reading, Service
+from charter.services.sensors import Flag
 from charter.settings import Settings
+from charter.store.alerts import AlertSubscriptionRow
 from charter.store.base import Store
 
 NORMAL, WARNING, DANGER = "normal", "warning", "danger"
 RANK = {NORMAL: 0, WARNING: 1, DANGER: 2}
 RAISE, CLEAR = "alert.raise", "alert.clear"
+# The zone's current alert again, to its actuator only (after an outage it may have
+# missed the last one); not a new alert: no subscriber gets it, the ledger does not.
+STATE = "alert.state"
 # The Smart Data Models WeatherAlert `severity` of each level.
 SEVERITY = {NORMAL: "informational", WARNING: "high", DANGER: "critical"}
+# The Smart Data Models entity and attribute a reading's field stands for, as the alert's
+# `data` names it: a river gauge's level is FloodMonitoring's `currentLevel` (its
+# thresholds `alertLevel` and `dangerLevel`); a rain gauge's rate is WeatherObserved's
+# `precipitation` over the hour (mm/h). Smart Data Models has no seismic entity: peak
+# ground acceleration and velocity keep their seismological names.
+SDM_READING: dict[str, tuple[str | None, str]] = {
+    "level": ("FloodMonitoring", "currentLevel"),
+    "rate": ("WeatherObserved", "precipitation"),
+    "pga": (None, "peakGroundAcceleration"),
+    "pgv": (None, "peakGroundVelocity"),
+}
+# WeatherAlert's category is "weather"; an earthquake is the Alert model's natural disaster.
+ALERT_CATEGORY = {"earthquake": "naturalDisaster"}
 ZoneId = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,62}$")]
 
 
@@ -91,7 +115,9 @@ class Threshold(Strict):
     stuck_n: int = Field(default=30, ge=3)
     steady: float | None = None  # a value that may repeat for hours (a dry rain gauge's 0)
     #: The Smart Data Models WeatherAlert `subCategory` its alerts carry.
-    sub_category: Literal["flood", "rainfall", "rain_flood", "tsunami", "coastalEvent"] = "flood"
+    sub_category: Literal[
+        "flood", "rainfall", "rain_flood", "tsunami", "coastalEvent", "earthquake"
+    ] = "flood"
 
     @model_validator(mode="after")
     def _ordered(self) -> Threshold:
@@ -123,6 +149,7 @@ def publish_plan(store: Store, ledger: Ledger, plan: HazardPlan, actor: Actor, w
         raise NotFound(f"project {plan.project_id}")
     doc = plan.model_dump(mode="json")
     with ledger.write() as w:
+        w.tx.put_hazard_plan(plan.project_id, plan.model_dump_json(), w.now_ms)
         return w.record("hazard.plan.published", actor, project=plan.project_id, plan=doc, why=why)
 
 
@@ -142,78 +169,183 @@ def zones_of_devices(store: Store, plan: HazardPlan) -> dict[str, list[str]]:
 
 # -- resident subscriptions ------------------------------------------------------
 _COORDS = re.compile(r"-?\d+(\.\d+)?\s*[,; ]\s*-?\d+(\.\d+)?")
+MQTT = "mqtt"  # a subscription's channel: the zone's MQTT topic
 
 
-@dataclass
-class _Subscription:
-    id: str
-    zone: str
-    deliver: Callable[[bytes], None]
+def check_channel(channel: str, allowed_hosts: Sequence[str]) -> str:
+    """A channel is "mqtt" (the zone's topic) or an http(s) webhook on a host the operator
+    allowed (`alert_webhook_hosts`); the URL is never echoed in an error."""
+    if channel == MQTT:
+        return channel
+    try:
+        url = urlsplit(channel)
+        host = (url.hostname or "").lower()
+    except ValueError:
+        host, url = "", urlsplit("")
+    if url.scheme not in ("http", "https") or not host or url.username or url.password:
+        raise CharterError(
+            Reason.WEBHOOK_HOST_NOT_ALLOWED,
+            'the channel is "mqtt" or an http(s) webhook URL without credentials',
+        )
+    if host not in {h.lower() for h in allowed_hosts}:
+        raise CharterError(
+            Reason.WEBHOOK_HOST_NOT_ALLOWED, "the webhook's host is not one the operator allowed"
+        )
+    return channel
 
 
-class ZoneSubscriptions:
-    """Residents' opt-ins to a zone's alerts. The ledger holds the zone and a digest of
-    the subscription's id, never who subscribed; the delivery callbacks stay here."""
+class AlertSubscriptions:
+    """Residents' opt-ins to a zone's alerts, in the store (so every process sees the
+    same ones, and a withdrawal is immediate everywhere). A subscription is a zone, a
+    channel and the SHA-256 of a random id the resident keeps: no identity, no location.
+    The ledger records the zone and a digest of the id, never who subscribed."""
 
-    def __init__(self, plan: HazardPlan, ledger: Ledger) -> None:
-        self.plan, self.ledger = plan, ledger
-        self._subs: dict[str, _Subscription] = {}
+    def __init__(self, store: Store, ledger: Ledger, settings: Settings) -> None:
+        self.store, self.ledger, self.settings = store, ledger, settings
+
+    def plans(self) -> list[HazardPlan]:
+        """Every published warning plan (zones and thresholds: public)."""
+        return [HazardPlan.model_validate_json(doc) for _, doc in self.store.list_hazard_plans()]
+
+    def find_zone(self, zone: str, project: str | None = None) -> tuple[HazardPlan, Zone]:
+        found = [
+            (plan, z)
+            for plan in self.plans()
+            if project is None or plan.project_id == project
+            for z in plan.zones
+            if z.id == zone
+        ]
+        if not found:
+            raise CharterError(Reason.ZONE_UNKNOWN, "no zone by that id in a published plan")
+        if len(found) > 1:
+            raise CharterError(
+                Reason.ZONE_UNKNOWN, "two plans have a zone by that id: name the project"
+            )
+        return found[0]
 
     def subscribe(
         self,
         zone: str,
-        deliver: Callable[[bytes], None],
+        channel: str,
         *,
+        project: str | None = None,
         lat: float | None = None,
         lon: float | None = None,
+        geometry: object | None = None,
     ) -> str:
         """Opt in to one zone's alerts; returns the subscription id (the resident's to keep)."""
-        if lat is not None or lon is not None or _COORDS.fullmatch(zone.strip()):
+        if (
+            lat is not None
+            or lon is not None
+            or geometry is not None
+            or _COORDS.fullmatch(zone.strip())
+        ):
             raise CharterError(
                 Reason.LOCATION_NOT_ZONE,
                 "name one of the published zones; a location is never taken",
             )
-        if self.plan.zone(zone) is None:
-            raise CharterError(Reason.ZONE_UNKNOWN, f"no zone {zone!r} in the published plan")
-        sub = _Subscription(secrets.token_urlsafe(16), zone, deliver)
+        plan, z = self.find_zone(zone, project)
+        check_channel(channel, self.settings.alert_webhook_hosts)
+        sub_id = secrets.token_urlsafe(24)
+        digest = _sha256(sub_id)
         with self.ledger.write() as w:
-            w.record("alert.subscribed", None, zone=zone, subscription=_digest(sub.id))
-        self._subs[sub.id] = sub  # on the record first: no delivery without it
-        return sub.id
+            w.tx.add_alert_subscription(
+                AlertSubscriptionRow(digest, plan.project_id, z.id, channel, w.now_ms)
+            )
+            w.record(
+                "alert.subscribed", None, project=plan.project_id, zone=z.id,
+                subscription=digest[:32], channel="mqtt" if channel == MQTT else "webhook",
+            )  # fmt: skip
+        return sub_id
 
     def withdraw(self, subscription_id: str) -> None:
-        """Immediate: no alert reaches the subscription once this returns."""
-        sub = self._subs.pop(subscription_id, None)
-        if sub is None:
-            raise CharterError(Reason.ZONE_UNKNOWN, "no such subscription (withdrawn already?)")
+        """Immediate: no alert, from any process, reaches the subscription once this returns."""
+        digest = _sha256(subscription_id)
         with self.ledger.write() as w:
-            w.record("alert.withdrawn", None, zone=sub.zone, subscription=_digest(sub.id))
+            row = w.tx.delete_alert_subscription(digest)
+            if row is None:
+                raise CharterError(Reason.ZONE_UNKNOWN, "no such subscription (withdrawn already?)")
+            w.record(
+                "alert.withdrawn", None, project=row.project_id, zone=row.zone,
+                subscription=digest[:32],
+            )  # fmt: skip
 
-    def count(self, zone: str) -> int:
-        return sum(1 for s in self._subs.values() if s.zone == zone)
+    def channels(self, project: str, zone: str) -> list[str]:
+        return self.store.alert_channels(project, zone)
 
-    def deliver(self, zone: str, wire: bytes) -> int:
-        n = 0
-        for sub in list(self._subs.values()):
-            if sub.zone == zone:
-                sub.deliver(wire)
-                n += 1
-        return n
+    def count(self, zone: str, project: str | None = None) -> int:
+        counts = self.store.count_alert_subscriptions()
+        return sum(n for (p, z), n in counts.items() if z == zone and project in (None, p))
 
 
-def _digest(subscription_id: str) -> str:
-    return hashlib.sha256(subscription_id.encode()).hexdigest()[:32]
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Webhooks:
+    """POSTs an alert's signed bytes to residents' webhooks, off the alert's path (a small
+    pool), each with a bounded timeout, only to the hosts the operator allowed (checked
+    again at send time); a failure is counted, never fatal, never retried."""
+
+    def __init__(self, allowed_hosts: Sequence[str], timeout_s: float, workers: int = 4) -> None:
+        import httpx
+
+        self.allowed_hosts, self.timeout_s = list(allowed_hosts), timeout_s
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="alert-webhook")
+        # One client for every post (its TLS context and connections made once, not per
+        # alert); no redirects followed, so an allowed host cannot send the alert elsewhere.
+        self._client = httpx.Client(timeout=timeout_s, follow_redirects=False)
+        self._pending: list[Future[None]] = []
+        self._lock = threading.Lock()
+        self.sent = 0
+        self.failed = 0
+        self.durations: list[float] = []  # seconds each POST took, for the benchmark
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Webhooks:
+        return cls(settings.alert_webhook_hosts, settings.alert_webhook_timeout_s)
+
+    def post(self, url: str, wire: bytes) -> None:
+        fut = self._pool.submit(self.post_now, url, wire, time.perf_counter())
+        with self._lock:
+            self._pending = [f for f in self._pending if not f.done()] + [fut]
+
+    def post_now(self, url: str, wire: bytes, queued: float | None = None) -> None:
+        """POST now, in this thread (a pool worker's); the outcome counted, never raised;
+        the time from `queued` (else now) to the answer kept in `durations`."""
+        import httpx
+
+        started = time.perf_counter() if queued is None else queued
+        try:
+            check_channel(url, self.allowed_hosts)
+            r = self._client.post(url, content=wire, headers={"Content-Type": "application/json"})
+            ok = 200 <= r.status_code < 300
+        except (httpx.HTTPError, CharterError, OSError):
+            ok = False
+        with self._lock:
+            self.durations.append(time.perf_counter() - started)
+            if ok:
+                self.sent += 1
+            else:
+                self.failed += 1
+
+    def flush(self) -> None:
+        """Wait for the fan-outs and posts under way (each post bounded by the timeout)."""
+        while True:
+            with self._lock:
+                pending, self._pending = self._pending, []
+            if not pending:
+                return
+            for f in pending:
+                f.result()
+
+    def close(self) -> None:
+        self.flush()
+        self._pool.shutdown(wait=True)
+        self._client.close()
 
 
 # -- the detector ----------------------------------------------------------------
-@dataclass
-class Flag:
-    device_id: str
-    why: str  # out_of_range | jump | stuck
-    value: float
-    at_ms: int
-
-
 @dataclass
 class _Sensor:
     last: tuple[int, float] | None = None  # last good (observed_at_ms, value)
@@ -234,10 +366,15 @@ class HazardWatch(Service):
     name: str = "hazard-watch"
     categories: frozenset[str] = frozenset()
     on_flag: Callable[[Flag], None] | None = None  # the operator's side
+    #: Has the operator released this flagged sensor (in any process)? The store's answer.
+    released: Callable[[str], bool] | None = None
     _sensors: dict[str, _Sensor] = field(default_factory=dict)
     _zone_level: dict[str, str] = field(default_factory=dict)
     flags: list[Flag] = field(default_factory=list)
     raised: list[tuple[str, str, int]] = field(default_factory=list)  # zone, level, at_ms
+    restate_s: float = 60.0  # how often each actuator is told its zone's current alert
+    _last_alert: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    _restated_ms: int | None = None
 
     def report(self) -> dict[str, Any]:
         """What the operator sees in `charter services list` and `/services`."""
@@ -285,6 +422,8 @@ class HazardWatch(Service):
                 s.last = (t, v)  # the next reading is judged against this one
             return False
         s.last = (t, v)
+        if s.suspect and self.released is not None and self.released(r.device_id):
+            self.release(r.device_id, t, record=False)  # released from another process
         if s.suspect:
             return False  # after a jump, only the operator's `release` trusts it again
         s.flagged.clear()
@@ -335,41 +474,75 @@ class HazardWatch(Service):
             self._zone_level[zone] = level
             z = self.plan.zone(zone)
             assert z is not None
+            rule, value = self._cause(members, level)
+            entity, attr = SDM_READING.get(rule.field, (None, rule.field))
             alert = {
-                "type": "Alert",  # the Smart Data Models WeatherAlert vocabulary
-                "category": "weather",
-                "subCategory": self._sub_category(members),
+                # The Smart Data Models WeatherAlert (Alert, for an earthquake) vocabulary
+                "type": "Alert" if rule.sub_category == "earthquake" else "WeatherAlert",
+                "category": ALERT_CATEGORY.get(rule.sub_category, "weather"),
+                "subCategory": rule.sub_category,
                 "severity": SEVERITY[level],
                 "alertSource": self.name,
                 "dateIssued": iso(now_ms),
+                "validFrom": iso(now_ms),
+                "description": f"{z.name}: {rule.category} at {level}",
+                "data": {
+                    "controlledProperty": attr,
+                    "observedEntity": entity,
+                    attr: value,
+                    "unit": rule.unit,
+                    "alertLevel": rule.warning,  # FloodMonitoring's names for the thresholds
+                    "dangerLevel": rule.danger,
+                },
                 "zone": zone,
+                "project": self.plan.project_id,
                 "level": level,
                 "at_ms": now_ms,
             }
             if RANK[level] > RANK[before]:
                 self.raised.append((zone, level, now_ms))
                 intents.append(Intent(z.actuator, RAISE, alert))
+                self._last_alert[zone] = (RAISE, alert)
             elif level == NORMAL:
                 intents.append(Intent(z.actuator, CLEAR, alert))
+                self._last_alert[zone] = (CLEAR, alert)
         return intents
 
-    def _sub_category(self, members: list[str]) -> str:
-        """Of the category whose reading put the zone at its level (the first rule else)."""
-        for d in members:
-            s = self._sensors.get(d)
-            if s is not None and s.level != NORMAL and s.category in self._rules:
-                return self._rules[s.category].sub_category
-        return self.plan.thresholds[0].sub_category
+    def on_tick(self, now_ms: int) -> list[Intent]:
+        """Every `restate_s`, each zone's actuator is told the zone's current alert, so
+        that one that missed an alert in an outage shows the right one once it is back."""
+        if self._restated_ms is not None and now_ms - self._restated_ms < self.restate_s * 1000:
+            return []
+        self._restated_ms = now_ms
+        out = []
+        for zone, (action, alert) in sorted(self._last_alert.items()):
+            z = self.plan.zone(zone)
+            if z is not None:
+                out.append(Intent(z.actuator, STATE, {**alert, "state_of": action}))
+        return out
 
-    def release(self, device_id: str, now_ms: int) -> None:
+    def _cause(self, members: list[str], level: str) -> tuple[Threshold, float | None]:
+        """The rule (and the last good value) of the sensor that put the zone at its level;
+        for an all-clear, the first sensor that reads."""
+        for want in (level, None):
+            for d in members:
+                s = self._sensors.get(d)
+                if s is None or s.category not in self._rules:
+                    continue
+                if want is None or s.level == want:
+                    return self._rules[s.category], (s.last[1] if s.last else None)
+        return self.plan.thresholds[0], None
+
+    def release(self, device_id: str, now_ms: int, *, record: bool = True) -> None:
         """The operator checked a gauge that jumped: its readings count again (reported
-        as a flag of its own, `released`, so that it is on the record too)."""
+        as a flag of its own, `released`, so that it is on the record too, unless it was
+        released through the store, `release_sensor`, which recorded it)."""
         s = self._sensors.get(device_id)
         if s is not None:
             s.suspect = False
             s.flagged.clear()
             s.history.clear()
-            if self.on_flag is not None:
+            if record and self.on_flag is not None:
                 self.on_flag(Flag(device_id, "released", s.last[1] if s.last else 0.0, now_ms))
 
     def suspects(self) -> list[str]:
@@ -379,35 +552,28 @@ class HazardWatch(Service):
         return self._zone_level.get(zone, NORMAL)
 
 
-def flag_reporter(ledger: Ledger) -> Callable[[Flag], None]:
-    """Report a flagged sensor to the operator on the record (device ids are not personal)."""
-
-    def report(flag: Flag) -> None:
-        kind = "hazard.sensor_released" if flag.why == "released" else "hazard.sensor_flagged"
-        with ledger.write() as w:
-            w.record(kind, None, device=flag.device_id, why=flag.why)
-
-    return report
-
-
 # -- delivery and the actuators ----------------------------------------------------
 class AlertChannel(InProcessChannel):
     """Commands to actuators; an alert's signed bytes also reach the zone's subscribers,
-    and the alert goes on the ledger once sent."""
+    read from the store at each alert (webhooks through `Webhooks`, "mqtt" through the
+    zone's topic), and the alert goes on the ledger once sent."""
 
     def __init__(
         self,
-        subscriptions: ZoneSubscriptions | None = None,
+        subscriptions: AlertSubscriptions | None = None,
         topics: ZoneTopics | None = None,
+        webhooks: Webhooks | None = None,
     ) -> None:
         super().__init__()
-        self.subscriptions, self.topics = subscriptions, topics
+        self.subscriptions, self.topics, self.webhooks = subscriptions, topics, webhooks
         self.ledger: Ledger | None = None
         self.sent: list[Command] = []
+        self.delivered: dict[str, int] = {}  # zone → subscriptions the alert was sent to
+        self._count_lock = threading.Lock()
 
     def send(self, target: str, wire: bytes) -> None:
         super().send(target, wire)
-        if self.subscriptions is None and self.topics is None:
+        if self.subscriptions is None and self.topics is None and self.ledger is None:
             return
         cmd = from_wire(wire).command
         if cmd.action not in (RAISE, CLEAR):
@@ -416,10 +582,11 @@ class AlertChannel(InProcessChannel):
         zone = str(cmd.params.get("zone", ""))
         if not self.up:
             return  # nothing went out: the sirens are on their own
-        if self.subscriptions is not None:
-            self.subscriptions.deliver(zone, wire)
         if self.topics is not None:
             self.topics.publish(zone, wire)
+        self.on_sent(wire)  # the siren and the zone's topic have it
+        if self.subscriptions is not None:  # the store read now, the POSTs on the pool
+            self._fan_out(str(cmd.params.get("project", "")), zone, wire)
         if self.ledger is not None:
             with self.ledger.write() as w:
                 w.record(
@@ -431,6 +598,23 @@ class AlertChannel(InProcessChannel):
                     target=target,
                     command_sha256=hashlib.sha256(wire).hexdigest(),
                 )
+
+    def _fan_out(self, project: str, zone: str, wire: bytes) -> None:
+        """The zone's subscribers as the store has them now, each on its channel."""
+        assert self.subscriptions is not None
+        n = 0
+        for channel in self.subscriptions.channels(project, zone):
+            if channel == MQTT:
+                n += 1 if self.topics is not None else 0  # the zone's topic carried it
+            elif self.webhooks is not None:
+                self.webhooks.post(channel, wire)
+                n += 1
+        with self._count_lock:
+            self.delivered[zone] = self.delivered.get(zone, 0) + n
+
+    def on_sent(self, wire: bytes) -> None:
+        """Called once the alert went out to the zone's siren and topic, before the
+        subscribers' fan-out and the ledger entry: where the latency benchmark stops."""
 
 
 class ZoneTopics:
@@ -473,9 +657,15 @@ class ZoneSiren(Actuator):
         self.local_danger = local_danger
         self.message: dict[str, Any] | None = None  # the last verified alert
         self.sounding = False
+        self.local_trips = 0  # times its own gauge set it sounding, alone
 
     def apply(self, cmd: Command) -> None:
-        if cmd.action == RAISE:
+        if cmd.action == STATE:
+            was = cmd.params.get("state_of")
+            if self.message is None or self.message.get("at_ms") != cmd.params.get("at_ms"):
+                self.message = {k: v for k, v in cmd.params.items() if k != "state_of"}
+                self.sounding = was == RAISE
+        elif cmd.action == RAISE:
             self.message, self.sounding = dict(cmd.params), True
         elif cmd.action == CLEAR:
             self.message, self.sounding = dict(cmd.params), False
@@ -483,6 +673,8 @@ class ZoneSiren(Actuator):
     def local_reading(self, value: float) -> None:
         """Its own float switch or gauge: heeded only while the platform is silent."""
         if self.watchdog.safe and value >= self.local_danger:
+            if not self.sounding:
+                self.local_trips += 1
             self.sounding = True
 
     def enter_safe_mode(self, why: str) -> None:

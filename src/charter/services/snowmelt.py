@@ -36,6 +36,7 @@ from charter.commands.command import Command
 from charter.domain.clock import Clock
 from charter.services.actuator import Actuator
 from charter.services.base import Intent, Reading, Service
+from charter.services.sensors import Flag
 
 CATEGORY = "surface.weather"
 SET = "heater.set"
@@ -91,6 +92,10 @@ class SnowMelt(Service):
     on: dict[str, bool] = field(default_factory=dict)  # heater → last asked
     why: dict[str, str] = field(default_factory=dict)  # heater → why, last decision
     sensors: dict[str, _Sensor] = field(default_factory=dict)
+    #: The operator's side: each newly flagged sensor (`sensors.flag_reporter`).
+    on_flag: Callable[[Flag], None] | None = None
+    #: Has the operator released this flagged sensor (in any process)? The store's answer.
+    released: Callable[[str], bool] | None = None
 
     @property
     def actuators(self) -> Sequence[str]:
@@ -101,21 +106,26 @@ class SnowMelt(Service):
         mine = {s.sensor for s in self.segments}
         for r in readings:
             if r.device_id in mine:
-                self._take(r.device_id, r.values)
+                self._take(r.device_id, r.values, r.observed_at_ms)
         return self.decide(now_ms)
 
-    def _take(self, sensor: str, values: dict[str, Any]) -> None:
+    def _take(self, sensor: str, values: dict[str, Any], at_ms: int = 0) -> None:
         st = self.sensors.setdefault(sensor, _Sensor())
+        if st.flag is not None and self.released is not None and self.released(sensor):
+            st = self.sensors[sensor] = _Sensor()  # released by the operator, any process
+        was = st.flag
         if not isinstance(values.get("surface_temp"), int | float) or not isinstance(
             values.get("air_temp"), int | float
         ):
             st.flag = st.flag or "a reading without its surface or air temperature"
             st.last = {"air_temp": math.nan}
+            self._report(sensor, was, st.flag, math.nan, at_ms)
             return
         surface = float(values["surface_temp"])
         air = float(values["air_temp"])
         if st.flag is None:
             st.flag = self._check(st, surface, air)
+            self._report(sensor, was, st.flag, surface, at_ms)
         st.last = {k: float(v) for k, v in values.items()}
         st.history = [*st.history, (surface, air)][-self.stuck_n :]
 
@@ -138,6 +148,10 @@ class SnowMelt(Service):
             if len(surfaces) == 1 and max(airs) - min(airs) > 1.0 and not melting:
                 return f"surface temperature stuck at {surface} °C for {self.stuck_n} readings"
         return None
+
+    def _report(self, sensor: str, was: str | None, now: str | None, v: float, at: int) -> None:
+        if was is None and now is not None and self.on_flag is not None:
+            self.on_flag(Flag(sensor, flag_code(now), v, at))
 
     def clear_flag(self, sensor: str) -> None:
         """An operator checked the sensor: decide on it again."""
@@ -195,6 +209,14 @@ class SnowMelt(Service):
         if self.on.get(seg.heater, False):
             return surface < self.off_above_c, why
         return surface < self.on_below_c, why
+
+
+def flag_code(why: str) -> str:
+    """The short code of a flag's sentence, for the ledger and the store."""
+    for word, code in (("range", "out_of_range"), ("jumped", "jump"), ("stuck", "stuck")):
+        if word in why:
+            return code
+    return "missing"
 
 
 class SegmentHeater(Actuator):

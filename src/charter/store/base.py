@@ -13,6 +13,7 @@ from typing import Protocol
 
 from charter.domain.consultation import Comment, Consultation, Theme
 from charter.domain.model import Device, Project, Vendor
+from charter.store.alerts import AlertsStore, AlertsTx
 from charter.store.rights import RightsStore, RightsTx
 from charter.store.services import ServicesStore, ServicesTx
 
@@ -131,7 +132,7 @@ class SequenceConflict(Exception):
     """
 
 
-class Tx(RightsTx, ServicesTx, Protocol):
+class Tx(RightsTx, ServicesTx, AlertsTx, Protocol):
     def put_vendor(self, vendor: Vendor, at: int) -> None: ...
     def put_project(self, project: Project, at: int) -> None: ...
     def put_device(self, device: Device, at: int) -> None: ...
@@ -180,7 +181,7 @@ class Tx(RightsTx, ServicesTx, Protocol):
     def set_theme_response(self, theme_id: int, response: str, at: int) -> None: ...
 
 
-class Store(RightsStore, ServicesStore, Protocol):
+class Store(RightsStore, ServicesStore, AlertsStore, Protocol):
     def transaction(self) -> AbstractContextManager[Tx]: ...
     def close(self) -> None: ...
 

@@ -522,4 +522,36 @@ ngsild_contexts = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("hits", BigInteger, nullable=False, server_default="0"),
     Column("last_usage", BigInteger, nullable=True),
+# Each project's published hazard warning plan (services/hazard.py): its zones
+# and thresholds, the same document as its `hazard.plan.published` ledger entry.
+hazard_plans = Table(
+    "hazard_plans",
+    metadata,
+    Column("project_id", String(200), primary_key=True),
+    Column("doc", Text, nullable=False),  # JSON, as HazardPlan.model_dump_json()
+    Column("published_at", BigInteger, nullable=False),
+)
+
+# Residents' opt-ins to a zone's alerts: no identity, no location; the id the
+# resident keeps is stored only as its SHA-256. Deleted on withdrawal.
+alert_subscriptions = Table(
+    "alert_subscriptions",
+    metadata,
+    Column("id_sha256", String(64), primary_key=True),
+    Column("project_id", String(200), nullable=False),
+    Column("zone", String(64), nullable=False),
+    Column("channel", Text, nullable=False),  # a webhook URL, or "mqtt" (the zone's topic)
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_alert_subscriptions_zone", "project_id", "zone"),
+)
+
+# Sensors a service flagged (stuck, out of range, jumping) and the operator's release.
+sensor_flags = Table(
+    "sensor_flags",
+    metadata,
+    Column("device_id", String(200), primary_key=True),
+    Column("service", String(64), nullable=False),
+    Column("why", String(32), nullable=False),
+    Column("flagged_at", BigInteger, nullable=False),
+    Column("released_at", BigInteger, nullable=True),
 )

