@@ -115,6 +115,7 @@ class AdaptiveSignals(Service):
     _last: dict[str, _Last] = field(default_factory=dict)
     _control: dict[str, _Control] = field(default_factory=dict)
     _last_update_ms: int | None = None
+    pressure: bool = True  # the max-pressure element (False: gap-out alone)
     plans_sent: int = 0
     gap_outs: int = 0
     pressure_ends: int = 0
@@ -223,7 +224,7 @@ class AdaptiveSignals(Service):
         if not self._flowing(j, i):
             self.gap_outs += 1
             return elapsed
-        if elapsed >= control.splits[i]:
+        if self.pressure and elapsed >= control.splits[i]:
             own = self._pressure(j, i, green=True)
             others = max(
                 (self._pressure(j, m) for m, p in enumerate(j.phases) if p.is_green and m != i),

@@ -98,10 +98,10 @@ class _TrafficLight:
     def __init__(self, model: JunctionModel) -> None:
         self.model = model
 
-    def getRedYellowGreenState(self, tls: str) -> str:  # noqa: N802 - TraCI's name
+    def getRedYellowGreenState(self, tls: str) -> str:
         return self.model.state
 
-    def setRedYellowGreenState(self, tls: str, state: str) -> None:  # noqa: N802
+    def setRedYellowGreenState(self, tls: str, state: str) -> None:
         self.model.state = state
 
 
@@ -112,13 +112,13 @@ class _Loops:
     def _arm(self, loop: str) -> _Arm:
         return self.model.arms[ARMS.index(loop.removeprefix("loop_"))]
 
-    def getLastIntervalVehicleNumber(self, loop: str) -> int:  # noqa: N802
+    def getLastIntervalVehicleNumber(self, loop: str) -> int:
         return self._arm(loop).interval[0]
 
-    def getLastIntervalMeanSpeed(self, loop: str) -> float:  # noqa: N802
+    def getLastIntervalMeanSpeed(self, loop: str) -> float:
         return self._arm(loop).interval[1]
 
-    def getLastIntervalOccupancy(self, loop: str) -> float:  # noqa: N802
+    def getLastIntervalOccupancy(self, loop: str) -> float:
         return self._arm(loop).interval[2]
 
 
@@ -126,10 +126,10 @@ class _Simulation:
     def __init__(self, model: JunctionModel) -> None:
         self.model = model
 
-    def getTime(self) -> float:  # noqa: N802
+    def getTime(self) -> float:
         return self.model.t_s
 
-    def getMinExpectedNumber(self) -> int:  # noqa: N802
+    def getMinExpectedNumber(self) -> int:
         return 1 if self.model.t_s < self.model.end_s else 0
 
 
@@ -194,7 +194,7 @@ class JunctionModel:
                 occupancy = 100.0 * arm.covered_s / self.count_period_s
                 if arm.passed > 0 and arm.queue <= CARS_OVER_LOOP:
                     occupancy = max(occupancy, 100.0 * arm.passed * 0.3 / self.count_period_s)
-                vehicles = int(math.floor(arm.passed + 1e-9))
+                vehicles = math.floor(arm.passed + 1e-9)
                 speed = 8.0 if vehicles else -1.0
                 arm.interval = (vehicles, speed, min(100.0, occupancy))
                 arm.passed -= vehicles  # fractions of a car carry into the next interval
@@ -223,7 +223,8 @@ def build_junction_city(data_dir: Path, *, heartbeat_s: float = 1.0) -> SignalCi
     sample.register_projects(platform.registry)
     controller = urn("Device", f"signal-{TLS}")
     _register(platform, controller, "signal-controller", WHERE)
-    loops, loop_map = [], {}
+    loops: list[Loop] = []
+    loop_map: dict[str, tuple[int, ...]] = {}
     for i, arm in enumerate(ARMS):
         signer = DeviceSigner(urn("Device", f"loop-{TLS}-{arm}"))
         _register(platform, signer, "induction-loop", WHERE)
@@ -314,4 +315,3 @@ def compare(end_s: float = 1200.0, seed: int = 1) -> dict[str, Any]:
         "plans_sent": adaptive.plans_sent,
         "safety_violations": fixed.violations + adaptive.violations,
     }
-
