@@ -132,6 +132,10 @@ class Settings(BaseModel):
         gt=0,
         description="How often each running service sends its actuators a signed heartbeat.",
     )
+    serve_services: bool = Field(
+        False,
+        description="`charter serve` also runs the service host in its process (as --services).",
+    )
 
     jurisdiction: str = Field(
         "NL", description="Jurisdiction named in consent receipts (ISO 3166 code)."

@@ -25,7 +25,10 @@ service decides only how long each adjustable green phase lasts:
   the occupancy of the loop on the link's exit lane: a movement into a full
   street has no pressure, so spill-back does not spread through the network.
 - **Bounds**: never below a phase's minimum or above its maximum; every phase
-  comes in its turn each cycle, so none is starved.
+  comes in its turn each cycle, so none is starved. A green is not ended
+  before its minimum plus `lag_s`: the controller may show it a little later
+  than the plan says (it waits for its foes' clearance), and a green cut at
+  its planned minimum would show shorter than that.
 
 Each decision is a `signal.plan` (the program's phases from the current one,
 with their durations and the time the current one began); the controller
@@ -116,6 +119,7 @@ class AdaptiveSignals(Service):
     _control: dict[str, _Control] = field(default_factory=dict)
     _last_update_ms: int | None = None
     pressure: bool = True  # the max-pressure element (False: gap-out alone)
+    lag_s: float = 3.0  # how late a plan's green may show (its transitions' clearance)
     plans_sent: int = 0
     gap_outs: int = 0
     pressure_ends: int = 0
@@ -215,7 +219,7 @@ class AdaptiveSignals(Service):
         """How long phase i (green for `elapsed` s) should last, as far as we know now."""
         phase = j.phases[i]
         extend = min(phase.max_s, max(phase.min_s, elapsed + self.interval_s + MARGIN_S))
-        if elapsed < phase.min_s:
+        if elapsed < phase.min_s + self.lag_s:
             return max(control.durations[i], phase.min_s)
         if elapsed + self.interval_s >= phase.max_s:
             if elapsed >= phase.max_s - 1e-6:

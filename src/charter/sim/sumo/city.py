@@ -116,10 +116,12 @@ def adaptive_entry() -> AlgorithmEntry:
         purpose="Signal timing that follows the traffic, so that fewer people wait at red.",
         data_used=["traffic.count"],
         how_it_decides=(
-            "Every five minutes it adds up the vehicles each approach lane's loop counted, "
-            "computes Webster's cycle length and gives each phase a share of green in "
-            "proportion to its busiest lane, never below the phase's minimum green or above "
-            "its maximum."
+            "Every five minutes it adds up the vehicles each approach lane's loop counted and "
+            "computes Webster's cycle length and each phase's share of green. Every two seconds "
+            "it ends a green that no longer moves anyone (no vehicle passed its loops), or "
+            "that has had its share while a waiting phase has more pressure (queues on the "
+            "loops, less the queues on its exits), and otherwise extends it; never below the "
+            "phase's minimum green or above its maximum, and every phase in its turn."
         ),
         human_oversight=(
             "Traffic engineers set each phase's minimum and maximum green in the controller's "
