@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import threading
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
