@@ -154,9 +154,10 @@ def run(
         deadline = time.monotonic() + duration if duration else None
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.2)
+        while runner.is_alive():  # the services' scenarios take a few seconds: let them end
+            runner.join(0.2)
     except KeyboardInterrupt:
         pass
-    runner.join(timeout=120)  # the services' scenarios take a few seconds: their lines come first
     devices.stop.set()
     devices.join(timeout=15)
     server.should_exit = True
