@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -110,6 +111,13 @@ def serve(
     port: Port = None,
     store: StoreUrl = None,
     bus: BusUrl = None,
+    services: Annotated[
+        bool,
+        typer.Option(
+            "--services",
+            help="Also run the service host in this process (charter.services.hosted)",
+        ),
+    ] = False,
 ) -> None:
     """Serve the HTTP API on the configured store and bus (SQLite, in-process by default)."""
     from charter.api import server
@@ -119,9 +127,19 @@ def serve(
     platform = _platform(data_dir, host=host, port=port, store=store, bus=bus)
     s = platform.settings
     api = create_app(platform)
+    stop = threading.Event()
+    if services or s.serve_services:
+        from charter.services import hosted
+
+        hosted.start(platform, stop)
+        names = ", ".join(x.name for x in platform.services.services) or "none configured yet"
+        console.print(f"service host running in this process; services: {names}")
     settle_heap()
     console.print(f"Charter API at http://{s.host}:{s.port}  (data in {s.data_dir})")
-    server.run(api, s)
+    try:
+        server.run(api, s)
+    finally:
+        stop.set()
 
 
 @app.command()

@@ -154,6 +154,10 @@ class Settings(BaseModel):
         le=30,
         description="How long one alert webhook POST may take before it counts as failed.",
     )
+    serve_services: bool = Field(
+        False,
+        description="`charter serve` also runs the service host in its process (as --services).",
+    )
 
     jurisdiction: str = Field(
         "NL", description="Jurisdiction named in consent receipts (ISO 3166 code)."

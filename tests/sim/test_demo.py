@@ -54,6 +54,9 @@ def run_demo(data_dir: Path, seconds: int = 8) -> dict[str, object]:
     assert done.returncode == 0, done.stderr[-3000:]
     assert "operator token: chr_" in done.stdout
     assert "`charter policy check` explains" in done.stdout
+    # The city services ran on their simulated city, and the demo says on which model.
+    assert "service adaptive signals: on the built-in junction model" in done.stdout
+    assert "service snow-melt:" in done.stdout and "service hazard:" in done.stdout
     summary: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return summary
 
@@ -68,6 +71,14 @@ def test_demo_admits_honest_readings_and_refuses_every_kind_of_mischief(tmp_path
     assert isinstance(summary["quarantined"], int) and summary["quarantined"] > 0
     assert isinstance(summary["ledger_size"], int) and summary["ledger_size"] > 120
     assert isinstance(summary["peak_rss_mb"], float) and summary["peak_rss_mb"] < 300
+    services = summary["services"]
+    assert isinstance(services, dict)
+    signals = services["adaptive signals"]
+    assert signals["simulator"] == "built-in junction model"
+    assert signals["safety_violations"] == 0 and signals["plans_sent"] > 0
+    assert signals["delay_adaptive_s"] < signals["delay_fixed_s"]
+    assert services["hazard"]["alerts_raised"] > 0 and services["hazard"]["zones"] == ["riverside"]
+    assert services["snow-melt"]["energy_saving"] > 0
 
     # Run again on the same data: the register is reused and the ledger verifies.
     again = run_demo(tmp_path / "d", seconds=4)

@@ -81,6 +81,8 @@ TRAFFIC_COUNT = DataCategory(
     fields={
         "vehicles": FieldSpec(type="integer", unit="count", minimum=0, maximum=10_000),
         "mean_speed": FieldSpec(type="number", unit="km/h", minimum=0, maximum=300),
+        # Share of the interval a vehicle was over the loop: a queue standing on it.
+        "occupancy": FieldSpec(type="number", unit="%", minimum=0, maximum=100),
     },
     disclosure=CategoryDisclosure(
         collected="Counts and mean speed of vehicles over an induction loop; no plates.",

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -20,6 +21,7 @@ from charter.bootstrap import Platform
 from charter.sim import city as sample
 from charter.sim import demo_residents
 from charter.sim.demo_register import show_register
+from charter.sim.demo_services import run_services
 from charter.sim.demo_trust import show_trust
 from charter.sim.traffic import Traffic
 
@@ -34,6 +36,7 @@ class DemoSummary:
     peak_rss_mb: float
     envelopes_sent: int
     tokens: dict[str, str] = field(default_factory=dict)
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def peak_rss_mb() -> float:
@@ -142,10 +145,18 @@ def run(
     )
     devices = Devices(city, url, period_s)
     devices.start()
+    services: dict[str, dict[str, Any]] = {}
+    say("city services on their simulated city (each on a simulated clock, through the gate):")
+    runner = threading.Thread(
+        target=lambda: services.update(run_services(say)), daemon=True, name="demo-services"
+    )
+    runner.start()
     try:
         deadline = time.monotonic() + duration if duration else None
         while deadline is None or time.monotonic() < deadline:
             time.sleep(0.2)
+        while runner.is_alive():  # the services' scenarios take a few seconds: let them end
+            runner.join(0.2)
     except KeyboardInterrupt:
         pass
     devices.stop.set()
@@ -162,4 +173,5 @@ def run(
         peak_rss_mb=peak_rss_mb(),
         envelopes_sent=devices.sent,
         tokens=tokens,
+        services=services,
     )

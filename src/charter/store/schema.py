@@ -522,6 +522,8 @@ ngsild_contexts = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("hits", BigInteger, nullable=False, server_default="0"),
     Column("last_usage", BigInteger, nullable=True),
+)
+
 # Each project's published hazard warning plan (services/hazard.py): its zones
 # and thresholds, the same document as its `hazard.plan.published` ledger entry.
 hazard_plans = Table(

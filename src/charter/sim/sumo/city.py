@@ -10,7 +10,7 @@ clock, so a scenario is reproducible from its seed.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from charter.sim.sumo.controller import SumoSignal, fixed_time_plan
 OPERATOR = Actor(name="sim-operator", role="operator")
 START = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 LOOP_SETBACK_M = 30.0
-COUNT_PERIOD_S = 60
+COUNT_PERIOD_S = 2  # the loops' counting interval: short enough to end a green on a gap
 
 
 def safe_id(text: str) -> str:
@@ -55,6 +55,7 @@ class SignalCity:
     junctions: list[Junction]
     additional: Path
     controllers: dict[str, SumoSignal] = field(default_factory=dict)
+    count_period_s: float = COUNT_PERIOD_S
 
     def loops_file(self) -> Path:
         return self.additional
@@ -90,12 +91,17 @@ class SignalCity:
         for loop in self.loops:
             n = traci.inductionloop.getLastIntervalVehicleNumber(loop.sumo_id)
             speed = traci.inductionloop.getLastIntervalMeanSpeed(loop.sumo_id)
+            occupancy = traci.inductionloop.getLastIntervalOccupancy(loop.sumo_id)
             loop.seq += 1
             reading = SimReading(
                 "traffic.count",
                 now,
-                {"vehicles": int(n), "mean_speed": round(max(0.0, speed) * 3.6, 1)},
-                {"vehicles": "count", "mean_speed": "km/h"},
+                {
+                    "vehicles": int(n),
+                    "mean_speed": round(max(0.0, speed) * 3.6, 1),
+                    "occupancy": round(min(100.0, max(0.0, occupancy)), 1),
+                },
+                {"vehicles": "count", "mean_speed": "km/h", "occupancy": "%"},
             )
             bodies.append(loop.signer.envelope(loop.seq, now, [reading]))
         outcomes = self.platform.gate.ingest(bodies)
@@ -110,10 +116,12 @@ def adaptive_entry() -> AlgorithmEntry:
         purpose="Signal timing that follows the traffic, so that fewer people wait at red.",
         data_used=["traffic.count"],
         how_it_decides=(
-            "Every five minutes it adds up the vehicles each approach lane's loop counted, "
-            "computes Webster's cycle length and gives each phase a share of green in "
-            "proportion to its busiest lane, never below the phase's minimum green or above "
-            "its maximum."
+            "Every five minutes it adds up the vehicles each approach lane's loop counted and "
+            "computes Webster's cycle length and each phase's share of green. Every two seconds "
+            "it ends a green that no longer moves anyone (no vehicle passed its loops), or "
+            "that has had its share while a waiting phase has more pressure (queues on the "
+            "loops, less the queues on its exits), and otherwise extends it; never below the "
+            "phase's minimum green or above its maximum, and every phase in its turn."
         ),
         human_oversight=(
             "Traffic engineers set each phase's minimum and maximum green in the controller's "
@@ -137,7 +145,13 @@ def adaptive_entry() -> AlgorithmEntry:
     )
 
 
-def build_city(net: Any, data_dir: Path, *, heartbeat_s: float = 1.0) -> SignalCity:
+def build_city(
+    net: Any,
+    data_dir: Path,
+    *,
+    heartbeat_s: float = 1.0,
+    count_period_s: float = COUNT_PERIOD_S,
+) -> SignalCity:
     """The sample city on this network: its projects, a loop per approach lane, a controller."""
     clock = FixedClock(START)
     settings = Settings(data_dir=data_dir, service_heartbeat_s=heartbeat_s)
@@ -145,6 +159,7 @@ def build_city(net: Any, data_dir: Path, *, heartbeat_s: float = 1.0) -> SignalC
     sample.register_projects(platform.registry, area=_net_area(net))
     loops: list[Loop] = []
     junctions: list[Junction] = []
+    exits_of: list[dict[int, str]] = []
     tls_ids: dict[str, str] = {}
     lines = ["<additional>"]
     for tls in net.getTrafficLights():
@@ -171,7 +186,7 @@ def build_city(net: Any, data_dir: Path, *, heartbeat_s: float = 1.0) -> SignalC
             pos = max(0.5, lane.getLength() - LOOP_SETBACK_M)
             lines.append(
                 f'  <inductionLoop id="{sumo_id}" lane="{lane_id}" pos="{pos:.1f}" '
-                f'period="{COUNT_PERIOD_S}" file="/dev/null"/>'
+                f'period="{count_period_s:g}" file="/dev/null"/>'
             )
             signer = DeviceSigner(urn("Device", f"loop-{safe_id(lane_id)}"))
             _register(platform, signer, "induction-loop", where)
@@ -188,11 +203,18 @@ def build_city(net: Any, data_dir: Path, *, heartbeat_s: float = 1.0) -> SignalC
             for ph in program.getPhases()
         )
         junctions.append(Junction(controller, phases, loop_map))
+        exits_of.append({index: out.getID() for _in, out, index in tls.getConnections()})
+    # Each link's exit lane, where it is another signal's approach with a loop: spill-back.
+    loop_on = {loop.lane: loop.signer.device_id for loop in loops}
+    junctions = [
+        replace(j, exits={k: (loop_on[lane],) for k, lane in ex.items() if lane in loop_on})
+        for j, ex in zip(junctions, exits_of, strict=True)
+    ]
     lines.append("</additional>")
     additional = data_dir / "loops.add.xml"
     additional.write_text("\n".join(lines) + "\n")
     platform.algorithms.register(adaptive_entry(), OPERATOR, "adaptive signal timing")
-    city = SignalCity(platform, clock, loops, junctions, additional)
+    city = SignalCity(platform, clock, loops, junctions, additional, count_period_s=count_period_s)
     city._tls_ids = tls_ids
     return city
 
@@ -233,7 +255,7 @@ def _register(
 
 
 def adaptive_service(city: SignalCity, update_s: float = 300.0) -> AdaptiveSignals:
-    return AdaptiveSignals(city.junctions, update_s=update_s, interval_s=COUNT_PERIOD_S)
+    return AdaptiveSignals(city.junctions, update_s=update_s, interval_s=city.count_period_s)
 
 
 def drive(
@@ -251,7 +273,7 @@ def drive(
     all, the controllers run alone); while it is not, nothing is decided or sent.
     """
     host, channel = city.platform.services, city.platform.services.channel
-    next_count = float(COUNT_PERIOD_S)
+    next_count = float(city.count_period_s)
     step = timedelta(seconds=sim.step_s)
     while sim.time_s < end_s and sim.traci.simulation.getMinExpectedNumber() > 0:
         t = sim.time_s
@@ -261,7 +283,7 @@ def drive(
         if up:
             if t >= next_count:
                 city.send_counts(sim.traci)
-                next_count += COUNT_PERIOD_S
+                next_count += city.count_period_s
             host.tick()
         for ctrl in city.controllers.values():
             ctrl.step()

@@ -22,6 +22,18 @@ NetFile = Annotated[
 ]
 
 
+RoutesFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--routes",
+        help="A SUMO .rou.xml to use as the background traffic [default: randomTrips.py "
+        "with --period]",
+        exists=True,
+        dir_okay=False,
+    ),
+]
+
+
 def _net(net: Path | None) -> Path:
     from charter.sim.sumo.network import default_net
 
@@ -76,8 +88,12 @@ def sim_outage(
 def sim_signals(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
     net: NetFile = None,
-    seed: Annotated[int, typer.Option(help="Seed of traffic and simulation")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of traffic and simulation (the first)")] = 1,
+    seeds: Annotated[
+        int, typer.Option(min=1, help="Runs with seeds seed … seed+N-1; figures are their means")
+    ] = 1,
     period: Annotated[float, typer.Option(help="Background traffic: one trip every S s")] = 1.2,
+    routes: RoutesFile = None,
     warmup: Annotated[float, typer.Option(help="Warm-up before the window (s)")] = 600.0,
     window: Annotated[float, typer.Option(help="Departures measured over this window (s)")] = 900.0,
     update: Annotated[float, typer.Option(help="Adaptive plans updated every S s")] = 300.0,
@@ -92,7 +108,9 @@ def sim_signals(
             net_file,
             Path(work),
             seed=seed,
+            seeds=seeds,
             period_s=period,
+            routes=routes,
             warmup_s=warmup,
             window_s=window,
             update_s=update,

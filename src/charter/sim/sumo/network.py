@@ -61,6 +61,23 @@ def random_trips(
     return out
 
 
+def background(
+    net: Path,
+    out: Path,
+    *,
+    routes: Path | None,
+    period_s: float,
+    end_s: float,
+    seed: int,
+) -> Path:
+    """The background demand: the given routes file as it is, or randomTrips.py's."""
+    if routes is None:
+        return random_trips(net, out, period_s=period_s, end_s=end_s, seed=seed)
+    if not routes.is_file():
+        raise CharterError(Reason.NOT_FOUND, f"no routes file at {routes}")
+    return routes
+
+
 def sumo_args(
     net: Path,
     routes: list[Path],

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from charter.sim.sumo.city import adaptive_service, build_city, drive
-from charter.sim.sumo.network import random_trips, read_net
+from charter.sim.sumo.network import background, read_net
 from charter.sim.sumo.run import signal_rules, simulation
 
 MODES = ("fixed", "actuated", "adaptive")
@@ -68,6 +68,7 @@ def run_mode(
             up = (lambda _t: True) if service is not None else None
             drive(city, sim, end_s, platform_up=up, progress=progress)
             violations = len(sim.monitor.violations)
+            report = service.report() if service is not None else {}
     finally:
         city.platform.close()
     loss, vehicles = mean_time_loss(tripinfo, warmup_s, warmup_s + window_s)
@@ -76,6 +77,7 @@ def run_mode(
         "vehicles": vehicles,
         "violations": violations,
         "plans_sent": service.plans_sent if service else 0,
+        "decisions": report,
     }
 
 
@@ -84,42 +86,75 @@ def run_signals(
     work: Path,
     *,
     seed: int = 1,
+    seeds: int = 1,
     period_s: float = 1.2,
+    routes: Path | None = None,
     warmup_s: float = 600.0,
     window_s: float = 900.0,
     drain_s: float = 300.0,
     step_s: float = 0.5,
     update_s: float = 300.0,
+    modes: tuple[str, ...] = MODES,
     progress: Callable[[str, float], None] | None = None,
 ) -> dict[str, Any]:
+    """The three controls on the same traffic, for seeds seed … seed + seeds - 1.
+
+    Each seed has its own background demand (randomTrips.py, or `routes` as given)
+    and simulation seed; the figures are means over the seeds, each mean time loss
+    over the vehicles that departed in the same fixed window.
+    """
     demand_end = warmup_s + window_s
-    routes = random_trips(
-        net_file, work / "bg.rou.xml", period_s=period_s, end_s=demand_end, seed=seed
-    )
-    results = {}
-    for mode in MODES:
-        report = None
-        if progress is not None:
-            report = _reporter(progress, mode)
-        results[mode] = run_mode(
-            mode, net_file, routes, work, seed=seed, warmup_s=warmup_s, window_s=window_s,
-            drain_s=drain_s, step_s=step_s, update_s=update_s, progress=report,
+    per_seed: list[dict[str, Any]] = []
+    for s in range(seed, seed + seeds):
+        run_dir = work / f"seed-{s}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        bg = background(
+            net_file, run_dir / "bg.rou.xml", routes=routes, period_s=period_s,
+            end_s=demand_end, seed=s,
         )  # fmt: skip
-    fixed = results["fixed"]["time_loss_s"]
-    adaptive = results["adaptive"]["time_loss_s"]
-    return {
-        "time_loss_fixed_s": round(fixed, 2),
-        "time_loss_actuated_s": round(results["actuated"]["time_loss_s"], 2),
-        "time_loss_adaptive_s": round(adaptive, 2),
-        "reduction_vs_fixed": round(1 - adaptive / fixed, 4) if fixed > 0 else 0.0,
-        "vehicles": results["adaptive"]["vehicles"],
-        "plans_sent": results["adaptive"]["plans_sent"],
-        "safety_violations": results["fixed"]["violations"] + results["adaptive"]["violations"],
-        "period_s": period_s,
-        "window_s": window_s,
-        "seed": seed,
-    }
+        results = {}
+        for mode in modes:
+            report = None
+            if progress is not None:
+                report = _reporter(progress, mode, s - seed, seeds)
+            results[mode] = run_mode(
+                mode, net_file, bg, run_dir, seed=s, warmup_s=warmup_s, window_s=window_s,
+                drain_s=drain_s, step_s=step_s, update_s=update_s, progress=report,
+            )  # fmt: skip
+        per_seed.append(results)
+    figures: dict[str, Any] = {}
+    for mode in modes:
+        figures[f"time_loss_{mode}_s"] = round(_mean(r[mode]["time_loss_s"] for r in per_seed), 2)
+    if "fixed" in modes and "adaptive" in modes:
+        fixed, adaptive = figures["time_loss_fixed_s"], figures["time_loss_adaptive_s"]
+        figures["reduction_vs_fixed"] = round(1 - adaptive / fixed, 4) if fixed > 0 else 0.0
+    if "actuated" in modes and "adaptive" in modes:
+        actuated = figures["time_loss_actuated_s"]
+        adaptive = figures["time_loss_adaptive_s"]
+        figures["reduction_vs_actuated"] = round(1 - adaptive / actuated, 4) if actuated else 0.0
+    for mode in modes:
+        figures[f"per_seed_{mode}_s"] = [round(r[mode]["time_loss_s"], 1) for r in per_seed]
+    main = "adaptive" if "adaptive" in modes else modes[0]
+    figures["vehicles"] = sum(r[main]["vehicles"] for r in per_seed)
+    figures["plans_sent"] = sum(r[main]["plans_sent"] for r in per_seed)
+    figures["safety_violations"] = sum(
+        r[m]["violations"] for r in per_seed for m in modes if m != "actuated"
+    )
+    figures.update(
+        period_s=period_s,
+        window_s=window_s,
+        seeds=list(range(seed, seed + seeds)),
+        routes=routes.name if routes is not None else "randomTrips",
+    )
+    return figures
 
 
-def _reporter(progress: Callable[[str, float], None], mode: str) -> Callable[[float], None]:
-    return lambda fraction: progress(mode, fraction)
+def _mean(values: Any) -> float:
+    xs = list(values)
+    return sum(xs) / len(xs) if xs else 0.0
+
+
+def _reporter(
+    progress: Callable[[str, float], None], mode: str, done: int, seeds: int
+) -> Callable[[float], None]:
+    return lambda fraction: progress(mode, (done + fraction) / seeds)
