@@ -13,6 +13,7 @@ from charter.bootstrap import build
 from charter.cli import app
 from charter.device import DeviceSigner
 from charter.domain.model import Device, Location, urn
+from charter.portal import streets
 from charter.settings import Settings
 from charter.sim import city as sample
 from tests.conftest import OPERATOR
@@ -90,6 +91,8 @@ def test_a_resident_is_enrolled_opts_in_is_read_exports_and_is_erased_from_the_c
     assert refused.exit_code == 1 and "UNDECLARED_CATEGORY" in refused.output
 
     platform = build(Settings(data_dir=Path(data)))
+    # On the demo city's streets, inside the area its projects were consulted on.
+    [(lon, lat)] = streets.load().points_along(1)
     signer = DeviceSigner(urn("Device", "cli-crossing"))
     platform.registry.register_device(
         Device(
@@ -97,7 +100,7 @@ def test_a_resident_is_enrolled_opts_in_is_read_exports_and_is_erased_from_the_c
             vendor_id=sample.TRUSTED,
             project_id=sample.TRAFFIC,
             modality="crossing",
-            location=Location(lat=52.36, lon=4.9),
+            location=Location(lat=lat, lon=lon),
             categories=[CROSSING],
             public_key=signer.public_key_b64,
         ),
