@@ -92,6 +92,8 @@ class Platform:
         return RightsFigures(self.store)
 
     def close(self) -> None:
+        if "ngsild" in self.__dict__:  # built (cached_property): stop its bridge first
+            self.ngsild.close()
         self.rights.close()
         self.store.close()
         close_bus = getattr(self.bus, "close", None)

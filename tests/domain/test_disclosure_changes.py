@@ -23,7 +23,7 @@ from charter.sim import city as sample
 
 DOCS = FsPath(__file__).resolve().parents[2] / "docs" / "lifecycle.md"
 # Segments after these names are keys chosen by the project (a category, a field, a principle).
-KEYED = ("categories", "fields", "principles")
+KEYED = ("categories", "fields", "principles", "attributes")
 
 
 def rich() -> Project:
@@ -77,6 +77,7 @@ SPECIAL: dict[str, Any] = {
     "categories.*.name": lambda v: v + "_renamed",
     "categories.*.identifier": None,
     "categories.*.fields.*.type": lambda v: "integer" if v == "number" else "number",
+    "categories.*.ngsi.type": lambda v: v + "Changed",
     "disclosure.indicators": lambda v: [],
     "disclosure.area": sample.Area(
         coordinates=[[(4.90, 52.36), (4.92, 52.36), (4.92, 52.38), (4.90, 52.38), (4.90, 52.36)]]

@@ -21,6 +21,9 @@ ID = "urn:ngsi-ld:Thing:1"
 LINK = '<{}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
 
 
+HUGE = {"@context": {f"t{i}": f"http://example.org/{i}" for i in range(40_000)}}
+
+
 class Contexts_(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         port = self.server.server_address[1]
@@ -72,7 +75,7 @@ def remote(tmp_path: Path, clock: FixedClock) -> Iterator[Ngsi]:
     settings = Settings(
         data_dir=tmp_path / "data",
         ngsild_context_hosts=["127.0.0.1"],
-        ngsild_context_timeout_s=0.5,
+        ngsild_context_timeout_s=2.0,
         ngsild_context_max_bytes=200_000,
     )
     p: Platform = build(settings, clock=clock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from charter.auth import Role
 from charter.ngsild.entities import EntityChange
 from tests.ngsild.conftest import CORE, Ngsi, problem, thing
 
@@ -245,3 +246,42 @@ def test_attribute_history_is_kept(any_ngsi: Ngsi) -> None:
     assert rows[0].observed_at is not None
     assert len({r.instance_id for r in rows}) == 3
     assert [r.value["value"] for r in repo.instances("", ID, speed, last_n=1)] == [6]
+
+
+def test_what_charter_does_not_do_is_operation_not_supported(ngsi: Ngsi) -> None:
+    ngsi.create(thing())
+    problem(ngsi.get(ID, "?join=flat"), 422, "OperationNotSupported")
+    problem(ngsi.call("GET", "/entities?type=Thing&local=false"), 422, "OperationNotSupported")
+    problem(ngsi.call("GET", "/entities?type=Thing&scopeQ=/a"), 422, "OperationNotSupported")
+
+
+def test_a_batch_tells_the_listeners_once_per_entity(any_ngsi: Ngsi) -> None:
+    seen: list[EntityChange] = []
+    any_ngsi.platform.ngsild.entities.listen(seen.append)
+    any_ngsi.call("POST", "/entityOperations/upsert", [thing(1), thing(2)])
+    any_ngsi.call("POST", "/entityOperations/upsert?options=update", [{"id": ID, "speed": 1}])
+    assert [(c.kind, c.entity_id) for c in seen] == [
+        ("created", ID), ("created", "urn:ngsi-ld:Thing:2"), ("updated", ID)
+    ]  # fmt: skip
+
+
+def test_a_bug_under_ngsi_ld_is_an_internal_error_problem(platform: object) -> None:
+    from fastapi.testclient import TestClient
+
+    from charter.api.app import create_app
+    from charter.bootstrap import Platform
+    from charter.ngsild.entities import Rights
+    from charter.ngsild.service import NgsiLd
+
+    class Broken(Rights):
+        def check_read(self, actor: object, tenant: str, entity: object) -> None:
+            raise RuntimeError("a bug")
+
+    assert isinstance(platform, Platform)
+    platform.__dict__["ngsild"] = NgsiLd.build(platform, rights=Broken())  # injected, not patched
+    client = TestClient(create_app(platform), raise_server_exceptions=False)
+    tok = platform.security.issuer.issue("op", Role.OPERATOR)
+    h = {"Authorization": f"Bearer {tok}"}
+    assert client.post("/ngsi-ld/v1/entities", json=thing(), headers=h).status_code == 201
+    r = client.get(f"/ngsi-ld/v1/entities/{ID}", headers=h)
+    problem(r, 500, "InternalError")

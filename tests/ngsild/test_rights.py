@@ -67,6 +67,7 @@ def test_readings_admitted_through_ingest_are_published_too(ngsi: Ngsi, city: Sa
     count = SimReading("traffic.count", now, {"vehicles": 12, "mean_speed": 40.0},
                        {"vehicles": "count", "mean_speed": "km/h"})  # fmt: skip
     ngsi.platform.gate.ingest([city.envelope(city.traffic, [count])])
+    assert ngsi.platform.ngsild.bridge.flush()
     r = ngsi.call("GET", "/entities?type=TrafficFlowObserved&options=keyValues", Link=SDM_LINK)
     assert [(e["intensity"], e["averageVehicleSpeed"]) for e in r.json()] == [(12, 40.0)]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -61,9 +62,44 @@ class ReadingsBridge:
         self.platform = rights.platform
 
     def start(self) -> None:
-        self.platform.bus.subscribe(TOPIC_READINGS, self.on_readings)
         self._register_version: int | None = None
+        self._pending: dict[tuple[str, str, str], ReadingRow] = {}
+        self._busy = False
+        self._closed = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.platform.bus.subscribe(TOPIC_READINGS, self.on_readings)
         self.publish_devices()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every reading handed over so far is published (tests, the envelope door)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: not self._pending and not self._busy, timeout_s)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending or self._closed)
+                if self._closed:
+                    return
+                batch, self._pending = self._pending, {}
+                self._busy = True
+            try:
+                self.publish_devices()
+                self.write(list(batch.values()))
+            except Exception:  # the readings are committed; the next batch catches up
+                log.exception("the NGSI-LD bridge could not write entities")
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
 
     def publish_devices(self) -> int:
         """The public register's devices as Smart Data Models Device entities.
@@ -96,11 +132,18 @@ class ReadingsBridge:
         return len(fragments)
 
     def on_readings(self, _topic: str, rows: Sequence[ReadingRow]) -> None:
-        try:
-            self.publish_devices()
-            self.write(rows)
-        except Exception:  # the readings are committed; the NGSI-LD view catches up next time
-            log.exception("the NGSI-LD bridge could not write entities")
+        """Hand committed rows over (the gate's thread): kept per device and category, the
+        newest wins; a thread of the bridge writes them, so the gate never waits for it."""
+        with self._cond:
+            for row in rows:
+                key = (row[0], row[1], row[2])
+                old = self._pending.get(key)
+                if old is None or row[3] >= old[3]:
+                    self._pending[key] = row
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ngsild-bridge", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
 
     def write(self, rows: Sequence[ReadingRow]) -> int:
         latest: dict[tuple[str, str, str], ReadingRow] = {}

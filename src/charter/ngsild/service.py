@@ -19,6 +19,11 @@ class NgsiLd:
     repo: EntityRepository
     entities: EntityService
     max_limit: int = 1000
+    bridge: Any = None  # ngsild.bridge.ReadingsBridge, when readings are published
+
+    def close(self) -> None:
+        if self.bridge is not None:
+            self.bridge.close()
 
     @classmethod
     def build(cls, platform: Platform, rights: Rights | None = None) -> NgsiLd:
@@ -41,5 +46,6 @@ class NgsiLd:
             s.ngsild_max_limit,
         )
         if isinstance(charter_rights, CharterRights) and s.ngsild_readings:
-            ReadingsBridge(n, charter_rights).start()
+            n.bridge = ReadingsBridge(n, charter_rights)
+            n.bridge.start()
         return n

@@ -7,11 +7,15 @@ its router to `ROUTERS`.
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from charter.ngsild.api import batch, entities
-from charter.ngsild.errors import NgsiError
+from charter.ngsild.errors import ErrorType, NgsiError
+
+log = logging.getLogger(__name__)
 
 PREFIX = "/ngsi-ld/v1"
 ROUTERS = [entities.router, batch.router]
@@ -33,6 +37,15 @@ def install(app: FastAPI) -> None:
         return problem_response(exc)
 
     app.add_exception_handler(NgsiError, _ngsi)
+
+    async def _internal(req: Request, exc: Exception) -> Response:
+        # Under /ngsi-ld a bug is still a ProblemDetails (InternalError); elsewhere Starlette's 500.
+        log.error("unhandled error on %s: %s", req.url.path, type(exc).__name__)
+        if req.url.path.startswith(PREFIX):
+            return problem_response(NgsiError(ErrorType.INTERNAL_ERROR, "internal error"))
+        return PlainTextResponse("Internal Server Error", status_code=500)
+
+    app.add_exception_handler(Exception, _internal)
     _ = app.state.platform.ngsild  # wired now: the readings bridge listens from the start
     ngsiq.install(app)  # subscriptions listen from the start, in every process
     for router in ROUTERS:

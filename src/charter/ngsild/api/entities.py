@@ -27,7 +27,7 @@ from charter.ngsild.api.common import (
 )
 from charter.ngsild.context import Terms
 from charter.ngsild.entities import AttrResult
-from charter.ngsild.errors import bad_data
+from charter.ngsild.errors import ErrorType, NgsiError, bad_data
 from charter.ngsild.render import View, feature, render
 
 router = APIRouter(tags=["ngsi-ld"])
@@ -46,6 +46,20 @@ def _view(terms: Terms, request: Request) -> View:
         terms, options=q.get("options"), format=q.get("format"), attrs=q.get("attrs"),
         pick=q.get("pick"), omit=q.get("omit"), lang=q.get("lang"),
     )  # fmt: skip
+
+
+# Parts of the spec Charter does not do (docs/ngsi-ld.md says why): 422 OperationNotSupported.
+UNSUPPORTED = ("join", "joinLevel", "scopeQ", "csf", "containedBy", "expandValues", "entityMap")
+
+
+def _unsupported(request: Request) -> None:
+    for name in UNSUPPORTED:
+        if name in request.query_params:
+            raise NgsiError(ErrorType.OPERATION_NOT_SUPPORTED, f"{name} is not supported")
+    if request.query_params.get("local") == "false":
+        raise NgsiError(
+            ErrorType.OPERATION_NOT_SUPPORTED, "distributed operations are not supported"
+        )
 
 
 def _location(entity_id: str) -> str:
@@ -67,6 +81,7 @@ async def create_entity(request: Request, n: Ngsi, actor: Caller) -> Response:
 def query_entities(request: Request, n: Ngsi, actor: Caller) -> Response:
     """Query entities (clause 5.7.2): type, id, idPattern, attrs, limit/offset, count."""
     q = request.query_params
+    _unsupported(request)
     mime = media.accept(request, geo=True)
     terms = link_terms(n, request)
     t = tenant(n, actor, request)
@@ -126,6 +141,7 @@ def _check_pattern(pattern: str) -> None:
 @router.get("/entities/{entityId}")
 def retrieve_entity(entityId: str, request: Request, n: Ngsi, actor: Caller) -> Response:
     """Retrieve an entity (clause 5.7.1): options, attrs, pick/omit, lang, GeoJSON."""
+    _unsupported(request)
     mime = media.accept(request, geo=True)
     terms = link_terms(n, request)
     t = tenant(n, actor, request)
