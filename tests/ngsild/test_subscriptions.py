@@ -85,7 +85,7 @@ def sub_ngsi(
     if request.param == "sqlite":
         p = _platform(tmp_path, clock, receiver, None)
         yield Ngsi(p, token(p))
-        extras_for(p).subs.stop()
+        extras_for(p).close()
         p.close()
         return
     from tests.services import pg_database
@@ -93,7 +93,7 @@ def sub_ngsi(
     with pg_database() as url:
         p = _platform(tmp_path, clock, receiver, url)
         yield Ngsi(p, token(p))
-        extras_for(p).subs.stop()
+        extras_for(p).close()
         p.close()
 
 
@@ -101,7 +101,7 @@ def sub_ngsi(
 def lite(tmp_path: Path, clock: FixedClock, receiver: Receiver) -> Iterator[Ngsi]:
     p = _platform(tmp_path, clock, receiver, None)
     yield Ngsi(p, token(p))
-    extras_for(p).subs.stop()
+    extras_for(p).close()
     p.close()
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -93,8 +94,21 @@ class Extras:
         )
         n.entities.listen(self.subs.on_change)
         hosts = {"127.0.0.1", "localhost", settings.host.lower()}
-        HOSTED.append(lambda url: self.contexts.lookup(url, hosts))
+        store = weakref.ref(self.contexts)
+
+        def lookup(url: str) -> Any:
+            found = store()
+            return found.lookup(url, hosts) if found is not None else None
+
+        self._lookup = lookup
+        HOSTED.append(lookup)
         self.subs.start_periodic(lambda t, sub: _all_entities(n, t, sub))
+
+    def close(self) -> None:
+        self.subs.stop()
+        self.mqtt.close()
+        if self._lookup in HOSTED:
+            HOSTED.remove(self._lookup)
 
 
 def _personal(n: NgsiLd, actor: Actor, grant: str | None, types: list[str]) -> str | None:
@@ -157,8 +171,7 @@ def install(app: Any) -> None:
         platform = getattr(app.state, "platform", None)
         hit: Extras | None = getattr(platform, "_ngsild_extras", None)
         if hit is not None:
-            hit.subs.stop()
-            hit.mqtt.close()
+            hit.close()
 
     original = app.router.lifespan_context
 
