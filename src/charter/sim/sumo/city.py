@@ -137,12 +137,16 @@ def adaptive_entry() -> AlgorithmEntry:
     )
 
 
-def build_city(net: Any, data_dir: Path, *, heartbeat_s: float = 1.0) -> SignalCity:
-    """The sample city on this network: its projects, a loop per approach lane, a controller."""
+def build_city(
+    net: Any, data_dir: Path, *, heartbeat_s: float = 1.0, services: bool = False
+) -> SignalCity:
+    """The sample city on this network: its projects, a loop per approach lane, a controller.
+
+    `services` adds the services' own projects (emergency priority, warm sidewalks)."""
     clock = FixedClock(START)
     settings = Settings(data_dir=data_dir, service_heartbeat_s=heartbeat_s)
     platform = build(settings, clock=clock)
-    sample.register_projects(platform.registry, area=_net_area(net))
+    sample.register_projects(platform.registry, area=_net_area(net), services=services)
     loops: list[Loop] = []
     junctions: list[Junction] = []
     tls_ids: dict[str, str] = {}
