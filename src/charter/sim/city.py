@@ -190,11 +190,11 @@ EMERGENCY_REQUEST = DataCategory(
         "y": FieldSpec(type="number", unit="m", minimum=-1e7, maximum=1e7),
         "speed": FieldSpec(type="number", unit="m/s", minimum=0, maximum=100),
         "heading": FieldSpec(type="number", unit="deg", minimum=0, maximum=360),
-        "edge": FieldSpec(type="string", max_length=128),
-        "lane": FieldSpec(type="string", max_length=128),
+        "edge": FieldSpec(type="string", max_length=512),
+        "lane": FieldSpec(type="string", max_length=512),
         "edge_pos": FieldSpec(type="number", unit="m", minimum=0, maximum=1e5),
         "route": FieldSpec(type="string", max_length=4096),
-        "intersection": FieldSpec(type="string", max_length=128),
+        "intersection": FieldSpec(type="string", max_length=512),
     },
     disclosure=CategoryDisclosure(
         collected="Where a city emergency vehicle on a call is, how fast and where it is "

@@ -27,6 +27,7 @@ signals' safety invariant is checked at every step of every variant.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import select
@@ -220,6 +221,124 @@ def emergency_trips(
     return trips
 
 
+# -- a signal that runs its own program until a preemption ------------------------------
+
+
+class ProgramSignal(SumoSignal):
+    """A controller whose normal plan is the signal's own program (DRT's are actuated).
+
+    While nobody asks for anything it only watches what its program shows (so its
+    transitioner knows when every green, yellow and red began). A target (from a
+    verified command, or from the cabinet's own field preemption) takes over through
+    the safe transitions; afterwards it steers to the program's green phase closest
+    to what it shows, and hands back to the program at exactly that phase.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        tl = self.traci.trafficlight
+        self.program_id = tl.getProgram(self.tls_id)
+        logic = next(p for p in tl.getAllProgramLogics(self.tls_id) if p.programID == self.program_id)
+        self.phases = [ph.state for ph in logic.phases]
+        rules = self.transitioner.rules
+        # The green phases it can hand back at: no two foes on priority green together
+        # (a joined cluster's program may show such a phase only as SUMO's own step).
+        self.reachable = {
+            k
+            for k, ph in enumerate(self.phases)
+            if not any(c in "yY" for c in ph)
+            and any(c in "Gg" for c in ph)
+            and not any(
+                rules.conflicting(a, b)
+                for a, ca in enumerate(ph)
+                for b, cb in enumerate(ph)
+                if a < b and ca == "G" and cb == "G"
+            )
+        } or {0}
+        self.min_durs = [float(ph.minDur if ph.minDur > 0 else ph.duration) for ph in logic.phases]
+        self.following = True
+        self.handback: int | None = None
+        self.handback_since = 0.0
+        self.takeovers = 0
+        self.events: list[tuple[float, str]] = []
+
+    def enter_safe_mode(self, why: str) -> None:
+        self.target = None  # its own program is its safe mode
+        self.mode_changes.append((self._now(), "safe"))
+
+    def step(self) -> str:
+        self.tick()
+        now = self._now()
+        tl = self.traci.trafficlight
+        if self.target is not None and now >= self.target_until:
+            self.target = None
+        if self.target is None and self.following:
+            state = str(tl.getRedYellowGreenState(self.tls_id))
+            self.transitioner.follow(state, now)
+            return state
+        if self.target is not None:
+            if self.following:
+                self.takeovers += 1
+                self.events.append((now, "takeover"))
+            self.following, self.handback = False, None
+            want = self.target
+        else:
+            if self.handback is None or now - self.handback_since > 60.0:
+                self.handback, self.handback_since = self._closest_green(), now
+            want = self.phases[self.handback]
+        state = self.transitioner.next_state(want, now)
+        tl.setRedYellowGreenState(self.tls_id, state)
+        if self.target is None and self.handback is not None and state == want:
+            tl.setProgram(self.tls_id, self.program_id)
+            tl.setPhase(self.tls_id, self.handback)
+            # The program counts its phase from now; each green keeps its minimum.
+            tr = self.transitioner
+            need = [
+                tr.rules.min_green_s.get(i, 0.0) - (now - tr._since[i])
+                for i, c in enumerate(want)
+                if c in "Gg"
+            ]
+            # …and every clearance still running ends before the program moves on.
+            need += [
+                gap - (now - tr._red_since[a])
+                for (a, _b), gap in tr.rules.clearance_s.items()
+                if want[a] not in "Gg"
+            ]
+            tl.setPhaseDuration(self.tls_id, max([self.min_durs[self.handback], *need]))
+            self.events.append((now, f"handback {self.handback}"))
+            self.following, self.handback = True, None
+        return state
+
+    def _closest_green(self) -> int:
+        """The program's green phase the signal can reach soonest from what it shows:
+        the longest wait is for a green it must end (its minimum, then its yellow)."""
+        tr = self.transitioner
+        now = self._now()
+        best, best_cost = 0, (math.inf, 0)
+        for k, ph in enumerate(self.phases):
+            if k not in self.reachable:
+                continue
+            wait, same = 0.0, 0
+            for i, (want, shown) in enumerate(zip(ph, tr._shown, strict=False)):
+                if shown in "Gg" and want not in "Gg":
+                    left = tr.rules.min_green_s.get(i, 0.0) - (now - tr._since[i])
+                    wait = max(wait, max(0.0, left) + tr.rules.min_yellow_s.get(i, 0.0))
+                elif shown not in "Gg" and want in "Gg":
+                    for (f, to), need in tr.rules.clearance_s.items():
+                        if to == i and tr._shown[f] not in "Gg" and need > 0:
+                            wait = max(wait, need - (now - tr._red_since[f]))
+                        elif to == i and tr._shown[f] in "Gg":
+                            left = tr.rules.min_green_s.get(f, 0.0) - (now - tr._since[f])
+                            yellow = tr.rules.min_yellow_s.get(f, 0.0)
+                            wait = max(wait, max(0.0, left) + yellow + need)
+                else:
+                    same += 1
+            cost = (wait, -same)
+            if cost < best_cost:
+                best, best_cost = k, cost
+        return best
+
+
 # -- one variant of one trip, in a forked twin ------------------------------------------------
 
 
@@ -231,7 +350,7 @@ class World:
     net: Any
     rules: dict[str, SignalRules]
     model: RoadModel
-    controllers: dict[str, SumoSignal]  # tls id → controller
+    controllers: dict[str, ProgramSignal]  # tls id → controller
     urns: dict[str, str]  # tls id → controller URN
     clock: FixedClock
     settings: Settings
@@ -280,6 +399,7 @@ def run_variant(
     ev = f"ev{trip.index}"
     t0 = sim.time_s
     violations0 = len(sim.monitor.violations)
+    takeovers0 = sum(c.takeovers for c in world.controllers.values())
     traci.route.add(f"r-{ev}", list(trip.route))
     traci.vehicle.add(ev, f"r-{ev}", typeID=EV_TYPE, departLane="best", departSpeed="max")
     loss0 = _time_loss(traci, ev)
@@ -327,6 +447,7 @@ def run_variant(
         "others_loss_s": loss1 - loss0,
         "violations": len(sim.monitor.violations) - violations0,
         "violation_kinds": sorted({v.kind for v in sim.monitor.violations[violations0:]}),
+        "takeovers": sum(c.takeovers for c in world.controllers.values()) - takeovers0,
     }
     if charter is not None:
         out.update(charter.summary())
@@ -389,7 +510,11 @@ class _Charter:
         channel = InProcessChannel()
         for ctrl in world.controllers.values():
             channel.attach(ctrl)
-        self.p = build(world.settings, clock=world.clock, channel=channel)
+        # The gate's per-device rate limit counts wall-clock seconds, and the simulation
+        # runs many times faster than real time: one request a simulated second would
+        # look like a flood. Everything else is the gate as it runs.
+        settings = world.settings.model_copy(update={"device_rate_per_s": 10_000.0})
+        self.p = build(settings, clock=world.clock, channel=channel)
         key = self.p.security.commands.public_key_b64
         self.obu = OnBoardUnit(world.vehicles[trip.index])
         self.receiver = _Vehicle(self.obu.device_id, key, world.clock)
@@ -403,8 +528,9 @@ class _Charter:
         self.p.services.start()
         self.next_srm = -1.0
         self.next_tick = -1.0
+        self.t0 = float(traci.simulation.getTime())
         self.sent = 0
-        self.refused = 0
+        self.refused: dict[str, int] = {}
         self.request_id = 1000 + trip.index
 
     def step(self, t: float) -> None:
@@ -440,7 +566,10 @@ class _Charter:
         outcome = self.p.gate.ingest([wire])[0]
         self.sent += 1
         if not outcome.admitted:
-            self.refused += 1
+            why = outcome.rejection.reason if outcome.rejection is not None else "reading"
+            if outcome.reading_reasons:
+                why = outcome.reading_reasons[0][1]
+            self.refused[str(why)] = self.refused.get(str(why), 0) + 1
 
     def arrived(self) -> None:
         last = {"message": MessageType.CANCEL.value, "request_id": self.request_id}
@@ -609,7 +738,7 @@ def run_evp(
         rules=rules, tripinfo=Path(os.devnull),
     ) as sim:  # fmt: skip
         for tls, u in urns.items():
-            world.controllers[tls] = SumoSignal(
+            world.controllers[tls] = ProgramSignal(
                 u, tls, sim.traci, rules[tls], fixed_time_plan(net, tls), key, clock,
                 timedelta(seconds=2 * settings.service_heartbeat_s),
             )  # fmt: skip
