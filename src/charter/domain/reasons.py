@@ -164,11 +164,15 @@ SENTENCES: dict[Reason, str] = {
         "The traffic simulator (SUMO, the charter[sim] extra) is not installed."
     ),
     Reason.JUNCTION_NOT_ON_ROUTE: "The signal request names a junction its route does not cross.",
-    Reason.ROUTE_UNKNOWN_EDGE: "The route names a road the network lacks, or roads that do not join.",
+    Reason.ROUTE_UNKNOWN_EDGE: (
+        "The route names a road the network lacks, or roads that do not join."
+    ),
     Reason.POSITION_JUMP: "The position moved further than any vehicle could since its last one.",
     Reason.HEADING_REVERSED: "The heading runs against the direction of the road it is on.",
     Reason.REQUEST_FLOOD: "The vehicle sent more signal requests than the service takes.",
-    Reason.PREEMPTION_TIMEOUT: "The request ended: the vehicle fell silent or held a signal too long.",
+    Reason.PREEMPTION_TIMEOUT: (
+        "The request ended: the vehicle fell silent or held a signal too long."
+    ),
 }
 
 # The gate's stages, in order. A decision names the stage that made it.

@@ -29,6 +29,7 @@ heading against the direction of the road it says it is on.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -142,7 +143,7 @@ class Preemption(Service):
     #: Vehicle check against the register: None if the device may ask, else the reason.
     vehicle_check: Callable[[str], Reason | None] = lambda _d: None
     #: Every status change (the SSM), e.g. onto the ledger.
-    on_status: Callable[[SignalStatus], None] = lambda _s: None
+    on_status: Callable[[SignalStatus], object] = lambda _s: None
     lead_s: float = 30.0
     silence_s: float = 10.0
     max_hold_s: float = 90.0
@@ -161,11 +162,13 @@ class Preemption(Service):
     _recent: dict[str, deque[int]] = field(default_factory=dict)
     _flood_noted: dict[str, int] = field(default_factory=dict)
     _last_fix: dict[str, tuple[float, float, int]] = field(default_factory=dict)
+    _heard: dict[str, None] = field(default_factory=dict)
     keep_statuses: int = 10_000
 
     @property
     def actuators(self) -> Sequence[str]:
-        return [*self.model.signals, *self.vehicles]
+        # The signals, and every vehicle it has heard from (each gets its signal status).
+        return [*self.model.signals, *self._heard]
 
     # -- the feed ----------------------------------------------------------------
     def on_readings(self, readings: Sequence[Reading], now_ms: int) -> list[Intent]:
@@ -180,6 +183,7 @@ class Preemption(Service):
 
     def handle(self, reading: Reading, now_ms: int) -> list[Intent]:
         """Check one SRM and take it in; a refused one changes nothing but the record."""
+        self._heard[reading.device_id] = None
         try:
             srm = SignalRequest.from_reading(reading)
             self._check(srm, now_ms)
@@ -192,8 +196,7 @@ class Preemption(Service):
         intents: list[Intent] = []
         if (
             vehicle is None
-            or srm.message is MessageType.REQUEST
-            and srm.request_id != vehicle.request_id
+            or (srm.message is MessageType.REQUEST and srm.request_id != vehicle.request_id)
             or srm.route != vehicle.route
         ):
             intents += self._new_request(srm, vehicle, now_ms)
@@ -222,7 +225,7 @@ class Preemption(Service):
         roads = self.model.roads
         if not srm.route or any(e not in roads for e in srm.route):
             raise CharterError(Reason.ROUTE_UNKNOWN_EDGE, "the route names an unknown road")
-        for a, b in zip(srm.route, srm.route[1:], strict=False):
+        for a, b in itertools.pairwise(srm.route):
             if b not in roads[a].successors:
                 raise CharterError(Reason.ROUTE_UNKNOWN_EDGE, "the route's roads do not connect")
         if not srm.edge.startswith(":") and srm.edge not in srm.route:
@@ -260,9 +263,7 @@ class Preemption(Service):
         return self._status(ssm)
 
     # -- requests ------------------------------------------------------------------
-    def _new_request(
-        self, srm: SignalRequest, old: _Vehicle | None, now_ms: int
-    ) -> list[Intent]:
+    def _new_request(self, srm: SignalRequest, old: _Vehicle | None, now_ms: int) -> list[Intent]:
         slots = [
             s
             for s in slots_of(self.model, srm.route)
@@ -458,7 +459,7 @@ def slots_of(model: RoadModel, route: Sequence[str]) -> list[_Slot]:
 def bearing_at(shape: Sequence[tuple[float, float]], pos: float) -> float | None:
     """The road's direction (degrees clockwise from north) `pos` metres along it."""
     run = 0.0
-    for (x0, y0), (x1, y1) in zip(shape, shape[1:], strict=False):
+    for (x0, y0), (x1, y1) in itertools.pairwise(shape):
         seg = math.hypot(x1 - x0, y1 - y0)
         if seg <= 0:
             continue

@@ -238,7 +238,9 @@ class ProgramSignal(SumoSignal):
         super().__init__(*args, **kwargs)
         tl = self.traci.trafficlight
         self.program_id = tl.getProgram(self.tls_id)
-        logic = next(p for p in tl.getAllProgramLogics(self.tls_id) if p.programID == self.program_id)
+        logic = next(
+            p for p in tl.getAllProgramLogics(self.tls_id) if p.programID == self.program_id
+        )
         self.phases = [ph.state for ph in logic.phases]
         rules = self.transitioner.rules
         # The green phases it can hand back at: no two foes on priority green together
@@ -372,7 +374,7 @@ def _time_loss(traci: Any, skip: str) -> float:
     count = float(traci.simulation.getParameter("", stats + "count") or 0)
     mean = float(traci.simulation.getParameter("", stats + "timeLoss") or 0)
     driving = sum(traci.vehicle.getTimeLoss(v) for v in traci.vehicle.getIDList() if v != skip)
-    return count * mean + driving
+    return float(count * mean + driving)
 
 
 class _Vehicle(Actuator):
@@ -403,7 +405,11 @@ def run_variant(
     traci.route.add(f"r-{ev}", list(trip.route))
     traci.vehicle.add(ev, f"r-{ev}", typeID=EV_TYPE, departLane="best", departSpeed="max")
     loss0 = _time_loss(traci, ev)
-    drive: Callable[[float], None] = lambda _t: None
+
+    def idle(_t: float) -> None:
+        pass
+
+    drive: Callable[[float], None] = idle
     charter: _Charter | None = None
     if variant == "baseline":
         drive = _Baseline(world, traci, ev).step
@@ -638,7 +644,7 @@ def _fork(fn: Callable[[], dict[str, Any]]) -> tuple[int, int]:
         code = 0
         try:
             data = json.dumps(fn()).encode()
-        except BaseException as e:  # noqa: BLE001 - the parent must hear of any failure
+        except BaseException as e:  # the parent must hear of any failure
             data = json.dumps({"error": f"{type(e).__name__}: {e}"}).encode()
             code = 1
         with os.fdopen(w, "wb") as out:
@@ -769,7 +775,9 @@ def run_evp(
 def _tls_order(city: Any) -> list[str]:
     """The SUMO ids of the city's junctions, in the order build_city made them."""
     by_short = city._tls_ids
-    return [by_short[j.controller.rsplit(":", 1)[1].removeprefix("signal-")] for j in city.junctions]
+    return [
+        by_short[j.controller.rsplit(":", 1)[1].removeprefix("signal-")] for j in city.junctions
+    ]
 
 
 def bootstrap_ci(
