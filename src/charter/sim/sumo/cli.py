@@ -112,6 +112,7 @@ def sim_evp(
     period: Annotated[float, typer.Option(help="Background traffic: one trip every S s")] = 1.0,
     trips: Annotated[int, typer.Option(help="Paired emergency trips")] = 30,
     window: Annotated[float, typer.Option(help="Others' time loss over S s from the fork")] = 900.0,
+    warmup: Annotated[float, typer.Option(help="Warm-up before the first trip (s)")] = 600.0,
     report: Annotated[
         Path | None, typer.Option("--report", help="Write an HTML report with plots")
     ] = None,
@@ -130,6 +131,7 @@ def sim_evp(
             seed=seed,
             routes=routes,
             window_s=window,
+            warmup_s=warmup,
             progress=lambda f, m: bar.update(task, completed=f, description=m),
         )
     detail = figures.pop("trips_detail")
