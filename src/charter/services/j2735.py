@@ -24,7 +24,6 @@ from enum import StrEnum
 from typing import Any
 
 from charter.device import DeviceSigner, SimReading
-from charter.domain.clock import to_ms
 from charter.domain.errors import CharterError
 from charter.domain.reasons import Reason
 from charter.ledger.log import Ledger
@@ -163,19 +162,17 @@ class OnBoardUnit:
         return self.signer.envelope(self.seq, t, [reading])
 
 
-def record_status(ledger: Ledger, ssm: SignalStatus) -> int:
-    """Put one status change on the ledger (it names the vehicle's device, never a person)."""
-    fields: dict[str, Any] = {
-        "intersection": ssm.intersection,
-        "vehicle": ssm.vehicle,
-        "request": ssm.request_id,
-        "status": ssm.status.value,
-    }
-    if ssm.reason is not None:
-        fields["reason"] = ssm.reason
+def record_status(ledger: Ledger, ssms: list[SignalStatus]) -> None:
+    """Put one decision's status changes on the ledger, in one write (they name the
+    vehicle's device, never a person)."""
     with ledger.write() as w:
-        return w.record("preemption.status", None, **fields)
-
-
-def now_ms(t: datetime) -> int:
-    return to_ms(t)
+        for ssm in ssms:
+            fields: dict[str, Any] = {
+                "intersection": ssm.intersection,
+                "vehicle": ssm.vehicle,
+                "request": ssm.request_id,
+                "status": ssm.status.value,
+            }
+            if ssm.reason is not None:
+                fields["reason"] = ssm.reason
+            w.record("preemption.status", None, **fields)

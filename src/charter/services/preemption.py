@@ -142,8 +142,8 @@ class Preemption(Service):
     model: RoadModel
     #: Vehicle check against the register: None if the device may ask, else the reason.
     vehicle_check: Callable[[str], Reason | None] = lambda _d: None
-    #: Every status change (the SSM), e.g. onto the ledger.
-    on_status: Callable[[SignalStatus], object] = lambda _s: None
+    #: The status changes (SSMs) of one decision, e.g. onto the ledger in one write.
+    on_status: Callable[[list[SignalStatus]], object] = lambda _s: None
     lead_s: float = 30.0
     silence_s: float = 10.0
     max_hold_s: float = 90.0
@@ -163,6 +163,7 @@ class Preemption(Service):
     _flood_noted: dict[str, int] = field(default_factory=dict)
     _last_fix: dict[str, tuple[float, float, int]] = field(default_factory=dict)
     _heard: dict[str, None] = field(default_factory=dict)
+    _pending: list[SignalStatus] = field(default_factory=list)
     keep_statuses: int = 10_000
 
     @property
@@ -176,10 +177,18 @@ class Preemption(Service):
         for reading in readings:
             intents += self.handle(reading, now_ms)
         intents += self._decide(now_ms)
+        self._flush()
         return intents
 
     def on_tick(self, now_ms: int) -> list[Intent]:
-        return self._decide(now_ms)
+        intents = self._decide(now_ms)
+        self._flush()
+        return intents
+
+    def _flush(self) -> None:
+        if self._pending:
+            pending, self._pending = self._pending, []
+            self.on_status(pending)
 
     def handle(self, reading: Reading, now_ms: int) -> list[Intent]:
         """Check one SRM and take it in; a refused one changes nothing but the record."""
@@ -426,7 +435,7 @@ class Preemption(Service):
         self.statuses.append(ssm)
         if len(self.statuses) > self.keep_statuses:
             del self.statuses[: len(self.statuses) // 2]
-        self.on_status(ssm)
+        self._pending.append(ssm)
         return [Intent(ssm.vehicle, SSM_ACTION, ssm.params())]
 
     def report(self) -> dict[str, Any]:

@@ -49,9 +49,7 @@ def travel_times_svg(detail: list[dict[str, Any]]) -> str:
     series["free"] = list(_by(detail, "none", "free_s").values())
     labels = [k for k, v in series.items() if v]
     if labels:
-        box = ax.boxplot(
-            [series[k] for k in labels], patch_artist=True, orientation="horizontal"
-        )
+        box = ax.boxplot([series[k] for k in labels], patch_artist=True, orientation="horizontal")
         ax.set_yticks(range(1, len(labels) + 1), labels)
         for patch, k in zip(box["boxes"], labels, strict=True):
             patch.set_facecolor(COLOURS[k])
