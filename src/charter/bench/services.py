@@ -149,6 +149,73 @@ def _run(which: str, rounds: int, junctions: int, loops_per_junction: int) -> li
             p.close()
 
 
+def _run_preemption(rounds: int, signals: int = 8) -> list[float]:
+    """An emergency vehicle's signed request through the gate → the SSM and the signal
+    commands (signed, verified); every round a new request, so every batch decides."""
+    from charter.device import DeviceSigner
+    from charter.domain.model import Device, Location
+    from charter.services.j2735 import CATEGORY, OnBoardUnit, record_status
+    from charter.services.preemption import Movement, Preemption, Road, RoadModel, SignalModel
+    from charter.sim.city import EMERGENCY, TRUSTED
+    from charter.sim.sumo.evp import preemption_entry, register_check
+
+    edges = [f"e{i}" for i in range(signals + 1)]
+    roads = {
+        e: Road(e, 150.0, 13.9, ((150.0 * i, 0.0), (150.0 * (i + 1), 0.0)),
+                frozenset(edges[i + 1 : i + 2]))
+        for i, e in enumerate(edges)
+    }  # fmt: skip
+    ctrls = [f"urn:ngsi-ld:Device:signal-{j}" for j in range(signals)]
+    model = RoadModel(
+        roads,
+        {(edges[j], edges[j + 1]): (Movement(ctrls[j], (0,), (0,)),) for j in range(signals)},
+        {c: SignalModel(c, 2, frozenset({(0, 1)})) for c in ctrls},
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        clock = FixedClock(START)
+        watch = _Stopwatch()
+        p = build(Settings(data_dir=Path(tmp), device_rate_per_s=10_000.0), clock=clock,
+                  channel=watch)  # fmt: skip
+        try:
+            register_projects(p.registry, services=True)
+            signer = DeviceSigner("urn:ngsi-ld:Device:ambulance-bench")
+            p.registry.register_device(
+                Device(
+                    id=signer.device_id, vendor_id=TRUSTED, project_id=EMERGENCY,
+                    modality="emergency-vehicle", location=Location(lat=52.36, lon=4.9),
+                    categories=[CATEGORY],
+                    public_key=signer.public_key_b64,
+                ),
+                BENCH,
+            )  # fmt: skip
+            key = p.security.commands.public_key_b64
+            for c in [*ctrls, signer.device_id]:
+                watch.attach(_Controller(c, key, clock, timedelta(seconds=3)))
+            p.algorithms.register(preemption_entry(), BENCH, "benchmark")
+            p.bus.subscribe(TOPIC_READINGS, watch.stamp)
+            service = Preemption(
+                model,
+                vehicle_check=register_check(p.store, EMERGENCY),
+                on_status=lambda st: record_status(p.ledger, st),
+            )
+            p.services.add(service)
+            p.services.start()
+            settle_heap()
+            unit = OnBoardUnit(signer)
+            for r in range(rounds + 1):
+                clock.advance(timedelta(seconds=1))
+                values = {
+                    "message": "request" if r % 2 == 0 else "cancel", "request_id": r,
+                    "priority": 5, "role": "ambulance", "x": 10.0, "y": 0.0, "speed": 12.0,
+                    "heading": 90.0, "edge": "e0", "lane": "e0_0", "edge_pos": 10.0,
+                    "route": " ".join(edges),
+                }  # fmt: skip
+                p.gate.ingest([unit.envelope(values, clock.now())])
+            return watch.samples[1:]
+        finally:
+            p.close()
+
+
 def run_services(
     rounds: int = 200,
     junctions: int = 15,
@@ -172,5 +239,10 @@ def run_services(
     figures["alert_p99_ms"] = p99_ms(alerts)
     figures["alert_p50_ms"] = round(sorted(alerts)[len(alerts) // 2] * 1000, 3)
     figures["alerts"] = len(alerts)
+    if progress is not None:
+        progress(f"preemption: {rounds} signal requests through the gate")
+    preempt = _run_preemption(rounds)
+    figures["preemption_p99_ms"] = p99_ms(preempt)
+    figures["preemption_p50_ms"] = round(sorted(preempt)[len(preempt) // 2] * 1000, 3)
     figures["junctions"] = junctions
     return figures

@@ -84,6 +84,13 @@ class Reason(StrEnum):
     LOCATION_NOT_ZONE = "LOCATION_NOT_ZONE"
     SIMULATOR_MISSING = "SIMULATOR_MISSING"
     WEBHOOK_HOST_NOT_ALLOWED = "WEBHOOK_HOST_NOT_ALLOWED"
+    # emergency-vehicle preemption (signal requests)
+    JUNCTION_NOT_ON_ROUTE = "JUNCTION_NOT_ON_ROUTE"
+    ROUTE_UNKNOWN_EDGE = "ROUTE_UNKNOWN_EDGE"
+    POSITION_JUMP = "POSITION_JUMP"
+    HEADING_REVERSED = "HEADING_REVERSED"
+    REQUEST_FLOOD = "REQUEST_FLOOD"
+    PREEMPTION_TIMEOUT = "PREEMPTION_TIMEOUT"
 
     @property
     def sentence(self) -> str:
@@ -159,6 +166,16 @@ SENTENCES: dict[Reason, str] = {
     ),
     Reason.WEBHOOK_HOST_NOT_ALLOWED: (
         'An alert channel is "mqtt" or a webhook on a host the operator allowed.'
+    ),
+    Reason.JUNCTION_NOT_ON_ROUTE: "The signal request names a junction its route does not cross.",
+    Reason.ROUTE_UNKNOWN_EDGE: (
+        "The route names a road the network lacks, or roads that do not join."
+    ),
+    Reason.POSITION_JUMP: "The position moved further than any vehicle could since its last one.",
+    Reason.HEADING_REVERSED: "The heading runs against the direction of the road it is on.",
+    Reason.REQUEST_FLOOD: "The vehicle sent more signal requests than the service takes.",
+    Reason.PREEMPTION_TIMEOUT: (
+        "The request ended: the vehicle fell silent or held a signal too long."
     ),
 }
 

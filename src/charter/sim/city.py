@@ -54,6 +54,7 @@ TRAFFIC = urn("Project", "safe-crossings")
 FLOOD = urn("Project", "flood-watch")
 PARKING = urn("Project", "parking-pilot")
 SIDEWALKS = urn("Project", "warm-sidewalks")
+EMERGENCY = urn("Project", "emergency-priority")
 
 AIR_QUALITY = DataCategory(
     name="air.quality",
@@ -188,6 +189,39 @@ SURFACE_WEATHER = DataCategory(
             "wind_speed": "windSpeed",
             "precip": "precipitation",
         },
+    ),
+)
+
+
+# The city's own emergency vehicles ask the signals on their route for green
+# (an SAE J2735 signal request, `charter.services.j2735`): the vehicle, not a person.
+EMERGENCY_REQUEST = DataCategory(
+    name="emergency.priority_request",
+    description="An emergency vehicle of the city's fleet asks the signals on its route for "
+    "green: its position, speed, heading, route and priority.",
+    personal=False,
+    retention_days=365,
+    fields={
+        "message": FieldSpec(type="string", max_length=16),  # request | update | cancel
+        "request_id": FieldSpec(type="integer", minimum=0, maximum=2**31),
+        "priority": FieldSpec(type="integer", minimum=0, maximum=7),
+        "role": FieldSpec(type="string", max_length=32),
+        "x": FieldSpec(type="number", unit="m", minimum=-1e7, maximum=1e7),
+        "y": FieldSpec(type="number", unit="m", minimum=-1e7, maximum=1e7),
+        "speed": FieldSpec(type="number", unit="m/s", minimum=0, maximum=100),
+        "heading": FieldSpec(type="number", unit="deg", minimum=0, maximum=360),
+        "edge": FieldSpec(type="string", max_length=512),
+        "lane": FieldSpec(type="string", max_length=512),
+        "edge_pos": FieldSpec(type="number", unit="m", minimum=0, maximum=1e5),
+        "route": FieldSpec(type="string", max_length=4096),
+        "intersection": FieldSpec(type="string", max_length=512),
+    },
+    disclosure=CategoryDisclosure(
+        collected="Where a city emergency vehicle on a call is, how fast and where it is "
+        "headed, and its priority; no crew, no patient, no images.",
+        processing=[Processing.RAW],
+        access=[Access.CITY],
+        storage="City data centre, Example (EU)",
     ),
 )
 
@@ -418,6 +452,39 @@ def sidewalks() -> tuple[Project, ProjectStatus]:
     )
 
 
+def emergency() -> tuple[Project, ProjectStatus]:
+    """The preemption service's project (registered by `register_projects(services=True)`)."""
+    return (
+        Project(
+            id=EMERGENCY,
+            name="Emergency priority",
+            purpose="Traffic signals clear the way for the city's emergency vehicles, so that "
+            "first responders reach the scene of an emergency sooner.",
+            benefits=[
+                "Ambulances and fire engines on a call wait less at red lights",
+                "Everyone else loses no more time than with the field preemption it replaces",
+            ],
+            categories=[EMERGENCY_REQUEST],
+            vendor_ids=[TRUSTED],
+            disclosure=disclosure(
+                ["on-board unit of an emergency vehicle", "signal controller"],
+                [
+                    Indicator(
+                        name="Mean emergency travel time through signals",
+                        unit="s",
+                        baseline=260,
+                        target=135,
+                        by="2028",
+                    )
+                ],
+                capabilities=(Capability.VEHICLE_DETECTION,),
+            ),
+            **COMMON,
+        ),
+        ProjectStatus.LIVE,
+    )
+
+
 @dataclass
 class SimDevice:
     signer: DeviceSigner
@@ -489,9 +556,9 @@ def register_projects(
     with `consultation_over` its period has just ended and it awaits the council.
     `area` puts the city elsewhere (a simulation's street network): every project
     is consulted on that area instead of the sample city's centre. `services`
-    adds the projects of the city services' scenarios (warm sidewalks).
+    adds the projects of the city services' scenarios (warm sidewalks, emergency priority).
     """
-    plan = projects() + ([sidewalks()] if services else [])
+    plan = projects() + ([sidewalks(), emergency()] if services else [])
     if area is not None:
         plan = [(_in_area(p, area), target) for p, target in plan]
     days = registry.rules.consultation_days

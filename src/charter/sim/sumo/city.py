@@ -151,12 +151,15 @@ def build_city(
     *,
     heartbeat_s: float = 1.0,
     count_period_s: float = COUNT_PERIOD_S,
+    services: bool = False,
 ) -> SignalCity:
-    """The sample city on this network: its projects, a loop per approach lane, a controller."""
+    """The sample city on this network: its projects, a loop per approach lane, a controller.
+
+    `services` adds the services' own projects (emergency priority, warm sidewalks)."""
     clock = FixedClock(START)
     settings = Settings(data_dir=data_dir, service_heartbeat_s=heartbeat_s)
     platform = build(settings, clock=clock)
-    sample.register_projects(platform.registry, area=_net_area(net))
+    sample.register_projects(platform.registry, area=_net_area(net), services=services)
     loops: list[Loop] = []
     junctions: list[Junction] = []
     exits_of: list[dict[int, str]] = []

@@ -117,3 +117,47 @@ def sim_signals(
             progress=lambda m, f: bar.update(tasks[m], completed=f),
         )
     _show(f"signal timing on {net_file.name}", figures, as_json)
+
+
+@sim_app.command("evp")
+def sim_evp(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    net: NetFile = None,
+    routes: Annotated[
+        Path | None, typer.Option("--routes", help="Background routes [default: randomTrips.py]")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of traffic, trips and simulation")] = 1,
+    period: Annotated[float, typer.Option(help="Background traffic: one trip every S s")] = 1.0,
+    trips: Annotated[int, typer.Option(help="Paired emergency trips")] = 30,
+    window: Annotated[float, typer.Option(help="Others' time loss over S s from the fork")] = 900.0,
+    warmup: Annotated[float, typer.Option(help="Warm-up before the first trip (s)")] = 600.0,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write an HTML report with plots")
+    ] = None,
+) -> None:
+    """Emergency-vehicle preemption: paired trips (none, field baseline, Charter, free flow)."""
+    from charter.sim.sumo.evp import run_evp
+
+    net_file = _net(net)
+    with tempfile.TemporaryDirectory() as work, Progress(console=console) as bar:
+        task = bar.add_task("emergency trips", total=1.0)
+        figures = run_evp(
+            net_file,
+            Path(work),
+            period_s=period,
+            trips=trips,
+            seed=seed,
+            routes=routes,
+            window_s=window,
+            warmup_s=warmup,
+            progress=lambda f, m: bar.update(task, completed=f, description=m),
+        )
+    detail = figures.pop("trips_detail")
+    extra = {k: figures.pop(k) for k in [k for k in figures if k.startswith("_")]}
+    if report is not None:
+        from charter.sim.sumo.evp_report import write_report
+
+        write_report(report, figures, extra, detail, net_file.name)
+        console.print(f"report: {report}")
+    console.print(extra)
+    _show(f"emergency-vehicle preemption on {net_file.name}", figures, as_json)

@@ -31,6 +31,11 @@ class SafeTransitioner:
         self._red_since = [t_s - 1e9 if c == "r" else float("nan") for c in self._colour]
         self._shown = state
 
+    def follow(self, state: str, t_s: float) -> None:
+        """Keep the history of what the signal shows while another controller (its own
+        program) drives it, so that taking over later counts every minimum from its onset."""
+        self._show(state, t_s)
+
     def next_state(self, target: str, t_s: float) -> str:
         """The state to show at t_s on the way to `target` (G/g/r per link)."""
         r = self.rules
