@@ -83,6 +83,7 @@ class Reason(StrEnum):
     ZONE_UNKNOWN = "ZONE_UNKNOWN"
     LOCATION_NOT_ZONE = "LOCATION_NOT_ZONE"
     SIMULATOR_MISSING = "SIMULATOR_MISSING"
+    NO_CROSSWALK = "NO_CROSSWALK"
 
     @property
     def sentence(self) -> str:
@@ -155,6 +156,10 @@ SENTENCES: dict[Reason, str] = {
     Reason.LOCATION_NOT_ZONE: "Alerts are subscribed by a published zone, never by a location.",
     Reason.SIMULATOR_MISSING: (
         "The traffic simulator (SUMO, the charter[sim] extra) is not installed."
+    ),
+    Reason.NO_CROSSWALK: (
+        "The network has no such signalised crosswalk, or none that a 0.9 m/s pedestrian needs "
+        "more time at and the cap can cover."
     ),
 }
 
