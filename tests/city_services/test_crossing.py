@@ -238,3 +238,13 @@ def test_the_alert_carries_no_identity_and_is_signed(
     forged = type(rsu.broadcasts[0])(rsu.broadcasts[0].body.replace(b"52.43", b"52.44"),
                                       rsu.broadcasts[0].sig)  # fmt: skip
     assert verify_alert(forged, rsu.public_key) is None
+
+
+def test_the_pseudonym_differs_per_service_and_per_day() -> None:
+    from charter.rights.feed import DAY_MS, pseudonym
+
+    a = pseudonym(NAME, "resident-1", 5 * DAY_MS + 10)
+    assert a == pseudonym(NAME, "resident-1", 5 * DAY_MS + 20_000)  # the same day
+    assert a != pseudonym(NAME, "resident-1", 6 * DAY_MS)  # the next day
+    assert a != pseudonym("other-service", "resident-1", 5 * DAY_MS + 10)
+    assert "resident-1" not in a and len(a) == 16

@@ -26,9 +26,10 @@ from charter.domain.clock import to_ms
 from charter.rights.context import RightsContext
 from charter.services.base import Reading
 from charter.store.base import ReadingRow
-from charter.store.rights import AccessLogRecord
+from charter.store.rights import AccessLogRecord, PersonalReading
 
 DAY_MS = 86_400_000
+PAGE = 1000
 
 
 def pseudonym(service: str, resident_id: str, now_ms: int) -> str:
@@ -64,11 +65,19 @@ class ServiceFeed:
         for category, keys in wanted.items():
             purpose = purposes[category]
             cursor = (service, project_id, category)
-            stored = store.personal_readings(
-                project_id=project_id, category=category, after_id=self._after.get(cursor, 0)
-            )
-            if stored:
-                self._after[cursor] = stored[-1][0]
+            stored: list[PersonalReading] = []
+            while True:  # every row stored since the last look (they are committed)
+                page = store.personal_readings(
+                    project_id=project_id,
+                    category=category,
+                    after_id=self._after.get(cursor, 0),
+                    limit=PAGE,
+                )
+                if page:
+                    self._after[cursor] = page[-1][0]
+                stored += page
+                if len(page) < PAGE:
+                    break
             for _id, device, project, cat, observed, received, seq, body, subject in stored:
                 if (device, seq, observed, body) not in keys:
                     continue
