@@ -51,6 +51,7 @@ STANDARD_SPEED_MS = 1.07  # 3.5 ft/s, MUTCD 4E.06 pedestrian clearance
 ASSISTED_SPEED_MS = 0.9  # 3.0 ft/s, MUTCD 4E.06 for slower pedestrians
 BUTTON_SETBACK_M = 1.8  # 6 ft: walk + clearance cover the walk from the push button
 MIN_WALK_S = 7.0  # MUTCD 4E.06 minimum walk interval
+BUFFER_S = 3.0  # MUTCD 4E.06 buffer interval after the pedestrian change interval
 EXTEND, PSM = "crossing.extend", "psm.broadcast"
 PSM_DOMAIN = b"charter-psm-v1\n"  # a broadcast's signature never verifies as anything else
 _encode = msgspec.json.Encoder(order="sorted").encode
@@ -90,15 +91,17 @@ def _up(seconds: float) -> float:
 
 
 def standard_clearance_s(length_m: float) -> float:
-    """The clearance the standard asks for: the crossing at 1.07 m/s."""
-    return _up(length_m / STANDARD_SPEED_MS)
+    """Walk's end to a conflicting green, as the standard asks: the crossing at 1.07 m/s
+    and the 3 s buffer."""
+    return _up(length_m / STANDARD_SPEED_MS + BUFFER_S)
 
 
 def extension(c: Crossing, speed_ms: float = ASSISTED_SPEED_MS) -> Extension:
     """How much more walk and clearance a pedestrian at `speed_ms` needs here.
 
-    Clearance: the whole length at their speed (length / speed, MUTCD 4E.06),
-    less what is programmed. Walk: at least the standard's minimum walk (7 s)
+    Clearance (walk's end to a conflicting green): the whole length at their
+    speed and the 3 s buffer (length / speed + 3 s, MUTCD 4E.06), less what is
+    programmed. Walk: at least the standard's minimum walk (7 s)
     scaled by the ratio of the speeds (they get as far in it as a pedestrian at
     1.07 m/s does in 7 s), and long enough that walk and clearance together take
     them from the push button, 1.8 m back from the kerb, to the far side
@@ -108,7 +111,7 @@ def extension(c: Crossing, speed_ms: float = ASSISTED_SPEED_MS) -> Extension:
     """
     if c.length_m <= 0 or speed_ms <= 0:
         raise ValueError("a crossing has a length and a pedestrian a speed above zero")
-    need_clear = _up(max(0.0, c.length_m / speed_ms - c.clearance_s))
+    need_clear = _up(max(0.0, c.length_m / speed_ms + BUFFER_S - c.clearance_s))
     scaled = MIN_WALK_S * STANDARD_SPEED_MS / speed_ms - c.walk_s
     total = (c.length_m + BUTTON_SETBACK_M) / speed_ms - c.walk_s - c.clearance_s - need_clear
     need_walk = _up(max(0.0, scaled, total))
@@ -257,10 +260,11 @@ def entry(project_id: str, figures: Sequence[Figure] = ()) -> AlgorithmEntry:
             "When a crossing's reader reads the fob of a resident who consented to crossing "
             "assistance, the crossing's next walk and pedestrian clearance are lengthened so "
             "that it can be crossed at 0.9 m/s instead of 1.07 m/s (MUTCD 4E.06): clearance "
-            "= length / 0.9 m/s, walk scaled by 1.07 / 0.9 and long enough to reach the far "
-            "side from the push button, both together never more than the crossing's "
-            "maximum (15 s). Approaching connected vehicles get an anonymous alert with the "
-            "crossing's position, signed by its roadside unit."
+            "= length / 0.9 m/s and the 3 s buffer, walk scaled by 1.07 / 0.9 and long enough "
+            "to reach the far side from the push button, both together never more than the "
+            "crossing's maximum (15 s); the controller ends them early once nobody waits at "
+            "the kerb and the crosswalk is empty. Approaching connected vehicles get an "
+            "anonymous alert with the crossing's position, signed by its roadside unit."
         ),
         human_oversight=(
             "Traffic engineers set each crossing's maximum extension in its controller, which "

@@ -77,6 +77,7 @@ DESK = Actor(name="sim-service-desk", role="operator")
 TTC_S = 1.5  # a vehicle–pedestrian conflict: time to reach the crosswalk below this
 ALERT_RANGE_M = 50.0
 CAREFUL_SPEED_MS = 5.0  # 18 km/h while an alert is valid
+COMFORT_DECEL = 3.0  # m/s², what a careful driver brakes at
 SLOW_MS, NORMAL_MS = ASSISTED_SPEED_MS, 1.3
 
 
@@ -236,19 +237,25 @@ class CrossingSignal(SumoSignal):
 
     Its plan's clock is held: at the end of the walk (walk still shown) for the
     extra walk, then just after it (crosswalk red, conflicting streams still
-    red) for the extra clearance. The extra clearance ends early once the
-    signal's own on-crosswalk detector sees the crosswalk empty (as a UK Puffin
-    crossing's does; a local sensor, nothing leaves the signal). Holding a
+    red) for the extra clearance. As a UK Puffin crossing's own detectors do
+    (local sensors; nothing leaves the signal), the extra walk ends early once
+    nobody waits at the kerb to start, and the extra clearance once the
+    crosswalk is empty. Holding a
     state only lengthens greens and reds, and every state still goes through
     the safe transitioner. Alone it runs the same plan without holds; its
     plan's clock never jumps.
     """
 
     def __init__(
-        self, *args: Any, link: int, crosswalk_empty: Callable[[], bool], **kw: Any
+        self,
+        *args: Any,
+        link: int,
+        crosswalk_empty: Callable[[], bool],
+        kerb_waiting: Callable[[], bool],
+        **kw: Any,
     ) -> None:
         super().__init__(*args, **kw)
-        self.link, self.crosswalk_empty = link, crosswalk_empty
+        self.link, self.crosswalk_empty, self.kerb_waiting = link, crosswalk_empty, kerb_waiting
         self.pt = 0.0  # the plan's own clock
         self._last = self._now()
         self._pending: tuple[float, float] | None = None  # extra walk, extra clearance
@@ -288,6 +295,8 @@ class CrossingSignal(SumoSignal):
             at, left = self._holds[0]
             if self._clearing and self.crosswalk_empty():
                 left = 0.0  # nobody left to protect: the rest of the plan's clearance follows
+            elif not self._clearing and not self.kerb_waiting():
+                left = 0.0  # nobody waiting to start: on to the (held) clearance
             if left - dt > 1e-9:
                 self._holds[0] = (at, left - dt)
                 return self.pt
@@ -483,6 +492,7 @@ class RunResult:
     occupancy: list[tuple[float, int]] = field(default_factory=list)  # (t, on the crosswalk)
     conflicts: set[tuple[str, str]] = field(default_factory=set)
     alerted_conflicts: set[tuple[str, str]] = field(default_factory=set)  # while alerted
+    entered: set[str] = field(default_factory=set)  # walkers who set foot on the crosswalk
     time_loss_s: float = 0.0
     vehicles: int = 0
     violations: int = 0
@@ -529,6 +539,7 @@ def run_mode(
                 fixed_time_plan(net, site.tls), key, city.clock,
                 timedelta(seconds=2 * heartbeat_s), link=site.link,
                 crosswalk_empty=lambda: not traci.edge.getLastStepPersonIDs(site.edge),
+                kerb_waiting=lambda: _waiting(traci, site, res.entered),
             )  # fmt: skip
             rsu = RoadsideUnit(
                 city.crossing.broadcaster, key, city.clock, timedelta(seconds=2 * heartbeat_s)
@@ -576,10 +587,10 @@ def _drive(
     read: set[str] = set()
     through: set[str] = set()
     slowed: dict[str, float] = {}
+    stopping: set[str] = set()
     heard = 0
     alert_until = float("-inf")
     t0 = START.timestamp()
-    lane_len = {lane: traci.lane.getLength(lane) for lane in site.approach}
     last = ""
     kerbs = set(site.kerbs)
     platform_on = mode != "standard"
@@ -611,9 +622,11 @@ def _drive(
         heard = len(rsu.broadcasts)
         alerted = t < alert_until
         if mode == "charter":
-            _careful(traci, site, lane_len, slowed, alerted)
+            occupied = bool(traci.edge.getLastStepPersonIDs(site.edge))
+            _careful(traci, site, slowed, stopping, alerted, occupied)
         # 3. measures
         on = list(traci.edge.getLastStepPersonIDs(site.edge))
+        res.entered.update(on)
         for p in on:
             res.crossed.setdefault(kinds.get(p, "normal"), set()).add(p)
         if last:
@@ -636,34 +649,57 @@ def _drive(
     res.caught["_through"] = through
 
 
+def _waiting(traci: Any, site: Site, entered: set[str]) -> bool:
+    """The signal's kerbside detector: someone at either kerb yet to cross."""
+    return any(
+        p not in entered for kerb in site.kerbs for p in traci.edge.getLastStepPersonIDs(kerb)
+    )
+
+
 def _careful(
-    traci: Any, site: Site, lane_len: dict[str, float], slowed: dict[str, float], on: bool
+    traci: Any,
+    site: Site,
+    slowed: dict[str, float],
+    stopping: set[str],
+    alerted: bool,
+    occupied: bool,
 ) -> None:
-    """Connected vehicles about to drive over the crosswalk keep to the careful speed
-    within ALERT_RANGE_M of it while an alert is valid."""
-    near: set[str] = set()
-    if on:
+    """What a connected vehicle does with a valid alert for the crosswalk it is about to
+    drive over, within ALERT_RANGE_M of it: it keeps to CAREFUL_SPEED_MS and, while a
+    pedestrian is on the crosswalk, stops short of it if it can do so comfortably."""
+    near: dict[str, float] = {}
+    if alerted:
         for lane in site.approach:
             for v in traci.lane.getLastStepVehicleIDs(lane):
-                if lane_len[lane] - traci.vehicle.getLanePosition(v) > ALERT_RANGE_M:
-                    continue
                 ahead = traci.vehicle.getNextTLS(v)
-                if ahead and ahead[0][0] == site.tls and ahead[0][1] in site.crossers:
-                    near.add(v)
+                if not ahead or ahead[0][0] != site.tls or ahead[0][1] not in site.crossers:
+                    continue
+                if ahead[0][2] <= ALERT_RANGE_M:
+                    near[v] = float(ahead[0][2])
     live = set(traci.vehicle.getIDList())
     for v in list(slowed):
         if v not in near:
             if v in live:
                 traci.vehicle.setMaxSpeed(v, slowed[v])
             del slowed[v]
-    for v in near:
+    for v in list(stopping):
+        if v not in near or not occupied:
+            if v in live:
+                traci.vehicle.setSpeed(v, -1)  # back to its own driving
+            stopping.discard(v)
+    for v, gap in near.items():
         if v not in slowed:
             slowed[v] = traci.vehicle.getMaxSpeed(v)
             traci.vehicle.setMaxSpeed(v, min(slowed[v], CAREFUL_SPEED_MS))
+        speed = traci.vehicle.getSpeed(v)
+        if occupied and v not in stopping and speed * speed / (2 * COMFORT_DECEL) < gap:
+            traci.vehicle.setSpeed(v, 0.0)  # it brakes within its own limits
+            stopping.add(v)
 
 
 def _conflicts(traci: Any, site: Site, on: list[str], out: set[tuple[str, str]]) -> None:
-    """Vehicles heading for the crosswalk on green that would reach it within TTC_S.
+    """Vehicles heading for the crosswalk on green that would reach it within TTC_S at
+    their speed and are not braking hard enough to stop short of it.
 
     The distance is to the signal's stop line, the nearest the crosswalk can be."""
     for lane in site.approach:
@@ -676,7 +712,11 @@ def _conflicts(traci: Any, site: Site, on: list[str], out: set[tuple[str, str]])
                 continue
             if ahead[0][3] not in "Gg":
                 continue
-            if ahead[0][2] / speed < TTC_S:
+            gap = float(ahead[0][2])
+            braking = -traci.vehicle.getAcceleration(v)
+            if gap > 0 and braking >= speed * speed / (2 * gap):
+                continue  # it stops short of the crosswalk
+            if gap / speed < TTC_S:
                 out.update((v, p) for p in on)
 
 
