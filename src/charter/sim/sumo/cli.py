@@ -111,6 +111,9 @@ def sim_crossing(
         str | None, typer.Option(help="The crosswalk (SUMO edge id) [default: chosen]")
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report here")] = None,
+    slow_share: Annotated[float, typer.Option(help="Share of pedestrians at 0.9 m/s")] = 0.4,
+    consent_share: Annotated[float, typer.Option(help="Share of slow ones who opted in")] = 0.6,
+    ped_period: Annotated[float, typer.Option(help="A pedestrian every S s on average")] = 12.0,
 ) -> None:
     """Accessible crossing: slow pedestrians caught, conflicts with/without the alert, delay."""
     from charter.sim.sumo.crossing import MODES, report_html, run_crossing
@@ -121,6 +124,7 @@ def sim_crossing(
         try:
             figures, results = run_crossing(
                 net_file, Path(work), seed=seed, end_s=end, crossing=crossing,
+                slow_share=slow_share, consent_share=consent_share, ped_period_s=ped_period,
                 progress=lambda m, f: bar.update(tasks[m], completed=f),
             )  # fmt: skip
         except CharterError as e:

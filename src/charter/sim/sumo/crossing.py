@@ -623,7 +623,9 @@ def _drive(
         alerted = t < alert_until
         if mode == "charter":
             occupied = bool(traci.edge.getLastStepPersonIDs(site.edge))
-            _careful(traci, site, slowed, stopping, alerted, occupied)
+            # A driver who was alerted takes care when there is someone to take care of.
+            present = occupied or _waiting(traci, site, res.entered)
+            _careful(traci, site, slowed, stopping, alerted and present, occupied)
         # 3. measures
         on = list(traci.edge.getLastStepPersonIDs(site.edge))
         res.entered.update(on)
@@ -665,8 +667,9 @@ def _careful(
     occupied: bool,
 ) -> None:
     """What a connected vehicle does with a valid alert for the crosswalk it is about to
-    drive over, within ALERT_RANGE_M of it: it keeps to CAREFUL_SPEED_MS and, while a
-    pedestrian is on the crosswalk, stops short of it if it can do so comfortably."""
+    drive over, within ALERT_RANGE_M of it, while someone is on it or waiting at its
+    kerb: it keeps to CAREFUL_SPEED_MS and, while a pedestrian is on the crosswalk,
+    stops short of it if it can do so comfortably."""
     near: dict[str, float] = {}
     if alerted:
         for lane in site.approach:
@@ -797,6 +800,7 @@ def figures(site: Site, walkers: list[Walker], results: dict[str, RunResult]) ->
         "stored_about_unconsented": sum(r.stored_unconsented for r in results.values()),
         "extensions": served.extensions,
         "time_loss_standard_s": round(base, 2),
+        "time_loss_extension_s": round(ext.time_loss_s, 2) if ext is not None else None,
         "time_loss_charter_s": round(after.time_loss_s, 2) if after is not None else None,
         "vehicles": std.vehicles if std is not None else None,
         "safety_violations": sum(r.violations for r in results.values()),
