@@ -91,9 +91,8 @@ def _up(seconds: float) -> float:
 
 
 def standard_clearance_s(length_m: float) -> float:
-    """Walk's end to a conflicting green, as the standard asks: the crossing at 1.07 m/s
-    and the 3 s buffer."""
-    return _up(length_m / STANDARD_SPEED_MS + BUFFER_S)
+    """Walk's end to a conflicting green, as the standard asks: the crossing at 1.07 m/s."""
+    return _up(length_m / STANDARD_SPEED_MS)
 
 
 def extension(c: Crossing, speed_ms: float = ASSISTED_SPEED_MS) -> Extension:

@@ -54,7 +54,9 @@ from charter.services.crossing import (
     ASSISTED_SPEED_MS,
     CATEGORY,
     EXTEND,
+    MIN_WALK_S,
     PURPOSE,
+    STANDARD_SPEED_MS,
     Crossing,
     CrossingService,
     RoadsideUnit,
@@ -119,15 +121,36 @@ class Site:
     sides: tuple[str, str]  # a sidewalk edge on each side
     kerbs: tuple[str, ...]  # the walking areas at its ends (where the reader reads)
     xy: tuple[float, float]
+    programmed: tuple[float, float]  # walk and clearance as the net file's program has them
+    plan: tuple[tuple[str, float], ...]  # the program retimed to the standard (1.07 m/s)
 
     @property
     def shortfall_s(self) -> float:
-        return self.length_m / SLOW_MS - self.clearance_s
+        """What a 0.9 m/s pedestrian lacks under the net file's own program."""
+        return self.length_m / SLOW_MS - self.programmed[1]
+
+
+def standard_plan(
+    plan: PlanPhases, walk_end: int, walk_s: float, clearance_s: float, length_m: float
+) -> tuple[PlanPhases, float, float]:
+    """The program retimed to MUTCD 4E.06 for 1.07 m/s: walk at least 7 s, and from the
+    walk's end to a conflicting green at least length / 1.07 m/s. Only phases that
+    already show the walk (or the clearance after it) are lengthened, never shortened,
+    so the signal's safety rules still hold."""
+    out = list(plan)
+    more_walk = max(0.0, MIN_WALK_S - walk_s)
+    more_clear = max(0.0, round(length_m / STANDARD_SPEED_MS, 1) - clearance_s)
+    state, d = out[walk_end]
+    out[walk_end] = (state, d + more_walk)
+    nxt = (walk_end + 1) % len(out)
+    state, d = out[nxt]
+    out[nxt] = (state, d + more_clear)
+    return out, walk_s + more_walk, clearance_s + more_clear
 
 
 def _walk_and_clearance(
     plan: PlanPhases, k: int, rules: SignalRules
-) -> tuple[float, float, tuple[int, ...]] | None:
+) -> tuple[float, float, tuple[int, ...], int] | None:
     n = len(plan)
     cyc = plan * 2
     for p in range(n):
@@ -146,9 +169,9 @@ def _walk_and_clearance(
             while q < len(cyc) and not any(colour(cyc[q][0][f]) == "g" for f in foes):
                 t += cyc[q][1]
                 q += 1
-            if not foes or q >= len(cyc):
+            if not foes or q >= len(cyc) or t <= 0:
                 return None
-            return walk, t, foes
+            return walk, t, foes, p
     return None
 
 
@@ -167,7 +190,10 @@ def find_sites(net: Any, rules: dict[str, SignalRules]) -> list[Site]:
             timing = _walk_and_clearance(plan, k, rules[tid])
             if timing is None:
                 continue
-            walk, clear, foes = timing
+            walk, clear, foes, walk_end = timing
+            std, std_walk, std_clear = standard_plan(
+                plan, walk_end, walk, clear, float(edge.getLength())
+            )
             crossers = tuple(
                 sorted(
                     {
@@ -212,8 +238,9 @@ def find_sites(net: Any, rules: dict[str, SignalRules]) -> list[Site]:
             mid = ((shape[0][0] + shape[-1][0]) / 2, (shape[0][1] + shape[-1][1]) / 2)
             sites.append(
                 Site(
-                    tid, k, edge.getID(), float(edge.getLength()), walk, clear, foes,
+                    tid, k, edge.getID(), float(edge.getLength()), std_walk, std_clear, foes,
                     crossers, approach, inbound, (sides[0], sides[1]), tuple(kerbs), mid,
+                    (walk, clear), tuple(std),
                 )
             )  # fmt: skip
     return sites
@@ -536,7 +563,7 @@ def run_mode(
             key = city.platform.security.commands.public_key_b64
             ctrl = CrossingSignal(
                 city.crossing.controller, site.tls, traci, rules[site.tls],
-                fixed_time_plan(net, site.tls), key, city.clock,
+                list(site.plan), key, city.clock,
                 timedelta(seconds=2 * heartbeat_s), link=site.link,
                 crosswalk_empty=lambda: not traci.edge.getLastStepPersonIDs(site.edge),
                 kerb_waiting=lambda: _waiting(traci, site, res.entered),
@@ -806,6 +833,8 @@ def figures(site: Site, walkers: list[Walker], results: dict[str, RunResult]) ->
         "safety_violations": sum(r.violations for r in results.values()),
         "crossing": site.edge,
         "length_m": round(site.length_m, 1),
+        "programmed_walk_s": site.programmed[0],
+        "programmed_clearance_s": site.programmed[1],
         "walk_s": site.walk_s,
         "clearance_s": site.clearance_s,
         "extra_walk_s": ex.walk_s,
