@@ -246,6 +246,27 @@ class RoadsideUnit(Actuator):
         return None
 
 
+# `charter sim crossing` on game/DRT, seed 1, 1800 s (docs/services.md has the whole line).
+MEASURED = (
+    Figure(
+        name="consented slow pedestrians caught at a conflicting green (standard timing: 1)",
+        value=0,
+        measured_by="charter sim crossing",
+    ),
+    Figure(
+        name="extra vehicle time loss at the junction",
+        value=7.5,
+        unit="%",
+        measured_by="charter sim crossing",
+    ),
+    Figure(
+        name="readings kept about residents who did not consent",
+        value=0,
+        measured_by="charter sim crossing",
+    ),
+)
+
+
 def entry(project_id: str, figures: Sequence[Figure] = ()) -> AlgorithmEntry:
     """The service's entry on the public algorithm register."""
     return AlgorithmEntry(
@@ -284,8 +305,7 @@ def entry(project_id: str, figures: Sequence[Figure] = ()) -> AlgorithmEntry:
                 "delay is measured (charter sim crossing).",
             ),
         ],
-        figures=list(figures)
-        or [Figure(name="consented slow pedestrians caught", value=0, measured_by="tests")],
+        figures=list(figures) or list(MEASURED),
         actuators=["signal controller", "roadside unit"],
         accountable="Traffic department",
         contact="traffic@example.org",
