@@ -255,7 +255,7 @@ MEASURED = (
     ),
     Figure(
         name="extra vehicle time loss at the junction",
-        value=7.5,
+        value=3.5,
         unit="%",
         measured_by="charter sim crossing",
     ),

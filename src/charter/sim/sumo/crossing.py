@@ -78,7 +78,7 @@ OPERATOR = Actor(name="sim-operator", role="operator")
 DESK = Actor(name="sim-service-desk", role="operator")
 TTC_S = 1.5  # a vehicle–pedestrian conflict: time to reach the crosswalk below this
 ALERT_RANGE_M = 50.0
-CAREFUL_SPEED_MS = 5.0  # 18 km/h while an alert is valid
+CAREFUL_SPEED_MS = 8.3  # 30 km/h while an alert is valid
 COMFORT_DECEL = 3.0  # m/s², what a careful driver brakes at
 SLOW_MS, NORMAL_MS = ASSISTED_SPEED_MS, 1.3
 
@@ -650,9 +650,8 @@ def _drive(
         alerted = t < alert_until
         if mode == "charter":
             occupied = bool(traci.edge.getLastStepPersonIDs(site.edge))
-            # A driver who was alerted takes care when there is someone to take care of.
-            present = occupied or _waiting(traci, site, res.entered)
-            _careful(traci, site, slowed, stopping, alerted and present, occupied)
+            # A driver who was alerted takes care when someone is on the crosswalk.
+            _careful(traci, site, slowed, stopping, alerted and occupied, occupied)
         # 3. measures
         on = list(traci.edge.getLastStepPersonIDs(site.edge))
         res.entered.update(on)
@@ -694,9 +693,8 @@ def _careful(
     occupied: bool,
 ) -> None:
     """What a connected vehicle does with a valid alert for the crosswalk it is about to
-    drive over, within ALERT_RANGE_M of it, while someone is on it or waiting at its
-    kerb: it keeps to CAREFUL_SPEED_MS and, while a pedestrian is on the crosswalk,
-    stops short of it if it can do so comfortably."""
+    drive over, within ALERT_RANGE_M of it, while someone is on it: it keeps to
+    CAREFUL_SPEED_MS and stops short of it if it can do so comfortably."""
     near: dict[str, float] = {}
     if alerted:
         for lane in site.approach:
