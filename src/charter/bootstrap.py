@@ -38,6 +38,7 @@ from charter.registry.rules import RegisterRules
 from charter.registry.secret import load_or_create_secret
 from charter.registry.service import Registry
 from charter.rights.context import RightsContext
+from charter.rights.feed import ServiceFeed
 from charter.rights.figures import RightsFigures
 from charter.rights.index import ConsentIndex
 from charter.rights.service import Rights
@@ -267,6 +268,7 @@ def build(
         channel or InProcessChannel(),
         is_disabled=registry.services.disabled,
         heartbeat_s=settings.service_heartbeat_s,
+        personal=ServiceFeed(rights.ctx),  # the one door for personal readings
     )
     return Platform(
         settings,

@@ -91,6 +91,7 @@ class Reason(StrEnum):
     HEADING_REVERSED = "HEADING_REVERSED"
     REQUEST_FLOOD = "REQUEST_FLOOD"
     PREEMPTION_TIMEOUT = "PREEMPTION_TIMEOUT"
+    NO_CROSSWALK = "NO_CROSSWALK"
 
     @property
     def sentence(self) -> str:
@@ -176,6 +177,10 @@ SENTENCES: dict[Reason, str] = {
     Reason.REQUEST_FLOOD: "The vehicle sent more signal requests than the service takes.",
     Reason.PREEMPTION_TIMEOUT: (
         "The request ended: the vehicle fell silent or held a signal too long."
+    ),
+    Reason.NO_CROSSWALK: (
+        "The network has no such signalised crosswalk, or none that a 0.9 m/s pedestrian needs "
+        "more time at and the cap can cover."
     ),
 }
 

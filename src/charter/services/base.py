@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 
@@ -37,6 +38,10 @@ class Service(ABC):
     name: str
     #: The data categories it consumes; its register entry must list each.
     categories: frozenset[str]
+    #: Personal categories it consumes, each with the one purpose it uses it for: it
+    #: receives only readings whose resident consents to that purpose, minimised to a
+    #: pseudonym (`rights/feed.py`). Empty: it receives nothing personal.
+    purposes: Mapping[str, str] = MappingProxyType({})
 
     @property
     @abstractmethod

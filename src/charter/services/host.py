@@ -8,7 +8,10 @@ the store, so a change made by any process counts at the next batch):
 - the entry's project is live and declares each of those categories;
 - it is not disabled by the two-person rule (`disable_service`).
 
-It receives only its project's non-personal readings. Everything it asks for
+It receives its project's non-personal readings and, of a personal category
+it declared with a purpose (`Service.purposes`), only what the one door for
+personal data (`PersonalFeed`, `rights/feed.py`) lets through: readings of
+residents who consent to that purpose now, minimised to a pseudonym. Everything it asks for
 is signed by the platform's command key (`commands/signer.py`) and sent over a
 `Channel`; every actuator it commands gets a heartbeat each `heartbeat_s`, so
 that an actuator whose service stops (or whose platform is lost) falls back to
@@ -20,9 +23,9 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from charter.bus.base import TOPIC_READINGS, Bus
 from charter.commands.signer import CommandSigner
@@ -40,6 +43,18 @@ from charter.store.services import ServiceState
 RUNNING, WAITING, DISABLED, STOPPED = "running", "waiting", "disabled", "stopped"
 
 
+class PersonalFeed(Protocol):
+    """The one door for personal readings to a service (`rights.feed.ServiceFeed`)."""
+
+    def admit(
+        self,
+        service: str,
+        project_id: str,
+        purposes: Mapping[str, str],
+        rows: Sequence[ReadingRow],
+    ) -> list[Reading]: ...
+
+
 @dataclass
 class _Hosted:
     service: Service
@@ -49,6 +64,7 @@ class _Hosted:
     last_heartbeat: float = float("-inf")  # monotonic seconds
     version: int = -2  # the register version the decision below was made at
     allowed: frozenset[str] | None = None
+    personal: frozenset[str] = frozenset()  # of `allowed`, the personal categories
 
 
 class ServiceHost:
@@ -64,10 +80,12 @@ class ServiceHost:
         heartbeat_s: float,
         metrics: ServiceMetrics | None = None,
         monotonic: Callable[[], float] | None = None,
+        personal: PersonalFeed | None = None,
     ) -> None:
         self.store, self.bus, self.signer, self.clock = store, bus, signer, clock
         self.channel, self.is_disabled, self.heartbeat_s = channel, is_disabled, heartbeat_s
         self.metrics = metrics or ServiceMetrics()
+        self.personal = personal
         # Intervals (heartbeats) on a steady clock: the clock's own if it has one (a
         # simulation's), else the process's monotonic clock, never the wall clock.
         steady = getattr(clock, "monotonic", None)
@@ -85,7 +103,7 @@ class ServiceHost:
                 Reason.NO_ALGORITHM_ENTRY,
                 f"service {service.name!r} has no entry on the algorithm register",
             )
-        unlisted = sorted(service.categories - set(entry.data_used))
+        unlisted = sorted((service.categories | set(service.purposes)) - set(entry.data_used))
         if unlisted:
             raise CharterError(
                 Reason.SERVICE_DATA_UNDECLARED,
@@ -122,12 +140,16 @@ class ServiceHost:
         if allowed is None:
             self.metrics.skipped.labels(service.name, hosted.state).inc()
             return
-        project_id = hosted.entry.project_id
+        project_id, personal = hosted.entry.project_id, hosted.personal
         readings = [
             Reading(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
             for r in rows
-            if r[1] == project_id and r[2] in allowed
+            if r[1] == project_id and r[2] in allowed and r[2] not in personal
         ]
+        if personal and self.personal is not None:
+            mine = [r for r in rows if r[1] == project_id and r[2] in personal]
+            if mine:
+                readings += self.personal.admit(service.name, project_id, service.purposes, mine)
         if not readings:
             return
         intents = service.on_readings(readings, to_ms(self.clock.now()))
@@ -158,7 +180,7 @@ class ServiceHost:
             state, why = WAITING, "its project is not live"
         else:
             declared = {c.name: c for c in project.categories}
-            missing = [c for c in service.categories if c not in declared]
+            missing = [c for c in service.categories | set(service.purposes) if c not in declared]
             if missing:
                 state, why = WAITING, "its project does not declare " + ", ".join(sorted(missing))
             else:
@@ -168,8 +190,11 @@ class ServiceHost:
         hosted.state, hosted.why = state, why
         if state != RUNNING:
             return None
-        # Personal readings reach a service only through a purpose-bound path of its own.
-        return frozenset(c for c in service.categories if not declared[c].personal)
+        # Personal readings reach a service only through the purpose-bound door
+        # (`PersonalFeed`), and only of the categories it declared a purpose for.
+        hosted.personal = frozenset(c for c in service.purposes if declared[c].personal)
+        plain = frozenset(c for c in service.categories if not declared[c].personal)
+        return plain | hosted.personal
 
     # -- commands -------------------------------------------------------------
     def _send(self, hosted: _Hosted, intents: list[Intent]) -> None:

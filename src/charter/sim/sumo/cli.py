@@ -161,3 +161,37 @@ def sim_evp(
         console.print(f"report: {report}")
     console.print(extra)
     _show(f"emergency-vehicle preemption on {net_file.name}", figures, as_json)
+
+
+@sim_app.command("crossing")
+def sim_crossing(
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
+    net: NetFile = None,
+    seed: Annotated[int, typer.Option(help="Seed of traffic, pedestrians and simulation")] = 1,
+    end: Annotated[float, typer.Option(help="Simulated seconds of demand")] = 1800.0,
+    crossing: Annotated[
+        str | None, typer.Option(help="The crosswalk (SUMO edge id) [default: chosen]")
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write an HTML report here")] = None,
+    slow_share: Annotated[float, typer.Option(help="Share of pedestrians at 0.9 m/s")] = 0.4,
+    consent_share: Annotated[float, typer.Option(help="Share of slow ones who opted in")] = 0.6,
+    ped_period: Annotated[float, typer.Option(help="A pedestrian every S s on average")] = 12.0,
+) -> None:
+    """Accessible crossing: slow pedestrians caught, conflicts with/without the alert, delay."""
+    from charter.sim.sumo.crossing import MODES, report_html, run_crossing
+
+    net_file = _net(net)
+    with tempfile.TemporaryDirectory() as work, Progress(console=console) as bar:
+        tasks = {m: bar.add_task(m, total=1.0) for m in MODES}
+        try:
+            figures, results = run_crossing(
+                net_file, Path(work), seed=seed, end_s=end, crossing=crossing,
+                slow_share=slow_share, consent_share=consent_share, ped_period_s=ped_period,
+                progress=lambda m, f: bar.update(tasks[m], completed=f),
+            )  # fmt: skip
+        except CharterError as e:
+            console.print(f"[red]{e.reason.value}[/red] {e.detail}")
+            raise typer.Exit(1) from None
+    if report is not None:
+        report.write_text(report_html(figures, results), encoding="utf-8")
+    _show(f"accessible crossing on {net_file.name}", figures, as_json)
