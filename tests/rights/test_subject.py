@@ -91,7 +91,15 @@ def test_the_export_holds_everything_about_the_resident_and_nothing_else(
             for t in schema.metadata.sorted_tables
             if {"subject", "resident_id"} & set(t.c.keys())
         }
-        assert tables_naming_residents == {c.table.name for c in naming.values()}
+        # NGSI-LD's entity table has a subject column but never holds personal data
+        # (personal attributes are read through Access, never copied there).
+        held = conn.execute(
+            select(func.count()).where(schema.ngsild_entities.c.subject == a)
+        ).scalar_one()
+        assert held == 0
+        assert tables_naming_residents == {c.table.name for c in naming.values()} | {
+            "ngsild_entities"
+        }
 
 
 def test_a_resident_cannot_see_or_erase_another_residents_data(
