@@ -178,7 +178,12 @@ def test_the_api_survives_generated_requests(
         token = issue_token(platform.store, platform.clock, "fuzzer", Role.OPERATOR)
         headers = {"Authorization": f"Bearer {token}"}
     failures: list[str] = []
-    operations = [result.ok() for result in schema.get_all_operations()]
+    # NGSI-LD answers with the spec's own ProblemDetails and statuses (tests/ngsild/).
+    operations = [
+        op
+        for op in (result.ok() for result in schema.get_all_operations())
+        if not op.path.startswith("/ngsi-ld/")
+    ]
     assert len(operations) > 20
 
     for operation in operations:
