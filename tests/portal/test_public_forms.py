@@ -231,3 +231,26 @@ def test_signing_out_needs_the_csrf_token(city: Platform) -> None:
         assert "Signed in as alice" in c.get("/").text
         c.post("/signout", data={"csrf": csrf(c, "/")})
         assert "Signed in as" not in c.get("/").text
+
+
+def test_a_form_over_the_size_limit_gets_the_error_page_not_json(
+    web: TestClient, city: Platform
+) -> None:
+    """The body limit answers before any route; a browser still gets a page it can read."""
+    before = comments(city)
+    too_big = "x" * (city.settings.max_request_bytes + 1)
+    r = web.post(
+        POST,
+        data={"csrf": csrf(web), "stance": "support", "text": too_big},
+        headers={"Accept": "text/html", "Accept-Language": "ja"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 413
+    assert r.headers["content-type"].startswith("text/html")
+    assert "REQUEST_TOO_LARGE" in r.text and "<html" in r.text
+    assert 'lang="ja"' in r.text
+    assert comments(city) == before
+    # An API client keeps its problem+json.
+    api = web.post(POST, content=too_big.encode(), headers={"Accept": "application/json"})
+    assert api.status_code == 413
+    assert api.headers["content-type"] == "application/problem+json"

@@ -30,6 +30,7 @@ from charter.api.routers import (
 from charter.bootstrap import Platform
 from charter.ngsild import api as ngsild_api
 from charter.portal import mount as mount_portal
+from charter.portal import refusal_page
 from charter.security.collector import SecurityCollector
 
 
@@ -49,6 +50,7 @@ def create_app(platform: Platform, metrics: GateMetrics | None = None) -> FastAP
         BodyLimit,
         max_bytes=platform.settings.max_request_bytes,
         body_timeout_s=platform.settings.http_body_timeout_s,
+        page=refusal_page,
     )
     storage_errors = Counter(
         "charter_storage_errors",

@@ -45,8 +45,12 @@ Writing a page module (the small API every page module uses)
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
+
+from charter.domain.reasons import Reason
 
 
 def routers() -> list[APIRouter]:
@@ -63,6 +67,16 @@ def routers() -> list[APIRouter]:
             continue
         found.append(module.router)
     return found
+
+
+def refusal_page(scope: dict[str, Any], reason: Reason, status: int, detail: str) -> Any:
+    """The translated error page for a request refused before it reached a route (a body
+    over the size limit, or too slow): `api.body_limit` sends it to browsers."""
+    from starlette.requests import Request
+
+    from charter.portal import web
+
+    return web.error_page(Request(scope), reason, detail, status)
 
 
 def mount(app: FastAPI) -> None:
