@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from charter.bootstrap import Platform
 from charter.bus.base import TOPIC_READINGS
-from charter.bus.nats import NatsBus, NatsLink, Subjects, publish_envelopes
+from charter.bus.nats import DURABLE, NatsBus, NatsLink, Subjects, publish_envelopes
 from charter.device import DeviceSigner
 from charter.transport.mqtt import wait_until
 from charter.transport.worker import Worker
@@ -221,3 +221,37 @@ def test_a_strangers_forgery_does_not_silence_the_genuine_envelope_on_the_stream
     assert sorted(r.seq for r in pg_platform.store.readings()) == [1, 2]
     assert pg_platform.store.rejections_by_reason() == {"BAD_SIGNATURE": 1}
     assert worker.stats.late == 1
+
+
+def test_a_poison_envelope_holds_back_nothing_and_is_never_dropped(
+    pg_platform: Platform, pg_city: SampleCity, link: NatsLink
+) -> None:
+    """An envelope the gate itself fails on (a bug, not a refusal) is found and held;
+    the rest of its batch is committed, and it is decided once the fault is gone."""
+    subjects = Subjects(unique("t"))
+    bodies = [envelope(pg_city.air, seq, 2) for seq in range(1, 9)]
+    poison = bodies[3]
+    broken = {"on": True}
+
+    def fault(batch: object) -> None:
+        if broken["on"] and any(it.raw == poison for it in batch.items):  # type: ignore[attr-defined]
+            raise RuntimeError("a gate bug")
+
+    pg_platform.gate.stages.insert(0, fault)
+    worker = Worker(pg_platform, link, subjects, batch=16, small_batch=16, ack_wait_s=30)
+    worker.start()
+    publish_envelopes(link, subjects, bodies)
+    deadline = time.monotonic() + 10
+    while pg_platform.store.count_readings() < 14 and time.monotonic() < deadline:
+        worker.step(timeout=0.5)
+    # Seven of eight are committed; the poison one was held, not acked, not lost.
+    assert pg_platform.store.count_readings() == 14
+    assert worker.stats.poisoned >= 1
+    info = link.call(link.js.consumer_info(subjects.stream, DURABLE))
+    assert info.num_ack_pending + info.num_pending == 1
+    broken["on"] = False  # the fault is fixed: the held envelope comes back and is decided
+    deadline = time.monotonic() + 15
+    while pg_platform.store.count_readings() < 16 and time.monotonic() < deadline:
+        worker.step(timeout=0.5)
+    assert pg_platform.store.count_readings() == 16
+    assert pg_platform.store.rejections_by_reason() == {}

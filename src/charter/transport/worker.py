@@ -10,6 +10,13 @@ Exactly-once effect: the stream drops duplicates by message id, a redelivered
 envelope whose sequence number is already used is acknowledged as done (see
 `redelivery`), and two workers racing on one device's sequence number cannot
 both commit (`SequenceConflict`: the loser decides its batch again).
+
+A poison envelope (one the gate fails on with an unexpected error, not a
+refusal) never holds back the rest: the failing batch is decided again one
+envelope at a time, the others are committed and acked, and the poison one is
+handed back with a growing delay (at most `HOLD_MAX_S`). It is never dropped:
+the device has its acknowledgement, so it stays on the stream, counted in
+`poisoned` and logged by message id (never its content) for an operator.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from charter.transport.redelivery import deliver
 log = logging.getLogger(__name__)
 FILL_S = 0.01
 NAK_DELAY_S = 0.5
+HOLD_MAX_S = 60.0
 _encode = msgspec.json.Encoder().encode
 
 
@@ -59,6 +67,7 @@ class WorkerStats:
     redelivered_done: int = 0
     late: int = 0
     conflicts: int = 0
+    poisoned: int = 0
     stages: dict[str, float] = field(default_factory=dict)
     ingest_s: float = 0.0
     ack_s: float = 0.0
@@ -73,11 +82,16 @@ class WorkerStats:
             "redelivered_done": self.redelivered_done,
             "late": self.late,
             "conflicts": self.conflicts,
+            "poisoned": self.poisoned,
             "gate_s": round(stage_total, 4),
             "commit_s": round(max(0.0, self.ingest_s - stage_total), 4),
             "ack_s": round(self.ack_s, 4),
             "stages": {k: round(v, 4) for k, v in self.stages.items()},
         }
+
+
+# The broker or the database is away: the whole batch comes again, as it is.
+_AWAY = (DBAPIError, nats.errors.Error, TimeoutError, OSError)
 
 
 def _timed(name: str, stage: Callable[[Batch], None], acc: dict[str, float]) -> Any:
@@ -158,12 +172,23 @@ class Worker:
         fetched_at = time.time()
         try:
             outcomes = self.ingest(msgs)
-        except Exception:
+        except _AWAY:
             # Nothing was committed: hand the batch back now (after a short
             # pause), not after ack_wait, so that the backlog moves as soon as
             # the database is back.
             self._hand_back(msgs)
             raise
+        except Exception as e:
+            if len(msgs) == 1:
+                self._hold(msgs[0], e)
+                return 0
+            # Something in the batch fails the gate itself: find it, decide the rest.
+            log.warning("worker batch of %d failed; deciding it one by one", len(msgs))
+            return self._one_by_one(msgs, fetched_at)
+        self._commit_done(msgs, outcomes, fetched_at)
+        return len(msgs)
+
+    def _commit_done(self, msgs: Sequence[Msg], outcomes: list[Outcome], fetched_at: float) -> None:
         committed_at = time.time()
         t = time.perf_counter()
         self.link.call(self._ack(msgs, fetched_at, committed_at))
@@ -171,7 +196,44 @@ class Worker:
         self.stats.batches += 1
         self.stats.messages += len(msgs)
         self.stats.readings += sum(o.admitted for o in outcomes)
-        return len(msgs)
+
+    def _one_by_one(self, msgs: Sequence[Msg], fetched_at: float) -> int:
+        done = 0
+        for i, m in enumerate(msgs):
+            try:
+                outcomes = self.ingest([m])
+            except _AWAY:
+                self._hand_back(msgs[i:])
+                raise
+            except Exception as e:
+                self._hold(m, e)
+                continue
+            self._commit_done([m], outcomes, fetched_at)
+            done += 1
+        return done
+
+    def _hold(self, m: Msg, error: Exception) -> None:
+        """Hand a poison envelope back for later, later each time; it is never dropped."""
+        self.stats.poisoned += 1
+        tries = m.metadata.num_delivered or 1
+        delay = min(HOLD_MAX_S, NAK_DELAY_S * 2 ** min(tries, 16))
+        msg_id = (m.headers or {}).get(MSG_ID) or message_id(m.data)
+        # The error's type only: its message could quote the envelope.
+        log.error(
+            "envelope %s failed the gate with %s (try %d); held %.1f s",
+            msg_id,
+            type(error).__name__,
+            tries,
+            delay,
+        )
+
+        async def nak() -> None:
+            await m.nak(delay=delay)
+
+        try:
+            self.link.call(nak(), timeout=5)
+        except Exception as e:  # NATS away too: ack_wait brings it back
+            log.warning("worker could not hold an envelope: %s", type(e).__name__)
 
     def _hand_back(self, msgs: Sequence[Msg]) -> None:
         async def nak() -> None:
