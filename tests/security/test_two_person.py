@@ -161,3 +161,44 @@ def _air(t):  # type: ignore[no-untyped-def]
     return SimReading(
         "air.quality", t, {"pm25": 1.0, "no2": 2.0}, {"pm25": "ug/m3", "no2": "ug/m3"}
     )
+
+
+def test_two_approvers_racing_carry_an_action_out_once(
+    platform: Platform, city: SampleCity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second process read the action as pending just before the first approved it:
+    its approval is refused under the ledger's lock, and the fleet is revoked once."""
+    other = build(platform.settings, clock=platform.clock)
+    try:
+        action = platform.security.approvals.propose(
+            ActionKind.REVOKE_VENDOR_FLEET, {"vendor_id": sample.UNTRUSTED}, ALICE, "compromised"
+        )
+        carol = Actor(name="carol", role="council")
+        stale = other.security.approvals._pending(action.id, carol)  # read before BOB commits
+        platform.security.approvals.approve(action.id, BOB, "confirmed")
+        monkeypatch.setattr(other.security.approvals, "_pending", lambda *_: stale)
+        with pytest.raises(CharterError) as e:
+            other.security.approvals.approve(action.id, carol, "confirmed too")
+        assert e.value.reason is Reason.CONFLICT
+        assert kinds(platform).count("approval.approved") == 1
+        assert platform.security.approvals.get(action.id).decided_by == "bob"
+    finally:
+        other.close()
+
+
+def test_an_approved_action_that_fails_is_marked_failed_not_left_approved(
+    platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approvals = platform.security.approvals
+    action = approvals.propose(ActionKind.DISABLE_SERVICE, {"service": "snowmelt"}, ALICE, "x")
+
+    def disk_full(*_: object) -> None:
+        raise CharterError(Reason.STORAGE_UNAVAILABLE, "the disk is full")
+
+    monkeypatch.setattr(platform.registry.services, "set", disk_full)
+    with pytest.raises(CharterError) as e:
+        approvals.approve(action.id, BOB, "yes")
+    assert e.value.reason is Reason.STORAGE_UNAVAILABLE
+    assert approvals.get(action.id).status == "failed"
+    assert kinds(platform)[-2:] == ["approval.approved", "approval.failed"]
+    assert not platform.registry.service_disabled("snowmelt")

@@ -61,6 +61,7 @@ WORDS = (
     N_("refused"),
     N_("used"),
     N_("expired"),
+    N_("failed"),
     N_("admitted"),
     N_("revoke_vendor_fleet"),
     N_("disable_service"),

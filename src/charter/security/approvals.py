@@ -137,10 +137,25 @@ class Approvals:
             )
         decided = _decide(action, "approved", actor, to_ms(self.clock.now()))
         with self.ledger.write() as w:
+            # Decided under the ledger's write lock, held by one writer in any process:
+            # two approvers racing cannot both carry the action out.
+            self._still(action_id, "pending")
             w.tx.put_pending_action(decided)
             w.record("approval.approved", actor, action=action_id, action_kind=kind.value, why=why)
         handler = self.handlers.get(kind)
-        result = handler(json.loads(action.params), actor, why) if handler else None
+        try:
+            result = handler(json.loads(action.params), actor, why) if handler else None
+        except Exception as e:
+            # Approved but not carried out: say so on the record and in its status, so it
+            # is not taken for done (nor left looking approved); it can be proposed again.
+            reason = e.reason.value if isinstance(e, CharterError) else "INTERNAL_ERROR"
+            failed = PendingAction(**{**asdict(decided), "status": "failed"})
+            with self.ledger.write() as w:
+                w.tx.put_pending_action(failed)
+                w.record(
+                    "approval.failed", None, action=action_id, action_kind=kind.value, reason=reason
+                )
+            raise
         return _view(decided, result)
 
     def refuse(self, action_id: str, actor: Actor, why: str) -> ActionView:
@@ -165,6 +180,7 @@ class Approvals:
             raise CharterError(Reason.NEEDS_SECOND_PERSON, f"action {action_id} is {action.status}")
         spent = PendingAction(**{**asdict(action), "status": "used"})
         with self.ledger.write() as w:
+            self._still(action_id, "approved")  # spent once, even by two racing requests
             w.tx.put_pending_action(spent)
             w.record("approval.used", None, action=action_id, action_kind=kind.value)
         params: dict[str, Any] = json.loads(action.params)
@@ -178,6 +194,12 @@ class Approvals:
         if action is None:
             raise NotFound(f"action {action_id}")
         return _view(action)
+
+    def _still(self, action_id: str, status: str) -> None:
+        """Inside a ledger write: the action is still as it was read before the lock."""
+        now = self.store.get_pending_action(action_id)
+        if now is None or now.status != status:
+            raise Conflict(f"action {action_id} is {now.status if now else 'gone'}")
 
     def _pending(self, action_id: str, actor: Actor) -> tuple[PendingAction, ActionKind]:
         action = self.store.get_pending_action(action_id)
