@@ -57,6 +57,8 @@ def run_demo(data_dir: Path, seconds: int = 8) -> dict[str, object]:
     # The city services ran on their simulated city, and the demo says on which model.
     assert "service adaptive signals: on the built-in junction model" in done.stdout
     assert "service snow-melt:" in done.stdout and "service hazard:" in done.stdout
+    assert "service preemption: on the built-in junction model" in done.stdout
+    assert "service accessible crossing: on the built-in junction model" in done.stdout
     summary: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return summary
 
@@ -79,6 +81,13 @@ def test_demo_admits_honest_readings_and_refuses_every_kind_of_mischief(tmp_path
     assert signals["delay_adaptive_s"] < signals["delay_fixed_s"]
     assert services["hazard"]["alerts_raised"] > 0 and services["hazard"]["zones"] == ["riverside"]
     assert services["snow-melt"]["energy_saving"] > 0
+    evp = services["preemption"]
+    assert evp["simulator"] == "built-in junction model" and evp["safety_violations"] == 0
+    assert evp["granted"] > 0 and evp["travel_time_with_s"] < evp["travel_time_without_s"]
+    walk = services["accessible crossing"]
+    assert walk["consented"] == ["admitted"] and walk["extensions_served"] == 1
+    assert walk["not_consented"] == ["NO_CONSENT"] and walk["stored_about_not_consented"] == 0
+    assert walk["alerts_verified"] == 1 and walk["safety_violations"] == 0
 
     # Run again on the same data: the register is reused and the ledger verifies.
     again = run_demo(tmp_path / "d", seconds=4)

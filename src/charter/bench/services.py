@@ -155,9 +155,16 @@ def _run_preemption(rounds: int, signals: int = 8) -> list[float]:
     from charter.device import DeviceSigner
     from charter.domain.model import Device, Location
     from charter.services.j2735 import CATEGORY, OnBoardUnit, record_status
-    from charter.services.preemption import Movement, Preemption, Road, RoadModel, SignalModel
+    from charter.services.preemption import (
+        Movement,
+        Preemption,
+        RegisterCheck,
+        Road,
+        RoadModel,
+        SignalModel,
+    )
     from charter.sim.city import EMERGENCY, TRUSTED
-    from charter.sim.sumo.evp import preemption_entry, register_check
+    from charter.sim.sumo.evp import preemption_entry
 
     edges = [f"e{i}" for i in range(signals + 1)]
     roads = {
@@ -195,7 +202,7 @@ def _run_preemption(rounds: int, signals: int = 8) -> list[float]:
             p.bus.subscribe(TOPIC_READINGS, watch.stamp)
             service = Preemption(
                 model,
-                vehicle_check=register_check(p.store, EMERGENCY),
+                vehicle_check=RegisterCheck(p.store, EMERGENCY),
                 on_status=lambda st: record_status(p.ledger, st),
             )
             p.services.add(service)

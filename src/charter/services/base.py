@@ -56,6 +56,17 @@ class Service(ABC):
         """Called periodically (timers, expiries); no commands by default."""
         return []
 
+    def on_register_version(self, version: int) -> None:  # noqa: B027 - optional hook
+        """Called by the host before each batch or tick it feeds the service, with the
+        register's version it read for that batch (`Store.read_register_version`): a
+        service keeping in-memory copies of the register checks them against it here,
+        without a read of its own."""
+
+    def after_send(self) -> None:  # noqa: B027 - optional hook
+        """Called by the host right after it sent the commands of one batch or tick, in
+        the same batch: where a service puts what it decided on the record (durable
+        before the batch's `ingest` returns, and off the decision's latency)."""
+
     def report(self) -> dict[str, Any]:
         """What the operator should see in the service's state (flagged sensors, …)."""
         return {}

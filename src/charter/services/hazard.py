@@ -402,7 +402,9 @@ class HazardWatch(Service):
 
     def _observe(self, r: Reading, rule: Threshold, v: float) -> bool:
         """True when the sensor's debounced level changed."""
-        s = self._sensors.setdefault(r.device_id, _Sensor())
+        s = self._sensors.get(r.device_id)
+        if s is None:  # (not setdefault: that would build a sensor for every reading)
+            s = self._sensors[r.device_id] = _Sensor(category=r.category)
         s.category = r.category
         t = r.observed_at_ms
         why = None

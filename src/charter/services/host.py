@@ -20,12 +20,13 @@ its own safe mode within its `max_silence`.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import msgspec
 
 from charter.bus.base import TOPIC_READINGS, Bus
 from charter.commands.signer import CommandSigner
@@ -41,6 +42,7 @@ from charter.store.base import ReadingRow, Store
 from charter.store.services import ServiceState
 
 RUNNING, WAITING, DISABLED, STOPPED = "running", "waiting", "disabled", "stopped"
+_decode = msgspec.json.Decoder(dict[str, Any]).decode  # a reading's values (a JSON object)
 
 
 class PersonalFeed(Protocol):
@@ -130,19 +132,20 @@ class ServiceHost:
     # -- the admitted-readings feed --------------------------------------------
     def _on_readings(self, _topic: str, rows: Sequence[ReadingRow]) -> None:
         with self._lock:
+            version = self.store.read_register_version()  # one read per batch, for all
             for hosted in self._hosted.values():
-                self._feed(hosted, rows)
+                self._feed(hosted, rows, version)
 
-    def _feed(self, hosted: _Hosted, rows: Sequence[ReadingRow]) -> None:
+    def _feed(self, hosted: _Hosted, rows: Sequence[ReadingRow], version: int) -> None:
         started = time.perf_counter()
         service = hosted.service
-        allowed = self._check(hosted)
+        allowed = self._check(hosted, version)
         if allowed is None:
             self.metrics.skipped.labels(service.name, hosted.state).inc()
             return
         project_id, personal = hosted.entry.project_id, hosted.personal
         readings = [
-            Reading(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]))
+            Reading(r[0], r[1], r[2], r[3], r[4], r[5], _decode(r[6]))
             for r in rows
             if r[1] == project_id and r[2] in allowed and r[2] not in personal
         ]
@@ -152,19 +155,21 @@ class ServiceHost:
                 readings += self.personal.admit(service.name, project_id, service.purposes, mine)
         if not readings:
             return
+        service.on_register_version(version)
         intents = service.on_readings(readings, to_ms(self.clock.now()))
         self._send(hosted, intents)
         self.metrics.decision.labels(service.name).observe(time.perf_counter() - started)
+        service.after_send()  # its records of what it decided, right after the commands
 
-    def _check(self, hosted: _Hosted) -> frozenset[str] | None:
+    def _check(self, hosted: _Hosted, version: int) -> frozenset[str] | None:
         """The categories the service may receive now, or None if it may not run.
 
         Every change it depends on (the project's status and categories, a
-        disabled service, the register entry) is committed with a ledger entry,
-        so the ledger's size in the store is their version: the decision is
-        re-made when another writer, in any process, moved it.
+        disabled service, the register entry) bumps the register's version in
+        the store (`read_register_version`, read once per batch): the decision
+        is re-made when another writer, in any process, moved it. (Not the
+        ledger's head: the services' own records move that at every decision.)
         """
-        version = self.store.ledger_head()
         if hosted.version == version:
             return hosted.allowed
         hosted.version = version
@@ -219,10 +224,13 @@ class ServiceHost:
         now_ms = to_ms(self.clock.now())
         mono = self.monotonic()
         with self._lock:
+            version = self.store.read_register_version()
             for hosted in self._hosted.values():
-                if self._check(hosted) is None:
+                if self._check(hosted, version) is None:
                     continue  # no heartbeat: its actuators fall back to their own mode
+                hosted.service.on_register_version(version)
                 self._send(hosted, hosted.service.on_tick(now_ms))
+                hosted.service.after_send()
                 if mono - hosted.last_heartbeat >= self.heartbeat_s:
                     hosted.last_heartbeat = mono
                     for target in hosted.service.actuators:

@@ -5,9 +5,27 @@ it subscribes to the admitted readings on the bus, ticks (heartbeats to every
 actuator, timers, the two-person `disable_service` and project checks) and
 writes each service's state to the store, where `charter services list` reads
 it. Which services it hosts is a deployment's choice: each entry of
-`FACTORIES` builds one service for the platform (its junctions, zones or
-segments come from the deployment's own configuration), or returns None when
-the deployment has nothing for it. Append one line per service.
+`FACTORIES` builds one service for the platform from what the store holds
+for it, or returns None when the deployment has nothing for it. Append one
+line per service.
+
+A factory builds its service only when everything it needs is on the
+register: the service's algorithm-register entry (without one the host
+refuses it anyway), its project, its configuration as published, and the
+actuators it commands, registered as devices. The host then runs it only
+while its project is live and it is not disabled (`services/host.py`).
+
+- hazard-watch (`hazard_watch`): the warning plan its project published
+  (`publish_plan`: zones, thresholds, each zone's actuator), the zones of the
+  project's registered gauges, the zone actuators that are registered devices;
+  its alerts reach the residents subscribed to a zone (`AlertSubscriptions`,
+  read from the store at each alert) by webhook, and go on the ledger once sent
+  (`AlertChannel`).
+- emergency preemption, adaptive signals, the accessible crossing and the
+  snow-melt: their road networks, junction programs, crossings and heated
+  segments are not yet kept in the store (today they come from a SUMO network
+  or a scenario, `charter sim …`): their factories return None until a
+  deployment's configuration is, and `charter serve` says so.
 """
 
 from __future__ import annotations
@@ -16,11 +34,66 @@ import threading
 from collections.abc import Callable
 
 from charter.bootstrap import Platform
+from charter.services.actuator import InProcessChannel
 from charter.services.base import Service
 
 Factory = Callable[[Platform], Service | None]
+HAZARD = "hazard-watch"
 
-FACTORIES: list[Factory] = []
+#: What each served platform's channel must close when the host stops.
+_closers: list[Callable[[], None]] = []
+
+
+def hazard_watch(platform: Platform) -> Service | None:
+    """The flood and seismic warning, from the plan its project published."""
+    from charter.services.hazard import (
+        AlertChannel,
+        AlertSubscriptions,
+        HazardPlan,
+        HazardWatch,
+        Webhooks,
+        zones_of_devices,
+    )
+    from charter.services.sensors import flag_reporter, released_in
+
+    store = platform.store
+    entry = store.get_algorithm(HAZARD)
+    if entry is None:
+        return None
+    docs = dict(store.list_hazard_plans())
+    if entry.project_id not in docs:
+        return None
+    plan = HazardPlan.model_validate_json(docs[entry.project_id])
+    # Only the zones whose actuator is a registered device of the project.
+    zones = [
+        z
+        for z in plan.zones
+        if (d := store.get_device(z.actuator)) is not None and d.project_id == plan.project_id
+    ]
+    if not zones:
+        return None
+    plan = plan.model_copy(update={"zones": zones})
+    host = platform.services
+    if type(host.channel) is InProcessChannel:
+        # Alerts also reach the zone's subscribers and the ledger: the same channel,
+        # with its actuators, made an alert channel.
+        settings = platform.settings
+        webhooks = Webhooks.from_settings(settings)
+        channel = AlertChannel(AlertSubscriptions(store, platform.ledger, settings), None, webhooks)
+        channel.ledger = platform.ledger
+        channel.actuators.update(host.channel.actuators)
+        channel.up = host.channel.up
+        host.channel = channel
+        _closers.append(webhooks.close)
+    return HazardWatch(
+        plan,
+        zones_of_devices(store, plan),
+        on_flag=flag_reporter(platform.ledger),
+        released=released_in(store),
+    )
+
+
+FACTORIES: list[Factory] = [hazard_watch]
 
 
 def start(platform: Platform, stop: threading.Event) -> threading.Thread:
@@ -31,6 +104,14 @@ def start(platform: Platform, stop: threading.Event) -> threading.Thread:
         if service is not None:
             host.add(service)
     host.start()
-    thread = threading.Thread(target=host.run, args=(stop,), daemon=True, name="services")
+    thread = threading.Thread(target=_run, args=(platform, stop), daemon=True, name="services")
     thread.start()
     return thread
+
+
+def _run(platform: Platform, stop: threading.Event) -> None:
+    try:
+        platform.services.run(stop)
+    finally:
+        while _closers:
+            _closers.pop()()

@@ -164,6 +164,7 @@ class Preemption(Service):
     _last_fix: dict[str, tuple[float, float, int]] = field(default_factory=dict)
     _heard: dict[str, None] = field(default_factory=dict)
     _pending: list[SignalStatus] = field(default_factory=list)
+    _version_given: bool = False
     keep_statuses: int = 10_000
 
     @property
@@ -173,22 +174,46 @@ class Preemption(Service):
 
     # -- the feed ----------------------------------------------------------------
     def on_readings(self, readings: Sequence[Reading], now_ms: int) -> list[Intent]:
+        self._begin_batch()
         intents: list[Intent] = []
         for reading in readings:
             intents += self.handle(reading, now_ms)
         intents += self._decide(now_ms)
-        self._flush()
         return intents
 
     def on_tick(self, now_ms: int) -> list[Intent]:
-        intents = self._decide(now_ms)
+        self._begin_batch()
+        return self._decide(now_ms)
+
+    # -- the data-access and recording path ----------------------------------------
+    def on_register_version(self, version: int) -> None:
+        """The host read the register's version for this batch: the vehicle check's
+        in-memory copies are checked against it (no read of their own)."""
+        self._version_given = True
+        refresh = getattr(self.vehicle_check, "refresh", None)
+        if callable(refresh):
+            refresh(version)
+
+    def _begin_batch(self) -> None:
+        """Once per batch: without a host that gave the register's version, the check
+        reads it itself; and anything left unrecorded (a caller that never called
+        `after_send`) goes on the record first."""
+        if not self._version_given:
+            refresh = getattr(self.vehicle_check, "refresh", None)
+            if callable(refresh):
+                refresh()
+        self._version_given = False
         self._flush()
-        return intents
+
+    def after_send(self) -> None:
+        """The host sent this batch's commands: now its SSMs go on the record (one write)."""
+        self._flush()
 
     def _flush(self) -> None:
         if self._pending:
-            pending, self._pending = self._pending, []
-            self.on_status(pending)
+            # Kept until the write succeeded: a failed one is retried with the next batch.
+            self.on_status(list(self._pending))
+            self._pending.clear()
 
     def handle(self, reading: Reading, now_ms: int) -> list[Intent]:
         """Check one SRM and take it in; a refused one changes nothing but the record."""
@@ -444,6 +469,61 @@ class Preemption(Service):
             "held": sorted(c for c, j in self.junctions.items() if j.holders),
             "refused": dict(sorted(self.refusals.items())),
         }
+
+
+# -- the register, as the service sees it ------------------------------------------------
+
+
+class RegisterCheck:
+    """May this vehicle ask for priority now? The register's answer (a registered device
+    of the live project, neither suspended nor revoked), from in-memory copies checked
+    against the register's version in the store: `refresh` (once per batch, one read)
+    empties them when any process changed a device or a project, so a suspension made
+    anywhere counts from the next batch, and no message reads the register itself."""
+
+    MAX_KEPT = 10_000  # answers kept; beyond, they are forgotten and read again
+
+    def __init__(self, store: Any, project_id: str) -> None:
+        self.store, self.project_id = store, project_id
+        self.version: int | None = None
+        self._answers: dict[str, Reason | None] = {}
+        self._project_live: bool | None = None
+
+    def refresh(self, version: int | None = None) -> None:
+        """Check the copies against the register's `version` (read now if not given)."""
+        if version is None:
+            version = self.store.read_register_version()
+        if version != self.version:
+            # The version is read first, so what loads after is at least as new.
+            self._answers.clear()
+            self._project_live = None
+            self.version = version
+
+    def __call__(self, device_id: str) -> Reason | None:
+        if self.version is None:
+            self.refresh()
+        if device_id in self._answers:
+            return self._answers[device_id]
+        answer = self._load(device_id)
+        if len(self._answers) >= self.MAX_KEPT:
+            self._answers.clear()
+        self._answers[device_id] = answer
+        return answer
+
+    def _load(self, device_id: str) -> Reason | None:
+        from charter.domain.model import DeviceStatus, ProjectStatus
+
+        device = self.store.get_device(device_id)
+        if device is None or device.project_id != self.project_id:
+            return Reason.NOT_REGISTERED
+        if device.status is DeviceStatus.SUSPENDED:
+            return Reason.DEVICE_SUSPENDED
+        if device.status is DeviceStatus.REVOKED:
+            return Reason.DEVICE_REVOKED
+        if self._project_live is None:
+            project = self.store.get_project(self.project_id)
+            self._project_live = project is not None and project.status is ProjectStatus.LIVE
+        return None if self._project_live else Reason.PROJECT_NOT_LIVE
 
 
 # -- the network, as the service sees it ------------------------------------------------

@@ -82,6 +82,41 @@ def _signals_line(f: Figures) -> str:
     )
 
 
+def preemption() -> Figures:
+    """An ambulance through three junctions of the built-in model, with and without."""
+    from charter.sim.demo_street import preemption as run
+
+    figures = run()
+    figures["sumo_installed"] = sumo_installed()
+    return figures
+
+
+def crossing() -> Figures:
+    """The accessible crossing on the built-in model: one resident consents, one not."""
+    from charter.sim.demo_street import crossing as run
+
+    return run()
+
+
+def _preemption_line(f: Figures) -> str:
+    return (
+        f"on the built-in junction model: an ambulance through {f['junctions']} junctions in "
+        f"{f['travel_time_with_s']} s (without preemption {f['travel_time_without_s']} s, "
+        f"{f['reduction']:.0%} less), {f['granted']} requests granted, "
+        f"{f['safety_violations']} safety violations"
+    )
+
+
+def _crossing_line(f: Figures) -> str:
+    return (
+        f"on the built-in junction model: consented slow pedestrian "
+        f"{'/'.join(f['consented'])}, +{f['extra_walk_s']} s walk and "
+        f"+{f['extra_clearance_s']} s clearance ({f['extensions_served']} served), "
+        f"{f['alerts_verified']} anonymous alert to vehicles; not consented "
+        f"{'/'.join(f['not_consented'])}, {f['stored_about_not_consented']} readings stored"
+    )
+
+
 DEMO_SERVICES: list[DemoService] = [
     DemoService("adaptive signals", signals, _signals_line),
     DemoService(
@@ -103,6 +138,8 @@ DEMO_SERVICES: list[DemoService] = [
             f"{f['alerts_delivered']} delivered to opted-in subscribers"
         ),
     ),
+    DemoService("preemption", preemption, _preemption_line),
+    DemoService("accessible crossing", crossing, _crossing_line),
 ]
 
 

@@ -37,8 +37,11 @@ class ServicesStore(Protocol):
 
 class SqlServicesTx:
     conn: Connection
+    register_changed: bool
 
     def put_algorithm(self, entry: AlgorithmEntry, at: int) -> None:
+        # A service host decides who runs at the register's version (services/host.py).
+        self.register_changed = True
         row = {
             "service": entry.service,
             "project_id": entry.project_id,

@@ -61,6 +61,10 @@ def _ledger_size(conn: Connection) -> int:
     )
 
 
+# Built once: the statement every batch runs (the gate's and the services' version check).
+_REGISTER_VERSION = select(s.register_version.c.version).where(s.register_version.c.id == 1)
+
+
 def _pk(result: Any) -> int:
     key = result.inserted_primary_key
     assert key is not None
@@ -354,6 +358,8 @@ class SqlTx(SqlRightsTx, SqlServicesTx, SqlAlertsTx):
         )
 
     def set_service_status(self, name: str, status: str, at: int) -> None:
+        # A service host decides who runs at the register's version (services/host.py).
+        self.register_changed = True
         values = {"name": name, "status": status, "changed_at": at}
         upsert(self.conn, s.service_states, ("name",), values)
 
@@ -427,8 +433,7 @@ class SqlStore(SqlRightsStore, SqlServicesStore, SqlAlertsStore):
         return [Device.model_validate_json(r[0]) for r in self._rows(stmt)]
 
     def read_register_version(self) -> int:
-        v = s.register_version
-        rows = self._rows(select(v.c.version).where(v.c.id == 1))
+        rows = self._rows(_REGISTER_VERSION)  # read once per batch by gates and services
         return int(rows[0][0]) if rows else 0
 
     def read_trust_policy(self) -> str | None:
