@@ -153,6 +153,18 @@ class TokenIssuer:
             ttl_s=self.ttl_s,
         )
 
+    def issue_device(self, device_id: str, *, ttl_s: int | None = None) -> str:
+        """A registered device's credential for the NGSI-LD door (`issue_device_token`)."""
+        return issue_device_token(
+            self.store, self.clock, device_id, audience=self.audience, issuer=self.issuer,
+            ttl_s=ttl_s or self.ttl_s,
+        )  # fmt: skip
+
+    def verify_device(self, token: str) -> Principal:
+        return verify_device_token(
+            self.store, token, clock=self.clock, audience=self.audience, issuer=self.issuer
+        )
+
 
 def revoke_token(store: Store, token: str) -> bool:
     """Revoke a token of the embedded issuer at once, for every process (the flag is in
@@ -262,3 +274,65 @@ def authenticate(store: Store, token: str, *, clock: Clock | None = None) -> Act
         return verify_embedded(store, token, clock=clock or SystemClock()).actor
     except CharterError:
         return None
+
+
+# -- device credentials ---------------------------------------------------------------
+# A registered device's bearer credential (`charter device token`): for devices that write
+# plain NGSI-LD JSON instead of signing envelopes. Its own prefix and a role that is no
+# `Role`, so no route but the NGSI-LD device door accepts it (a `chr_` route refuses it);
+# what it may write is decided at every write by the gate (`Gate.ingest_credentialed`).
+DEVICE_PREFIX = "chd_"
+DEVICE_ROLE = "device"
+
+
+def issue_device_token(
+    store: Store,
+    clock: Clock,
+    device_id: str,
+    *,
+    audience: str = DEFAULT_AUDIENCE,
+    issuer: str = DEFAULT_ISSUER,
+    ttl_s: int = DEFAULT_TTL_S,
+) -> str:
+    """A device's credential; shown once, only its digest stored (revoked like any token)."""
+    kid, key = _signing_key(store, clock)
+    now_s = int(clock.now().timestamp())
+    claims: dict[str, Any] = {
+        "iss": issuer, "aud": audience, "sub": device_id, "role": DEVICE_ROLE,
+        "iat": now_s, "exp": now_s + ttl_s, "jti": secrets.token_urlsafe(16),
+    }  # fmt: skip
+    token = DEVICE_PREFIX + jwt.encode(claims, key, algorithm=ALGORITHM, headers={"kid": kid})
+    record = TokenRecord(digest(token), device_id, DEVICE_ROLE, to_ms(clock.now()), False, None)
+    with store.transaction() as tx:
+        tx.add_token(record)
+    return token
+
+
+def verify_device_token(
+    store: Store,
+    token: str,
+    *,
+    clock: Clock,
+    audience: str = DEFAULT_AUDIENCE,
+    issuer: str = DEFAULT_ISSUER,
+) -> Principal:
+    """The device a credential names (Actor role "device", name the device's id)."""
+    unknown = CharterError(Reason.UNAUTHENTICATED, "the device credential is unknown or revoked")
+    if not token.startswith(DEVICE_PREFIX):
+        raise unknown
+    raw = token[len(DEVICE_PREFIX) :]
+    try:
+        kid = jwt.get_unverified_header(raw).get("kid")
+    except jwt.PyJWTError:
+        raise unknown from None
+    keys = {k.kid: k for k in store.issuer_keys()}
+    if not isinstance(kid, str) or kid not in keys:
+        raise unknown
+    private = serialization.load_pem_private_key(keys[kid].private_pem.encode(), password=None)
+    assert isinstance(private, Ed25519PrivateKey)
+    claims = decode_claims(raw, private.public_key(), clock=clock, audience=audience, issuer=issuer)
+    record = store.get_token(digest(token))
+    if record is None or record.revoked or claims.get("role") != DEVICE_ROLE:
+        raise unknown
+    actor = Actor(name=str(claims["sub"])[:200], role=DEVICE_ROLE)
+    return Principal(actor, digest(token)[:32], int(claims["exp"] * 1000))

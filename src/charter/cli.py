@@ -473,6 +473,24 @@ def device_reenrol(
         platform.close()
 
 
+@device_app.command("token")
+def device_token(
+    device: str,
+    days: Annotated[int, typer.Option(help="Days the credential is valid", min=1, max=3650)] = 30,
+    data_dir: DataDir = None,
+) -> None:
+    """A registered device's credential for writing its NGSI-LD measurement entity in plain
+    JSON (every write still goes through the gate). Printed once; revoke with `token revoke`."""
+    platform = _platform(data_dir)
+    try:
+        if platform.store.get_device(device) is None:
+            console.print("[red]NOT_REGISTERED[/red] no such device on the register")
+            raise typer.Exit(1)
+        print(platform.security.issuer.issue_device(device, ttl_s=days * 86_400))
+    finally:
+        platform.close()
+
+
 @bench_app.command("ingest")
 def bench_ingest(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,

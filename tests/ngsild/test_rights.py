@@ -191,7 +191,10 @@ def test_the_registers_devices_are_published_as_device_entities(
     devices = {e["id"]: e for e in r.json()}
     assert set(devices) == {d.id for d in p.store.list_devices()}
     air = devices[city.air.device_id]
-    assert (air["deviceState"], air["controlledProperty"]) == ("active", ["air.quality"])
+    # Smart Data Models Device: its enums, the vendor's name, Charter's category names
+    assert (air["deviceState"], air["deviceCategory"]) == ("active", ["sensor"])
+    assert air["controlledProperty"] == ["airPollution", "temperature"]
+    assert (air["dataProvided"], air["manufacturerName"]) == (["air.quality"], "Northwind Sensing")
     assert air["owner"] == sample.AIR
     p.registry.set_device_status(city.traffic.device_id, DeviceStatus.SUSPENDED, OPERATOR, "t")
     assert _send(ngsi, city.envelope(city.air)).status_code == 204

@@ -459,3 +459,23 @@ def test_ld_json_notifications_carry_the_context(lite: Ngsi, receiver: Receiver)
     assert headers["Content-Type"] == "application/ld+json"
     assert headers["X-Auth-Token"] == "abc"
     assert note["@context"] == "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+
+
+def test_notifications_with_sys_attrs_and_a_language(lite: Ngsi, receiver: Receiver) -> None:
+    body = subscription(receiver, lang="ja,en")
+    body["notification"].update({"sysAttrs": True, "attributes": ["name", "temperature"]})
+    assert lite.call("POST", "/subscriptions", body).status_code == 201
+    entity = room(1, 21)
+    entity["name"] = {"type": "LanguageProperty", "languageMap": {"en": "Hall", "ja": "ホール"}}
+    assert lite.create(entity).status_code == 201
+    drain(lite)
+    [(_headers, note)] = receiver.all()
+    [data] = note["data"]
+    name = {k: v for k, v in data["name"].items() if k not in ("createdAt", "modifiedAt")}
+    assert name == {"type": "Property", "value": "ホール", "lang": "ja"}
+    assert "createdAt" in data and "modifiedAt" in data["temperature"]
+    bad = subscription(receiver, lang=5)
+    assert problem(lite.call("POST", "/subscriptions", bad), 400, "BadRequestData")
+    bad = subscription(receiver)
+    bad["notification"]["sysAttrs"] = "yes"
+    assert problem(lite.call("POST", "/subscriptions", bad), 400, "BadRequestData")

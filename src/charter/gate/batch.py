@@ -54,6 +54,10 @@ class EnvelopeItem:
     # (see gate/quarantine.py OVERRIDES), and the key that verified it at the door.
     override: str | None = None
     door_key: str = ""
+    # Readings of a device that presented a credential the platform issued it (a device
+    # token) instead of signing an envelope (`Gate.ingest_credentialed`): nothing signed
+    # to keep, so never quarantined, and no sequence number used.
+    credential: bool = False
 
     def fresh(self) -> EnvelopeItem:
         """A copy as decoded and authenticated, without what later stages decided.

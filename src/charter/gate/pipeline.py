@@ -12,11 +12,14 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
+import msgspec
+
 from charter.bus.base import TOPIC_READINGS, Bus
 from charter.domain.clock import Clock, to_ms
-from charter.domain.envelope import envelope_digest
+from charter.domain.envelope import ENVELOPE_VERSION, Envelope, ReadingIn, envelope_digest
 from charter.domain.reasons import Reason
 from charter.gate import hold
+from charter.gate.authenticate import STAGE as AUTHENTICATE
 from charter.gate.authenticate import Authenticate, SequenceCheck, Window
 from charter.gate.authorise import Authorise
 from charter.gate.batch import Batch, EnvelopeItem, Outcome, Rejection
@@ -27,7 +30,7 @@ from charter.gate.directory import DeviceDirectory
 from charter.gate.minimise import Minimise, PersonalData
 from charter.gate.purpose import Purpose
 from charter.gate.validate import ReadingWindow, Validate
-from charter.security.ratelimit import RateLimiter
+from charter.security.ratelimit import RateLimiter, retry_detail
 from charter.store.base import (
     DecisionRecord,
     PersonalRow,
@@ -38,6 +41,7 @@ from charter.store.base import (
 )
 
 Stage = Callable[[Batch], None]
+_encode = msgspec.json.Encoder().encode
 # A duplicate, or a flood the device will send again: never worth keeping.
 _NOT_KEPT = frozenset({Reason.REPLAYED_SEQUENCE, Reason.RATE_LIMITED})
 # Refusals that settle nothing: the device is asked to send the envelope again,
@@ -134,6 +138,53 @@ class Gate:
         received_ms = to_ms(self.clock.now())
         at = arrived if arrived is not None else [received_ms] * len(bodies)
         early = self.prepare([EnvelopeItem(b, a) for b, a in zip(bodies, at, strict=True)])
+        outcomes = self._commit(early, self.stages[self.UNLOCKED :])
+        self.observer.observed(outcomes, time.perf_counter() - started)
+        return outcomes
+
+    def ingest_credentialed(self, device_id: str, readings: Sequence[ReadingIn]) -> Outcome:
+        """Readings of a device that proved who it is with a credential the platform issued
+        it (a device token, `charter device token`; the NGSI-LD door), not a signature.
+
+        The register's device stands in for the signature's; then every stage after the
+        sequence check, as for an envelope: authorise (live project, active device,
+        trusted vendor), purpose, validate, consent, minimise; one commit, published like
+        any batch. Nothing was signed, so nothing is quarantined and no sequence number is
+        used (the rows carry seq -1); each refusal is recorded as a decision.
+        """
+        started = time.perf_counter()
+        now = self.clock.now()
+        item = EnvelopeItem(b"", to_ms(now), credential=True)
+        item.envelope = Envelope(ENVELOPE_VERSION, device_id, -1, now, list(readings))
+        item.signed = _encode(item.envelope)
+        item.readings = list(readings)
+        item.reading_rejections = [None] * len(item.readings)
+        if not item.readings:
+            item.reject(DECODE, Reason.EMPTY_ENVELOPE)
+        stages = [self._credential, *self.stages[self.UNLOCKED + 1 :]]
+        outcomes = self._commit([item], stages)
+        self.observer.observed(outcomes, time.perf_counter() - started)
+        return outcomes[0]
+
+    def _credential(self, batch: Batch) -> None:
+        """The register's device for a credentialed item (its token was checked at the door)."""
+        for item in batch.live():
+            if not item.credential or item.device is not None:
+                continue
+            assert item.envelope is not None
+            view = self.directory.get(item.envelope.device)
+            if view is None:
+                item.reject(AUTHENTICATE, Reason.NOT_REGISTERED)
+                continue
+            limiter = self.authenticate_stage.limiter
+            wait_s = limiter.take(view.id) if limiter is not None else 0
+            if wait_s:
+                item.reject(AUTHENTICATE, Reason.RATE_LIMITED, retry_detail(wait_s))
+                continue
+            item.device, item.authenticated = view, True
+
+    def _commit(self, early: list[EnvelopeItem], stages: Sequence[Stage]) -> list[Outcome]:
+        """Decide `early` (prepared items) under the lock with `stages`, commit, publish."""
         with self._lock:
             for attempt in range(self.CONSENT_RETRIES + 1):
                 # One read per batch: a change to the register committed by any
@@ -141,7 +192,7 @@ class Gate:
                 self.directory.refresh()
                 now_ms = to_ms(self.clock.now())
                 batch = Batch([item.fresh() for item in early], now_ms)
-                outcomes, settlement = self._decide(batch, self.stages[self.UNLOCKED :])
+                outcomes, settlement = self._decide(batch, stages)
                 try:
                     with self.store.transaction() as tx:
                         if settlement.personal or batch.consent_asked:
@@ -156,7 +207,6 @@ class Gate:
                 break
             self.directory.committed(settlement.seqs)
             self.publish(settlement.rows + [row for row, _ in settlement.personal])
-        self.observer.observed(outcomes, time.perf_counter() - started)
         return outcomes
 
     def prepare(self, items: list[EnvelopeItem]) -> list[EnvelopeItem]:
@@ -239,7 +289,10 @@ class Gate:
             # copy (gate/hold.py).
             kept = (
                 hold.keep_envelope(item, self.directory)
-                if item.authenticated and rej.stage != DECODE and rej.reason not in _NOT_KEPT
+                if item.authenticated
+                and not item.credential
+                and rej.stage != DECODE
+                and rej.reason not in _NOT_KEPT
                 else None
             )
             keep = kept is not None
@@ -258,7 +311,7 @@ class Gate:
         for i, r in enumerate(item.reading_rejections):
             if r is None:
                 continue
-            kept = hold.keep_reading(item, i, self.directory)
+            kept = None if item.credential else hold.keep_reading(item, i, self.directory)
             keep = kept is not None
             if kept is not None and item.requarantine:
                 held.append(self._held(item, "reading", r, kept))
@@ -283,7 +336,7 @@ class Gate:
     def _use_seq(item: EnvelopeItem, settlement: Settlement) -> None:
         """Only an admitted or quarantined envelope uses up its sequence number."""
         env, view = item.envelope, item.device
-        if item.replay or not item.authenticated or env is None or view is None:
+        if item.replay or item.credential or not item.authenticated or env is None or view is None:
             return
         seqs = settlement.seqs
         if env.seq > seqs.get(view.id, -1):

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from charter.bus.base import TOPIC_READINGS
 from charter.domain.clock import iso
+from charter.domain.model import DataCategory
+from charter.ngsild import sdm
 from charter.ngsild.context import LOCAL, Contexts
 from charter.ngsild.entities import BatchResult, Fragment, batch_write
 from charter.ngsild.register import SDM_CONTEXT
@@ -35,7 +37,7 @@ DAY_MS = 86_400_000
 # UN/CEFACT common codes (Recommendation 20) of the units Charter's categories use.
 UNIT_CODES = {
     "ug/m3": "GQ", "Cel": "CEL", "km/h": "KMH", "cm": "CMT", "m/s": "MTS", "count": "C62",
-    "mm/h": "H67", "s": "SEC", "kg/m2": "28",
+    "mm/h": "H67", "s": "SEC", "kg/m2": "28", "m": "MTR", "deg": "DD", "%": "P1",
 }  # fmt: skip
 _SDM = Contexts().resolve(SDM_CONTEXT) if SDM_CONTEXT in LOCAL else None
 
@@ -112,13 +114,27 @@ class ReadingsBridge:
         if version == getattr(self, "_register_version", None):
             return 0
         fragments: list[Fragment] = []
-        for d in self.platform.store.list_devices():
+        store = self.platform.store
+        projects = {p.id: p for p in store.list_projects()}
+        vendors = {v.id: v.name for v in store.list_vendors()}
+        for d in store.list_devices():
+            project = projects.get(d.project_id)
+            declared = {c.name: c for c in project.categories} if project else {}
+            measured = [(c, _attribute_names(declared[c])) for c in d.categories if c in declared]
             attrs: dict[str, list[dict[str, Any]]] = {
-                attribute_iri("deviceCategory"): [{"type": "Property", "value": [d.modality]}],
-                attribute_iri("controlledProperty"): [{"type": "Property", "value": d.categories}],
+                # Smart Data Models Device: its enums for the category and what it measures
+                attribute_iri("deviceCategory"): [{"type": "Property", "value": ["sensor"]}],
+                attribute_iri("controlledProperty"): [
+                    {"type": "Property", "value": sdm.controlled(measured) or d.categories}
+                ],
                 attribute_iri("deviceState"): [{"type": "Property", "value": d.status.value}],
                 attribute_iri("owner"): [{"type": "Relationship", "object": d.project_id}],
-                attribute_iri("manufacturerName"): [{"type": "Property", "value": d.vendor_id}],
+                attribute_iri("manufacturerName"): [
+                    {"type": "Property", "value": vendors.get(d.vendor_id, d.vendor_id)}
+                ],
+                attribute_iri("description"): [{"type": "Property", "value": d.modality}],
+                # Charter's own names of what it sends (the register's categories)
+                attribute_iri("dataProvided"): [{"type": "Property", "value": d.categories}],
             }
             if d.location is not None:
                 point = {"type": "Point", "coordinates": [d.location.lon, d.location.lat]}
@@ -160,16 +176,21 @@ class ReadingsBridge:
             observed = iso(row[3])
             attrs: dict[str, list[dict[str, Any]]] = {}
             for name, value in values.items():
-                inst: dict[str, Any] = {"type": "Property", "value": value, "observedAt": observed}
+                attr = declared.attribute(name)
+                shown, fixed = sdm.value(declared.type, attr, value)
+                inst: dict[str, Any] = {"type": "Property", "value": shown, "observedAt": observed}
                 spec = declared.category.fields.get(name)
-                code = UNIT_CODES.get(spec.unit or "") if spec is not None else None
+                code = fixed or (UNIT_CODES.get(spec.unit or "") if spec is not None else None)
                 if code:
                     inst["unitCode"] = code
-                attrs[attribute_iri(declared.attribute(name))] = [inst]
+                attrs[attribute_iri(attr)] = [inst]
+            for attr, fixed_value in sdm.required(declared.type, values).items():
+                attrs[attribute_iri(attr)] = [{"type": "Property", "value": fixed_value}]
             attrs[attribute_iri("dateObserved")] = [{"type": "Property", "value": observed}]
             attrs[attribute_iri("refDevice")] = [{"type": "Relationship", "object": device_id}]
             device = self.platform.store.get_device(device_id)
-            if device is not None and device.location is not None:
+            moving = declared.type in sdm.MOVING  # where it was registered is not where it is
+            if device is not None and device.location is not None and not moving:
                 point = {"type": "Point", "coordinates": [device.location.lon, device.location.lat]}
                 attrs["https://uri.etsi.org/ngsi-ld/location"] = [
                     {"type": "GeoProperty", "value": point}
@@ -188,6 +209,12 @@ class ReadingsBridge:
         if fragments:
             _logged(batch_write(self.ngsi.entities, GATE, "", fragments, "upsert-update"))
         return len(fragments)
+
+
+def _attribute_names(category: DataCategory) -> list[str]:
+    """The names a category's fields have on its NGSI-LD type."""
+    names = category.ngsi.attributes if category.ngsi is not None else {}
+    return [names.get(f, f) for f in category.fields]
 
 
 def _logged(result: BatchResult) -> None:

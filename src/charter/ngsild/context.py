@@ -94,10 +94,22 @@ class Terms:
             short = iri[len(DEFAULT_VOCAB) :]
         else:
             short = self._processor._compact_iri(self.active, iri, vocab=True)
+            if short == iri:  # a typed term (`"@type": DateTime`) is an attribute's name too
+                short = _term_of(self.active, iri) or iri
         with self._lock:
             if len(self._compacted) < 100_000:
                 self._compacted[iri] = short
         return str(short)
+
+
+def _term_of(active: dict[str, Any], iri: str) -> str | None:
+    """The shortest term whose @id is `iri`, whatever its @type (JSON-LD term selection
+    with no value skips typed terms, but an NGSI-LD attribute name has no value type)."""
+    names = [
+        t for t, d in (active.get("mappings") or {}).items()
+        if isinstance(d, dict) and d.get("@id") == iri and not d.get("@reverse")
+    ]  # fmt: skip
+    return min(names, key=lambda t: (len(t), t)) if names else None
 
 
 @dataclass

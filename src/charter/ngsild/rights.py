@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from charter.auth import DEVICE_ROLE
+from charter.domain.disclosure import Access
 from charter.domain.errors import CharterError
 from charter.domain.model import Actor
 from charter.domain.reasons import Reason
@@ -33,7 +35,32 @@ if TYPE_CHECKING:
 
 GATE = Actor(name="charter-gate", role="gate")  # the gate's own writes (ngsild.bridge)
 WRITERS = frozenset({"operator", "consumer"})
-MIRRORED = frozenset({"Device"})  # types published from the register (ngsild.bridge)
+# Types the platform publishes from its own records: the register's devices (ngsild.bridge)
+# and the hazard service's signed alerts (ngsild.alerts). Only the platform writes them.
+MIRRORED = {
+    "Device": "Device entities mirror the public register: change the register",
+    "Alert": "Alert entities are the hazard service's alerts: only the platform writes them",
+}
+
+
+# Who each DTPR access group is among the token roles (Access.VENDOR: no role reads).
+ACCESS_ROLES = {
+    Access.RESIDENTS: None,  # everyone: residents and the public
+    Access.CITY: frozenset({"operator", "auditor", "council"}),
+    Access.THIRD_PARTIES: frozenset({"consumer"}),
+}
+
+
+def may_see(actor: Actor, d: Declared) -> bool:
+    """May `actor` read the non-personal readings of `d` (its disclosure's `access`)?"""
+    disclosure = d.category.disclosure
+    if actor.role == GATE.role or disclosure is None:
+        return True
+    for group in disclosure.access or [Access.CITY]:
+        roles = ACCESS_ROLES.get(group, frozenset())
+        if roles is None or actor.role in roles:
+            return True
+    return False
 
 
 class CharterRights(Rights):
@@ -44,6 +71,12 @@ class CharterRights(Rights):
     def check_write(self, actor: Actor, tenant: str, entity: StoredEntity) -> StoredEntity:
         if actor.role == GATE.role:
             return entity
+        if actor.role == DEVICE_ROLE:  # its writes go to the gate (ngsild.devices), no other
+            raise from_reason(
+                Reason.FORBIDDEN,
+                "a device writes readings: create its measurement entity, or PATCH or POST "
+                "its attributes",
+            )
         declared = self.register.declared(entity.types)
         if declared:
             names = ", ".join(sorted({f"{d.category.name} ({d.project_id})" for d in declared}))
@@ -53,10 +86,9 @@ class CharterRights(Rights):
                 "them, from registered devices' signed readings",
                 403,
             )
-        if any(local_name(t) in MIRRORED for t in entity.types):
-            raise from_reason(
-                Reason.FORBIDDEN, "Device entities mirror the public register: change the register"
-            )
+        for t in entity.types:
+            if local_name(t) in MIRRORED:
+                raise from_reason(Reason.FORBIDDEN, MIRRORED[local_name(t)])
         if actor.role == "public":
             raise from_reason(Reason.UNAUTHENTICATED, "writing entities needs a bearer token")
         if actor.role not in WRITERS:
@@ -66,6 +98,12 @@ class CharterRights(Rights):
     def check_read(self, actor: Actor, tenant: str, entity: StoredEntity) -> StoredEntity | None:
         if entity.subject is not None:
             return None  # personal: only through a grant (personal_entities)
+        if entity.category is not None and entity.project_id is not None:
+            # A measurement entity is read by whom its category's disclosure names
+            # (DTPR access): the city's emergency vehicles by city staff only.
+            d = self.register.category(entity.project_id, entity.category)
+            if d is not None and not may_see(actor, d):
+                return None
         return entity
 
     def personal(self, types: list[str]) -> list[Declared]:

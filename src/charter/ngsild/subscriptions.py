@@ -43,6 +43,7 @@ from charter.ngsild.context import Contexts, Terms
 from charter.ngsild.errors import ErrorType, NgsiError, bad_data, not_found
 from charter.ngsild.geo import GeoQuery, parse_geoquery
 from charter.ngsild.render import View, render
+from charter.ngsild.render import _langs as langs
 from charter.store import schema as s
 from charter.store.ngsild import StoredEntity
 
@@ -338,6 +339,10 @@ def parse_subscription(
     for key in ("subscriptionName", "description"):
         if key in doc and (not isinstance(doc[key], str) or len(doc[key]) > 1000):
             raise bad_data(f"{key} is a text of at most 1000 characters")
+    if "lang" in doc:
+        if not isinstance(doc["lang"], str) or len(doc["lang"]) > 200:
+            raise bad_data("lang is a language list, e.g. ja,en")
+        langs(doc["lang"])
     return doc
 
 
@@ -360,6 +365,8 @@ def _check_notification(notification: Any, fence: Fence) -> None:
     accept = endpoint.get("accept", "application/json")
     if accept not in ACCEPTS:
         raise bad_data("notification.endpoint.accept is application/json or application/ld+json")
+    if "sysAttrs" in notification and not isinstance(notification["sysAttrs"], bool):
+        raise bad_data("notification.sysAttrs is true or false")
     fmt = notification.get("format", "normalized")
     if fmt not in FORMATS:
         raise bad_data("notification.format is normalized, keyValues or concise")
@@ -672,6 +679,10 @@ class SubscriptionService:
             raise NgsiError(
                 None, "subscriptions need a bearer token", reason=Reason.UNAUTHENTICATED, status=401
             )
+        if actor.role == "device":  # a device credential writes readings (ngsild.devices) only
+            raise NgsiError(
+                None, "a device credential does not subscribe", reason=Reason.FORBIDDEN, status=403
+            )
 
     def get(self, actor: Actor, tenant: str, sid: str) -> Subscription:
         sub = self.repo.get(tenant, sid)
@@ -875,6 +886,8 @@ class SubscriptionService:
         view = View(
             format=notification.get("format", "normalized"),
             attrs=frozenset(sub.notify_attrs) if sub.notify_attrs else None,
+            sys_attrs=notification.get("sysAttrs") is True,  # clause 5.2.14
+            lang=tuple(langs(sub.doc.get("lang"))),  # clause 5.2.12: LanguageProperty as text
         )
         body = {
             "id": f"urn:ngsi-ld:Notification:{uuid.uuid4()}",

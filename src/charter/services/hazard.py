@@ -572,10 +572,18 @@ class AlertChannel(InProcessChannel):
         self.sent: list[Command] = []
         self.delivered: dict[str, int] = {}  # zone → subscriptions the alert was sent to
         self._count_lock = threading.Lock()
+        # Called with (action, alert) once an alert is sent and on the ledger: the public
+        # NGSI-LD Alert entity of its zone (`ngsild.alerts.AlertPublisher.publish`).
+        self.published: Callable[[str, dict[str, Any]], None] | None = None
 
     def send(self, target: str, wire: bytes) -> None:
         super().send(target, wire)
-        if self.subscriptions is None and self.topics is None and self.ledger is None:
+        if (
+            self.subscriptions is None
+            and self.topics is None
+            and self.ledger is None
+            and self.published is None
+        ):
             return
         cmd = from_wire(wire).command
         if cmd.action not in (RAISE, CLEAR):
@@ -600,6 +608,8 @@ class AlertChannel(InProcessChannel):
                     target=target,
                     command_sha256=hashlib.sha256(wire).hexdigest(),
                 )
+        if self.published is not None:
+            self.published(cmd.action, dict(cmd.params))
 
     def _fan_out(self, project: str, zone: str, wire: bytes) -> None:
         """The zone's subscribers as the store has them now, each on its channel."""

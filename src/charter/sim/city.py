@@ -223,6 +223,9 @@ EMERGENCY_REQUEST = DataCategory(
         access=[Access.CITY],
         storage="City data centre, Example (EU)",
     ),
+    # The Smart Data Models Vehicle (its role as `emergencyVehicleType`); read over NGSI-LD
+    # by city staff only, as the disclosure's access says (ngsild.rights).
+    ngsi=NgsiMapping(type="Vehicle", attributes={"role": "emergencyVehicleType"}),
 )
 
 

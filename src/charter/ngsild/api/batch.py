@@ -16,6 +16,8 @@ from fastapi.responses import JSONResponse, Response
 from charter.domain.reasons import Reason
 from charter.ngsild import media, model
 from charter.ngsild.api.common import TENANT_HEADER, Caller, Ngsi, no_content, tenant
+from charter.ngsild.api.device import device_batch
+from charter.ngsild.devices import is_device
 from charter.ngsild.entities import BatchMode, BatchResult, Fragment, batch_delete, batch_write
 from charter.ngsild.errors import NgsiError, bad_data, from_reason
 from charter.ngsild.service import NgsiLd
@@ -86,6 +88,8 @@ async def batch_upsert(request: Request, n: Ngsi, actor: Caller) -> Response:
     options = (request.query_params.get("options") or "replace").split(",")
     mode: BatchMode = "upsert-update" if "update" in options else "upsert-replace"
     b = await media.body(request, n.contexts)
+    if is_device(actor):  # its readings, through the gate (ngsild.devices)
+        return device_batch(request, n, actor, t, _fragments(n, b, need_type=False), upsert=True)
     result = batch_write(n.entities, actor, t, _fragments(n, b, need_type=False), mode)
     return _answer(result, t, created_status=True)
 
@@ -97,6 +101,8 @@ async def batch_update(request: Request, n: Ngsi, actor: Caller) -> Response:
     keep = "noOverwrite" in (request.query_params.get("options") or "").split(",")
     b = await media.body(request, n.contexts)
     mode: BatchMode = "update-keep" if keep else "update"
+    if is_device(actor):
+        return device_batch(request, n, actor, t, _fragments(n, b, need_type=False), upsert=False)
     result = batch_write(n.entities, actor, t, _fragments(n, b, need_type=False), mode)
     return _answer(result, t, created_status=False)
 

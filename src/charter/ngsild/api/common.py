@@ -27,7 +27,7 @@ def ngsi(request: Request) -> NgsiLd:
 def ngsi_caller(request: Request) -> Actor:
     """The caller (charter.api.deps.caller), its refusals as NGSI-LD errors."""
     try:
-        return caller(request)
+        return _device(request) or caller(request)
     except RateLimited as exc:
         from charter.domain.reasons import Reason
 
@@ -36,6 +36,23 @@ def ngsi_caller(request: Request) -> Actor:
         raise err from None
     except CharterError as exc:
         raise from_reason(exc.reason, exc.detail) from None
+
+
+def _device(request: Request) -> Actor | None:
+    """A registered device's credential (`charter device token`): the device door only."""
+    from charter.auth import DEVICE_PREFIX
+
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token.startswith(DEVICE_PREFIX):
+        return None
+    p = request.app.state.platform
+    found = p.security.issuer.verify_device(token)
+    wait_s = p.security.token_limiter.take(found.token_id)
+    if wait_s:
+        raise RateLimited(wait_s)
+    actor: Actor = found.actor
+    return actor
 
 
 Ngsi = Annotated[NgsiLd, Depends(ngsi)]

@@ -25,7 +25,9 @@ from charter.ngsild.api.common import (
     reply,
     tenant,
 )
+from charter.ngsild.api.device import device_write
 from charter.ngsild.context import Terms
+from charter.ngsild.devices import is_device
 from charter.ngsild.entities import AttrResult
 from charter.ngsild.errors import ErrorType, NgsiError, bad_data
 from charter.ngsild.render import View, feature, render
@@ -73,6 +75,8 @@ async def create_entity(request: Request, n: Ngsi, actor: Caller) -> Response:
     b = await media.body(request, n.contexts)
     entity_id, types, scope, attrs = model.entity(b.terms, b.data)
     assert entity_id is not None and types is not None
+    if is_device(actor):  # its readings, through the gate
+        return device_write(request, n, actor, t, entity_id, attrs, b.terms, create=True)
     n.entities.create(actor, t, entity_id, types, scope, attrs)
     return no_content(t, 201, Location=_location(entity_id))
 
@@ -176,6 +180,8 @@ async def merge_entity(entityId: str, request: Request, n: Ngsi, actor: Caller) 
     body_id, types, scope, attrs = model.entity(b.terms, b.data, need_id=False, need_type=False)
     if body_id is not None and body_id != entityId:
         raise bad_data("the id in the body is not the id in the path")
+    if is_device(actor):
+        return device_write(request, n, actor, t, entityId, attrs, b.terms)
     n.entities.merge(actor, t, entityId, types, scope, attrs)
     return no_content(t)
 
@@ -212,6 +218,8 @@ async def append_attrs(entityId: str, request: Request, n: Ngsi, actor: Caller) 
     body_id, types, _scope, attrs = model.entity(b.terms, b.data, need_id=False, need_type=False)
     if body_id is not None and body_id != entityId:
         raise bad_data("the id in the body is not the id in the path")
+    if is_device(actor):
+        return device_write(request, n, actor, t, entityId, attrs, b.terms)
     result = n.entities.append(actor, t, entityId, attrs, types=types, no_overwrite=no_overwrite)
     return _multi(result, b.terms, t)
 
@@ -225,6 +233,8 @@ async def update_attrs(entityId: str, request: Request, n: Ngsi, actor: Caller) 
     _id, _types, _scope, attrs = model.entity(b.terms, b.data, need_id=False, need_type=False)
     if not attrs:
         raise bad_data("no attributes to update")
+    if is_device(actor):
+        return device_write(request, n, actor, t, entityId, attrs, b.terms)
     result = n.entities.update_attrs(actor, t, entityId, attrs)
     if not result.updated:
         return _multi(result, b.terms, t)
@@ -241,6 +251,9 @@ async def partial_update_attr(
     b = await media.body(request, n.contexts, patch=True)
     name = model.expand_name(b.terms, attrId)
     inst = _fragment(b.terms, b.data, attrId)
+    if is_device(actor):
+        full = model.attribute(b.terms, _strip(b.data), attrId)
+        return device_write(request, n, actor, t, entityId, {name: [full]}, b.terms)
     n.entities.partial_update(actor, t, entityId, name, inst)
     return no_content(t)
 
