@@ -30,13 +30,16 @@ while its project is live and it is not disabled (`services/host.py`).
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
 from charter.bootstrap import Platform
+from charter.domain.errors import CharterError
 from charter.services.actuator import InProcessChannel
 from charter.services.base import Service
 
+log = logging.getLogger(__name__)
 Factory = Callable[[Platform], Service | None]
 HAZARD = "hazard-watch"
 
@@ -101,8 +104,12 @@ def start(platform: Platform, stop: threading.Event) -> threading.Thread:
     host = platform.services
     for factory in FACTORIES:
         service = factory(platform)
-        if service is not None:
+        if service is None:
+            continue
+        try:
             host.add(service)
+        except CharterError as refused:  # e.g. its entry does not list what it consumes
+            log.warning("service %s not hosted: %s", service.name, refused.reason.value)
     host.start()
     thread = threading.Thread(target=_run, args=(platform, stop), daemon=True, name="services")
     thread.start()
