@@ -40,6 +40,8 @@ WRITERS = frozenset({"operator", "consumer"})
 MIRRORED = {
     "Device": "Device entities mirror the public register: change the register",
     "Alert": "Alert entities are the hazard service's alerts: only the platform writes them",
+    "WeatherAlert": "WeatherAlert entities are the hazard service's alerts: only the platform "
+    "writes them",
 }
 
 
