@@ -33,6 +33,7 @@ class Served:
     base: str
     token: str
     city: SampleCity
+    device_token: str = ""
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +42,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     platform = build(Settings(data_dir=data))
     city = SampleCity(platform)
     token = platform.security.issuer.issue("orion-app", Role.OPERATOR)
+    device_token = platform.security.issuer.issue_device(city.traffic.device_id)
     platform.close()
     port = free_port()
     env = {**os.environ, "CHARTER_DATA_DIR": str(data), "CHARTER_PORT": str(port)}
@@ -49,7 +51,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
                             stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     try:
         wait_port(port, timeout=60)
-        yield Served(f"http://127.0.0.1:{port}/ngsi-ld/v1", token, city)
+        yield Served(f"http://127.0.0.1:{port}/ngsi-ld/v1", token, city, device_token)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -110,3 +112,23 @@ def test_a_device_writes_through_the_gate_and_a_dashboard_reads_smart_data_model
                   params={"type": "AirQualityObserved", "options": "keyValues"})  # fmt: skip
     [entity] = r.json()
     assert entity["pm25"] == 12.5 and entity["refDevice"] == city.air.device_id
+
+
+@pytest.mark.slow
+def test_an_iot_agent_style_device_patches_its_entity_in_plain_json(served: Served) -> None:
+    """What an IoT agent sends to Orion-LD, with the device's credential: through the gate."""
+    entity = "urn:ngsi-ld:TrafficFlowObserved:traffic"
+    h = {"Authorization": f"Bearer {served.device_token}", "Link": f"<{SDM}>; {REL}"}
+    with httpx.Client(base_url=served.base, headers=h, timeout=15) as c:
+        body = {
+            "intensity": {"type": "Property", "value": 31, "unitCode": "C62"},
+            "averageVehicleSpeed": {"type": "Property", "value": 27.5, "unitCode": "KMH"},
+        }
+        r = c.patch(f"/entities/{entity}/attrs", json=body)
+        assert r.status_code == 204, r.text
+        bad = c.patch(f"/entities/{entity}/attrs", json={"intensity": -4})
+        assert bad.status_code == 400 and bad.json()["reason"] == "OUT_OF_RANGE"
+    dash = {"Link": f"<{SDM}>; {REL}"}
+    got = httpx.get(f"{served.base}/entities/{entity}", headers=dash, timeout=15,
+                    params={"options": "keyValues"}).json()  # fmt: skip
+    assert (got["intensity"], got["averageVehicleSpeed"]) == (31, 27.5)

@@ -172,11 +172,14 @@ def test_the_hazard_services_alerts_are_public_alert_entities(hazard: object) ->
     hazard.read(40, 41)  # all clear
     [a] = _dashboard(ngsi, "type=Alert", "")
     assert a["severity"] == "informational" and a["validTo"] == a["dateIssued"]
+    # the service's own type too: a dashboard asking for WeatherAlert finds it
+    assert [e["id"] for e in _dashboard(ngsi, "type=WeatherAlert", "")] == [a["id"]]
     # every alert is in its history
     r = ngsi.call("GET", f"/temporal/entities/{a['id']}?attrs=severity", token="",
                   Link=SDM_LINK)  # fmt: skip
     assert r.status_code == 200, r.text
     assert [i["value"] for i in r.json()["severity"]] == ["high", "informational"]
     # nobody else writes alerts
-    forged = {"id": "urn:ngsi-ld:Alert:x", "type": "Alert", "severity": "critical"}
-    assert problem(ngsi.create(forged, Link=SDM_LINK), 403)["reason"] == "FORBIDDEN"
+    for kind in ("Alert", "WeatherAlert"):
+        forged = {"id": "urn:ngsi-ld:Alert:x", "type": kind, "severity": "critical"}
+        assert problem(ngsi.create(forged, Link=SDM_LINK), 403)["reason"] == "FORBIDDEN"

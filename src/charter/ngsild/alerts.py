@@ -2,14 +2,15 @@
 
 `AlertPublisher.publish` is the `AlertChannel.published` hook (services/hazard.py): each
 alert the channel sent (raised or cleared, after its ledger entry) becomes the current
-state of its zone's entity `urn:ngsi-ld:Alert:<project>:<zone>`: `category`,
-`subCategory`, `severity`, `alertSource` (the service), `dateIssued`, `validFrom`,
-`validTo` (once cleared), `description`, `areaServed` (the zone's name), `location` (the
-zone's polygon from the published warning plan), `owner` (the project) and `data` (what
-triggered it: the Smart Data Models entity and attribute, the value and the plan's
-thresholds). Every alert is an instance in the entity's history (the temporal API).
-Alerts are public (they go to every subscriber of the zone, and name a coarse zone, never
-a person or a location of one); only the platform writes them (ngsild.rights).
+state of its zone's entity `urn:ngsi-ld:Alert:<project>:<zone>` (types Alert and, for a
+weather alert, WeatherAlert as the service names it): `category`, `subCategory`,
+`severity`, `alertSource` (the service), `dateIssued`, `validFrom`, `validTo` (once
+cleared), `description`, `areaServed` (the zone's name), `location` (the zone's polygon
+from the published warning plan), `owner` (the project) and `data` (what triggered it:
+the Smart Data Models entity and attribute, the value and the plan's thresholds). Every
+alert is an instance in the entity's history (the temporal API). Alerts are public (they
+go to every subscriber of the zone, and name a coarse zone, never a person or a location
+of one); only the platform writes them (ngsild.rights).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 CLEAR = "alert.clear"
 LOCATION = "https://uri.etsi.org/ngsi-ld/location"
+OWN_TYPES = frozenset({"WeatherAlert"})
 
 
 def alert_id(project_id: str, zone: str) -> str:
@@ -65,7 +67,10 @@ class AlertPublisher:
             ring = [list(p) for p in z.polygon]
             attrs[LOCATION] = [{"type": "GeoProperty",
                                 "value": {"type": "Polygon", "coordinates": [ring]}}]  # fmt: skip
-        fragment = Fragment(alert_id(project, zone), [type_iri("Alert")], None, attrs)
+        # Alert, and the service's own Smart Data Models type (WeatherAlert for weather)
+        own = alert.get("type")
+        types = [type_iri("Alert")] + ([type_iri(own)] if own in OWN_TYPES else [])
+        fragment = Fragment(alert_id(project, zone), types, None, attrs)
         # the zone's alert as it is now (replace: no validTo left once raised again)
         result = batch_write(self.ngsi.entities, GATE, "", [fragment], "upsert-replace")
         for _id, err in result.errors:  # zone ids are public; no values logged

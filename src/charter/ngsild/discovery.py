@@ -141,6 +141,7 @@ class ContextStore:
     """Hosted @contexts in the store (``ngsild_contexts``)."""
 
     def __init__(self, store: Any) -> None:
+        self.store = store
         self.engine = store.engine
 
     def add(self, body: Any, now: int) -> HostedContext:
@@ -153,7 +154,8 @@ class ContextStore:
         if len(text.encode()) > MAX_HOSTED_BYTES:
             raise bad_data("the context is too large")
         hosted = HostedContext(uuid.uuid4().hex, {"@context": context}, "Hosted", now)
-        with self.engine.begin() as conn:
+        with self.store.transaction() as tx:  # a writer's: it reads before it writes
+            conn = tx.conn
             count = len(conn.execute(select(C.c.id).limit(MAX_HOSTED)).fetchall())
             if count >= MAX_HOSTED:
                 raise bad_data("too many hosted contexts")

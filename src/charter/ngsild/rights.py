@@ -40,13 +40,16 @@ WRITERS = frozenset({"operator", "consumer"})
 MIRRORED = {
     "Device": "Device entities mirror the public register: change the register",
     "Alert": "Alert entities are the hazard service's alerts: only the platform writes them",
+    "WeatherAlert": "WeatherAlert entities are the hazard service's alerts: only the platform "
+    "writes them",
 }
 
 
 # Who each DTPR access group is among the token roles (Access.VENDOR: no role reads).
+CITY_STAFF = frozenset({"operator", "auditor", "council", GATE.role})
 ACCESS_ROLES = {
     Access.RESIDENTS: None,  # everyone: residents and the public
-    Access.CITY: frozenset({"operator", "auditor", "council"}),
+    Access.CITY: CITY_STAFF,
     Access.THIRD_PARTIES: frozenset({"consumer"}),
 }
 
@@ -98,9 +101,14 @@ class CharterRights(Rights):
     def check_read(self, actor: Actor, tenant: str, entity: StoredEntity) -> StoredEntity | None:
         if entity.subject is not None:
             return None  # personal: only through a grant (personal_entities)
-        if entity.category is not None and entity.project_id is not None:
+        if (
+            entity.category is not None
+            and entity.project_id is not None
+            and actor.role not in CITY_STAFF
+        ):
             # A measurement entity is read by whom its category's disclosure names
-            # (DTPR access): the city's emergency vehicles by city staff only.
+            # (DTPR access): the city's emergency vehicles by city staff only. (One
+            # register-version read per such entity shown to a non-staff caller.)
             d = self.register.category(entity.project_id, entity.category)
             if d is not None and not may_see(actor, d):
                 return None

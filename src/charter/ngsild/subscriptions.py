@@ -488,7 +488,10 @@ class SubscriptionRepository:
         }
 
     def insert(self, sub: Subscription) -> bool:
-        with self.engine.begin() as conn:
+        # A writer's transaction (SQLite: BEGIN IMMEDIATE): it reads before it writes, and a
+        # deferred one would fail at once ("database is locked") when another writer holds.
+        with self.store.transaction() as tx:
+            conn = tx.conn
             count = conn.execute(
                 select(S.c.id).where(S.c.tenant == sub.tenant).limit(MAX_SUBSCRIPTIONS_PER_TENANT)
             ).fetchall()
