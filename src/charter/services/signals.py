@@ -326,3 +326,169 @@ def webster_plan(j: Junction, flows: dict[int, float]) -> list[PlanPhase] | None
         share = ratios[i] / total_ratio if total_ratio > 0 else 1.0 / len(greens)
         out[i] = PlanPhase(p.state, min(p.max_s, max(p.min_s, effective * share)), p.min_s, p.max_s)
     return out
+
+
+# -- strategic timing for controllers that actuate locally (SCATS-like) ----------------
+
+
+@dataclass
+class AdaptiveTiming(Service):
+    """Maximum greens for controllers that run their own vehicle actuation.
+
+    As SCATS and SCOOT do in the field, the controller keeps its local
+    actuation (a green ends on a gap in its own detectors, never before the
+    program's minimum) and the platform sets the strategic parameters from the
+    aggregated counts that reach it through the gate: a maximum green per
+    adjustable phase, sent as `signal.timing`.
+
+    - **Webster** (every `update_s`): from the counts since the last update, each
+      green phase's flow ratio (its busiest lane over the saturation flow), the
+      optimal cycle C0 = (1.5 L + 5) / (1 - Y) and splits in proportion to the
+      flow ratios; a phase's maximum green is its split times `headroom`, within
+      the program's minimum and maximum. Before the first counts: the program's
+      own maxima.
+    - **Spill-back** (every counting interval): a phase whose served lanes mostly
+      lead into a full street (the loop on the exit lane, another signal's
+      approach, occupied more than `full_occupancy` on average over the last
+      `spill_s`) gets its minimum green only: a green into a full street moves
+      nobody and holds the cross streets.
+
+    A command goes out only when a junction's maxima change by more than a
+    second; between them only heartbeats. A controller that hears nothing runs
+    its own fixed-time plan.
+    """
+
+    junctions: Sequence[Junction]
+    update_s: float = 300.0
+    interval_s: float = 60.0  # the loops' counting interval
+    name: str = "adaptive-signals"
+    categories: frozenset[str] = frozenset({"traffic.count"})
+    headroom: float = 1.3
+    full_occupancy: float = 0.8
+    spill_s: float = 10.0
+    webster: bool = True
+    spillback: bool = True
+    blocked_share_inv: int = 3  # cut when at least 1/N of a phase's exit lanes are full
+    floor_programmed: bool = True  # a maximum never below the phase's programmed duration
+    _counts: dict[str, _Counts] = field(default_factory=lambda: defaultdict(_Counts))
+    _occ: dict[str, float] = field(default_factory=dict)  # smoothed occupancy (0..1)
+    _webster: dict[str, list[float | None]] = field(default_factory=dict)
+    _sent: dict[str, list[float | None]] = field(default_factory=dict)
+    _last_update_ms: int | None = None
+    plans_sent: int = 0
+    spill_cuts: int = 0
+    updates: int = 0
+
+    @property
+    def actuators(self) -> Sequence[str]:
+        return [j.controller for j in self.junctions]
+
+    def on_readings(self, readings: Sequence[Reading], now_ms: int) -> list[Intent]:
+        fresh = set()
+        a = min(1.0, self.interval_s / max(self.spill_s, self.interval_s))
+        for r in readings:
+            c = self._counts[r.device_id]
+            c.vehicles += float(r.values.get("vehicles", 0))
+            c.seconds += self.interval_s
+            occ = r.values.get("occupancy")
+            q = min(1.0, max(0.0, float(occ) / 100.0)) if occ is not None else 0.0
+            prev = self._occ.get(r.device_id)
+            self._occ[r.device_id] = q if prev is None else prev + a * (q - prev)
+            fresh.add(r.device_id)
+        self._maybe_update(now_ms)
+        intents = []
+        for j in self.junctions:
+            if j.controller in self._sent and not any(loop in fresh for loop in j.loops):
+                continue
+            caps = self._caps(j)
+            sent = self._sent.get(j.controller)
+            if sent is not None and not _changed(sent, caps):
+                continue
+            self._sent[j.controller] = caps
+            intents.append(Intent(j.controller, "signal.timing", {"max_green_s": caps}))
+        self.plans_sent += len(intents)
+        return intents
+
+    def on_tick(self, now_ms: int) -> list[Intent]:
+        self._maybe_update(now_ms)
+        # The program's own maxima to every controller not yet told anything.
+        intents = []
+        for j in self.junctions:
+            if j.controller not in self._sent:
+                caps = self._caps(j)
+                self._sent[j.controller] = caps
+                intents.append(Intent(j.controller, "signal.timing", {"max_green_s": caps}))
+        self.plans_sent += len(intents)
+        return intents
+
+    def report(self) -> dict[str, object]:
+        return {
+            "plans_sent": self.plans_sent,
+            "spill_cuts": self.spill_cuts,
+            "updates": self.updates,
+        }
+
+    def _maybe_update(self, now_ms: int) -> None:
+        if self._last_update_ms is None:
+            self._last_update_ms = now_ms
+            return
+        if now_ms - self._last_update_ms < self.update_s * 1000:
+            return
+        self._last_update_ms = now_ms
+        self.updates += 1
+        for j in self.junctions:
+            plan = webster_plan(j, self._flows(j))
+            if plan is not None and self.webster:
+                self._webster[j.controller] = [
+                    round(min(p.max_s, max(self._floor(q), p.duration_s * self.headroom)), 1)
+                    if p.adjustable
+                    else None
+                    for p, q in zip(plan, j.phases, strict=True)
+                ]
+        self._counts.clear()
+
+    def _flows(self, j: Junction) -> dict[int, float]:
+        flows: dict[int, float] = {}
+        for loop, links in j.loops.items():
+            c = self._counts.get(loop)
+            if c is None or c.seconds <= 0:
+                continue
+            vph = c.vehicles * 3600.0 / c.seconds
+            for link in links:
+                flows[link] = max(flows.get(link, 0.0), vph)
+        return flows
+
+    def _floor(self, p: PlanPhase) -> float:
+        """The lowest maximum green Webster may set for phase p."""
+        return max(p.min_s, p.duration_s) if self.floor_programmed else p.min_s
+
+    def _caps(self, j: Junction) -> list[float | None]:
+        base = self._webster.get(j.controller) or [
+            p.max_s if p.adjustable else None for p in j.phases
+        ]
+        caps = list(base)
+        if not self.spillback:
+            return caps
+        for i, p in enumerate(j.phases):
+            if not p.adjustable:
+                continue
+            served = _served(p.state)
+            exits = [j.exits[k] for k in served if k in j.exits]
+            if not exits:
+                continue
+            full = sum(
+                1
+                for loops in exits
+                if max((self._occ.get(e, 0.0) for e in loops), default=0.0) >= self.full_occupancy
+            )
+            if full * self.blocked_share_inv >= len(exits):
+                caps[i] = p.min_s
+                self.spill_cuts += 1
+        return caps
+
+
+def _changed(a: Sequence[float | None], b: Sequence[float | None]) -> bool:
+    return any(
+        (x is None) != (y is None) or (x is not None and y is not None and abs(x - y) > 1.0)
+        for x, y in zip(a, b, strict=True)
+    )

@@ -67,3 +67,54 @@ def test_sim_signals_takes_a_routes_file_and_seeds(tmp_path: Path) -> None:
     assert figures["seeds"] == [1, 2] and figures["routes"] == "given.rou.xml"
     assert len(figures["per_seed_adaptive_s"]) == 2
     assert figures["safety_violations"] == 0
+
+
+def test_a_timing_command_hands_a_signal_to_its_own_actuation_under_the_maximum_green(
+    tmp_path: Path,
+) -> None:
+    _sumo()
+    from datetime import timedelta
+
+    from charter.sim.sumo.city import build_city
+    from charter.sim.sumo.network import default_net, random_trips, read_net
+    from charter.sim.sumo.run import signal_rules, simulation
+
+    net_file = default_net()
+    net, rules = read_net(net_file), signal_rules(net_file)
+    routes = random_trips(net_file, tmp_path / "bg.rou.xml", period_s=1.2, end_s=240, seed=3)
+    city = build_city(net, tmp_path / "city")
+    signer = city.platform.security.commands
+    try:
+        with simulation(net_file, [routes], end_s=240, rules=rules) as sim:
+            city.attach_controllers(sim.traci, net, rules, 2.0)
+            tls = "945141768"  # two adjustable greens (5–50 s), then their yellows
+            ctrl = city.controllers[tls]
+            caps = [6.0, None, 6.0, None, None]
+            greens: list[float] = []
+            shown, since = "", 0.0
+            while sim.time_s < 200:
+                for c in city.controllers.values():
+                    if c is ctrl:
+                        wire = signer.sign(c.device_id, "signal.timing", {"max_green_s": caps})
+                        c.receive(wire.to_wire())
+                    c.step()
+                sim.step()
+                city.clock.advance(timedelta(seconds=0.5))
+                state = sim.traci.trafficlight.getRedYellowGreenState(tls)
+                if state != shown:
+                    if shown in ("GGrr", "rrGG"):
+                        greens.append(sim.time_s - since)
+                    shown, since = state, sim.time_s
+            assert ctrl.state == "remote" and ctrl.actuated  # its own program drives
+            assert ctrl.force_offs > 0  # the platform's maximum ended some greens
+            assert greens and max(greens) <= 6.0 + 0.5  # never past the maximum …
+            assert min(greens) >= 5.0  # … nor under the program's minimum
+            while sim.time_s < 240:  # silence: its own fixed-time plan, safely
+                for c in city.controllers.values():
+                    c.step()
+                sim.step()
+                city.clock.advance(timedelta(seconds=0.5))
+            assert ctrl.state == "safe" and not ctrl.actuated
+            assert sim.monitor.violations == []
+    finally:
+        city.platform.close()

@@ -21,7 +21,7 @@ from charter.domain.algorithm import AlgorithmEntry, Figure, Risk
 from charter.domain.clock import FixedClock
 from charter.domain.disclosure import Area
 from charter.domain.model import Actor, Device, Location, urn
-from charter.services.signals import AdaptiveSignals, Junction, PlanPhase
+from charter.services.signals import AdaptiveTiming, Junction, PlanPhase
 from charter.settings import Settings
 from charter.sim import city as sample
 from charter.sim.sumo.controller import SumoSignal, fixed_time_plan
@@ -29,6 +29,7 @@ from charter.sim.sumo.controller import SumoSignal, fixed_time_plan
 OPERATOR = Actor(name="sim-operator", role="operator")
 START = datetime(2026, 12, 1, 6, 0, tzinfo=UTC)
 LOOP_SETBACK_M = 30.0
+EXIT_SETBACK_M = 8.0  # an exit loop, this far past the junction
 COUNT_PERIOD_S = 2  # the loops' counting interval: short enough to end a green on a gap
 
 
@@ -116,12 +117,13 @@ def adaptive_entry() -> AlgorithmEntry:
         purpose="Signal timing that follows the traffic, so that fewer people wait at red.",
         data_used=["traffic.count"],
         how_it_decides=(
-            "Every five minutes it adds up the vehicles each approach lane's loop counted and "
-            "computes Webster's cycle length and each phase's share of green. Every two seconds "
-            "it ends a green that no longer moves anyone (no vehicle passed its loops), or "
-            "that has had its share while a waiting phase has more pressure (queues on the "
-            "loops, less the queues on its exits), and otherwise extends it; never below the "
-            "phase's minimum green or above its maximum, and every phase in its turn."
+            "Each signal keeps its own vehicle actuation: a green ends when its own detectors "
+            "see a gap, never before the program's minimum. From the counts of each approach "
+            "and exit lane's loop, the service sets how long each green may last at most: "
+            "every few minutes from Webster's cycle length and green splits (never below the "
+            "programmed green), and at once the minimum for a green whose exit streets are "
+            "full up to the junction, where a green would move nobody; always within the "
+            "program's minimum and maximum, every phase in its turn."
         ),
         human_oversight=(
             "Traffic engineers set each phase's minimum and maximum green in the controller's "
@@ -207,10 +209,29 @@ def build_city(
         )
         junctions.append(Junction(controller, phases, loop_map))
         exits_of.append({index: out.getID() for _in, out, index in tls.getConnections()})
-    # Each link's exit lane, where it is another signal's approach with a loop: spill-back.
-    loop_on = {loop.lane: loop.signer.device_id for loop in loops}
+    # A loop just past the junction on each link's exit lane: a queue standing on it has
+    # backed up to the junction (spill-back), and a green into that lane moves nobody.
+    exit_loop: dict[str, str] = {}
+    for ex, tls_id in zip(exits_of, tls_ids.values(), strict=True):
+        for lane_id in sorted(set(ex.values())):
+            lane = net.getLane(lane_id)
+            if lane_id in exit_loop or not lane.allows("passenger"):
+                continue
+            if lane.getEdge().getFunction() in {"walkingarea", "crossing", "internal"}:
+                continue
+            sumo_id = f"exit_{lane_id}"
+            pos = min(EXIT_SETBACK_M, lane.getLength() * 0.25)
+            lines.append(
+                f'  <inductionLoop id="{sumo_id}" lane="{lane_id}" pos="{pos:.1f}" '
+                f'period="{count_period_s:g}" file="/dev/null"/>'
+            )
+            signer = DeviceSigner(urn("Device", f"exit-loop-{safe_id(lane_id)}"))
+            x, y = lane.getShape()[0]
+            _register(platform, signer, "induction-loop", _lat_lon(net, x, y))
+            loops.append(Loop(sumo_id, lane_id, signer, (), tls_id))
+            exit_loop[lane_id] = signer.device_id
     junctions = [
-        replace(j, exits={k: (loop_on[lane],) for k, lane in ex.items() if lane in loop_on})
+        replace(j, exits={k: (exit_loop[lane],) for k, lane in ex.items() if lane in exit_loop})
         for j, ex in zip(junctions, exits_of, strict=True)
     ]
     lines.append("</additional>")
@@ -257,8 +278,9 @@ def _register(
     )
 
 
-def adaptive_service(city: SignalCity, update_s: float = 300.0) -> AdaptiveSignals:
-    return AdaptiveSignals(city.junctions, update_s=update_s, interval_s=city.count_period_s)
+def adaptive_service(city: SignalCity, update_s: float = 300.0, **kw: Any) -> AdaptiveTiming:
+    """The adaptive-signals service for this city: maximum greens over local actuation."""
+    return AdaptiveTiming(city.junctions, update_s=update_s, interval_s=city.count_period_s, **kw)
 
 
 def drive(

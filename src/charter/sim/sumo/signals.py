@@ -11,6 +11,7 @@ whole trip counted (`tripinfo` timeLoss, unfinished trips included).
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,7 @@ def run_mode(
     step_s: float,
     update_s: float,
     progress: Callable[[float], None] | None = None,
+    service_kw: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     end_s = warmup_s + window_s + drain_s
     net = read_net(net_file)
@@ -62,7 +64,7 @@ def run_mode(
             if mode != "actuated":
                 city.attach_controllers(sim.traci, net, rules, 2 * host.heartbeat_s)
             if mode == "adaptive":
-                service = adaptive_service(city, update_s=update_s)
+                service = adaptive_service(city, update_s=update_s, **(service_kw or {}))
                 host.add(service)
                 host.start()
             up = (lambda _t: True) if service is not None else None
@@ -96,6 +98,7 @@ def run_signals(
     update_s: float = 300.0,
     modes: tuple[str, ...] = MODES,
     progress: Callable[[str, float], None] | None = None,
+    service_kw: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The three controls on the same traffic, for seeds seed … seed + seeds - 1.
 
@@ -120,6 +123,7 @@ def run_signals(
             results[mode] = run_mode(
                 mode, net_file, bg, run_dir, seed=s, warmup_s=warmup_s, window_s=window_s,
                 drain_s=drain_s, step_s=step_s, update_s=update_s, progress=report,
+                service_kw=service_kw,
             )  # fmt: skip
         per_seed.append(results)
     figures: dict[str, Any] = {}
@@ -134,6 +138,24 @@ def run_signals(
         figures["reduction_vs_actuated"] = round(1 - adaptive / actuated, 4) if actuated else 0.0
     for mode in modes:
         figures[f"per_seed_{mode}_s"] = [round(r[mode]["time_loss_s"], 1) for r in per_seed]
+    # Paired over the seeds (each seed is the same traffic under every control).
+    if "fixed" in modes and "adaptive" in modes:
+        cuts = [
+            1 - r["adaptive"]["time_loss_s"] / r["fixed"]["time_loss_s"]
+            for r in per_seed
+            if r["fixed"]["time_loss_s"] > 0
+        ]
+        figures["paired_reduction_vs_fixed"] = round(_mean(cuts), 4)
+        figures["paired_reduction_vs_fixed_ci95"] = _ci95(cuts, 4)
+    if "actuated" in modes and "adaptive" in modes:
+        diffs = [r["adaptive"]["time_loss_s"] - r["actuated"]["time_loss_s"] for r in per_seed]
+        figures["paired_diff_vs_actuated_s"] = round(_mean(diffs), 2)
+        figures["paired_diff_vs_actuated_ci95_s"] = _ci95(diffs, 2)
+    if "adaptive" in modes:
+        figures["decisions"] = {
+            k: sum(int(r["adaptive"]["decisions"].get(k, 0)) for r in per_seed)
+            for k in per_seed[0]["adaptive"]["decisions"]
+        }
     main = "adaptive" if "adaptive" in modes else modes[0]
     figures["vehicles"] = sum(r[main]["vehicles"] for r in per_seed)
     figures["plans_sent"] = sum(r[main]["plans_sent"] for r in per_seed)
@@ -147,6 +169,22 @@ def run_signals(
         routes=routes.name if routes is not None else "randomTrips",
     )
     return figures
+
+
+# Student's t, two-sided 95%, by degrees of freedom (1…10); beyond, the normal's 1.96.
+_T95 = (12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23)
+
+
+def _ci95(xs: list[float], digits: int) -> list[float] | None:
+    """A 95% confidence interval of the mean of paired differences (None for one seed)."""
+    n = len(xs)
+    if n < 2:
+        return None
+    m = sum(xs) / n
+    sd = math.sqrt(sum((x - m) ** 2 for x in xs) / (n - 1))
+    t = _T95[n - 2] if n - 1 <= len(_T95) else 1.96
+    half = t * sd / math.sqrt(n)
+    return [round(m - half, digits), round(m + half, digits)]
 
 
 def _mean(values: Any) -> float:
