@@ -84,7 +84,7 @@ def test_projects_are_public_as_json_csv_and_geojson_retired_ones_included(
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert {row["id"]: row["status"] for row in rows}[sample.PARKING] == "retired"
     traffic = {row["id"]: row for row in rows}[sample.TRAFFIC]
-    assert traffic["personal_data"] == "pedestrian.crossing_request"
+    assert traffic["personal_data"] == "pedestrian.crossing_request; mobility.assistance"
     assert traffic["privacy_statement"].startswith("https://")
 
     r = client.get("/register/projects.geojson")

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from charter.bootstrap import Platform
 from charter.commands.command import Command
+from charter.device import DeviceSigner, SimReading
 from charter.domain.clock import FixedClock, to_ms
 from charter.domain.reasons import Reason
 from charter.services.actuator import Actuator
 from charter.services.base import Reading
 from charter.services.crossing import (
+    CATEGORY,
     EXTEND,
     NAME,
+    PURPOSE,
     Crossing,
     CrossingService,
     RoadsideUnit,
@@ -29,7 +32,7 @@ from charter.sim import city as sample
 from charter.store import schema
 from tests.city_services.helpers import OPERATOR
 from tests.conftest import SampleCity
-from tests.rights.support import as_resident, crossing, resident
+from tests.rights.support import as_resident
 
 CONTROLLER = "urn:ngsi-ld:Device:crossing-signal-1"
 RSU = "urn:ngsi-ld:Device:crossing-rsu-1"
@@ -50,6 +53,30 @@ class Controller(Actuator):
         return None
 
 
+def _reader(city: SampleCity) -> DeviceSigner:
+    """The crossing's fob reader, registered for mobility assistance."""
+    return city.device("fob-reader-1", sample.TRUSTED, sample.TRAFFIC, [CATEGORY])
+
+
+def crossing(t: datetime, fob: str) -> SimReading:
+    """A fob read at the kerb."""
+    return SimReading(CATEGORY, t, {"fob": fob, "extra_seconds": 0}, {"extra_seconds": "s"})
+
+
+def resident(
+    p: Platform, fob: str, *, consent: bool = True, purpose: str = PURPOSE
+) -> tuple[str, str | None]:
+    """A resident with `fob` linked and (optionally) consent to mobility assistance."""
+    rid = p.rights.residents.create(OPERATOR).id
+    p.rights.residents.link_verified(rid, fob, "fob", OPERATOR, "fob shown at the desk")
+    if not consent:
+        return rid, None
+    done = p.rights.consents.grant(
+        rid, category=CATEGORY, purpose=purpose, projects=[sample.TRAFFIC], actor=as_resident(rid)
+    )
+    return rid, done.consent.id
+
+
 def _crossing(detector: str, **kw: float) -> Crossing:
     base = {"length_m": 12.0, "walk_s": 7.0, "clearance_s": standard_clearance_s(12.0)}
     base.update(kw)
@@ -66,16 +93,17 @@ class Seen(CrossingService):
         return super().on_readings(readings, now_ms)
 
 
-def _hosted(p: Platform, city: SampleCity) -> tuple[Seen, Controller, RoadsideUnit]:
+def _hosted(p: Platform, city: SampleCity) -> tuple[Seen, Controller, RoadsideUnit, DeviceSigner]:
     p.algorithms.register(entry(sample.TRAFFIC), OPERATOR, "accessible crossing")
-    service = Seen([_crossing(city.traffic.device_id)])
+    reader = _reader(city)
+    service = Seen([_crossing(reader.device_id)])
     key = p.security.commands.public_key_b64
     ctrl, rsu = Controller(key, p.clock), RoadsideUnit(RSU, key, p.clock, timedelta(seconds=3))  # type: ignore[arg-type]
     for a in (ctrl, rsu):
         p.services.channel.attach(a)  # type: ignore[attr-defined]
     p.services.add(service)
     p.services.start()
-    return service, ctrl, rsu
+    return service, ctrl, rsu, reader
 
 
 def _everything_stored(p: Platform) -> str:
@@ -98,10 +126,10 @@ def test_without_consent_the_fob_read_is_refused_and_nothing_is_stored(
 ) -> None:
     p = any_platform
     city = SampleCity(p)
-    service, ctrl, rsu = _hosted(p, city)
+    service, ctrl, rsu, reader = _hosted(p, city)
     ben, _ = resident(p, "fob-ben-0001", consent=False)
     before = _everything_stored(p)
-    [out] = p.gate.ingest([city.envelope(city.traffic, [crossing(clock.now(), "fob-ben-0001")])])
+    [out] = p.gate.ingest([city.envelope(reader, [crossing(clock.now(), "fob-ben-0001")])])
     assert out.admitted == 0
     assert [r for _, r, _ in out.reading_reasons] == [Reason.NO_CONSENT.value]
     assert out.dropped == 1 and out.quarantined == 0
@@ -124,16 +152,16 @@ def test_with_consent_the_service_gets_a_pseudonym_and_extends_and_alerts(
 ) -> None:
     p = any_platform
     city = SampleCity(p)
-    service, ctrl, rsu = _hosted(p, city)
+    service, ctrl, rsu, reader = _hosted(p, city)
     aiko, _ = resident(p, "fob-aiko-0001")
-    [out] = p.gate.ingest([city.envelope(city.traffic, [crossing(clock.now(), "fob-aiko-0001")])])
+    [out] = p.gate.ingest([city.envelope(reader, [crossing(clock.now(), "fob-aiko-0001")])])
     assert out.admitted == 1
     [seen] = service.seen
     assert set(seen.values) == {"extra_seconds", "subject"}  # minimised: no fob
     assert aiko not in json.dumps(seen.values) and "fob-aiko" not in json.dumps(seen.values)
     [cmd] = ctrl.applied
     assert cmd.action == EXTEND
-    ext = extension(_crossing(city.traffic.device_id))
+    ext = extension(_crossing(reader.device_id))
     assert cmd.params == {
         "crossing": "crossing-1",
         "walk_s": ext.walk_s,
@@ -154,14 +182,14 @@ def test_consent_withdrawn_a_moment_ago_is_refused_at_the_next_read(
 ) -> None:
     p = any_platform
     city = SampleCity(p)
-    service, ctrl, _ = _hosted(p, city)
+    service, ctrl, _, reader = _hosted(p, city)
     chiyo, consent = resident(p, "fob-chiyo-001")
     assert consent is not None
-    [first] = p.gate.ingest([city.envelope(city.traffic, [crossing(clock.now(), "fob-chiyo-001")])])
+    [first] = p.gate.ingest([city.envelope(reader, [crossing(clock.now(), "fob-chiyo-001")])])
     assert first.admitted == 1
     p.rights.consents.withdraw(chiyo, consent, as_resident(chiyo))
     clock.advance(timedelta(milliseconds=1))
-    [then] = p.gate.ingest([city.envelope(city.traffic, [crossing(clock.now(), "fob-chiyo-001")])])
+    [then] = p.gate.ingest([city.envelope(reader, [crossing(clock.now(), "fob-chiyo-001")])])
     assert then.admitted == 0
     assert [r for _, r, _ in then.reading_reasons] == [Reason.NO_CONSENT.value]
     assert len(service.seen) == 1 and len(ctrl.applied) == 1
@@ -171,11 +199,9 @@ def test_consent_withdrawn_a_moment_ago_is_refused_at_the_next_read(
 def test_consent_for_another_purpose_does_not_reach_the_crossing(
     platform: Platform, city: SampleCity, clock: FixedClock
 ) -> None:
-    service, ctrl, rsu = _hosted(platform, city)
+    service, ctrl, rsu, reader = _hosted(platform, city)
     resident(platform, "fob-daan-0001", purpose="research")
-    [out] = platform.gate.ingest(
-        [city.envelope(city.traffic, [crossing(clock.now(), "fob-daan-0001")])]
-    )
+    [out] = platform.gate.ingest([city.envelope(reader, [crossing(clock.now(), "fob-daan-0001")])])
     assert out.admitted == 1  # the gate admits it for the purpose he chose…
     assert service.seen == [] and ctrl.applied == [] and rsu.broadcasts == []  # …not this one
 
@@ -183,11 +209,11 @@ def test_consent_for_another_purpose_does_not_reach_the_crossing(
 def test_a_service_without_a_declared_purpose_gets_no_personal_reading(
     platform: Platform, city: SampleCity, clock: FixedClock
 ) -> None:
-    service, _, _ = _hosted(platform, city)
+    service, _, _, reader = _hosted(platform, city)
     service.purposes = {}  # as a service that never declared one
     platform.services.add(service)  # re-hosted: decided again
     resident(platform, "fob-erin-0001")
-    platform.gate.ingest([city.envelope(city.traffic, [crossing(clock.now(), "fob-erin-0001")])])
+    platform.gate.ingest([city.envelope(reader, [crossing(clock.now(), "fob-erin-0001")])])
     assert service.seen == []
 
 
@@ -215,11 +241,11 @@ def test_the_extension_lets_a_slow_pedestrian_cross_and_is_capped() -> None:
 def test_the_alert_carries_no_identity_and_is_signed(
     platform: Platform, city: SampleCity, clock: FixedClock
 ) -> None:
-    _, _, rsu = _hosted(platform, city)
+    _, _, rsu, reader = _hosted(platform, city)
     for i, fob in enumerate(("fob-fay-00001", "fob-gus-00001")):
         rid, _ = resident(platform, fob)
         clock.advance(timedelta(seconds=200))  # the first alert expired: a new one
-        platform.gate.ingest([city.envelope(city.traffic, [crossing(clock.now(), fob)])])
+        platform.gate.ingest([city.envelope(reader, [crossing(clock.now(), fob)])])
         alert = rsu.broadcasts[i]
         message = verify_alert(alert, rsu.public_key)
         assert message is not None
@@ -248,3 +274,17 @@ def test_the_pseudonym_differs_per_service_and_per_day() -> None:
     assert a != pseudonym(NAME, "resident-1", 6 * DAY_MS)  # the next day
     assert a != pseudonym("other-service", "resident-1", 5 * DAY_MS + 10)
     assert "resident-1" not in a and len(a) == 16
+
+
+def test_the_crossing_uses_mobility_assistance_for_crossing_assistance(
+    platform: Platform, city: SampleCity
+) -> None:
+    # The category and purpose the resident opts in to, as the register has them.
+    assert (CATEGORY, PURPOSE) == ("mobility.assistance", "crossing-assistance")
+    project = platform.store.get_project(sample.TRAFFIC)
+    assert project is not None
+    [declared] = [c for c in project.categories if c.name == CATEGORY]
+    assert declared.personal and declared.identifier == "fob"
+    assert declared.retention_days == 1 and declared.ngsi is None  # never over NGSI-LD
+    assert entry(sample.TRAFFIC).data_used == [CATEGORY]
+    assert dict(CrossingService([]).purposes) == {CATEGORY: PURPOSE}

@@ -356,10 +356,8 @@ def test_declassifying_personal_data_goes_to_consultation_and_consent_stays_enfo
     """An operator alone cannot switch consent off by calling a personal category non-personal."""
     traffic = platform.store.get_project(sample.TRAFFIC)
     assert traffic is not None
-    cats = [
-        c.model_copy(update={"personal": False, "identifier": None})
-        if c.name == "pedestrian.crossing_request"
-        else c
+    cats = [  # every personal category (crossing requests, mobility assistance)
+        c.model_copy(update={"personal": False, "identifier": None}) if c.personal else c
         for c in traffic.categories
     ]
     # While the fob reader is declared, a category without persons contradicts it...

@@ -1,7 +1,7 @@
 """The accessible crossing: more time to cross for a resident who opted in.
 
-A resident who consented to crossing assistance (category
-`pedestrian.crossing_request`, purpose `crossing-assistance`) carries a fob;
+A resident who consented to mobility assistance at crossings (category
+`mobility.assistance`, purpose `crossing-assistance`) carries a fob;
 the crossing's detector reads it and sends the read through the gate. Without
 consent the gate refuses it (NO_CONSENT) and drops it; with consent the one
 door for personal data (`rights/feed.py`) hands this service the read minimised
@@ -45,7 +45,7 @@ from charter.services.actuator import Actuator
 from charter.services.base import Intent, Reading, Service
 
 NAME = "accessible-crossing"
-CATEGORY = "pedestrian.crossing_request"
+CATEGORY = "mobility.assistance"
 PURPOSE = "crossing-assistance"
 STANDARD_SPEED_MS = 1.07  # 3.5 ft/s, MUTCD 4E.06 pedestrian clearance
 ASSISTED_SPEED_MS = 0.9  # 3.0 ft/s, MUTCD 4E.06 for slower pedestrians

@@ -117,6 +117,28 @@ CROSSING_REQUEST = DataCategory(
     identifier="fob",
     ngsi=NgsiMapping(type="CrossingRequest"),
 )
+# The accessible crossing (`charter.services.crossing`): a resident who opted in to
+# mobility assistance carries a fob that a crossing's reader reads at the kerb, so
+# that the crossing gives them the time they need (walking at 0.9 m/s).
+MOBILITY_ASSISTANCE = DataCategory(
+    name="mobility.assistance",
+    description="A crossing's reader reads the fob of a resident who needs longer to "
+    "cross; identifies the fob.",
+    personal=True,
+    retention_days=1,
+    fields={
+        "fob": FieldSpec(type="string", max_length=64),
+        "extra_seconds": FieldSpec(type="integer", unit="s", minimum=0, maximum=30),
+    },
+    disclosure=CategoryDisclosure(
+        collected="The id of a resident's mobility-assistance fob, read at a crossing's "
+        "kerb; nothing about the person.",
+        processing=[Processing.ENCRYPTED],
+        access=[Access.CITY],
+        storage="City data centre, Example (EU), encrypted at rest",
+    ),
+    identifier="fob",
+)
 WATER_LEVEL = DataCategory(
     name="water.level",
     description="Water level in storm drains and creeks.",
@@ -359,7 +381,7 @@ def projects() -> list[tuple[Project, ProjectStatus]]:
                     "Signal timing that follows measured traffic",
                     "Longer crossing time on request for residents who opted in",
                 ],
-                categories=[TRAFFIC_COUNT, CROSSING_REQUEST],
+                categories=[TRAFFIC_COUNT, CROSSING_REQUEST, MOBILITY_ASSISTANCE],
                 vendor_ids=[TRUSTED],
                 disclosure=disclosure(
                     ["induction loop", "crossing button with fob reader"],

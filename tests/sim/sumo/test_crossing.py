@@ -45,3 +45,34 @@ def test_the_pedestrian_network_is_built_once_and_cached(tmp_path: Path) -> None
     assert again == first and again.stat().st_mtime_ns == made
     sites = find_sites(read_net(first), signal_rules(first))
     assert sites and all(s.edge.startswith(":") and s.length_m > 0 for s in sites)
+
+
+def _straight_path() -> object:
+    from charter.sim.sumo.crossing import VehiclePath, _polyline
+
+    points = ((0.0, 0.0), (100.0, 0.0))  # a vehicle lane along the x axis
+    return VehiclePath(0, 50.0, points, _polyline(list(points)), {}, 52.0)
+
+
+def test_time_to_collision_is_when_the_vehicle_would_reach_the_pedestrian() -> None:
+    from charter.sim.sumo.crossing import Mover, OnPath, time_to_collision
+
+    path = _straight_path()
+    car = OnPath("car", path, 40.0, 10.0, 4.5, 0.9)  # type: ignore[arg-type]
+    # Someone standing in the lane 10 m ahead: reached in 1.0 s at 10 m/s.
+    ttc = time_to_collision(car, Mover("p", 50.0, 0.0, 0.0, 0.0))
+    assert ttc is not None and abs(ttc - 1.0) < 0.11
+    # 20 m ahead: 2 s, beyond the 1.5 s that makes a conflict.
+    assert time_to_collision(car, Mover("p", 60.0, 0.0, 0.0, 0.0)) is None
+    # Walking across, 3 m to the side of the lane's centre at 1.3 m/s towards it, 8 m
+    # ahead: in the car's path (its 0.9 m half width and theirs) after 1.4 s, when the
+    # car has gone 14 m: it has passed.
+    assert time_to_collision(car, Mover("p", 48.0, 3.0, 0.0, -1.3)) is None
+    # The same person 13 m ahead, already 1 m from the centre: in its path at once.
+    ttc = time_to_collision(car, Mover("p", 53.0, 1.0, 0.0, -1.3))
+    assert ttc is not None and 1.2 < ttc < 1.4
+    # Walking away from the lane: never.
+    assert time_to_collision(car, Mover("p", 50.0, 1.5, 0.0, 1.3)) is None
+    # A car standing still is no conflict (conflicts() skips it); a slow one far off either.
+    slow = OnPath("slow", path, 40.0, 1.0, 4.5, 0.9)  # type: ignore[arg-type]
+    assert time_to_collision(slow, Mover("p", 50.0, 0.0, 0.0, 0.0)) is None

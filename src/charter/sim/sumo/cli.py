@@ -168,14 +168,20 @@ def sim_crossing(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON line last")] = False,
     net: NetFile = None,
     seed: Annotated[int, typer.Option(help="Seed of traffic, pedestrians and simulation")] = 1,
-    end: Annotated[float, typer.Option(help="Simulated seconds of demand")] = 1800.0,
+    end: Annotated[float, typer.Option(help="Simulated seconds of demand")] = 3600.0,
     crossing: Annotated[
         str | None, typer.Option(help="The crosswalk (SUMO edge id) [default: chosen]")
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Write an HTML report here")] = None,
     slow_share: Annotated[float, typer.Option(help="Share of pedestrians at 0.9 m/s")] = 0.4,
     consent_share: Annotated[float, typer.Option(help="Share of slow ones who opted in")] = 0.6,
-    ped_period: Annotated[float, typer.Option(help="A pedestrian every S s on average")] = 12.0,
+    ped_period: Annotated[float, typer.Option(help="A pedestrian every S s on average")] = 6.0,
+    turn_period: Annotated[
+        float, typer.Option(help="A vehicle every S s on each right turn across the walk")
+    ] = 10.0,
+    connected_share: Annotated[
+        float, typer.Option(help="Share of vehicles that hear and heed the alert")
+    ] = 1.0,
 ) -> None:
     """Accessible crossing: slow pedestrians caught, conflicts with/without the alert, delay."""
     from charter.sim.sumo.crossing import MODES, report_html, run_crossing
@@ -187,6 +193,7 @@ def sim_crossing(
             figures, results = run_crossing(
                 net_file, Path(work), seed=seed, end_s=end, crossing=crossing,
                 slow_share=slow_share, consent_share=consent_share, ped_period_s=ped_period,
+                turn_period_s=turn_period, connected_share=connected_share,
                 progress=lambda m, f: bar.update(tasks[m], completed=f),
             )  # fmt: skip
         except CharterError as e:

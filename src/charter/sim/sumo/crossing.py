@@ -2,13 +2,16 @@
 
 The network gets sidewalks and crosswalks from SUMO's own netconvert
 (`--sidewalks.guess --crossings.guess`, cached). One signalised crosswalk is
-the site: the one where a pedestrian at 0.9 m/s falls furthest short of its
-programmed clearance (within what the cap can cover), unless one is named.
-Pedestrians cross it both ways: normal walkers (1.3 m/s ± 10 %) and slow ones
-at 0.9 m/s, some of whom opted in to crossing assistance and some not. Every
-slow pedestrian carries a fob linked to a resident; the crossing's reader
-reads it at the kerb and sends the read through the gate, as a real reader
-does. Vehicles come from SUMO's randomTrips plus flows through the site.
+the site: among those where turning vehicles may cross during the walk
+(permissive turns, where drivers and pedestrians meet most), the one where a
+pedestrian at 0.9 m/s falls furthest short of its programmed clearance
+(within what the cap can cover), unless one is named. Pedestrians cross it
+both ways: normal walkers (1.3 m/s ± 10 %) and slow ones at 0.9 m/s, some of
+whom opted in to mobility assistance and some not. Every slow pedestrian
+carries a fob linked to a resident; the crossing's reader reads it at the
+kerb and sends the read through the gate, as a real reader does. Vehicles
+come from SUMO's randomTrips, flows through the site and a stream on each
+permissive turn.
 
 Three paired runs (same routes, same seed):
 
@@ -16,21 +19,29 @@ Three paired runs (same routes, same seed):
 - `extension`: the platform runs the accessible-crossing service; consented
   reads extend walk and clearance through the controller's safe transitioner;
   vehicles ignore the alert;
-- `charter`: the same, and connected vehicles act on the signed, anonymous
-  alert: within `ALERT_RANGE_M` of the crossing while it is valid, they keep to
-  `CAREFUL_SPEED_MS`.
+- `charter`: the same, and connected vehicles (`connected_share` of them) act
+  on the signed, anonymous alert while it is valid: within `ALERT_RANGE_M` of
+  the crosswalk, while someone is on it in their path or walking towards it,
+  they hold a speed from which they can stop `STOP_GAP_M` short of them at
+  `COMFORT_DECEL`, at most `CAREFUL_SPEED_MS`.
 
 Measured: slow pedestrians still on the crosswalk at the moment a conflicting
-vehicle stream gets green (by consent), vehicle–pedestrian conflicts (a
-vehicle heading for the crosswalk on green, time to reach it below 1.5 s,
-while a pedestrian is on it), the mean time loss of the vehicles that came
-through the junction, and the safety invariant at every step.
+vehicle stream gets green (by consent); vehicle–pedestrian conflicts, from
+SUMO's positions and speeds at every step: a vehicle headed over the
+crosswalk (on green, or already in the junction) and a person on it, or
+stepping onto it while it shows walk, whose time to collision is below 1.5 s
+(the vehicle along its path at its speed, the person in a straight line at
+theirs, until the person stands inside the vehicle's footprint), each pair
+once; the mean time loss of the vehicles that came through the junction;
+and the safety invariant at every step at the crossing's signal.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import itertools
+import math
 import random
 import shutil
 import subprocess
@@ -76,10 +87,18 @@ from charter.sim.sumo.safety import SignalRules, colour
 MODES = ("standard", "extension", "charter")
 OPERATOR = Actor(name="sim-operator", role="operator")
 DESK = Actor(name="sim-service-desk", role="operator")
-TTC_S = 1.5  # a vehicle–pedestrian conflict: time to reach the crosswalk below this
-ALERT_RANGE_M = 50.0
-CAREFUL_SPEED_MS = 8.3  # 30 km/h while an alert is valid
-COMFORT_DECEL = 3.0  # m/s², what a careful driver brakes at
+TTC_S = 1.5  # a vehicle–pedestrian conflict: time to collision below this
+TTC_STEP_S = 0.1  # the time to collision's resolution
+MOVING_MS = 0.5  # slower than this a vehicle counts as standing
+PERSON_HALF_M = 0.25  # half a pedestrian's width
+CROSSWALK_HALF_M = 2.0  # half a crosswalk's width (netconvert's default is 4 m)
+ALERT_RANGE_M = 60.0  # how far before the crosswalk a connected vehicle heeds the alert
+CAREFUL_SPEED_MS = 8.3  # 30 km/h: an alerted vehicle's most when someone is crossing
+COMFORT_DECEL = 2.0  # m/s², what a careful driver brakes at
+STOP_GAP_M = 4.0  # how far short of a pedestrian a careful driver means to stop
+CLEAR_M = 1.0  # beyond its half width, what a careful driver keeps clear of a pedestrian
+LOOK_S = 3.0  # a careful driver gives way to someone reaching its path within this
+CONNECTED_SHARE = 1.0  # vehicles that receive and act on the alert in the charter run
 SLOW_MS, NORMAL_MS = ASSISTED_SPEED_MS, 1.3
 
 
@@ -123,6 +142,7 @@ class Site:
     xy: tuple[float, float]
     programmed: tuple[float, float]  # walk and clearance as the net file's program has them
     plan: tuple[tuple[str, float], ...]  # the program retimed to the standard (1.07 m/s)
+    permissive: tuple[int, ...] = ()  # vehicle links green across it during its walk (turns)
 
     @property
     def shortfall_s(self) -> float:
@@ -236,11 +256,22 @@ def find_sites(net: Any, rules: dict[str, SignalRules]) -> list[Site]:
                 continue
             shape = edge.getLanes()[0].getShape()
             mid = ((shape[0][0] + shape[-1][0]) / 2, (shape[0][1] + shape[-1][1]) / 2)
+            permissive = tuple(
+                sorted(
+                    {
+                        i
+                        for state, _d in std
+                        if colour(state[k]) == "g"
+                        for i in crossers
+                        if colour(state[i]) == "g"
+                    }
+                )
+            )
             sites.append(
                 Site(
                     tid, k, edge.getID(), float(edge.getLength()), std_walk, std_clear, foes,
                     crossers, approach, inbound, (sides[0], sides[1]), tuple(kerbs), mid,
-                    (walk, clear), tuple(std),
+                    (walk, clear), tuple(std), permissive,
                 )
             )  # fmt: skip
     return sites
@@ -255,7 +286,12 @@ def choose_site(sites: list[Site], crossing: str | None = None, cap_s: float = 1
     fits = [s for s in sites if 0 < s.shortfall_s <= cap_s and s.approach]
     if not fits:
         raise CharterError(Reason.NO_CROSSWALK)
-    return max(fits, key=lambda s: (round(s.shortfall_s, 1), len(s.approach), s.edge))
+    # Turning vehicles that may cross during the walk (permissive turns) are where
+    # drivers and pedestrians meet most; among those, where 0.9 m/s falls furthest short.
+    return max(
+        fits,
+        key=lambda s: (bool(s.permissive), round(s.shortfall_s, 1), len(s.approach), s.edge),
+    )
 
 
 # -- the crossing's controller ----------------------------------------------------
@@ -391,6 +427,7 @@ def demand(
     slow_share: float,
     consent_share: float,
     flow_period_s: float,
+    turn_period_s: float = 10.0,
 ) -> tuple[Path, list[Walker]]:
     rng = random.Random(seed)
     walkers: list[Walker] = []
@@ -406,20 +443,28 @@ def demand(
         f'  <vType id="normal" vClass="pedestrian" maxSpeed="{NORMAL_MS}" speedDev="0.1"/>',
     ]
     tls = net.getTLS(site.tls)
-    pairs = sorted(
-        {
-            (a.getEdge().getID(), o.getEdge().getID())
-            for a, o, i in tls.getConnections()
-            if i in site.crossers
+    links: dict[tuple[str, str], set[int]] = {}
+    right_turns: set[int] = set()
+    for a, o, i in tls.getConnections():
+        if (
+            i in site.crossers
             and a.getEdge().getFunction() == ""
             and a.allows("passenger")
             and o.allows("passenger")
-        }
-    )
+        ):
+            links.setdefault((a.getEdge().getID(), o.getEdge().getID()), set()).add(i)
+            if any(c.getTLLinkIndex() == i and c.getDirection() in "rR" for c in a.getOutgoing()):
+                right_turns.add(i)
+    pairs = sorted(links)
     for j, (a, b) in enumerate(pairs):
+        # A right turn that may cross during the walk gets its own stream of vehicles
+        # (it yields to nobody but the pedestrians; a permissive left turn also yields to
+        # the oncoming traffic, and a stream of them jams); the rest share one.
+        turning = bool(links[(a, b)] & set(site.permissive) & right_turns)
+        period = turn_period_s if turning else flow_period_s * len(pairs)
         lines.append(
             f'  <flow id="site{j}" from="{a}" to="{b}" begin="0" end="{end_s}" '
-            f'period="{flow_period_s * len(pairs):.1f}" departLane="best" departSpeed="max"/>'
+            f'period="{period:.1f}" departLane="best" departSpeed="max"/>'
         )
     for n, w in enumerate(walkers):
         a, b = site.sides if n % 2 == 0 else site.sides[::-1]
@@ -511,14 +556,262 @@ def build_crossing_city(
     return CrossingCity(platform, clock, crossing, reader, fobs, residents)
 
 
+# -- the vehicles' paths over the crosswalk ------------------------------------------
+@dataclass(frozen=True)
+class VehiclePath:
+    """A vehicle link's path over the crosswalk: its approach lane then its way through
+    the junction, as one polyline in the network's coordinates (metres)."""
+
+    link: int
+    approach_m: float  # where the approach lane's stop line is along the path
+    points: tuple[tuple[float, float], ...]
+    cum: tuple[float, ...]  # distance along the path at each point
+    internal: dict[str, tuple[float, float]]  # junction lane -> (offset on the path, scale)
+    cross_m: float  # where the path meets the crosswalk's centre line
+
+    def project(self, x: float, y: float) -> tuple[float, float]:
+        """A point as (distance along the path, distance from it)."""
+        best_d2, best_s = math.inf, 0.0
+        pts = self.points
+        for k in range(len(pts) - 1):
+            (ax, ay), (bx, by) = pts[k], pts[k + 1]
+            dx, dy = bx - ax, by - ay
+            seg2 = dx * dx + dy * dy
+            u = 0.0 if seg2 == 0 else max(0.0, min(1.0, ((x - ax) * dx + (y - ay) * dy) / seg2))
+            px, py = ax + u * dx - x, ay + u * dy - y
+            d2 = px * px + py * py
+            if d2 < best_d2:
+                best_d2, best_s = d2, self.cum[k] + u * math.sqrt(seg2)
+        return best_s, math.sqrt(best_d2)
+
+
+def _polyline(points: list[tuple[float, float]]) -> tuple[float, ...]:
+    cum = [0.0]
+    for (ax, ay), (bx, by) in itertools.pairwise(points):
+        cum.append(cum[-1] + math.hypot(bx - ax, by - ay))
+    return tuple(cum)
+
+
+def vehicle_paths(net: Any, site: Site) -> dict[int, VehiclePath]:
+    """Every crossing vehicle link's path, where it meets the crosswalk (sumolib geometry)."""
+    walk = net.getEdge(site.edge).getLanes()[0].getShape()
+    (wx0, wy0), (wx1, wy1) = walk[0], walk[-1]
+    out: dict[int, VehiclePath] = {}
+    for a, o, i in net.getTLS(site.tls).getConnections():
+        if i not in site.crossers or a.getID()[0] == ":":
+            continue
+        conns = [c for c in a.getOutgoing() if c.getToLane() == o and c.getTLLinkIndex() == i]
+        if not conns or not conns[0].getViaLaneID():
+            continue
+        points: list[tuple[float, float]] = [(float(x), float(y)) for x, y in a.getShape()]
+        approach = _polyline(points)[-1]
+        internal: dict[str, tuple[float, float]] = {}
+        lane = net.getLane(conns[0].getViaLaneID())
+        while lane.getID()[0] == ":" and lane.getID() not in internal:
+            shape = [(float(x), float(y)) for x, y in lane.getShape()]
+            geo = _polyline(shape)[-1]
+            internal[lane.getID()] = (_polyline(points)[-1], geo / max(lane.getLength(), 1e-6))
+            points += shape[1:]
+            nxt = lane.getOutgoing()
+            if not nxt:
+                break
+            via = nxt[0].getViaLaneID()
+            lane = net.getLane(via) if via else nxt[0].getToLane()
+        cum = _polyline(points)
+        path = VehiclePath(i, approach, tuple(points), cum, internal, math.nan)
+        ends = ((wx0, wy0), (wx1, wy1))
+        centre = VehiclePath(-1, 0.0, ends, _polyline(list(ends)), {}, 0.0)
+        # where the path crosses the crosswalk's centre line: its point nearest to it
+        _, at = min((centre.project(x, y)[1], s) for s, (x, y) in _samples(path))
+        out[i] = VehiclePath(i, approach, path.points, cum, internal, at)
+    return out
+
+
+def _samples(path: VehiclePath, every_m: float = 0.25) -> list[tuple[float, tuple[float, float]]]:
+    out = []
+    for k in range(len(path.points) - 1):
+        (ax, ay), (bx, by) = path.points[k], path.points[k + 1]
+        seg = path.cum[k + 1] - path.cum[k]
+        n = max(1, int(seg / every_m))
+        for j in range(n):
+            u = j / n
+            out.append((path.cum[k] + u * seg, (ax + u * (bx - ax), ay + u * (by - ay))))
+    return out
+
+
+@dataclass(frozen=True)
+class Mover:
+    id: str
+    x: float
+    y: float
+    vx: float
+    vy: float
+
+
+@dataclass(frozen=True)
+class OnPath:
+    id: str
+    path: VehiclePath
+    s: float  # its front along the path
+    speed: float
+    length: float
+    half_width: float
+
+
+class Paths:
+    """The site's vehicle paths and the lanes to watch for vehicles on them."""
+
+    def __init__(self, net: Any, site: Site) -> None:
+        self.site = site
+        self.by_link = vehicle_paths(net, site)
+        self.internal = {
+            lane: (p, off, scale)
+            for p in self.by_link.values()
+            for lane, (off, scale) in p.internal.items()
+        }
+        # The approach lanes and the lanes before them, to ALERT_RANGE_M before the stop line.
+        seen: dict[str, float] = {}
+        todo = [(net.getLane(lane), 0.0) for lane in site.approach]
+        while todo:
+            lane, before = todo.pop()
+            if seen.get(lane.getID(), math.inf) <= before:
+                continue
+            seen[lane.getID()] = before
+            if before + lane.getLength() < ALERT_RANGE_M:
+                todo += [(up, before + lane.getLength()) for up in lane.getIncoming()]
+        self.lanes = sorted({*seen, *self.internal})
+
+    def vehicles(self, traci: Any) -> list[OnPath]:
+        """Vehicles headed over the crosswalk on green or already on their way through
+        the junction (a vehicle facing red or yellow stops for the signal)."""
+        out, seen = [], set()
+        for lane in self.lanes:
+            for v in traci.lane.getLastStepVehicleIDs(lane):
+                if v in seen:
+                    continue
+                seen.add(v)
+                speed = traci.vehicle.getSpeed(v)
+                where = traci.vehicle.getLaneID(v)
+                if where in self.internal:
+                    path, off, scale = self.internal[where]
+                    s = off + traci.vehicle.getLanePosition(v) * scale
+                else:
+                    ahead = traci.vehicle.getNextTLS(v)
+                    if not ahead or ahead[0][0] != self.site.tls:
+                        continue
+                    path = self.by_link.get(ahead[0][1])  # type: ignore[assignment]
+                    if path is None or ahead[0][3] not in "Gg":
+                        continue
+                    s = path.approach_m - float(ahead[0][2])
+                if s > path.cross_m + CROSSWALK_HALF_M:
+                    continue  # its front is past the crosswalk
+                out.append(
+                    OnPath(
+                        v, path, s, speed, traci.vehicle.getLength(v),
+                        traci.vehicle.getWidth(v) / 2,
+                    )
+                )  # fmt: skip
+        return out
+
+
+def pedestrians(traci: Any, site: Site, walk: bool) -> list[Mover]:
+    """People on the crosswalk or, while it shows walk, stepping onto it (at a red
+    crosswalk they stop at the kerb), with their velocity."""
+    out = []
+    ids = set(traci.edge.getLastStepPersonIDs(site.edge))
+    for kerb in site.kerbs if walk else ():
+        ids.update(
+            p
+            for p in traci.edge.getLastStepPersonIDs(kerb)
+            if traci.person.getNextEdge(p) == site.edge and traci.person.getSpeed(p) > 0.1
+        )
+    for p in sorted(ids):
+        x, y = traci.person.getPosition(p)
+        speed, angle = traci.person.getSpeed(p), math.radians(traci.person.getAngle(p))
+        out.append(Mover(p, x, y, speed * math.sin(angle), speed * math.cos(angle)))
+    return out
+
+
+def time_to_collision(v: OnPath, p: Mover, horizon_s: float = TTC_S) -> float | None:
+    """When `v`, at its speed along its path, would reach `p` walking at theirs: the first
+    moment, within `horizon_s`, that the person stands inside the vehicle's footprint
+    (its width and length, and the person's own half width); None if not within it."""
+    reach = v.half_width + PERSON_HALF_M
+    t = 0.0
+    while t < horizon_s:
+        s, off = v.path.project(p.x + p.vx * t, p.y + p.vy * t)
+        front = v.s + v.speed * t
+        if off <= reach and front - v.length - PERSON_HALF_M <= s <= front + PERSON_HALF_M:
+            return t
+        t += TTC_STEP_S
+    return None
+
+
+def conflicts(vehicles: list[OnPath], people: list[Mover]) -> set[tuple[str, str]]:
+    """Vehicle–pedestrian pairs whose time to collision is below TTC_S (constant speeds,
+    the vehicle along its path, the person in a straight line)."""
+    return {
+        (v.id, p.id)
+        for v in vehicles
+        if v.speed >= MOVING_MS  # a vehicle standing still collides with nobody
+        for p in people
+        if time_to_collision(v, p) is not None
+    }
+
+
+class CarefulDrivers:
+    """What a connected vehicle does with a valid alert for the crosswalk it is about to
+    drive over (within ALERT_RANGE_M of it): while someone is on the crosswalk in its
+    path or walking towards it, it holds a speed from which it can stop STOP_GAP_M short
+    of them at COMFORT_DECEL, and never more than CAREFUL_SPEED_MS; once they are clear,
+    it drives on as it would have."""
+
+    def __init__(self, traci: Any, share: float, seed: int) -> None:
+        self.traci, self.share, self.seed = traci, share, seed
+        self.held: set[str] = set()
+        self._connected: dict[str, bool] = {}
+
+    def connected(self, v: str) -> bool:
+        got = self._connected.get(v)
+        if got is None:
+            digest = hashlib.sha256(f"{self.seed}|{v}".encode()).digest()
+            got = self._connected[v] = int.from_bytes(digest[:4], "big") / 2**32 < self.share
+        return got
+
+    def step(self, vehicles: list[OnPath], people: list[Mover], alerted: bool) -> None:
+        traci, hold = self.traci, set()
+        for v in vehicles if alerted else ():
+            if not self.connected(v.id) or v.path.cross_m - v.s > ALERT_RANGE_M:
+                continue
+            stop_at = math.inf
+            for p in people:
+                s, off = v.path.project(p.x, p.y)
+                _, later = v.path.project(p.x + p.vx * LOOK_S, p.y + p.vy * LOOK_S)
+                in_path = off <= v.half_width + CLEAR_M
+                if s > v.s and (in_path or later < off - 0.1):
+                    stop_at = min(stop_at, s)
+            if stop_at == math.inf:
+                continue
+            room = max(0.0, stop_at - v.s - STOP_GAP_M)
+            cap = min(CAREFUL_SPEED_MS, math.sqrt(2 * COMFORT_DECEL * room))
+            traci.vehicle.setSpeed(v.id, min(cap, traci.vehicle.getAllowedSpeed(v.id)))
+            hold.add(v.id)
+        live = set(traci.vehicle.getIDList())
+        for vid in self.held - hold:
+            if vid in live:
+                traci.vehicle.setSpeed(vid, -1)  # back to its own driving
+        self.held = hold
+
+
 # -- one run -------------------------------------------------------------------------
 @dataclass
 class RunResult:
     caught: dict[str, set[str]] = field(default_factory=dict)  # kind -> walkers caught
     crossed: dict[str, set[str]] = field(default_factory=dict)  # kind -> walkers who crossed
     occupancy: list[tuple[float, int]] = field(default_factory=list)  # (t, on the crosswalk)
-    conflicts: set[tuple[str, str]] = field(default_factory=set)
-    alerted_conflicts: set[tuple[str, str]] = field(default_factory=set)  # while alerted
+    # (vehicle, pedestrian) -> when their time to collision first fell below TTC_S
+    conflicts: dict[tuple[str, str], float] = field(default_factory=dict)
+    alerted_conflicts: dict[tuple[str, str], float] = field(default_factory=dict)  # alert on
     entered: set[str] = field(default_factory=set)  # walkers who set foot on the crosswalk
     time_loss_s: float = 0.0
     vehicles: int = 0
@@ -542,6 +835,7 @@ def run_mode(
     end_s: float,
     step_s: float = 0.5,
     heartbeat_s: float = 1.0,
+    connected_share: float = CONNECTED_SHARE,
     progress: Callable[[float], None] | None = None,
 ) -> RunResult:
     net = read_net(net_file)
@@ -556,8 +850,8 @@ def run_mode(
     platform_on = mode != "standard"
     try:
         with simulation(
-            net_file, routes, step_s=step_s, seed=seed, end_s=end_s + 600, rules=rules,
-            tripinfo=tripinfo,
+            net_file, routes, step_s=step_s, seed=seed, end_s=end_s + 600,
+            rules={site.tls: rules[site.tls]}, tripinfo=tripinfo,
         ) as sim:  # fmt: skip
             traci = sim.traci
             key = city.platform.security.commands.public_key_b64
@@ -576,7 +870,10 @@ def run_mode(
             if platform_on:
                 host.add(CrossingService([city.crossing]))
                 host.start()
-            _drive(mode, sim, city, site, ctrl, rsu, kinds, res, end_s, progress)
+            _drive(
+                mode, sim, city, site, ctrl, rsu, kinds, res, end_s, progress,
+                paths=Paths(net, site), connected_share=connected_share, seed=seed,
+            )  # fmt: skip
             res.violations = len(sim.monitor.violations)
             res.extensions = len(ctrl.extensions)
             res.alerts = len(rsu.broadcasts)
@@ -607,14 +904,17 @@ def _drive(
     res: RunResult,
     end_s: float,
     progress: Callable[[float], None] | None,
+    *,
+    paths: Paths,
+    connected_share: float,
+    seed: int,
 ) -> None:
     traci = sim.traci
     host = city.platform.services
     step = timedelta(seconds=sim.step_s)
     read: set[str] = set()
     through: set[str] = set()
-    slowed: dict[str, float] = {}
-    stopping: set[str] = set()
+    careful = CarefulDrivers(traci, connected_share, seed)
     heard = 0
     alert_until = float("-inf")
     t0 = START.timestamp()
@@ -648,10 +948,11 @@ def _drive(
                 alert_until = max(alert_until, msg["validUntil_ms"] / 1000 - t0)
         heard = len(rsu.broadcasts)
         alerted = t < alert_until
+        people = pedestrians(traci, site, colour(state[site.link]) == "g")
+        vehicles = paths.vehicles(traci) if people else []
         if mode == "charter":
-            occupied = bool(traci.edge.getLastStepPersonIDs(site.edge))
-            # A driver who was alerted takes care when someone is on the crosswalk.
-            _careful(traci, site, slowed, stopping, alerted and occupied, occupied)
+            # A connected vehicle that heard a valid alert takes care at the crosswalk.
+            careful.step(vehicles, people, alerted)
         # 3. measures
         on = list(traci.edge.getLastStepPersonIDs(site.edge))
         res.entered.update(on)
@@ -666,10 +967,10 @@ def _drive(
         last = state
         for lane in site.inbound:
             through.update(traci.lane.getLastStepVehicleIDs(lane))
-        if on:
-            _conflicts(traci, site, on, res.conflicts)
+        for pair in conflicts(vehicles, people) if people else ():
+            res.conflicts.setdefault(pair, t)  # each pair once, when it first came close
             if alerted:
-                _conflicts(traci, site, on, res.alerted_conflicts)
+                res.alerted_conflicts.setdefault(pair, t)
         sim.step()
         city.clock.advance(step)
         if progress is not None:
@@ -682,70 +983,6 @@ def _waiting(traci: Any, site: Site, entered: set[str]) -> bool:
     return any(
         p not in entered for kerb in site.kerbs for p in traci.edge.getLastStepPersonIDs(kerb)
     )
-
-
-def _careful(
-    traci: Any,
-    site: Site,
-    slowed: dict[str, float],
-    stopping: set[str],
-    alerted: bool,
-    occupied: bool,
-) -> None:
-    """What a connected vehicle does with a valid alert for the crosswalk it is about to
-    drive over, within ALERT_RANGE_M of it, while someone is on it: it keeps to
-    CAREFUL_SPEED_MS and stops short of it if it can do so comfortably."""
-    near: dict[str, float] = {}
-    if alerted:
-        for lane in site.approach:
-            for v in traci.lane.getLastStepVehicleIDs(lane):
-                ahead = traci.vehicle.getNextTLS(v)
-                if not ahead or ahead[0][0] != site.tls or ahead[0][1] not in site.crossers:
-                    continue
-                if ahead[0][2] <= ALERT_RANGE_M:
-                    near[v] = float(ahead[0][2])
-    live = set(traci.vehicle.getIDList())
-    for v in list(slowed):
-        if v not in near:
-            if v in live:
-                traci.vehicle.setMaxSpeed(v, slowed[v])
-            del slowed[v]
-    for v in list(stopping):
-        if v not in near or not occupied:
-            if v in live:
-                traci.vehicle.setSpeed(v, -1)  # back to its own driving
-            stopping.discard(v)
-    for v, gap in near.items():
-        if v not in slowed:
-            slowed[v] = traci.vehicle.getMaxSpeed(v)
-            traci.vehicle.setMaxSpeed(v, min(slowed[v], CAREFUL_SPEED_MS))
-        speed = traci.vehicle.getSpeed(v)
-        if occupied and v not in stopping and speed * speed / (2 * COMFORT_DECEL) < gap:
-            traci.vehicle.setSpeed(v, 0.0)  # it brakes within its own limits
-            stopping.add(v)
-
-
-def _conflicts(traci: Any, site: Site, on: list[str], out: set[tuple[str, str]]) -> None:
-    """Vehicles heading for the crosswalk on green that would reach it within TTC_S at
-    their speed and are not braking hard enough to stop short of it.
-
-    The distance is to the signal's stop line, the nearest the crosswalk can be."""
-    for lane in site.approach:
-        for v in traci.lane.getLastStepVehicleIDs(lane):
-            speed = traci.vehicle.getSpeed(v)
-            if speed < 0.5:
-                continue
-            ahead = traci.vehicle.getNextTLS(v)
-            if not ahead or ahead[0][0] != site.tls or ahead[0][1] not in site.crossers:
-                continue
-            if ahead[0][3] not in "Gg":
-                continue
-            gap = float(ahead[0][2])
-            braking = -traci.vehicle.getAcceleration(v)
-            if gap > 0 and braking >= speed * speed / (2 * gap):
-                continue  # it stops short of the crosswalk
-            if gap / speed < TTC_S:
-                out.update((v, p) for p in on)
 
 
 def _time_loss(tripinfo: Path, vehicles: set[str]) -> tuple[float, int]:
@@ -763,12 +1000,14 @@ def run_crossing(
     work: Path,
     *,
     seed: int = 1,
-    end_s: float = 1800.0,
+    end_s: float = 3600.0,
     period_s: float = 2.0,
-    ped_period_s: float = 12.0,
+    ped_period_s: float = 6.0,
     slow_share: float = 0.4,
     consent_share: float = 0.6,
     flow_period_s: float = 6.0,
+    turn_period_s: float = 10.0,
+    connected_share: float = CONNECTED_SHARE,
     crossing: str | None = None,
     modes: tuple[str, ...] = MODES,
     cache_dir: Path | None = None,
@@ -781,18 +1020,24 @@ def run_crossing(
     site_routes, walkers = demand(
         site, net, work / "site.rou.xml", seed=seed, end_s=end_s, ped_period_s=ped_period_s,
         slow_share=slow_share, consent_share=consent_share, flow_period_s=flow_period_s,
+        turn_period_s=turn_period_s,
     )  # fmt: skip
     results: dict[str, RunResult] = {}
     for mode in modes:
         report = (lambda f, m=mode: progress(m, f)) if progress is not None else None
         results[mode] = run_mode(
             mode, ped_net, [bg, site_routes], site, walkers, work, seed=seed, end_s=end_s,
-            progress=report,
+            connected_share=connected_share, progress=report,
         )  # fmt: skip
-    return figures(site, walkers, results), results
+    return figures(site, walkers, results, connected_share), results
 
 
-def figures(site: Site, walkers: list[Walker], results: dict[str, RunResult]) -> dict[str, Any]:
+def figures(
+    site: Site,
+    walkers: list[Walker],
+    results: dict[str, RunResult],
+    connected_share: float = CONNECTED_SHARE,
+) -> dict[str, Any]:
     std, ext, ch = (results.get(m) for m in MODES)
 
     def caught(r: RunResult | None, kind: str) -> int | None:
@@ -829,6 +1074,7 @@ def figures(site: Site, walkers: list[Walker], results: dict[str, RunResult]) ->
         "time_loss_charter_s": round(after.time_loss_s, 2) if after is not None else None,
         "vehicles": std.vehicles if std is not None else None,
         "safety_violations": sum(r.violations for r in results.values()),
+        "connected_share": connected_share,
         "crossing": site.edge,
         "length_m": round(site.length_m, 1),
         "programmed_walk_s": site.programmed[0],
@@ -874,6 +1120,63 @@ def _occupancy_svg(results: dict[str, RunResult]) -> str:
     return svg[svg.index("<svg") :]
 
 
+CONFLICT_RUNS = (
+    ("standard", "#888", "standard timing"),
+    ("extension", "#b33", "extension, vehicles ignore the alert"),
+    ("charter", "#3b6ea5", "extension, connected vehicles heed the alert"),
+)
+
+
+def _conflicts_svg(results: dict[str, RunResult]) -> str:
+    """Vehicle–pedestrian conflicts (time to collision below 1.5 s) as they add up, per
+    run (inline SVG)."""
+    runs = [(m, c, label, results[m]) for m, c, label in CONFLICT_RUNS if m in results]
+    try:
+        import matplotlib
+    except ImportError:
+        return _steps_svg_plain([(c, label, _cumulative(r.conflicts)) for _m, c, label, r in runs])
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(8, 3.2))
+    ax = fig.add_subplot()
+    for _m, colour_, label, r in runs:
+        pts = _cumulative(r.conflicts)
+        ax.step([t / 60 for t, _ in pts], [n for _, n in pts], where="post", color=colour_,
+                label=f"{label} ({len(r.conflicts)})")  # fmt: skip
+    ax.set_xlabel("simulated minute")
+    ax.set_ylabel("conflicts so far")
+    ax.set_title("Vehicle–pedestrian conflicts at the crosswalk (time to collision < 1.5 s)")
+    ax.legend(frameon=False, fontsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    fig.tight_layout()
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None})
+    svg = buf.getvalue()
+    return svg[svg.index("<svg") :]
+
+
+def _cumulative(found: dict[tuple[str, str], float]) -> list[tuple[float, int]]:
+    return [(0.0, 0)] + [(t, n + 1) for n, t in enumerate(sorted(found.values()))]
+
+
+def _steps_svg_plain(series: list[tuple[str, str, list[tuple[float, int]]]]) -> str:
+    """Step lines by hand, when matplotlib is not installed."""
+    w, h, pad = 720, 240, 30
+    t_max = max((t for _, _, pts in series for t, _ in pts), default=1.0) or 1.0
+    n_max = max((n for _, _, pts in series for _, n in pts), default=1) or 1
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {w} {h}">']
+    for col, label, pts in series:
+        xy = " ".join(
+            f"{pad + t / t_max * (w - 2 * pad):.1f},{h - pad - n / n_max * (h - 2 * pad):.1f}"
+            for t, n in pts
+        )
+        parts.append(f'<polyline fill="none" stroke="{col}" points="{xy}"><title>'
+                     f"{escape(label)}</title></polyline>")  # fmt: skip
+    parts.append("</svg>")
+    return "".join(parts)
+
+
 def _occupancy_svg_plain(results: dict[str, RunResult]) -> str:
     """The same plot by hand, when matplotlib is not installed."""
     w, h, pad = 720, 240, 30
@@ -917,6 +1220,12 @@ def report_html(figs: dict[str, Any], results: dict[str, RunResult]) -> str:
         f"as programmed; for 0.9 m/s the service adds {figs['extra_walk_s']} s of walk and "
         f"up to {figs['extra_clearance_s']} s of clearance.</p>"
         f"<div class='plot'>{_occupancy_svg(results)}</div>"
+        f"<div class='plot'>{_conflicts_svg(results)}</div>"
+        "<p class='muted'>A conflict: a vehicle heading over the crosswalk (on green, or "
+        "already in the junction) and a pedestrian on it or stepping onto it whose time to "
+        "collision, at their present speeds, falls below 1.5 s; each pair counted once. "
+        f"Connected vehicles in the last run: {escape(str(figs.get('connected_share')))} "
+        "of all.</p>"
         "<h2>Caught on the crosswalk when a conflicting stream got green</h2>"
         "<table><thead><tr><th>run</th><th>slow, consented</th><th>slow, not consented</th>"
         f"<th>normal</th></tr></thead><tbody>{caught}</tbody></table>"
