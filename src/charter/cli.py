@@ -798,7 +798,8 @@ def bench_ngsild(
     table.add_column("measure")
     table.add_column("value", justify="right")
     for key, value in f.items():
-        table.add_row(key.replace("_", " "), f"{value:,}")
+        shown = f"{value:,}" if isinstance(value, int | float) else str(value or "-")
+        table.add_row(key.replace("_", " "), shown)
     table.add_row("targets", "update ratio >= 0.5, upsert >= 20,000/s, q p95 <= 50 ms")
     console.print(table)
     if as_json:

@@ -22,6 +22,7 @@ The request body has its own deadline (`api.body_limit`).
 from __future__ import annotations
 
 import asyncio
+import gc
 import resource
 import time
 from typing import Any
@@ -127,5 +128,16 @@ def config(app: Any, settings: Settings) -> uvicorn.Config:
     )
 
 
+def tune_gc() -> None:
+    """Everything the started server holds (modules, the app, caches) moves out of the
+    cyclic collector's view, and the youngest generation is collected less often: a
+    request that allocates much (a 1 000-entity batch, a page of 100 entities) otherwise
+    pays for full collections over the whole heap (measured: a third of a batch upsert)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
+
+
 def run(app: Any, settings: Settings) -> None:
+    tune_gc()
     uvicorn.Server(config(app, settings)).run()

@@ -275,10 +275,17 @@ def geometry(value: Any, name: str) -> dict[str, Any]:
         raise bad_data(f"the geometry of {name!r} must be a GeoJSON object")
     if not isinstance(value, dict) or value.get("type") not in GEOMETRIES:
         raise bad_data(f"the geometry of {name!r} must be a GeoJSON geometry")
-    coords = value.get("coordinates")
+    coords: Any = value.get("coordinates")
     count = _positions(coords, 0)
     if count > MAX_COORDINATES:
         raise bad_data(f"the geometry of {name!r} has more than {MAX_COORDINATES} positions")
+    if value["type"] == "Point" and not isinstance(coords[0], list):
+        # One position, already checked (two or three finite numbers): shapely would find
+        # it valid and its bounds the position itself; skip building the shape.
+        lon, lat = coords[0], coords[1]
+        if lon < -180 or lon > 180 or lat < -90 or lat > 90:
+            raise bad_data(f"the geometry of {name!r} lies outside longitude/latitude bounds")
+        return {"type": "Point", "coordinates": coords}
     import shapely.geometry
 
     try:

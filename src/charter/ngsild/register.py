@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,8 +47,25 @@ class TypeRegister:
         self._version: int | None = None
         self._by_type: dict[str, list[Declared]] = {}
         self._lock = threading.Lock()
+        self._pinned = threading.local()  # this thread's view, while a batch runs
+
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Within: one read of the register version for the whole block (a batch of
+        entities sees one register, read once, not once per entity)."""
+        if getattr(self._pinned, "by_type", None) is not None:
+            yield
+            return
+        self._pinned.by_type = self._load()
+        try:
+            yield
+        finally:
+            self._pinned.by_type = None
 
     def _load(self) -> dict[str, list[Declared]]:
+        pinned: dict[str, list[Declared]] | None = getattr(self._pinned, "by_type", None)
+        if pinned is not None:
+            return pinned
         version = self.store.read_register_version()
         with self._lock:
             if version == self._version:

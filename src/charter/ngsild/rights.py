@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
 from charter.auth import DEVICE_ROLE
@@ -70,6 +71,10 @@ class CharterRights(Rights):
     def __init__(self, platform: Platform) -> None:
         self.platform = platform
         self.register = TypeRegister(platform.store)
+
+    def batch(self) -> AbstractContextManager[None]:
+        """The register read once for a whole batch (see TypeRegister.pinned)."""
+        return self.register.pinned()
 
     def check_write(self, actor: Actor, tenant: str, entity: StoredEntity) -> StoredEntity:
         if actor.role == GATE.role:

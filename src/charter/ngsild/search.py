@@ -25,6 +25,7 @@ from charter.store.ngsild import StoredEntity
 
 E = s.ngsild_entities
 T = s.ngsild_entity_types
+V = s.ngsild_attr_values
 PAGE = 500
 
 
@@ -64,7 +65,7 @@ class Filter:
         if self.type_expr is not None:
             clauses.append(_type_sql(self.type_expr))
         if self.q is not None:
-            where = ql.compile_sql(self.q, E.c.doc, dialect, self.resolve)
+            where = indexed_sql(self.q, dialect, self.resolve)
             if where is not None:
                 clauses.append(where)
         if not clauses:
@@ -78,6 +79,77 @@ class Filter:
         if self.q is not None and not ql.evaluate(self.q, view, self.resolve):
             return False
         return self.geo is None or self.geo.matches(view)
+
+
+# q as SQL over `ngsild_attr_values` (one row per attribute of each entity; see
+# charter.store.ngsild.value_rows): a *superset* condition, never dropping an entity the
+# query matches (the exact evaluation in Python then decides), answered by index probes
+# instead of parsing each entity's JSON. A term on an attribute whose value is not simple
+# (several instances, a list, a Relationship, ...) admits the entity; terms SQL cannot
+# decide (sub-attributes, compound paths, id/type) give no condition.
+def indexed_sql(node: ql.Node, dialect: str, resolve: Callable[[str], str]) -> Any | None:
+    """A condition on `ngsild_entities` admitting at least every match of ``node``."""
+    if isinstance(node, ql.Term):
+        return _indexed_term(node, dialect, resolve)
+    parts = [indexed_sql(item, dialect, resolve) for item in node.items]
+    if isinstance(node, ql.And):
+        kept = [p for p in parts if p is not None]
+        return and_(*kept) if kept else None
+    if any(p is None for p in parts):
+        return None
+    return or_(*[p for p in parts if p is not None])
+
+
+def _has(iri: str, cond: Any = None) -> Any:
+    clauses = [V.c.tenant == E.c.tenant, V.c.entity_id == E.c.id, V.c.attr == iri]
+    if cond is not None:
+        clauses.append(cond)
+    return exists().where(and_(*clauses))
+
+
+def _compare(column: Any, op: str, values: list[Any], ranged: bool) -> Any:
+    if ranged:
+        return column.between(values[0], values[1])
+    if len(values) > 1:
+        return column.in_(values)
+    ops = {"==": column.__eq__, ">": column.__gt__, ">=": column.__ge__,
+           "<": column.__lt__, "<=": column.__le__}  # fmt: skip
+    return ops[op](values[0])
+
+
+def _indexed_term(term: ql.Term, dialect: str, resolve: Callable[[str], str]) -> Any | None:
+    path = term.path
+    if path.sub or path.compound or path.attr in ("id", "type"):
+        return None
+    iri = resolve(path.attr)
+    if term.op is None or term.op in ("!=", "!~="):
+        return _has(iri)  # whatever else, the attribute must be there
+    if term.op == "~=":  # a pattern matches strings only
+        return _has(iri, or_(V.c.simple == 0, V.c.text.is_not(None)))
+    ranged = isinstance(term.value, ql.Range)
+    if isinstance(term.value, ql.ValueList):
+        values: list[Any] = list(term.value.items)
+    elif isinstance(term.value, ql.Range):
+        values = [term.value.low, term.value.high]
+    else:
+        values = [term.value]
+    kinds = {ql._kind(v) for v in values}
+    if len(kinds) != 1:
+        return _has(iri)
+    kind = kinds.pop()
+    if kind == "number":
+        if any(isinstance(v, int) and abs(v) > 2**53 for v in values):
+            return _has(iri)  # not exact as a float
+        cond = _compare(V.c.num, term.op, [float(v) for v in values], ranged)
+        return _has(iri, or_(V.c.simple == 0, cond))
+    if kind in ("string", "uri"):
+        plain = [ql._plain(v) for v in values]
+        if (ranged or term.op not in ("==",)) and dialect != "sqlite":
+            return _has(iri)  # the database's collation may order strings otherwise
+        return _has(iri, or_(V.c.simple == 0, _compare(V.c.text, term.op, plain, ranged)))
+    if kind == "bool":  # a simple value is a number or a string: never a boolean
+        return _has(iri, V.c.simple == 0)
+    return _has(iri)
 
 
 def _type_sql(node: ql.TypeNode) -> Any:

@@ -451,6 +451,23 @@ ngsild_entities = Table(
     Index("ngsild_entities_by_type", "tenant", "type"),
 )
 
+# The queryable value of each attribute of each entity (charter.ngsild.search): `q`
+# terms are answered from here by index probes instead of parsing every entity's JSON.
+# `simple` = 1: the attribute has one instance, a Property whose value is this number
+# (`num`) or this string (`text`); 0: anything else (the exact evaluation decides).
+# Queries probe it by its key from each candidate entity (no secondary index to keep up).
+ngsild_attr_values = Table(
+    "ngsild_attr_values",
+    metadata,
+    Column("tenant", String(100), primary_key=True),
+    Column("entity_id", String(512), primary_key=True),
+    Column("attr", String(512), primary_key=True),  # expanded attribute name
+    Column("simple", Integer, nullable=False),
+    Column("num", Float, nullable=True),
+    Column("text", String(256), nullable=True),
+    sqlite_with_rowid=False,  # the key is the row: a probe by (entity, attr) reads one page
+)
+
 ngsild_entity_types = Table(
     "ngsild_entity_types",
     metadata,

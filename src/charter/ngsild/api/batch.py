@@ -38,13 +38,19 @@ def _array(data: Any) -> list[Any]:
 
 def _fragments(n: NgsiLd, b: media.Body, *, need_type: bool) -> list[Fragment]:
     out: list[Fragment] = []
+    last: tuple[Any, Any] | None = None  # (the last @context, its terms): batches share one
     for item in _array(b.data):
         raw_id = item.get("id") if isinstance(item, dict) else None
         entity_id = raw_id if isinstance(raw_id, str) else ""
         try:
             terms = b.terms
             if b.media == media.JSONLD:
-                terms = n.contexts.resolve(item.get("@context"))
+                ctx = item.get("@context")
+                if last is not None and type(ctx) is type(last[0]) and ctx == last[0]:
+                    terms = last[1]
+                else:
+                    terms = n.contexts.resolve(ctx)
+                    last = (ctx, terms)
             body = {k: v for k, v in item.items() if k != "@context"}
             eid, types, scope, attrs = model.entity(terms, body, need_type=need_type)
             assert eid is not None
