@@ -274,10 +274,13 @@ class ProgramSignal(SumoSignal):
         tl = self.traci.trafficlight
         if self.target is not None and now >= self.target_until:
             self.target = None
-        if self.target is None and self.following:
+        if self.following:
+            # What the program shows now (it may have changed phase in the last step):
+            # a take-over starts from this, never from what it showed a step ago.
             state = str(tl.getRedYellowGreenState(self.tls_id))
             self.transitioner.follow(state, now)
-            return state
+            if self.target is None:
+                return state
         if self.target is not None:
             if self.following:
                 self.takeovers += 1
@@ -453,6 +456,10 @@ def run_variant(
         "others_loss_s": loss1 - loss0,
         "violations": len(sim.monitor.violations) - violations0,
         "violation_kinds": sorted({v.kind for v in sim.monitor.violations[violations0:]}),
+        "violation_list": [
+            (v.tls, v.kind, list(v.links), round(v.t_s - t0, 1))
+            for v in sim.monitor.violations[violations0:][:30]
+        ],
         "takeovers": sum(c.takeovers for c in world.controllers.values()) - takeovers0,
     }
     if charter is not None:
@@ -476,6 +483,7 @@ class _Baseline:
         self.world, self.traci, self.ev = world, traci, ev
         self.active: dict[str, float] = {}  # tls → since
         self.done: set[str] = set()
+        self.wanted: dict[str, set[int]] = {}  # tls → the links it holds green
 
     def step(self, t: float) -> None:
         traci, ev = self.traci, self.ev
@@ -492,19 +500,26 @@ class _Baseline:
             if t - since >= BASELINE_MAX_S or (tls not in ahead and not inside):
                 self._release(tls)
         for tls, links in ahead.items():
-            if tls in self.active:
-                continue
+            # A joined cluster is one signal over several junctions, listed once for each
+            # junction still ahead: each junction's approach joins the green as the vehicle
+            # comes within 200 m of it, and the whole cluster is held until it has left.
             edges = self.world.link_edge[tls]
             wanted = {k for k, e in edges.items() if e in {edges.get(x) for x in links}}
+            held = self.wanted.get(tls, set())
+            if tls in self.active and wanted <= held:
+                continue
+            wanted |= held
+            self.wanted[tls] = wanted
             ctrl = self.world.controllers[tls]
             n = self.world.model.signals[self.world.urns[tls]].n_links
             ctrl.target = "".join("G" if k in wanted else "r" for k in range(n))
-            ctrl.target_until = ctrl._now() + BASELINE_MAX_S
-            self.active[tls] = t
+            since = self.active.setdefault(tls, t)
+            ctrl.target_until = since + (ctrl._now() - t) + BASELINE_MAX_S
 
     def _release(self, tls: str) -> None:
         self.world.controllers[tls].target = None
         self.active.pop(tls, None)
+        self.wanted.pop(tls, None)
         self.done.add(tls)
 
 
