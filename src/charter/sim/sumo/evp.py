@@ -49,6 +49,7 @@ from charter.domain.reasons import Reason
 from charter.services.actuator import Actuator, InProcessChannel
 from charter.services.j2735 import CATEGORY, MessageType, OnBoardUnit, record_status
 from charter.services.preemption import (
+    ApproachState,
     Movement,
     Preemption,
     Road,
@@ -363,6 +364,8 @@ class World:
     step_s: float
     window_s: float
     link_edge: dict[str, dict[int, str]] = field(default_factory=dict)  # tls → link → in edge
+    link_lane: dict[str, dict[int, str]] = field(default_factory=dict)  # tls → link → in lane
+    tls_of: dict[str, str] = field(default_factory=dict)  # controller URN → tls id
 
     def step(self, sim: Simulation) -> None:
         for ctrl in self.controllers.values():
@@ -408,6 +411,7 @@ def run_variant(
     traci.route.add(f"r-{ev}", list(trip.route))
     traci.vehicle.add(ev, f"r-{ev}", typeID=EV_TYPE, departLane="best", departSpeed="max")
     loss0 = _time_loss(traci, ev)
+    clock0 = world.clock.now().timestamp()
 
     def idle(_t: float) -> None:
         pass
@@ -461,6 +465,12 @@ def run_variant(
             for v in sim.monitor.violations[violations0:][:30]
         ],
         "takeovers": sum(c.takeovers for c in world.controllers.values()) - takeovers0,
+    }
+    # Each signal's take-overs and hand-backs in this variant (seconds from the fork).
+    out["signal_events"] = {
+        tls: [(round(t - clock0, 1), e) for t, e in c.events if t >= clock0]
+        for tls, c in world.controllers.items()
+        if any(t >= clock0 for t, _e in c.events)
     }
     if charter is not None:
         out.update(charter.summary())
@@ -542,6 +552,7 @@ class _Charter:
         channel.attach(self.receiver)
         self.service = Preemption(
             world.model,
+            spat=self._spat,
             vehicle_check=register_check(self.p.store, sample.EMERGENCY),
             on_status=partial(record_status, self.p.ledger),
         )
@@ -553,6 +564,17 @@ class _Charter:
         self.sent = 0
         self.refused: dict[str, int] = {}
         self.request_id = 1000 + trip.index
+
+    def _spat(self, controller: str, links: tuple[int, ...]) -> ApproachState:
+        """What the controller reports: its stop-line detectors' longest queue (halting
+        vehicles) on the lanes that feed these links (lanes drive off side by side), and
+        how soon its safe transitions could show them green."""
+        tls = self.world.tls_of[controller]
+        lanes = {self.world.link_lane[tls][k] for k in links if k in self.world.link_lane[tls]}
+        lane = self.traci.lane
+        queued = max((int(lane.getLastStepHaltingNumber(x)) for x in lanes), default=0)
+        ctrl = self.world.controllers[tls]
+        return ApproachState(queued, ctrl.transitioner.time_to_green(links, ctrl._now()))
 
     def step(self, t: float) -> None:
         traci, ev = self.traci, self.ev
@@ -751,6 +773,10 @@ def run_evp(
         world.link_edge[tls] = {
             idx: in_lane.getEdge().getID() for in_lane, _o, idx in net.getTLS(tls).getConnections()
         }
+        world.link_lane[tls] = {
+            idx: in_lane.getID() for in_lane, _o, idx in net.getTLS(tls).getConnections()
+        }
+        world.tls_of[urns[tls]] = tls
     results: list[dict[str, Any]] = []
     say(0.0, "free flow")
     free, free_violations = free_flow(world, plan, ev_file, seed)
