@@ -805,6 +805,9 @@ def run_evp(
                 a["length_m"] = trip.length_m
                 a["signals"] = trip.signals
             results += answers
+            times = ", ".join(f"{a.get('variant', '?')} {a.get('travel_s')} s" for a in answers)
+            times += f", free {free.get(trip.index)} s"
+            say((k + 1) / max(1, len(plan)), f"trip {k + 1}: {times}")
         parent_violations = len(sim.monitor.violations)
     say(1.0, "done")
     figures = summarise(results, period_s, len(plan))
