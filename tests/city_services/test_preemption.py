@@ -23,6 +23,7 @@ from charter.domain.reasons import Reason
 from charter.services.actuator import Actuator
 from charter.services.j2735 import CATEGORY, OnBoardUnit, SignalRequest, record_status
 from charter.services.preemption import (
+    ApproachState,
     Movement,
     Preemption,
     Road,
@@ -201,6 +202,19 @@ def test_a_signal_far_ahead_waits_until_its_time(scene: Scene) -> None:
     assert scene.statuses("amb-1", A) == ["requested", "granted"]
     assert scene.statuses("amb-1", B) == ["requested"]
     assert not scene.signals[B].got
+
+
+def test_a_queue_ahead_brings_the_request_forward(scene: Scene) -> None:
+    """With the controllers' queue and signal timing feed, B (28 s away) is asked at once
+    when 12 vehicles wait at it and its green is 9 s off (9 + 2 + 12 x 2 + 3 = 38 s ahead),
+    while A, 14 s away with nothing queued, is asked no earlier than lead_s."""
+    scene.vehicle("amb-1")
+    scene.service.lead_s = 10.0
+    queues = {A: ApproachState(0, 0.0), B: ApproachState(12, 9.0)}
+    scene.service.spat = lambda c, _links: queues[c]
+    scene.send("amb-1", message="request", pos=10.0)  # A: 190 m (14 s), B: 390 m (28 s)
+    assert scene.statuses("amb-1", B) == ["requested", "granted"]
+    assert scene.statuses("amb-1", A) == ["requested"]
 
 
 @pytest.mark.parametrize(

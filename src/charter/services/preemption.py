@@ -87,6 +87,14 @@ class SignalModel:
 
 
 @dataclass(frozen=True)
+class ApproachState:
+    """What a controller reports of some of its links right now."""
+
+    queued: int  # vehicles halted on the longest lane feeding them
+    to_green_s: float  # the soonest it can show them all green (0: green now)
+
+
+@dataclass(frozen=True)
 class RoadModel:
     roads: dict[str, Road]
     movements: dict[tuple[str, str], tuple[Movement, ...]]
@@ -144,7 +152,16 @@ class Preemption(Service):
     vehicle_check: Callable[[str], Reason | None] = lambda _d: None
     #: The status changes (SSMs) of one decision, e.g. onto the ledger in one write.
     on_status: Callable[[list[SignalStatus]], object] = lambda _s: None
+    #: What a controller reports of some of its links (SPaT and its stop-line detectors):
+    #: the longest queue on the lanes that feed them and how soon it could show them green
+    #: through its own minimum green, yellow and all-red. None: no such feed, and every
+    #: signal is asked `lead_s` ahead of the vehicle.
+    spat: Callable[[str, tuple[int, ...]], ApproachState] | None = None
     lead_s: float = 30.0
+    discharge_s: float = 2.0  # per queued vehicle (saturation headway)
+    startup_s: float = 2.0  # the queue's first vehicle's start-up loss
+    margin_s: float = 3.0
+    max_lead_s: float = 60.0
     silence_s: float = 10.0
     max_hold_s: float = 90.0
     hold_s: float = 15.0  # how long a controller keeps one target without hearing again
@@ -366,7 +383,7 @@ class Preemption(Service):
                     touched.add(s.controller)
                     continue
                 s.eta_s = self._eta(v, s)
-                if s.due_ms is None and s.eta_s <= self.lead_s:
+                if s.due_ms is None and s.eta_s <= self._lead(s):
                     s.due_ms = now_ms
                     touched.add(s.controller)
         touched |= {c for c, j in self.junctions.items() if j.holders}
@@ -386,6 +403,18 @@ class Preemption(Service):
             r = roads[e]
             t += r.length / max(r.speed, 1.0)
         return t
+
+    def _lead(self, s: _Slot) -> float:
+        """How long before the vehicle's arrival the signal must be asked: long enough to
+        get to green through its own clearances and then drive off the queue ahead of the
+        vehicle, and no longer (every second earlier is others' red)."""
+        if self.spat is None:
+            return self.lead_s
+        now = self.spat(s.controller, s.approach)
+        queue_s = self.startup_s + self.discharge_s * now.queued if now.queued > 0 else 0.0
+        # Never later than lead_s: a green shown now may end before the vehicle comes (the
+        # program is free to end it until asked), and then the way back is a whole cycle.
+        return min(self.max_lead_s, max(self.lead_s, now.to_green_s + queue_s + self.margin_s))
 
     def _arbitrate(self, controllers: set[str], now_ms: int) -> list[Intent]:
         intents: list[Intent] = []

@@ -49,6 +49,7 @@ from charter.domain.reasons import Reason
 from charter.services.actuator import Actuator, InProcessChannel
 from charter.services.j2735 import CATEGORY, MessageType, OnBoardUnit, record_status
 from charter.services.preemption import (
+    ApproachState,
     Movement,
     Preemption,
     Road,
@@ -274,10 +275,13 @@ class ProgramSignal(SumoSignal):
         tl = self.traci.trafficlight
         if self.target is not None and now >= self.target_until:
             self.target = None
-        if self.target is None and self.following:
+        if self.following:
+            # What the program shows now (it may have changed phase in the last step):
+            # a take-over starts from this, never from what it showed a step ago.
             state = str(tl.getRedYellowGreenState(self.tls_id))
             self.transitioner.follow(state, now)
-            return state
+            if self.target is None:
+                return state
         if self.target is not None:
             if self.following:
                 self.takeovers += 1
@@ -360,6 +364,8 @@ class World:
     step_s: float
     window_s: float
     link_edge: dict[str, dict[int, str]] = field(default_factory=dict)  # tls → link → in edge
+    link_lane: dict[str, dict[int, str]] = field(default_factory=dict)  # tls → link → in lane
+    tls_of: dict[str, str] = field(default_factory=dict)  # controller URN → tls id
 
     def step(self, sim: Simulation) -> None:
         for ctrl in self.controllers.values():
@@ -405,6 +411,7 @@ def run_variant(
     traci.route.add(f"r-{ev}", list(trip.route))
     traci.vehicle.add(ev, f"r-{ev}", typeID=EV_TYPE, departLane="best", departSpeed="max")
     loss0 = _time_loss(traci, ev)
+    clock0 = world.clock.now().timestamp()
 
     def idle(_t: float) -> None:
         pass
@@ -453,7 +460,17 @@ def run_variant(
         "others_loss_s": loss1 - loss0,
         "violations": len(sim.monitor.violations) - violations0,
         "violation_kinds": sorted({v.kind for v in sim.monitor.violations[violations0:]}),
+        "violation_list": [
+            (v.tls, v.kind, list(v.links), round(v.t_s - t0, 1))
+            for v in sim.monitor.violations[violations0:][:30]
+        ],
         "takeovers": sum(c.takeovers for c in world.controllers.values()) - takeovers0,
+    }
+    # Each signal's take-overs and hand-backs in this variant (seconds from the fork).
+    out["signal_events"] = {
+        tls: [(round(t - clock0, 1), e) for t, e in c.events if t >= clock0]
+        for tls, c in world.controllers.items()
+        if any(t >= clock0 for t, _e in c.events)
     }
     if charter is not None:
         out.update(charter.summary())
@@ -476,6 +493,7 @@ class _Baseline:
         self.world, self.traci, self.ev = world, traci, ev
         self.active: dict[str, float] = {}  # tls → since
         self.done: set[str] = set()
+        self.wanted: dict[str, set[int]] = {}  # tls → the links it holds green
 
     def step(self, t: float) -> None:
         traci, ev = self.traci, self.ev
@@ -492,19 +510,26 @@ class _Baseline:
             if t - since >= BASELINE_MAX_S or (tls not in ahead and not inside):
                 self._release(tls)
         for tls, links in ahead.items():
-            if tls in self.active:
-                continue
+            # A joined cluster is one signal over several junctions, listed once for each
+            # junction still ahead: each junction's approach joins the green as the vehicle
+            # comes within 200 m of it, and the whole cluster is held until it has left.
             edges = self.world.link_edge[tls]
             wanted = {k for k, e in edges.items() if e in {edges.get(x) for x in links}}
+            held = self.wanted.get(tls, set())
+            if tls in self.active and wanted <= held:
+                continue
+            wanted |= held
+            self.wanted[tls] = wanted
             ctrl = self.world.controllers[tls]
             n = self.world.model.signals[self.world.urns[tls]].n_links
             ctrl.target = "".join("G" if k in wanted else "r" for k in range(n))
-            ctrl.target_until = ctrl._now() + BASELINE_MAX_S
-            self.active[tls] = t
+            since = self.active.setdefault(tls, t)
+            ctrl.target_until = since + (ctrl._now() - t) + BASELINE_MAX_S
 
     def _release(self, tls: str) -> None:
         self.world.controllers[tls].target = None
         self.active.pop(tls, None)
+        self.wanted.pop(tls, None)
         self.done.add(tls)
 
 
@@ -527,6 +552,7 @@ class _Charter:
         channel.attach(self.receiver)
         self.service = Preemption(
             world.model,
+            spat=self._spat,
             vehicle_check=register_check(self.p.store, sample.EMERGENCY),
             on_status=partial(record_status, self.p.ledger),
         )
@@ -538,6 +564,17 @@ class _Charter:
         self.sent = 0
         self.refused: dict[str, int] = {}
         self.request_id = 1000 + trip.index
+
+    def _spat(self, controller: str, links: tuple[int, ...]) -> ApproachState:
+        """What the controller reports: its stop-line detectors' longest queue (halting
+        vehicles) on the lanes that feed these links (lanes drive off side by side), and
+        how soon its safe transitions could show them green."""
+        tls = self.world.tls_of[controller]
+        lanes = {self.world.link_lane[tls][k] for k in links if k in self.world.link_lane[tls]}
+        lane = self.traci.lane
+        queued = max((int(lane.getLastStepHaltingNumber(x)) for x in lanes), default=0)
+        ctrl = self.world.controllers[tls]
+        return ApproachState(queued, ctrl.transitioner.time_to_green(links, ctrl._now()))
 
     def step(self, t: float) -> None:
         traci, ev = self.traci, self.ev
@@ -736,6 +773,10 @@ def run_evp(
         world.link_edge[tls] = {
             idx: in_lane.getEdge().getID() for in_lane, _o, idx in net.getTLS(tls).getConnections()
         }
+        world.link_lane[tls] = {
+            idx: in_lane.getID() for in_lane, _o, idx in net.getTLS(tls).getConnections()
+        }
+        world.tls_of[urns[tls]] = tls
     results: list[dict[str, Any]] = []
     say(0.0, "free flow")
     free, free_violations = free_flow(world, plan, ev_file, seed)
@@ -764,6 +805,9 @@ def run_evp(
                 a["length_m"] = trip.length_m
                 a["signals"] = trip.signals
             results += answers
+            times = ", ".join(f"{a.get('variant', '?')} {a.get('travel_s')} s" for a in answers)
+            times += f", free {free.get(trip.index)} s"
+            say((k + 1) / max(1, len(plan)), f"trip {k + 1}: {times}")
         parent_violations = len(sim.monitor.violations)
     say(1.0, "done")
     figures = summarise(results, period_s, len(plan))

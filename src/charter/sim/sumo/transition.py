@@ -10,6 +10,7 @@ signal gets there by these steps, so no command can make it unsafe.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from charter.sim.sumo.safety import SignalRules, colour
@@ -62,6 +63,28 @@ class SafeTransitioner:
             if self._may_start(i, target[i], out, t_s):
                 out[i] = target[i]
         return self._show("".join(out), t_s)
+
+    def time_to_green(self, links: Iterable[int], t_s: float) -> float:
+        """The soonest every one of `links` could be green, from what is shown at t_s: a
+        foe on green first runs out its minimum, then its yellow, then the all-red."""
+        r, worst = self.rules, 0.0
+        for i in links:
+            if i >= self.n_links or self._colour[i] == "g":
+                continue
+            for a in range(self.n_links):
+                if a == i or not r.conflicting(a, i):
+                    continue
+                gap = r.clearance_s.get((a, i), 0.0)
+                held = t_s - self._since[a]
+                if self._colour[a] == "g":
+                    left = max(0.0, r.min_green_s.get(a, 0.0) - held)
+                    wait = left + r.min_yellow_s.get(a, 0.0) + gap
+                elif self._colour[a] == "y":
+                    wait = max(0.0, r.min_yellow_s.get(a, 0.0) - held) + gap
+                else:
+                    wait = gap - (t_s - self._red_since[a])
+                worst = max(worst, wait)
+        return worst
 
     def _may_start(self, i: int, light: str, out: list[str], t_s: float) -> bool:
         r = self.rules
