@@ -34,7 +34,7 @@ from charter.bootstrap import build
 from charter.device import DeviceSigner
 from charter.domain.clock import FixedClock
 from charter.domain.model import Location, urn
-from charter.services.signals import Junction, PlanPhase
+from charter.services.signals import AdaptiveSignals, Junction, PlanPhase
 from charter.settings import Settings
 from charter.sim import city as sample
 from charter.sim.sumo.city import (
@@ -45,7 +45,6 @@ from charter.sim.sumo.city import (
     SignalCity,
     _register,
     adaptive_entry,
-    adaptive_service,
     drive,
 )
 from charter.sim.sumo.controller import SumoSignal
@@ -280,7 +279,10 @@ def run_junction(
             ctrl = attach_controller(city, model, 2 * heartbeat_s)
             service = None
             if mode == "adaptive":
-                service = adaptive_service(city, update_s=120.0)
+                # plans (gap-out, max-pressure): the model has no actuated program to hand to
+                service = AdaptiveSignals(
+                    city.junctions, update_s=120.0, interval_s=city.count_period_s
+                )
                 city.platform.services.add(service)
                 city.platform.services.start()
                 up = platform_up or (lambda _t: True)

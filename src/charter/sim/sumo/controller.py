@@ -57,10 +57,13 @@ class SumoSignal(Actuator):
         self.transitioner.start(state, self._now())
         # Local actuation (`signal.timing`): the program's phases and their bounds.
         tl = traci.trafficlight
-        self.program_id = str(tl.getProgram(tls_id))
-        logic = next(
-            (p for p in tl.getAllProgramLogics(tls_id) if p.programID == self.program_id), None
-        )
+        logic = None
+        if hasattr(tl, "getAllProgramLogics"):  # the built-in junction model runs plans only
+            self.program_id = str(tl.getProgram(tls_id))
+            logic = next(
+                (p for p in tl.getAllProgramLogics(tls_id) if p.programID == self.program_id),
+                None,
+            )
         self.program = [
             (str(ph.state), float(ph.minDur), float(ph.maxDur))
             for ph in (logic.phases if logic is not None else ())
