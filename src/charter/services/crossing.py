@@ -246,17 +246,22 @@ class RoadsideUnit(Actuator):
         return None
 
 
-# `charter sim crossing` on game/DRT, seed 1, 1800 s (docs/services.md has the whole line).
+# `charter sim crossing` on game/DRT, seed 1, 3600 s (docs/services.md has the whole line).
 MEASURED = (
     Figure(
-        name="consented slow pedestrians caught at a conflicting green (standard timing: 1)",
+        name="consented slow pedestrians caught at a conflicting green (standard timing: 8)",
         value=0,
         measured_by="charter sim crossing",
     ),
     Figure(
         name="extra vehicle time loss at the junction",
-        value=3.5,
+        value=1.5,
         unit="%",
+        measured_by="charter sim crossing",
+    ),
+    Figure(
+        name="vehicle-pedestrian conflicts while alerted (vehicles ignoring the alert: 48)",
+        value=1,
         measured_by="charter sim crossing",
     ),
     Figure(
