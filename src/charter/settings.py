@@ -154,6 +154,18 @@ class Settings(BaseModel):
         le=30,
         description="How long one alert webhook POST may take before it counts as failed.",
     )
+    alert_topic_root: str = Field(
+        "charter/alerts",
+        pattern=r"^[A-Za-z0-9_./-]+$",
+        description="MQTT topic root of the hazard alerts: each zone's on `<root>/<zone>`, "
+        "on mqtt_url's broker.",
+    )
+    alert_subscriptions_per_hour: int = Field(
+        20,
+        ge=1,
+        description="How many alert subscriptions one client address may make in an hour "
+        "(counted by a keyed hash of the address, never the address).",
+    )
     serve_services: bool = Field(
         False,
         description="`charter serve` also runs the service host in its process (as --services).",

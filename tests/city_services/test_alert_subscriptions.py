@@ -162,6 +162,42 @@ def test_a_subscription_for_no_zone_a_location_or_a_foreign_host_is_refused_with
     assert two.other.ledger.size == size and two.other.store.count_alert_subscriptions() == {}
 
 
+def test_one_address_may_subscribe_only_so_often_counted_across_processes(
+    two: Two, clock: FixedClock
+) -> None:
+    # Anyone may subscribe without an account: without a limit one client could fill
+    # the store and the ledger. Both servers count in the store, so alternating does not help.
+    limit = two.settings.alert_subscriptions_per_hour
+    serve = build(two.settings, clock=clock)
+    try:
+        with TestClient(create_app(two.other)) as a, TestClient(create_app(serve)) as b:
+            made = [
+                (a if i % 2 else b).post("/alerts/subscriptions", json={"zone": "riverside"})
+                for i in range(limit)
+            ]
+            assert [r.status_code for r in made] == [201] * limit
+            size = two.other.ledger.size
+            refused = a.post("/alerts/subscriptions", json={"zone": "uplands"})
+            assert refused.status_code == 429 and refused.json()["reason"] == "RATE_LIMITED"
+            assert b.post("/alerts/subscriptions", json={"zone": "uplands"}).status_code == 429
+            # A refusal changes nothing: no row, no ledger entry.
+            assert two.other.ledger.size == size
+            assert two.other.store.count_alert_subscriptions() == {
+                (sample.FLOOD, "riverside"): limit
+            }
+            clock.advance(timedelta(hours=1))
+            assert a.post("/alerts/subscriptions", json={"zone": "uplands"}).status_code == 201
+        with two.other.store.engine.connect() as conn:  # type: ignore[attr-defined]
+            counts = list(conn.execute(select(schema.door_counts)))
+        assert len(counts) == 1 and "testclient" not in str(counts)  # a keyed hash, one window
+    finally:
+        serve.close()
+    # The operator's CLI is not an anonymous door: not counted.
+    subs = AlertSubscriptions(two.other.store, two.other.ledger, two.settings)
+    for _ in range(limit + 1):
+        subs.subscribe("uplands", "mqtt")
+
+
 def test_a_failing_webhook_is_counted_and_the_alert_still_goes_out(two: Two) -> None:
     with WebhookInbox(status=500) as broken:
         subs = AlertSubscriptions(two.other.store, two.other.ledger, two.settings)

@@ -10,7 +10,8 @@ two people disable the service.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from charter.bootstrap import Platform, build
 from charter.device import DeviceSigner
 from charter.domain.clock import FixedClock
 from charter.domain.model import Actor, Device, Location
+from charter.ngsild.alerts import alert_id
 from charter.security.approvals import ActionKind
 from charter.services import hosted
 from charter.services.hazard import AlertSubscriptions, ZoneSiren, publish_plan
@@ -27,7 +29,9 @@ from charter.settings import Settings
 from charter.sim import city as sample
 from charter.sim.hazard import scenario as s
 from charter.sim.hazard.inbox import WebhookInbox
+from charter.transport.mqtt_client import make_client
 from tests.city_services.helpers import OPERATOR
+from tests.services import need, port_open, unique
 
 COUNCIL = Actor(name="test-council", role="council")
 
@@ -40,7 +44,12 @@ def inbox() -> Iterator[WebhookInbox]:
 
 @pytest.fixture
 def served(tmp_path: Path, clock: FixedClock) -> Iterator[Platform]:
-    settings = Settings(data_dir=tmp_path / "d", alert_webhook_hosts=[WebhookInbox.HOST])
+    need(port_open(1883), "MQTT broker on 1883")
+    settings = Settings(
+        data_dir=tmp_path / "d",
+        alert_webhook_hosts=[WebhookInbox.HOST],
+        alert_topic_root=unique("charter/test/alerts/"),
+    )
     p = build(settings, clock=clock)
     yield p
     p.close()
@@ -71,6 +80,16 @@ def test_a_served_platform_alerts_from_an_admitted_reading_until_disabled(
         p.services.channel.attach(siren)  # type: ignore[attr-defined]
     riverside = s.gauge(p, "gauge-r", 4.88)  # in the riverside zone
     AlertSubscriptions(p.store, p.ledger, p.settings).subscribe("riverside", inbox.url("r"))
+    # A resident's app on the riverside zone's topic (the broker, not Charter, knows it).
+    app = make_client(p.settings, unique("resident-"), persistent=False)
+    heard: list[bytes] = []
+    app.on_message = lambda _c, _u, m: heard.append(m.payload)
+    listening = threading.Event()
+    app.on_subscribe = lambda *_a: listening.set()
+    app.connect("127.0.0.1", 1883)
+    app.loop_start()
+    app.subscribe(f"{p.settings.alert_topic_root}/riverside", qos=1)
+    assert listening.wait(10)
 
     stop = threading.Event()
     thread = hosted.start(p, stop)
@@ -97,6 +116,11 @@ def test_a_served_platform_alerts_from_an_admitted_reading_until_disabled(
         assert len(inbox.received("r")) == 1
         kinds = [e.kind for e in p.store.iter_ledger_entries()]
         assert "hazard.alert" in kinds
+        assert _wait(lambda: len(heard) == 1)
+        assert b'"alert.raise"' in heard[0]  # the same signed bytes as the siren's
+        # ... and the zone's public NGSI-LD Alert entity, for dashboards.
+        alert = p.ngsild.entities.get(OPERATOR, "", alert_id(sample.FLOOD, "riverside"))
+        assert any(t.endswith("Alert") for t in alert.types)
 
         # Two people disable it: the next danger-level readings raise nothing.
         action = p.security.approvals.propose(
@@ -112,6 +136,15 @@ def test_a_served_platform_alerts_from_an_admitted_reading_until_disabled(
     finally:
         stop.set()
         thread.join(timeout=10)
+        app.loop_stop()
+        app.disconnect()
+
+
+def _wait(ok: Callable[[], bool], seconds: float = 10.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not ok() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return ok()
 
 
 def test_nothing_is_hosted_without_its_register_entry_and_plan(served: Platform) -> None:

@@ -232,8 +232,15 @@ class AlertSubscriptions:
         lat: float | None = None,
         lon: float | None = None,
         geometry: object | None = None,
+        source: str | None = None,
     ) -> str:
-        """Opt in to one zone's alerts; returns the subscription id (the resident's to keep)."""
+        """Opt in to one zone's alerts; returns the subscription id (the resident's to keep).
+
+        `source` is a keyed hash of the client's address (an anonymous caller's only
+        handle): at most `alert_subscriptions_per_hour` subscriptions from one source in
+        an hour, counted in the store so every process counts the same. The CLI, an
+        operator's tool, passes none.
+        """
         if (
             lat is not None
             or lon is not None
@@ -249,6 +256,13 @@ class AlertSubscriptions:
         sub_id = secrets.token_urlsafe(24)
         digest = _sha256(sub_id)
         with self.ledger.write() as w:
+            # Counted inside the write: a refusal rolls the count back with everything else.
+            limit = self.settings.alert_subscriptions_per_hour
+            window = w.now_ms - w.now_ms % HOUR_MS
+            if source is not None and w.tx.count_at_door(_DOOR, source, window) > limit:
+                raise CharterError(
+                    Reason.RATE_LIMITED, f"at most {limit} subscriptions an hour from one source"
+                )
             w.tx.add_alert_subscription(
                 AlertSubscriptionRow(digest, plan.project_id, z.id, channel, w.now_ms)
             )
@@ -276,6 +290,10 @@ class AlertSubscriptions:
     def count(self, zone: str, project: str | None = None) -> int:
         counts = self.store.count_alert_subscriptions()
         return sum(n for (p, z), n in counts.items() if z == zone and project in (None, p))
+
+
+_DOOR = "alert.subscribe"
+HOUR_MS = 3_600_000
 
 
 def _sha256(text: str) -> str:

@@ -19,8 +19,9 @@ while its project is live and it is not disabled (`services/host.py`).
   (`publish_plan`: zones, thresholds, each zone's actuator), the zones of the
   project's registered gauges, the zone actuators that are registered devices;
   its alerts reach the residents subscribed to a zone (`AlertSubscriptions`,
-  read from the store at each alert) by webhook, and go on the ledger once sent
-  (`AlertChannel`).
+  read from the store at each alert) by webhook and on the zone's MQTT topic
+  (`<alert_topic_root>/<zone>` on mqtt_url's broker), go on the ledger once sent
+  (`AlertChannel`) and become the zone's public NGSI-LD Alert entity.
 - emergency preemption, adaptive signals, the accessible crossing and the
   snow-melt: their road networks, junction programs, crossings and heated
   segments are not yet kept in the store (today they come from a SUMO network
@@ -31,13 +32,18 @@ while its project is live and it is not disabled (`services/host.py`).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from charter.bootstrap import Platform
 from charter.domain.errors import CharterError
 from charter.services.actuator import InProcessChannel
 from charter.services.base import Service
+
+if TYPE_CHECKING:
+    from charter.services.hazard import ZoneTopics
 
 log = logging.getLogger(__name__)
 Factory = Callable[[Platform], Service | None]
@@ -49,6 +55,7 @@ _closers: list[Callable[[], None]] = []
 
 def hazard_watch(platform: Platform) -> Service | None:
     """The flood and seismic warning, from the plan its project published."""
+    from charter.ngsild.alerts import AlertPublisher
     from charter.services.hazard import (
         AlertChannel,
         AlertSubscriptions,
@@ -82,18 +89,39 @@ def hazard_watch(platform: Platform) -> Service | None:
         # with its actuators, made an alert channel.
         settings = platform.settings
         webhooks = Webhooks.from_settings(settings)
-        channel = AlertChannel(AlertSubscriptions(store, platform.ledger, settings), None, webhooks)
+        topics = _zone_topics(platform)
+        subs = AlertSubscriptions(store, platform.ledger, settings)
+        channel = AlertChannel(subs, topics, webhooks)
         channel.ledger = platform.ledger
+        channel.published = AlertPublisher(platform.ngsild, store).publish
         channel.actuators.update(host.channel.actuators)
         channel.up = host.channel.up
         host.channel = channel
         _closers.append(webhooks.close)
+        if topics is not None:
+            _closers.append(topics.close)
     return HazardWatch(
         plan,
         zones_of_devices(store, plan),
         on_flag=flag_reporter(platform.ledger),
         released=released_in(store),
     )
+
+
+def _zone_topics(platform: Platform) -> ZoneTopics | None:
+    """The zones' MQTT topics on the platform's broker; without the broker, webhooks only."""
+    from charter.services.hazard import ZoneTopics
+
+    settings = platform.settings
+    try:
+        return ZoneTopics(settings, settings.alert_topic_root, f"charter-alerts-{os.getpid()}")
+    except OSError as down:
+        # The sirens, the webhooks and the ledger do not need the broker; say what is missing.
+        log.error(
+            "alerts' MQTT topics unavailable (%s): mqtt subscribers get nothing",
+            type(down).__name__,
+        )
+        return None
 
 
 FACTORIES: list[Factory] = [hazard_watch]

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.engine import Connection
 
 from charter.store import schema as s
-from charter.store.upsert import upsert
+from charter.store.upsert import dialect_insert, upsert
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +45,7 @@ class AlertsTx(Protocol):
     def delete_alert_subscription(self, id_sha256: str) -> AlertSubscriptionRow | None: ...
     def put_sensor_flag(self, device_id: str, service: str, why: str, at: int) -> None: ...
     def release_sensor_flag(self, device_id: str, at: int) -> SensorFlagRow | None: ...
+    def count_at_door(self, door: str, source: str, window_start: int) -> int: ...
 
 
 class AlertsStore(Protocol):
@@ -106,6 +107,24 @@ class SqlAlertsTx:
             update(_FLAG).where(_FLAG.c.device_id == device_id).values(released_at=at)
         )
         return _flag(rows[0])
+
+    def count_at_door(self, door: str, source: str, window_start: int) -> int:
+        """Count one more passage of `source` through `door` in the window; the new count.
+
+        Older windows of the door are dropped on the way: only the current one matters.
+        """
+        t = s.door_counts
+        self.conn.execute(delete(t).where(t.c.door == door, t.c.window_start < window_start))
+        stmt = dialect_insert(self.conn, t).values(
+            door=door, source=source, window_start=window_start, n=1
+        )
+        self.conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["door", "source", "window_start"], set_={"n": t.c.n + 1}
+            )
+        )
+        key = (t.c.door == door, t.c.source == source, t.c.window_start == window_start)
+        return int(self.conn.execute(select(t.c.n).where(*key)).scalar_one())
 
 
 class SqlAlertsStore:

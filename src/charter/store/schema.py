@@ -564,6 +564,17 @@ alert_subscriptions = Table(
     Index("ix_alert_subscriptions_zone", "project_id", "zone"),
 )
 
+# How often an anonymous source (a keyed hash of a client address, never the
+# address) came through a door in a window: counts only, linked to nothing else.
+door_counts = Table(
+    "door_counts",
+    metadata,
+    Column("door", String(32), primary_key=True),
+    Column("source", String(64), primary_key=True),
+    Column("window_start", BigInteger, primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+
 # Sensors a service flagged (stuck, out of range, jumping) and the operator's release.
 sensor_flags = Table(
     "sensor_flags",

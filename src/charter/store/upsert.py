@@ -15,7 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 
-def _insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
+def dialect_insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
@@ -23,7 +23,7 @@ def _insert(conn: Connection, table: Table) -> postgresql.Insert | sqlite.Insert
 
 def upsert(conn: Connection, table: Table, keys: tuple[str, ...], values: dict[str, Any]) -> None:
     """`keys` must be the table's primary key or a unique index over exactly those columns."""
-    stmt = _insert(conn, table).values(**values)
+    stmt = dialect_insert(conn, table).values(**values)
     changes = {name: stmt.excluded[name] for name in values if name not in keys}
     if changes:
         conn.execute(stmt.on_conflict_do_update(index_elements=list(keys), set_=changes))

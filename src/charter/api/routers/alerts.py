@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from charter.api.deps import PlatformDep
@@ -43,8 +43,10 @@ def list_zones(p: PlatformDep) -> dict[str, Any]:
 
 
 @router.post("/alerts/subscriptions", status_code=201)
-def subscribe(body: SubscriptionIn, p: PlatformDep) -> dict[str, Any]:
+def subscribe(body: SubscriptionIn, request: Request, p: PlatformDep) -> dict[str, Any]:
     """Opt in to one zone's alerts; keep the id to withdraw. No identity, no location."""
+    # Counted by the same keyed hash of the address as consultation comments, never the address.
+    address = request.client.host if request.client else "unknown"
     subs = AlertSubscriptions(p.store, p.ledger, p.settings)
     if body.location is not None:
         raise CharterError(Reason.LOCATION_NOT_ZONE, "name one of the published zones")
@@ -57,6 +59,7 @@ def subscribe(body: SubscriptionIn, p: PlatformDep) -> dict[str, Any]:
         lat=body.lat,
         lon=body.lon,
         geometry=body.geometry,
+        source=p.registry.feedback.source_of(address),
     )
     plan, zone = subs.find_zone(body.zone or "", body.project)
     return {"id": sub_id, "zone": zone.id, "project_id": plan.project_id, "channel": body.channel}
