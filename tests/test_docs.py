@@ -61,3 +61,19 @@ def test_readme_has_the_two_quick_start_commands() -> None:
     assert ".venv/bin/pytest" in readme
     ci = (ROOT / ".ci" / "run").read_text()
     assert "python3 -m venv .venv && .venv/bin/pip install -e '.[test]' && .venv/bin/pytest" in ci
+
+
+def test_every_image_a_document_shows_is_there_and_is_a_plot_of_a_report() -> None:
+    import re
+
+    from charter.report.plots import svgs
+
+    shown = []
+    for doc in [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]:
+        for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", doc.read_text()):
+            path = (doc.parent / target).resolve()
+            assert path.is_file(), f"{doc.name} shows {target}, which is missing"
+            shown.append(path)
+    for path in shown:
+        if path.suffix == ".svg":  # saved from a report page by charter.report.plots
+            assert len(svgs(path.read_text())) == 1, path
