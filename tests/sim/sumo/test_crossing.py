@@ -35,7 +35,7 @@ def test_no_consented_slow_pedestrian_is_caught_and_the_signals_stay_safe(
 
 def test_the_pedestrian_network_is_built_once_and_cached(tmp_path: Path) -> None:
     _sumo()
-    from charter.sim.sumo.crossing import find_sites, pedestrian_net
+    from charter.sim.sumo.crossing_site import find_sites, pedestrian_net
     from charter.sim.sumo.network import default_net, read_net
     from charter.sim.sumo.run import signal_rules
 
@@ -48,14 +48,14 @@ def test_the_pedestrian_network_is_built_once_and_cached(tmp_path: Path) -> None
 
 
 def _straight_path() -> object:
-    from charter.sim.sumo.crossing import VehiclePath, _polyline
+    from charter.sim.sumo.crossing_paths import VehiclePath, _polyline
 
     points = ((0.0, 0.0), (100.0, 0.0))  # a vehicle lane along the x axis
     return VehiclePath(0, 50.0, points, _polyline(list(points)), {}, 52.0)
 
 
 def test_time_to_collision_is_when_the_vehicle_would_reach_the_pedestrian() -> None:
-    from charter.sim.sumo.crossing import Mover, OnPath, time_to_collision
+    from charter.sim.sumo.crossing_paths import Mover, OnPath, time_to_collision
 
     path = _straight_path()
     car = OnPath("car", path, 40.0, 10.0, 4.5, 0.9)  # type: ignore[arg-type]

@@ -184,7 +184,8 @@ def sim_crossing(
     ] = 1.0,
 ) -> None:
     """Accessible crossing: slow pedestrians caught, conflicts with/without the alert, delay."""
-    from charter.sim.sumo.crossing import MODES, report_html, run_crossing
+    from charter.sim.sumo.crossing import MODES, run_crossing
+    from charter.sim.sumo.crossing_report import report_html
 
     net_file = _net(net)
     with tempfile.TemporaryDirectory() as work, Progress(console=console) as bar:
