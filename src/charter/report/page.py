@@ -16,7 +16,7 @@ body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0
 color:#1b1b1b;line-height:1.5}
 table{border-collapse:collapse;margin:1rem 0;width:100%}
 th,td{border-bottom:1px solid #ddd;padding:.3rem .5rem;text-align:left;vertical-align:top}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 .muted{color:#666}.plot svg{max-width:100%;height:auto}
 blockquote{margin:.3rem 0;padding-left:.8rem;border-left:3px solid #ccc;white-space:pre-wrap}
 """

@@ -76,3 +76,18 @@ def test_time_to_collision_is_when_the_vehicle_would_reach_the_pedestrian() -> N
     # A car standing still is no conflict (conflicts() skips it); a slow one far off either.
     slow = OnPath("slow", path, 40.0, 1.0, 4.5, 0.9)  # type: ignore[arg-type]
     assert time_to_collision(slow, Mover("p", 50.0, 0.0, 0.0, 0.0)) is None
+
+
+def test_the_report_is_self_contained_and_each_run_is_plotted_to_its_end() -> None:
+    from charter.report.plots import svgs
+    from charter.sim.sumo.crossing import RunResult
+    from charter.sim.sumo.crossing_report import _cumulative, report_html
+
+    early = RunResult(occupancy=[(0.0, 0), (3600.0, 0)], conflicts={("v", "p"): 600.0})
+    assert _cumulative(early) == [(0.0, 0), (600.0, 1), (3600.0, 1)]
+    figs = {"crossing": ":c1", "length_m": 13.1, "walk_s": 22.0, "clearance_s": 12.2,
+            "extra_walk_s": 0.0, "extra_clearance_s": 5.4, "connected_share": 1.0}  # fmt: skip
+    page = report_html(figs, {"standard": early, "charter": RunResult()})
+    assert len(svgs(page)) == 2
+    assert "<script" not in page and " src=" not in page  # nothing run, nothing fetched
+    assert "<link" not in page and "@import" not in page

@@ -58,14 +58,14 @@ def _conflicts_svg(results: dict[str, RunResult]) -> str:
     try:
         import matplotlib
     except ImportError:
-        return _steps_svg_plain([(c, label, _cumulative(r.conflicts)) for _m, c, label, r in runs])
+        return _steps_svg_plain([(c, label, _cumulative(r)) for _m, c, label, r in runs])
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8, 3.2))
     ax = fig.add_subplot()
     for _m, colour_, label, r in runs:
-        pts = _cumulative(r.conflicts)
+        pts = _cumulative(r)
         ax.step([t / 60 for t, _ in pts], [n for _, n in pts], where="post", color=colour_,
                 label=f"{label} ({len(r.conflicts)})")  # fmt: skip
     ax.set_xlabel("simulated minute")
@@ -80,8 +80,13 @@ def _conflicts_svg(results: dict[str, RunResult]) -> str:
     return svg[svg.index("<svg") :]
 
 
-def _cumulative(found: dict[tuple[str, str], float]) -> list[tuple[float, int]]:
-    return [(0.0, 0)] + [(t, n + 1) for n, t in enumerate(sorted(found.values()))]
+def _cumulative(r: RunResult) -> list[tuple[float, int]]:
+    """Conflicts so far, from the start to the run's last sampled step (so a run whose
+    last conflict came early still reaches the end of the plot)."""
+    times = sorted(r.conflicts.values())
+    pts = [(0.0, 0)] + [(t, n + 1) for n, t in enumerate(times)]
+    end = max([t for t, _ in r.occupancy] + times, default=0.0)
+    return [*pts, (end, len(times))]
 
 
 def _steps_svg_plain(series: list[tuple[str, str, list[tuple[float, int]]]]) -> str:
@@ -151,7 +156,8 @@ def report_html(figs: dict[str, Any], results: dict[str, RunResult]) -> str:
         f"Connected vehicles in the last run: {escape(str(figs.get('connected_share')))} "
         "of all.</p>"
         "<h2>Caught on the crosswalk when a conflicting stream got green</h2>"
-        "<table><thead><tr><th>run</th><th>slow, consented</th><th>slow, not consented</th>"
-        f"<th>normal</th></tr></thead><tbody>{caught}</tbody></table>"
+        "<table><thead><tr><th>run</th><th class='n'>slow, consented</th>"
+        "<th class='n'>slow, not consented</th>"
+        f"<th class='n'>normal</th></tr></thead><tbody>{caught}</tbody></table>"
         f"<h2>Figures</h2><table><tbody>{rows}</tbody></table></body></html>"
     )
