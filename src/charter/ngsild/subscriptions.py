@@ -30,27 +30,31 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import httpx
 import re2  # type: ignore[import-untyped]
-from sqlalchemy import delete, insert, select, update
 
 from charter.domain.model import Actor
 from charter.ngsild import query as ql
-from charter.ngsild.context import Contexts, Terms
+from charter.ngsild import triggers as tr
+from charter.ngsild.context import CORE_CONTEXT, Contexts, Terms
 from charter.ngsild.errors import ErrorType, NgsiError, bad_data, not_found
 from charter.ngsild.geo import GeoQuery, parse_geoquery
+from charter.ngsild.notify import Fence
+from charter.ngsild.notify import http_send as _default_send
 from charter.ngsild.render import View, render
 from charter.ngsild.render import _langs as langs
-from charter.store import schema as s
 from charter.store.ngsild import StoredEntity
 
+if TYPE_CHECKING:
+    from charter.ngsild.subscription_store import SubscriptionRepository
+
 log = logging.getLogger(__name__)
-S = s.ngsild_subscriptions
 
 FORMATS = ("normalized", "keyValues", "concise")
+CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
+JSONLD = "application/ld+json"
 ACCEPTS = ("application/json", "application/ld+json", "application/geo+json")
 MAX_SUBSCRIPTIONS_PER_TENANT = 10_000
 MAX_ENTITY_SELECTORS = 100
@@ -73,48 +77,6 @@ def iso_ms(ms: int | None) -> str | None:
 def _query_error(exc: ql.QueryError) -> NgsiError:
     kind = ErrorType.TOO_COMPLEX_QUERY if exc.problem == "TooComplexQuery" else None
     return NgsiError(kind or ErrorType.BAD_REQUEST_DATA, exc.detail)
-
-
-# --- endpoints -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Fence:
-    """Where notifications may go: the operator's HTTP hosts and Charter's MQTT broker."""
-
-    http_hosts: frozenset[str]
-    mqtt_host: str
-    mqtt_port: int
-    timeout_s: float = 3.0
-
-    def check(self, uri: str) -> str:
-        """The endpoint's scheme ("http" or "mqtt") if allowed; 400 BadRequestData if not."""
-        if not isinstance(uri, str) or len(uri) > 2048:
-            raise bad_data("notification.endpoint.uri must be a URI")
-        try:
-            u = urlparse(uri)
-            port = u.port
-        except ValueError:
-            raise bad_data("notification.endpoint.uri is not a valid URI") from None
-        host = (u.hostname or "").lower()
-        if u.scheme in ("http", "https"):
-            if u.username or u.password:
-                raise bad_data("notification endpoints carry no credentials in the URI")
-            default = 443 if u.scheme == "https" else 80
-            allowed = host in self.http_hosts or f"{host}:{port or default}" in self.http_hosts
-            if not host or not allowed:
-                raise bad_data(
-                    "the notification endpoint's host is not one the operator allows "
-                    "(setting ngsild_notify_hosts)"
-                )
-            return "http"
-        if u.scheme in ("mqtt", "mqtts"):
-            if host not in (self.mqtt_host.lower(),) or (port or 1883) != self.mqtt_port:
-                raise bad_data("MQTT notifications go only through Charter's own MQTT broker")
-            if not u.path.strip("/") or any(c in u.path for c in "#+"):
-                raise bad_data("an MQTT endpoint names one topic (no wildcards)")
-            return "mqtt"
-        raise bad_data("notification.endpoint.uri must be http(s):// or mqtt://")
 
 
 # --- the subscription ----------------------------------------------------------------------
@@ -330,6 +292,8 @@ def parse_subscription(
             raise bad_data("expiresAt is an ISO 8601 date-time") from None
         if to_ms(expires) <= now:
             raise bad_data("expiresAt is in the past")
+    if "notificationTrigger" in doc:
+        tr.check(doc["notificationTrigger"])
     if "isActive" in doc and not isinstance(doc["isActive"], bool):
         raise bad_data("isActive is true or false")
     if "purpose" in doc and (not isinstance(doc["purpose"], str) or len(doc["purpose"]) > 100):
@@ -365,11 +329,14 @@ def _check_notification(notification: Any, fence: Fence) -> None:
     accept = endpoint.get("accept", "application/json")
     if accept not in ACCEPTS:
         raise bad_data("notification.endpoint.accept is application/json or application/ld+json")
-    if "sysAttrs" in notification and not isinstance(notification["sysAttrs"], bool):
-        raise bad_data("notification.sysAttrs is true or false")
+    for key in ("sysAttrs", "showChanges"):
+        if key in notification and not isinstance(notification[key], bool):
+            raise bad_data(f"notification.{key} is true or false")
     fmt = notification.get("format", "normalized")
     if fmt not in FORMATS:
         raise bad_data("notification.format is normalized, keyValues or concise")
+    if notification.get("showChanges") is True and fmt == "keyValues":
+        raise bad_data("notification.showChanges cannot be true with format keyValues")
     attrs = notification.get("attributes")
     if attrs is not None and (
         not isinstance(attrs, list) or not all(isinstance(a, str) and a for a in attrs)
@@ -416,159 +383,6 @@ def _expanded(doc: Mapping[str, Any], terms: Terms) -> dict[str, Any]:
     }
 
 
-# --- storage -------------------------------------------------------------------------------
-
-
-class SubscriptionRepository:
-    """Subscriptions in the store (SQLite or PostgreSQL): ``ngsild_subscriptions``."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-        self.engine = store.engine
-
-    def _from_row(self, row: Any) -> Subscription:
-        exp = json.loads(row.expanded)
-        doc = json.loads(row.doc)
-        return Subscription(
-            tenant=row.tenant,
-            id=row.id,
-            doc=doc["doc"],
-            context=doc.get("context"),
-            owner=Actor.model_validate_json(row.owner),
-            purpose=row.purpose,
-            types=exp["types"],
-            watched=exp["watched"],
-            notify_attrs=exp["attrs"],
-            qmap=exp["qmap"],
-            geoproperty=exp["geoproperty"],
-            grant=exp.get("grant"),
-            is_active=bool(row.is_active),
-            expires_at=row.expires_at,
-            throttling_s=row.throttling_s,
-            time_interval_s=row.time_interval_s,
-            times_sent=row.times_sent,
-            times_failed=row.times_failed,
-            last_notification=row.last_notification,
-            last_success=row.last_success,
-            last_failure=row.last_failure,
-            ended=row.ended,
-            created_at=row.created_at,
-            modified_at=row.modified_at,
-        )
-
-    def _row(self, sub: Subscription) -> dict[str, Any]:
-        return {
-            "tenant": sub.tenant,
-            "id": sub.id,
-            "doc": json.dumps({"doc": sub.doc, "context": sub.context}, ensure_ascii=False),
-            "expanded": json.dumps(
-                {
-                    "types": sub.types,
-                    "watched": sub.watched,
-                    "attrs": sub.notify_attrs,
-                    "qmap": sub.qmap,
-                    "geoproperty": sub.geoproperty,
-                    "grant": sub.grant,
-                }
-            ),
-            "owner": sub.owner.model_dump_json(),
-            "purpose": sub.purpose,
-            "is_active": int(sub.is_active),
-            "expires_at": sub.expires_at,
-            "throttling_s": sub.throttling_s,
-            "time_interval_s": sub.time_interval_s,
-            "times_sent": sub.times_sent,
-            "times_failed": sub.times_failed,
-            "last_notification": sub.last_notification,
-            "last_success": sub.last_success,
-            "last_failure": sub.last_failure,
-            "ended": sub.ended,
-            "created_at": sub.created_at,
-            "modified_at": sub.modified_at,
-        }
-
-    def insert(self, sub: Subscription) -> bool:
-        # A writer's transaction (SQLite: BEGIN IMMEDIATE): it reads before it writes, and a
-        # deferred one would fail at once ("database is locked") when another writer holds.
-        with self.store.transaction() as tx:
-            conn = tx.conn
-            count = conn.execute(
-                select(S.c.id).where(S.c.tenant == sub.tenant).limit(MAX_SUBSCRIPTIONS_PER_TENANT)
-            ).fetchall()
-            if len(count) >= MAX_SUBSCRIPTIONS_PER_TENANT:
-                raise NgsiError(ErrorType.BAD_REQUEST_DATA, "too many subscriptions in this tenant")
-            hit = conn.execute(
-                select(S.c.id).where(S.c.tenant == sub.tenant, S.c.id == sub.id)
-            ).first()
-            if hit is not None:
-                return False
-            conn.execute(insert(S).values(**self._row(sub)))
-        return True
-
-    def save(self, sub: Subscription) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(S).where(S.c.tenant == sub.tenant, S.c.id == sub.id).values(**self._row(sub))
-            )
-
-    def get(self, tenant: str, sid: str) -> Subscription | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(S).where(S.c.tenant == tenant, S.c.id == sid)).first()
-        return self._from_row(row) if row is not None else None
-
-    def page(self, tenant: str, limit: int = 1000, offset: int = 0) -> list[Subscription]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(S).where(S.c.tenant == tenant).order_by(S.c.id).limit(limit).offset(offset)
-            ).fetchall()
-        return [self._from_row(r) for r in rows]
-
-    def count(self, tenant: str) -> int:
-        with self.engine.connect() as conn:
-            return len(conn.execute(select(S.c.id).where(S.c.tenant == tenant)).fetchall())
-
-    def active(self, tenant: str | None = None) -> list[Subscription]:
-        stmt = select(S).where(S.c.is_active == 1, S.c.ended.is_(None))
-        if tenant is not None:
-            stmt = stmt.where(S.c.tenant == tenant)
-        with self.engine.connect() as conn:
-            rows = conn.execute(stmt).fetchall()
-        return [self._from_row(r) for r in rows]
-
-    def delete(self, tenant: str, sid: str) -> bool:
-        with self.engine.begin() as conn:
-            res = conn.execute(delete(S).where(S.c.tenant == tenant, S.c.id == sid))
-        return bool(res.rowcount)
-
-    def record(self, tenant: str, sid: str, at: int, ok: bool) -> None:
-        """Count one delivery attempt (in the store: every process sees the counters)."""
-        values: dict[str, Any] = {"last_notification": at}
-        if ok:
-            values["times_sent"] = S.c.times_sent + 1
-            values["last_success"] = at
-        else:
-            values["times_sent"] = S.c.times_sent + 1
-            values["times_failed"] = S.c.times_failed + 1
-            values["last_failure"] = at
-        with self.engine.begin() as conn:
-            conn.execute(update(S).where(S.c.tenant == tenant, S.c.id == sid).values(**values))
-
-    def record_tick(self, tenant: str, sid: str, at: int) -> None:
-        """A period passed with nothing to notify (the next period counts from here)."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(S).where(S.c.tenant == tenant, S.c.id == sid).values(last_notification=at)
-            )
-
-    def end(self, tenant: str, sid: str, why: str, at: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(S)
-                .where(S.c.tenant == tenant, S.c.id == sid)
-                .values(is_active=0, ended=why[:200], modified_at=at)
-            )
-
-
 # --- the service ---------------------------------------------------------------------------
 
 
@@ -577,6 +391,7 @@ class Delivery:
     sub: Subscription
     entities: list[StoredEntity]
     at: int
+    events: dict[str, tr.Event] = field(default_factory=dict)  # by entity id; none: periodic
 
 
 ReadCheck = Callable[[Actor, str, StoredEntity], "StoredEntity | None"]
@@ -596,6 +411,7 @@ class SubscriptionService:
         mqtt_publish: Callable[[str, bytes], bool] | None = None,
         http_send: Sender | None = None,
         personal: Callable[[Actor, str | None, list[str]], str | None] | None = None,
+        host_context: Callable[[Any], str | None] | None = None,
     ) -> None:
         self.repo = repo
         self.contexts = contexts
@@ -603,10 +419,12 @@ class SubscriptionService:
         self.now_ms = now_ms
         self.check_read = check_read
         self.mqtt_publish = mqtt_publish
-        self.http_send = http_send or _http_send
+        self.http_send = http_send or _default_send
         # (owner, grant, expanded types) -> the grant's purpose when the types are personal,
         # None when they are not; raises when the grant is missing or does not hold.
         self.personal = personal
+        # an inline @context -> the URL Charter hosts it under (ImplicitlyCreated), or None
+        self.host_context = host_context
         self._queue: queue.Queue[Delivery | None] = queue.Queue(MAX_QUEUE)
         self._worker: threading.Thread | None = None
         self._ticker: threading.Thread | None = None
@@ -761,17 +579,17 @@ class SubscriptionService:
 
     def on_change(self, change: Any) -> None:
         """The entity service's listener: queue the notifications a change causes."""
-        entity: StoredEntity | None = change.after
-        if entity is None:
-            return
         subs = self._active(change.tenant)
         if not subs:
             return
+        event = tr.events(change.before, change.after, change.attrs, change.at)
+        entity = event.subject
         now = self.now_ms()
         for sub in subs:
+            # Periodic subscriptions (all those to personal data) notify each period only.
             if sub.time_interval_s is not None or sub.status(now) != "active":
                 continue
-            if sub.watched and not (set(sub.watched) & set(change.attrs)):
+            if not tr.fired(event, tr.of(sub.doc), sub.watched):
                 continue
             try:
                 if not sub.admits(entity):
@@ -782,7 +600,7 @@ class SubscriptionService:
             if sub.throttling_s and last is not None and now - last < sub.throttling_s * 1000:
                 continue
             sub.last_notification = now  # throttle this process at once
-            self._enqueue(Delivery(sub, [entity], now))
+            self._enqueue(Delivery(sub, [entity], now, {entity.id: event}))
 
     def _enqueue(self, delivery: Delivery) -> None:
         self.start()
@@ -897,16 +715,19 @@ class SubscriptionService:
             "type": "Notification",
             "subscriptionId": sub.id,
             "notifiedAt": iso_ms(delivery.at),
-            "data": [render(e, terms, view) for e in readable],
+            "data": [
+                self._data(e, delivery.events.get(e.id), terms, view, notification, delivery.at)
+                for e in readable
+            ],
         }
         endpoint = notification.get("endpoint", {})
         uri = endpoint.get("uri", "")
         accept = endpoint.get("accept", "application/json")
         if accept == "application/ld+json":
-            from charter.ngsild.context import CORE_CONTEXT
-
             body["@context"] = sub.context if sub.context is not None else CORE_CONTEXT
         headers = {"Content-Type": accept}
+        if accept != "application/ld+json":  # clause 6.3.11: the context in a Link header
+            headers["Link"] = f'<{self.context_url(sub)}>; rel="{CONTEXT_REL}"; type="{JSONLD}"'
         if sub.tenant:
             headers["NGSILD-Tenant"] = sub.tenant
         for pair in endpoint.get("receiverInfo", []) or []:
@@ -924,61 +745,47 @@ class SubscriptionService:
         self.repo.record(sub.tenant, sub.id, delivery.at, ok)
         return ok
 
+    def _data(
+        self, entity: StoredEntity, event: tr.Event | None, terms: Terms, view: View,
+        notification: Mapping[str, Any], at: int,
+    ) -> dict[str, Any]:  # fmt: skip
+        """One entity of a notification: as a GET shows it, or its deletion; with the
+        deleted attributes and, for showChanges, the previous values."""
+        if event is not None and event.after is None:
+            return tr.deleted_entity(entity, terms, event.at)
+        out = render(entity, terms, view)
+        if event is None:
+            return out
+        show = notification.get("showChanges") is True
+        tr.add_deleted_attrs(
+            out, event, terms, view.attrs, show_changes=show, sys_attrs=view.sys_attrs,
+            at_ms=at, key_values=view.format == "keyValues",
+        )  # fmt: skip
+        if show:
+            tr.add_previous(out, event, terms, view.attrs)
+        return out
+
+    def context_url(self, sub: Subscription) -> str:
+        """The URL of the subscription's @context: the core, its one URL, or the context
+        Charter hosts for it (ImplicitlyCreated, clause 5.5.7)."""
+        ctx = sub.context
+        if ctx is None or ctx == CORE_CONTEXT or ctx == [] or ctx == [CORE_CONTEXT]:
+            return CORE_CONTEXT
+        if isinstance(ctx, str):
+            return ctx
+        if isinstance(ctx, list):
+            rest = [c for c in ctx if c != CORE_CONTEXT]
+            if len(rest) == 1 and isinstance(rest[0], str):
+                return rest[0]
+        if self.host_context is not None:
+            url = self.host_context(ctx)
+            if url is not None:
+                return url
+        return CORE_CONTEXT
+
     def _mqtt(self, uri: str, headers: dict[str, str], body: dict[str, Any]) -> bool:
         if self.mqtt_publish is None:
             return False
         topic = urlparse(uri).path.lstrip("/")
         message = {"metadata": headers, "body": body}  # clause 7.x, the MQTT binding
         return self.mqtt_publish(topic, json.dumps(message, ensure_ascii=False).encode())
-
-
-def _http_send(uri: str, headers: dict[str, str], payload: bytes, timeout_s: float) -> bool:
-    try:
-        response = httpx.post(
-            uri,
-            content=payload,
-            headers=headers,
-            timeout=httpx.Timeout(timeout_s),
-            follow_redirects=False,
-        )
-    except httpx.HTTPError:
-        return False
-    return 200 <= response.status_code < 300
-
-
-class MqttPublisher:
-    """Publishes notifications through Charter's MQTT broker (one paho client, QoS 1)."""
-
-    def __init__(self, settings: Any) -> None:
-        self.settings = settings
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def _connected(self) -> Any:
-        from charter.transport.mqtt_client import connect, make_client
-
-        if self._client is None:
-            client = make_client(
-                self.settings, f"charter-ngsild-{uuid.uuid4().hex[:8]}", persistent=False
-            )
-            connect(client, self.settings, persistent=False)
-            client.loop_start()
-            self._client = client
-        return self._client
-
-    def __call__(self, topic: str, payload: bytes) -> bool:
-        try:
-            with self._lock:
-                client = self._connected()
-            info = client.publish(topic, payload, qos=1)
-            info.wait_for_publish(timeout=5)
-            return bool(info.is_published())
-        except Exception:
-            log.warning("an MQTT notification could not be published")
-            return False
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.loop_stop()
-            self._client.disconnect()
-            self._client = None

@@ -46,15 +46,12 @@ from charter.ngsild.discovery import (
     type_list,
 )
 from charter.ngsild.errors import ErrorType, NgsiError, bad_data, not_found
+from charter.ngsild.notify import Fence, MqttPublisher
 from charter.ngsild.query import QueryError
 from charter.ngsild.render import View, render
 from charter.ngsild.service import NgsiLd
-from charter.ngsild.subscriptions import (
-    Fence,
-    MqttPublisher,
-    SubscriptionRepository,
-    SubscriptionService,
-)
+from charter.ngsild.subscription_store import SubscriptionRepository
+from charter.ngsild.subscriptions import SubscriptionService
 from charter.settings import Settings
 from charter.store import schema as s
 from charter.store.ngsild import InstanceRow, StoredEntity
