@@ -70,7 +70,7 @@ def test_entity_deletion_notifies_id_type_and_deleted_at(
     assert (
         headers["Link"]
         == f'<{CORE}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
-    )  # noqa: E501
+    )
     # a batch delete notifies each entity it deleted
     r = sub_ngsi.call("POST", "/entityOperations/delete", ["urn:ngsi-ld:Room:2"])
     assert r.status_code == 204, r.text
@@ -116,7 +116,7 @@ def test_each_trigger_alone(lite: Ngsi, receiver: Receiver) -> None:
         "PUT",
         f"/entities/{ROOM}",
         {"type": "Room", "temperature": {"type": "Property", "value": 1}},
-    )  # noqa: E501
+    )
     assert r.status_code == 204, r.text
     assert fired() == ["attributeDeleted", "attributeUpdated", "entityUpdated"]
 
@@ -200,7 +200,7 @@ def test_triggers_can_be_changed_with_patch(lite: Ngsi, receiver: Receiver) -> N
     body = _sub(lite, receiver)
     r = lite.call(
         "PATCH", f"/subscriptions/{body['id']}", {"notificationTrigger": ["entityDeleted"]}
-    )  # noqa: E501
+    )
     assert r.status_code == 204, r.text
     assert lite.call("GET", f"/subscriptions/{body['id']}").json()["notificationTrigger"] == [
         "entityDeleted"
@@ -248,3 +248,31 @@ def test_deletions_through_the_mqtt_broker(lite: Ngsi, receiver: Receiver) -> No
         client.loop_stop()
         client.disconnect()
         extras_for(lite.platform).mqtt.close()
+
+
+def test_json_notifications_link_the_subscriptions_context(
+    sub_ngsi: Ngsi, receiver: Receiver
+) -> None:
+    inline = [{"temperature": "https://example.org/vocab#temperature"}, CORE]
+    body = {**subscription(receiver), "@context": inline}
+    r = sub_ngsi.call("POST", "/subscriptions", body, Content_Type="application/ld+json")
+    assert r.status_code == 201, r.text
+    entity = {**room(1, 20), "@context": inline}
+    assert sub_ngsi.create(entity, Content_Type="application/ld+json").status_code == 201
+    drain(sub_ngsi)
+    [(headers, note)] = receiver.all()
+    assert note["data"][0]["temperature"]["value"] == 20  # compacted with the inline context
+    url = headers["Link"][1 : headers["Link"].index(">")]
+    assert "/ngsi-ld/v1/jsonldContexts/implicit-" in url  # hosted for it (ImplicitlyCreated)
+    assert sub_ngsi.http.get(url).json() == {"@context": [inline[0]]}
+    # one context URL is linked as it is
+    sdm = "https://smartdatamodels.org/context.jsonld"
+    link = f'<{sdm}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+    assert (
+        sub_ngsi.call("POST", "/subscriptions", subscription(receiver), Link=link).status_code
+        == 201
+    )
+    _patch(sub_ngsi, {"humidity": {"type": "Property", "value": 41}})
+    drain(sub_ngsi)
+    links = sorted(h["Link"].split(">")[0][1:] for h, _n in receiver.all())
+    assert links == sorted([url, sdm])

@@ -55,13 +55,17 @@ class SubscriptionRepository:
             ended=row.ended,
             created_at=row.created_at,
             modified_at=row.modified_at,
+            context_link=doc.get("link"),
         )
 
     def _row(self, sub: Subscription) -> dict[str, Any]:
         return {
             "tenant": sub.tenant,
             "id": sub.id,
-            "doc": json.dumps({"doc": sub.doc, "context": sub.context}, ensure_ascii=False),
+            "doc": json.dumps(
+                {"doc": sub.doc, "context": sub.context, "link": sub.context_link},
+                ensure_ascii=False,
+            ),
             "expanded": json.dumps(
                 {
                     "types": sub.types,

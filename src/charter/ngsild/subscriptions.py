@@ -108,6 +108,7 @@ class Subscription:
     grant: str | None = None  # the purpose grant a subscription to personal data runs under
     created_at: int = 0
     modified_at: int = 0
+    context_link: str | None = None  # where Charter hosts an inline @context (ImplicitlyCreated)
     _q: ql.Node | None = field(default=None, repr=False)
     _geo: GeoQuery | None = field(default=None, repr=False)
 
@@ -411,7 +412,6 @@ class SubscriptionService:
         mqtt_publish: Callable[[str, bytes], bool] | None = None,
         http_send: Sender | None = None,
         personal: Callable[[Actor, str | None, list[str]], str | None] | None = None,
-        host_context: Callable[[Any], str | None] | None = None,
     ) -> None:
         self.repo = repo
         self.contexts = contexts
@@ -423,8 +423,6 @@ class SubscriptionService:
         # (owner, grant, expanded types) -> the grant's purpose when the types are personal,
         # None when they are not; raises when the grant is missing or does not hold.
         self.personal = personal
-        # an inline @context -> the URL Charter hosts it under (ImplicitlyCreated), or None
-        self.host_context = host_context
         self._queue: queue.Queue[Delivery | None] = queue.Queue(MAX_QUEUE)
         self._worker: threading.Thread | None = None
         self._ticker: threading.Thread | None = None
@@ -437,8 +435,11 @@ class SubscriptionService:
 
     # CRUD ----------------------------------------------------------------------------
     def create(
-        self, actor: Actor, tenant: str, body: Any, context: Any, grant: str | None = None
-    ) -> Subscription:
+        self, actor: Actor, tenant: str, body: Any, context: Any, grant: str | None = None,
+        *, host: Callable[[], str | None] | None = None,
+    ) -> Subscription:  # fmt: skip
+        """Make a subscription; ``host`` gives the URL of its inline @context as Charter
+        hosts it (ImplicitlyCreated), called once the subscription is valid."""
         self._staff_or_owner_token(actor)
         terms = self.contexts.resolve(context)
         now = self.now_ms()
@@ -455,6 +456,8 @@ class SubscriptionService:
                     "reads through the purpose grant"
                 )
             sub.grant, sub.purpose = grant, purpose
+        if host is not None and context is not None:
+            sub.context_link = host()
         if not self.repo.insert(sub):
             raise NgsiError(ErrorType.ALREADY_EXISTS, "a subscription with this id exists")
         self._invalidate(tenant)
@@ -550,6 +553,7 @@ class SubscriptionService:
             last_success=sub.last_success,
             last_failure=sub.last_failure,
             ended=sub.ended,
+            context_link=sub.context_link,
         )
         self.repo.save(new)
         self._invalidate(tenant)
@@ -777,11 +781,7 @@ class SubscriptionService:
             rest = [c for c in ctx if c != CORE_CONTEXT]
             if len(rest) == 1 and isinstance(rest[0], str):
                 return rest[0]
-        if self.host_context is not None:
-            url = self.host_context(ctx)
-            if url is not None:
-                return url
-        return CORE_CONTEXT
+        return sub.context_link or CORE_CONTEXT
 
     def _mqtt(self, uri: str, headers: dict[str, str], body: dict[str, Any]) -> bool:
         if self.mqtt_publish is None:
