@@ -1,22 +1,23 @@
 """NGSI-LD subscriptions and notifications (ETSI GS CIM 009 v1.8, clauses 5.2.12, 5.8, 5.11).
 
-A subscription is stored in ``ngsild_subscriptions`` (one truth across processes) with the
-names it watches already expanded, its owner (the caller who created it, for the rights
-checks at each notification) and its counters.  The entity service tells the
-:class:`Notifier` of every committed change; matching subscriptions (entities selector,
+A subscription is stored in ``ngsild_subscriptions`` (``ngsild.subscription_store``: one
+truth across processes) with the names it watches already expanded, its owner (the caller
+who created it, for the rights checks at each notification) and its counters.  The entity
+service tells the :class:`SubscriptionService` of every committed change; ``ngsild.triggers``
+reads it as the notification triggers it fires (``notificationTrigger``: entity and
+attribute creations, updates and deletions), and matching subscriptions (entities selector,
 watchedAttributes, ``q``, ``geoQ``, throttling, expiry) queue a notification that a worker
 thread delivers, so a slow endpoint never slows a write.
 
-Delivery is bounded and fenced: HTTP(S) only to hosts the operator listed in the
-``ngsild_notify_hosts`` setting (checked when the subscription is made *and* at each send,
-redirects never followed, a bounded timeout), MQTT only through Charter's own broker
-(``mqtt_url``).  A subscription can never make Charter call an address the operator did not
-allow.
+Delivery is bounded and fenced (``ngsild.notify.Fence``): HTTP(S) only to hosts the operator
+listed in ``ngsild_notify_hosts`` (checked when the subscription is made *and* at each send,
+redirects never followed, a bounded timeout), MQTT only through Charter's own broker.  A
+subscription can never make Charter call an address the operator did not allow.
 
-Rights: each notification re-reads the entity through the same ``Rights.check_read`` as a
-GET, as the subscription's owner; entities the owner may no longer read are left out, and a
-refusal (the purpose grant or the consent ended) ends the subscription (``isActive`` false,
-status ``expired``, the reason kept).
+Rights: each notification re-reads the entity (for a deletion: the entity as it was) through
+the same ``Rights.check_read`` as a GET, as the subscription's owner; entities the owner may
+no longer read are left out, and a refusal (the purpose grant or the consent ended) ends the
+subscription (``isActive`` false, status ``expired``, the reason kept).
 """
 
 from __future__ import annotations
