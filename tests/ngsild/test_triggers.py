@@ -276,3 +276,50 @@ def test_json_notifications_link_the_subscriptions_context(
     drain(sub_ngsi)
     links = sorted(h["Link"].split(">")[0][1:] for h, _n in receiver.all())
     assert links == sorted([url, sdm])
+
+
+def test_a_deletion_notifies_only_owners_who_could_read_the_entity(
+    tmp_path: Any, clock: Any, receiver: Receiver
+) -> None:
+    """The emergency fleet's Vehicle entities are shown to city staff only (the category's
+    disclosure): a data consumer's subscription is not told of one's deletion either."""
+    from charter.auth import Role
+    from charter.bootstrap import build
+    from charter.ngsild.api.ngsiq import extras_for
+    from charter.ngsild.rights import GATE
+    from charter.settings import Settings
+    from charter.sim import city as sample
+    from tests.conftest import SampleCity
+    from tests.ngsild.conftest import token
+    from tests.ngsild.test_sdm_types import SDM_LINK, _request
+
+    settings = Settings(
+        data_dir=tmp_path / "data", ngsild_notify_hosts=[f"127.0.0.1:{receiver.port}"]
+    )
+    p = build(settings, clock=clock)
+    try:
+        city = SampleCity(p, services=True)
+        obu = city.device(
+            "engine-7", sample.TRUSTED, sample.EMERGENCY, ["emergency.priority_request"]
+        )
+        ngsi = Ngsi(p, token(p))
+        consumer = token(p, Role.CONSUMER)
+        staff = subscription(receiver, notificationTrigger=["entityDeleted"],
+                             entities=[{"type": "Vehicle"}])  # fmt: skip
+        app = subscription(receiver, notificationTrigger=["entityDeleted"],
+                           entities=[{"type": "Vehicle"}])  # fmt: skip
+        r = ngsi.call("POST", "/subscriptions", staff, Link=SDM_LINK)
+        assert r.status_code == 201, r.text
+        r = ngsi.call("POST", "/subscriptions", app, token=consumer, Link=SDM_LINK)
+        assert r.status_code == 201, r.text
+        assert p.gate.ingest([city.envelope(obu, [_request(p.clock.now())])])[0].admitted == 1
+        assert p.ngsild.bridge.flush()
+        vehicle = "urn:ngsi-ld:Vehicle:engine-7"
+        assert ngsi.call("DELETE", f"/entities/{vehicle}").status_code == 403  # the gate's
+        p.ngsild.entities.delete(GATE, "", vehicle)  # as the platform itself would
+        notes = _notes(ngsi, receiver)
+        assert [n["subscriptionId"] for n in notes] == [staff["id"]]
+        assert notes[0]["data"][0]["id"] == vehicle
+    finally:
+        extras_for(p).close()
+        p.close()
