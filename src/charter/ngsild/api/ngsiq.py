@@ -258,7 +258,9 @@ def context_link(request: Request, actor: Actor, terms: Terms) -> str | None:
 
 
 def _sub_location(sid: str) -> str:
-    return "/ngsi-ld/v1/subscriptions/" + quote(sid, safe="")
+    # ":" stays as it is (a path segment may hold it, RFC 3986): Orion-LD answers so, and
+    # clients written for it (ngsildclient) compare the Location's id with the one they sent.
+    return "/ngsi-ld/v1/subscriptions/" + quote(sid, safe=":")
 
 
 @router.post("/subscriptions", status_code=201)
