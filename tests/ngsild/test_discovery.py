@@ -112,3 +112,68 @@ def test_bad_hosted_contexts(ngsi: Ngsi) -> None:
     assert [
         c for c in ngsi.call("GET", "/jsonldContexts?details=true").json() if c["kind"] == "Hosted"
     ] == []
+
+
+VOCAB = "https://example.org/vocab#"
+
+
+def _query(ngsi: Ngsi, context: Any, token_: str | None = None) -> Any:
+    body = {"type": "Query", "entities": [{"type": "Building"}], "@context": context}
+    return ngsi.call(
+        "POST", "/entityOperations/query", body, token=token_, Content_Type="application/ld+json"
+    )
+
+
+def _linked(resp: Any) -> str:
+    assert resp.status_code == 200, resp.text
+    link: str = resp.headers["Link"]
+    return link[1 : link.index(">")]
+
+
+def test_an_inline_context_is_hosted_as_implicitly_created(ngsi: Ngsi) -> None:
+    seed(ngsi)
+    inline = [
+        {"height": VOCAB + "height"},
+        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld",
+    ]
+    first = _query(ngsi, inline)
+    url = _linked(first)
+    assert "/ngsi-ld/v1/jsonldContexts/implicit-" in url
+    served = ngsi.http.get(url)  # the reply's context, served without a token
+    assert served.status_code == 200 and served.json() == {"@context": [inline[0]]}
+    # the same context again (another caller, the same request) is the same hosted context
+    other = token(ngsi.platform, __import__("charter.auth").auth.Role.AUDITOR)
+    assert _linked(_query(ngsi, inline, other)) == url
+    listed = ngsi.call("GET", "/jsonldContexts?details=true&kind=ImplicitlyCreated").json()
+    assert [c["url"] for c in listed] == [url] and listed[0]["kind"] == "ImplicitlyCreated"
+    assert all(c["kind"] != "Hosted" for c in listed)
+    # a client may send the link back: Charter resolves it from its own store
+    back = url.replace("http://testserver", "http://127.0.0.1")
+    link = f'<{back}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
+    body = {"id": "urn:ngsi-ld:Building:9", "type": "Building",
+            "height": {"type": "Property", "value": 5}, "@context": inline}  # fmt: skip
+    assert ngsi.create(body, Content_Type="application/ld+json").status_code == 201
+    got = ngsi.get("urn:ngsi-ld:Building:9", "?options=keyValues", Link=link).json()
+    assert got["height"] == 5  # compacted with the hosted context
+    # one URL is linked as it is; nothing new is kept
+    one = _query(ngsi, "https://smartdatamodels.org/context.jsonld")
+    assert _linked(one) == "https://smartdatamodels.org/context.jsonld"
+    assert len(ngsi.call("GET", "/jsonldContexts?kind=ImplicitlyCreated").json()) == 1
+
+
+def test_anonymous_calls_and_the_bound_keep_nothing(ngsi: Ngsi, monkeypatch: Any) -> None:
+    from charter.ngsild import discovery
+
+    seed(ngsi)
+    core = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
+    anonymous = _query(ngsi, [{"height": VOCAB + "h0"}], "")
+    assert _linked(anonymous) == core  # the public: the core context, nothing hosted
+    assert ngsi.call("GET", "/jsonldContexts?kind=ImplicitlyCreated").json() == []
+    monkeypatch.setattr(discovery, "MAX_IMPLICIT", 2)
+    urls = [_linked(_query(ngsi, [{"height": VOCAB + f"h{i}"}])) for i in range(4)]
+    assert urls[0] != urls[1] and "implicit-" in urls[1]
+    assert urls[2:] == [core, core]  # past the bound, as before: the core context
+    assert len(ngsi.call("GET", "/jsonldContexts?kind=ImplicitlyCreated").json()) == 2
+    assert _linked(_query(ngsi, [{"height": VOCAB + "h0"}])) == urls[0]  # still served
+    # hosted contexts have their own bound, not eaten by the implicit ones
+    assert ngsi.call("POST", "/jsonldContexts", {"@context": {"a": VOCAB + "a"}}).status_code == 201

@@ -4,18 +4,27 @@
 of a tenant: which types exist, which attributes each has, of which NGSI-LD attribute types,
 and how many entities.  ``/jsonldContexts`` lists the contexts Charter holds: *Hosted* ones
 clients stored (in the store's ``ngsild_contexts`` table, so every process serves them),
+*ImplicitlyCreated* ones Charter made for a request's inline or list @context (clause 5.5.7:
+a JSON reply, or a JSON notification, links its context; an inline one needs a URL),
 *Cached* ones fetched from the allowed hosts or served from the local cache.
+
+An ImplicitlyCreated context is content-addressed (its id is a hash of the document), so the
+same context asked for again, by any caller or process, is the same row: the table grows
+only with distinct contexts, at most ``MAX_IMPLICIT`` of them (past that, replies link the
+core context, as before), each at most ``MAX_HOSTED_BYTES``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from charter.ngsild.context import Terms
 from charter.ngsild.errors import bad_data
@@ -25,6 +34,8 @@ from charter.store.ngsild import StoredEntity
 C = s.ngsild_contexts
 MAX_HOSTED_BYTES = 256 * 1024
 MAX_HOSTED = 1000
+MAX_IMPLICIT = 1000
+HOSTED_KIND, IMPLICIT_KIND = "Hosted", "ImplicitlyCreated"
 
 
 @dataclass
@@ -153,16 +164,44 @@ class ContextStore:
         text = json.dumps({"@context": context}, ensure_ascii=False)
         if len(text.encode()) > MAX_HOSTED_BYTES:
             raise bad_data("the context is too large")
-        hosted = HostedContext(uuid.uuid4().hex, {"@context": context}, "Hosted", now)
+        hosted = HostedContext(uuid.uuid4().hex, {"@context": context}, HOSTED_KIND, now)
         with self.store.transaction() as tx:  # a writer's: it reads before it writes
             conn = tx.conn
-            count = len(conn.execute(select(C.c.id).limit(MAX_HOSTED)).fetchall())
+            count = len(
+                conn.execute(select(C.c.id).where(C.c.kind == HOSTED_KIND).limit(MAX_HOSTED))
+                .fetchall()
+            )  # fmt: skip
             if count >= MAX_HOSTED:
                 raise bad_data("too many hosted contexts")
             conn.execute(
                 insert(C).values(id=hosted.id, body=text, kind=hosted.kind, created_at=now, hits=0)
             )
         return hosted
+
+    def implicit(self, context: Any, now: int) -> str | None:
+        """The id of the ImplicitlyCreated context holding ``context`` (made if need be);
+        None when it is too large or ``MAX_IMPLICIT`` distinct ones exist already."""
+        text = json.dumps({"@context": context}, ensure_ascii=False, sort_keys=True)
+        if len(text.encode()) > MAX_HOSTED_BYTES:
+            return None
+        cid = "implicit-" + hashlib.sha256(text.encode()).hexdigest()[:32]
+        with self.engine.connect() as conn:
+            if conn.execute(select(C.c.id).where(C.c.id == cid)).first() is not None:
+                return cid
+        try:
+            with self.store.transaction() as tx:  # a writer's: it reads before it writes
+                conn = tx.conn
+                count = conn.execute(
+                    select(func.count()).select_from(C).where(C.c.kind == IMPLICIT_KIND)
+                ).scalar_one()
+                if count >= MAX_IMPLICIT:
+                    return None
+                conn.execute(
+                    insert(C).values(id=cid, body=text, kind=IMPLICIT_KIND, created_at=now, hits=0)
+                )
+        except IntegrityError:  # another process made the same one meanwhile
+            pass
+        return cid
 
     def get(self, cid: str) -> HostedContext | None:
         with self.engine.connect() as conn:

@@ -1,22 +1,23 @@
 """NGSI-LD subscriptions and notifications (ETSI GS CIM 009 v1.8, clauses 5.2.12, 5.8, 5.11).
 
-A subscription is stored in ``ngsild_subscriptions`` (one truth across processes) with the
-names it watches already expanded, its owner (the caller who created it, for the rights
-checks at each notification) and its counters.  The entity service tells the
-:class:`Notifier` of every committed change; matching subscriptions (entities selector,
+A subscription is stored in ``ngsild_subscriptions`` (``ngsild.subscription_store``: one
+truth across processes) with the names it watches already expanded, its owner (the caller
+who created it, for the rights checks at each notification) and its counters.  The entity
+service tells the :class:`SubscriptionService` of every committed change; ``ngsild.triggers``
+reads it as the notification triggers it fires (``notificationTrigger``: entity and
+attribute creations, updates and deletions), and matching subscriptions (entities selector,
 watchedAttributes, ``q``, ``geoQ``, throttling, expiry) queue a notification that a worker
 thread delivers, so a slow endpoint never slows a write.
 
-Delivery is bounded and fenced: HTTP(S) only to hosts the operator listed in the
-``ngsild_notify_hosts`` setting (checked when the subscription is made *and* at each send,
-redirects never followed, a bounded timeout), MQTT only through Charter's own broker
-(``mqtt_url``).  A subscription can never make Charter call an address the operator did not
-allow.
+Delivery is bounded and fenced (``ngsild.notify.Fence``): HTTP(S) only to hosts the operator
+listed in ``ngsild_notify_hosts`` (checked when the subscription is made *and* at each send,
+redirects never followed, a bounded timeout), MQTT only through Charter's own broker.  A
+subscription can never make Charter call an address the operator did not allow.
 
-Rights: each notification re-reads the entity through the same ``Rights.check_read`` as a
-GET, as the subscription's owner; entities the owner may no longer read are left out, and a
-refusal (the purpose grant or the consent ended) ends the subscription (``isActive`` false,
-status ``expired``, the reason kept).
+Rights: each notification re-reads the entity (for a deletion: the entity as it was) through
+the same ``Rights.check_read`` as a GET, as the subscription's owner; entities the owner may
+no longer read are left out, and a refusal (the purpose grant or the consent ended) ends the
+subscription (``isActive`` false, status ``expired``, the reason kept).
 """
 
 from __future__ import annotations
@@ -30,37 +31,33 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import httpx
 import re2  # type: ignore[import-untyped]
-from sqlalchemy import delete, insert, select, update
 
 from charter.domain.model import Actor
 from charter.ngsild import query as ql
-from charter.ngsild.context import Contexts, Terms
+from charter.ngsild import triggers as tr
+from charter.ngsild.context import CORE_CONTEXT, Contexts, Terms
 from charter.ngsild.errors import ErrorType, NgsiError, bad_data, not_found
 from charter.ngsild.geo import GeoQuery, parse_geoquery
+from charter.ngsild.notify import Fence
+from charter.ngsild.notify import http_send as _default_send
 from charter.ngsild.render import View, render
 from charter.ngsild.render import _langs as langs
-from charter.store import schema as s
+from charter.ngsild.subscription_doc import _expanded, parse_subscription, to_ms
 from charter.store.ngsild import StoredEntity
 
+if TYPE_CHECKING:
+    from charter.ngsild.subscription_store import SubscriptionRepository
+
 log = logging.getLogger(__name__)
-S = s.ngsild_subscriptions
 
-FORMATS = ("normalized", "keyValues", "concise")
-ACCEPTS = ("application/json", "application/ld+json", "application/geo+json")
+CONTEXT_REL = "http://www.w3.org/ns/json-ld#context"
+JSONLD = "application/ld+json"
 MAX_SUBSCRIPTIONS_PER_TENANT = 10_000
-MAX_ENTITY_SELECTORS = 100
-MAX_WATCHED = 100
 MAX_QUEUE = 10_000
-MIN_TIME_INTERVAL_S = 1.0
-
-
-def to_ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
 
 
 def iso_ms(ms: int | None) -> str | None:
@@ -68,53 +65,6 @@ def iso_ms(ms: int | None) -> str | None:
         return None
     moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _query_error(exc: ql.QueryError) -> NgsiError:
-    kind = ErrorType.TOO_COMPLEX_QUERY if exc.problem == "TooComplexQuery" else None
-    return NgsiError(kind or ErrorType.BAD_REQUEST_DATA, exc.detail)
-
-
-# --- endpoints -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Fence:
-    """Where notifications may go: the operator's HTTP hosts and Charter's MQTT broker."""
-
-    http_hosts: frozenset[str]
-    mqtt_host: str
-    mqtt_port: int
-    timeout_s: float = 3.0
-
-    def check(self, uri: str) -> str:
-        """The endpoint's scheme ("http" or "mqtt") if allowed; 400 BadRequestData if not."""
-        if not isinstance(uri, str) or len(uri) > 2048:
-            raise bad_data("notification.endpoint.uri must be a URI")
-        try:
-            u = urlparse(uri)
-            port = u.port
-        except ValueError:
-            raise bad_data("notification.endpoint.uri is not a valid URI") from None
-        host = (u.hostname or "").lower()
-        if u.scheme in ("http", "https"):
-            if u.username or u.password:
-                raise bad_data("notification endpoints carry no credentials in the URI")
-            default = 443 if u.scheme == "https" else 80
-            allowed = host in self.http_hosts or f"{host}:{port or default}" in self.http_hosts
-            if not host or not allowed:
-                raise bad_data(
-                    "the notification endpoint's host is not one the operator allows "
-                    "(setting ngsild_notify_hosts)"
-                )
-            return "http"
-        if u.scheme in ("mqtt", "mqtts"):
-            if host not in (self.mqtt_host.lower(),) or (port or 1883) != self.mqtt_port:
-                raise bad_data("MQTT notifications go only through Charter's own MQTT broker")
-            if not u.path.strip("/") or any(c in u.path for c in "#+"):
-                raise bad_data("an MQTT endpoint names one topic (no wildcards)")
-            return "mqtt"
-        raise bad_data("notification.endpoint.uri must be http(s):// or mqtt://")
 
 
 # --- the subscription ----------------------------------------------------------------------
@@ -146,6 +96,7 @@ class Subscription:
     grant: str | None = None  # the purpose grant a subscription to personal data runs under
     created_at: int = 0
     modified_at: int = 0
+    context_link: str | None = None  # where Charter hosts an inline @context (ImplicitlyCreated)
     _q: ql.Node | None = field(default=None, repr=False)
     _geo: GeoQuery | None = field(default=None, repr=False)
 
@@ -239,344 +190,12 @@ def entity_view(entity: StoredEntity) -> dict[str, Any]:
     return view
 
 
-def _expand(terms: Terms, name: str) -> str:
-    return terms.expand(name) or name
-
-
-def parse_subscription(
-    body: Any,
-    terms: Terms,
-    fence: Fence,
-    now: int,
-    *,
-    partial: bool = False,
-) -> dict[str, Any]:
-    """Validate a subscription body (create, or a PATCH fragment); the cleaned document."""
-    if not isinstance(body, Mapping):
-        raise bad_data("a subscription is a JSON object")
-    doc = {k: v for k, v in body.items() if k != "@context"}
-    if not partial:
-        if doc.get("type") != "Subscription":
-            raise bad_data('a subscription has "type": "Subscription"')
-        if "notification" not in doc:
-            raise bad_data("a subscription needs notification")
-        if not doc.get("entities") and not doc.get("watchedAttributes"):
-            raise bad_data("a subscription needs entities or watchedAttributes")
-    elif "type" in doc and doc["type"] != "Subscription":
-        raise bad_data('a subscription has "type": "Subscription"')
-    for key in ("timesSent", "timesFailed", "lastNotification", "lastSuccess", "lastFailure"):
-        doc.pop(key, None)
-    doc.pop("status", None)
-    if "id" in doc:
-        sid = doc["id"]
-        if not isinstance(sid, str) or ":" not in sid or len(sid) > 512:
-            raise bad_data("a subscription id is a URI")
-    if "entities" in doc:
-        selectors = doc["entities"]
-        if not isinstance(selectors, list) or not selectors:
-            raise bad_data("entities is a non-empty list")
-        if len(selectors) > MAX_ENTITY_SELECTORS:
-            raise bad_data(f"at most {MAX_ENTITY_SELECTORS} entity selectors")
-        for sel in selectors:
-            if not isinstance(sel, Mapping) or not isinstance(sel.get("type"), str):
-                raise bad_data("each entity selector has a type")
-            if "id" in sel and (not isinstance(sel["id"], str) or ":" not in sel["id"]):
-                raise bad_data("an entity selector's id is a URI")
-            if "idPattern" in sel:
-                _check_pattern(sel["idPattern"])
-    for key in ("watchedAttributes",):
-        if key in doc:
-            names = doc[key]
-            if not isinstance(names, list) or not names or len(names) > MAX_WATCHED:
-                raise bad_data(f"{key} is a non-empty list of attribute names")
-            if not all(isinstance(n, str) and n for n in names):
-                raise bad_data(f"{key} is a list of attribute names")
-    if "q" in doc:
-        if not isinstance(doc["q"], str):
-            raise bad_data("q is a string")
-        try:
-            ql.parse_q(doc["q"])
-        except ql.QueryError as exc:
-            raise _query_error(exc) from None
-    if "geoQ" in doc:
-        geo_q = doc["geoQ"]
-        if not isinstance(geo_q, Mapping):
-            raise bad_data("geoQ is an object")
-        try:
-            parse_geoquery(
-                geo_q.get("georel"),
-                geo_q.get("geometry"),
-                geo_q.get("coordinates"),
-                geo_q.get("geoproperty"),
-            )
-        except ql.QueryError as exc:
-            raise _query_error(exc) from None
-    for key in ("throttling", "timeInterval"):
-        if key in doc:
-            value = doc[key]
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-                raise bad_data(f"{key} is a positive number of seconds")
-            if value > 366 * 86400:
-                raise bad_data(f"{key} is too long")
-    if "timeInterval" in doc:
-        if doc["timeInterval"] < MIN_TIME_INTERVAL_S:
-            raise bad_data(f"timeInterval is at least {MIN_TIME_INTERVAL_S:g} s")
-        if "watchedAttributes" in doc or "throttling" in doc:
-            raise bad_data("timeInterval goes with neither watchedAttributes nor throttling")
-    if "expiresAt" in doc:
-        try:
-            expires = ql.parse_datetime(str(doc["expiresAt"]))
-        except ValueError:
-            raise bad_data("expiresAt is an ISO 8601 date-time") from None
-        if to_ms(expires) <= now:
-            raise bad_data("expiresAt is in the past")
-    if "isActive" in doc and not isinstance(doc["isActive"], bool):
-        raise bad_data("isActive is true or false")
-    if "purpose" in doc and (not isinstance(doc["purpose"], str) or len(doc["purpose"]) > 100):
-        raise bad_data("purpose is a short text")
-    if "notification" in doc:
-        _check_notification(doc["notification"], fence)
-    for key in ("subscriptionName", "description"):
-        if key in doc and (not isinstance(doc[key], str) or len(doc[key]) > 1000):
-            raise bad_data(f"{key} is a text of at most 1000 characters")
-    if "lang" in doc:
-        if not isinstance(doc["lang"], str) or len(doc["lang"]) > 200:
-            raise bad_data("lang is a language list, e.g. ja,en")
-        langs(doc["lang"])
-    return doc
-
-
-def _check_pattern(pattern: Any) -> None:
-    if not isinstance(pattern, str) or len(pattern) > ql.MAX_PATTERN:
-        raise bad_data("idPattern is a regular expression of at most 512 characters")
-    try:
-        ql._compile_pattern(pattern)
-    except Exception:
-        raise bad_data("idPattern is not a valid regular expression") from None
-
-
-def _check_notification(notification: Any, fence: Fence) -> None:
-    if not isinstance(notification, Mapping):
-        raise bad_data("notification is an object")
-    endpoint = notification.get("endpoint")
-    if not isinstance(endpoint, Mapping) or "uri" not in endpoint:
-        raise bad_data("notification.endpoint.uri is needed")
-    fence.check(endpoint["uri"])
-    accept = endpoint.get("accept", "application/json")
-    if accept not in ACCEPTS:
-        raise bad_data("notification.endpoint.accept is application/json or application/ld+json")
-    if "sysAttrs" in notification and not isinstance(notification["sysAttrs"], bool):
-        raise bad_data("notification.sysAttrs is true or false")
-    fmt = notification.get("format", "normalized")
-    if fmt not in FORMATS:
-        raise bad_data("notification.format is normalized, keyValues or concise")
-    attrs = notification.get("attributes")
-    if attrs is not None and (
-        not isinstance(attrs, list) or not all(isinstance(a, str) and a for a in attrs)
-    ):
-        raise bad_data("notification.attributes is a list of attribute names")
-    for key in ("receiverInfo", "notifierInfo"):
-        info = endpoint.get(key)
-        if info is None:
-            continue
-        if not isinstance(info, list) or len(info) > 20:
-            raise bad_data(f"endpoint.{key} is a list of key/value pairs")
-        for pair in info:
-            if not (
-                isinstance(pair, Mapping)
-                and isinstance(pair.get("key"), str)
-                and isinstance(pair.get("value"), str)
-            ):
-                raise bad_data(f"endpoint.{key} is a list of key/value pairs")
-
-
-def _expanded(doc: Mapping[str, Any], terms: Terms) -> dict[str, Any]:
-    selectors = []
-    for sel in doc.get("entities", []):
-        item = {"type": _expand(terms, sel["type"])}
-        if "id" in sel:
-            item["id"] = sel["id"]
-        if "idPattern" in sel:
-            item["idPattern"] = sel["idPattern"]
-        selectors.append(item)
-    qmap: dict[str, str] = {}
-    if doc.get("q"):
-        for path in ql.attributes_of(ql.parse_q(doc["q"])):
-            for name in (path.attr, *path.sub):
-                if name not in ql.METADATA:
-                    qmap[name] = _expand(terms, name)
-    geo_q = doc.get("geoQ") or {}
-    notification = doc.get("notification", {})
-    return {
-        "types": selectors,
-        "watched": [_expand(terms, a) for a in doc.get("watchedAttributes", [])],
-        "attrs": [_expand(terms, a) for a in notification.get("attributes", []) or []],
-        "qmap": qmap,
-        "geoproperty": _expand(terms, geo_q.get("geoproperty", "location")) if geo_q else None,
-    }
-
-
-# --- storage -------------------------------------------------------------------------------
-
-
-class SubscriptionRepository:
-    """Subscriptions in the store (SQLite or PostgreSQL): ``ngsild_subscriptions``."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-        self.engine = store.engine
-
-    def _from_row(self, row: Any) -> Subscription:
-        exp = json.loads(row.expanded)
-        doc = json.loads(row.doc)
-        return Subscription(
-            tenant=row.tenant,
-            id=row.id,
-            doc=doc["doc"],
-            context=doc.get("context"),
-            owner=Actor.model_validate_json(row.owner),
-            purpose=row.purpose,
-            types=exp["types"],
-            watched=exp["watched"],
-            notify_attrs=exp["attrs"],
-            qmap=exp["qmap"],
-            geoproperty=exp["geoproperty"],
-            grant=exp.get("grant"),
-            is_active=bool(row.is_active),
-            expires_at=row.expires_at,
-            throttling_s=row.throttling_s,
-            time_interval_s=row.time_interval_s,
-            times_sent=row.times_sent,
-            times_failed=row.times_failed,
-            last_notification=row.last_notification,
-            last_success=row.last_success,
-            last_failure=row.last_failure,
-            ended=row.ended,
-            created_at=row.created_at,
-            modified_at=row.modified_at,
-        )
-
-    def _row(self, sub: Subscription) -> dict[str, Any]:
-        return {
-            "tenant": sub.tenant,
-            "id": sub.id,
-            "doc": json.dumps({"doc": sub.doc, "context": sub.context}, ensure_ascii=False),
-            "expanded": json.dumps(
-                {
-                    "types": sub.types,
-                    "watched": sub.watched,
-                    "attrs": sub.notify_attrs,
-                    "qmap": sub.qmap,
-                    "geoproperty": sub.geoproperty,
-                    "grant": sub.grant,
-                }
-            ),
-            "owner": sub.owner.model_dump_json(),
-            "purpose": sub.purpose,
-            "is_active": int(sub.is_active),
-            "expires_at": sub.expires_at,
-            "throttling_s": sub.throttling_s,
-            "time_interval_s": sub.time_interval_s,
-            "times_sent": sub.times_sent,
-            "times_failed": sub.times_failed,
-            "last_notification": sub.last_notification,
-            "last_success": sub.last_success,
-            "last_failure": sub.last_failure,
-            "ended": sub.ended,
-            "created_at": sub.created_at,
-            "modified_at": sub.modified_at,
-        }
-
-    def insert(self, sub: Subscription) -> bool:
-        # A writer's transaction (SQLite: BEGIN IMMEDIATE): it reads before it writes, and a
-        # deferred one would fail at once ("database is locked") when another writer holds.
-        with self.store.transaction() as tx:
-            conn = tx.conn
-            count = conn.execute(
-                select(S.c.id).where(S.c.tenant == sub.tenant).limit(MAX_SUBSCRIPTIONS_PER_TENANT)
-            ).fetchall()
-            if len(count) >= MAX_SUBSCRIPTIONS_PER_TENANT:
-                raise NgsiError(ErrorType.BAD_REQUEST_DATA, "too many subscriptions in this tenant")
-            hit = conn.execute(
-                select(S.c.id).where(S.c.tenant == sub.tenant, S.c.id == sub.id)
-            ).first()
-            if hit is not None:
-                return False
-            conn.execute(insert(S).values(**self._row(sub)))
-        return True
-
-    def save(self, sub: Subscription) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(S).where(S.c.tenant == sub.tenant, S.c.id == sub.id).values(**self._row(sub))
-            )
-
-    def get(self, tenant: str, sid: str) -> Subscription | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(S).where(S.c.tenant == tenant, S.c.id == sid)).first()
-        return self._from_row(row) if row is not None else None
-
-    def page(self, tenant: str, limit: int = 1000, offset: int = 0) -> list[Subscription]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(S).where(S.c.tenant == tenant).order_by(S.c.id).limit(limit).offset(offset)
-            ).fetchall()
-        return [self._from_row(r) for r in rows]
-
-    def count(self, tenant: str) -> int:
-        with self.engine.connect() as conn:
-            return len(conn.execute(select(S.c.id).where(S.c.tenant == tenant)).fetchall())
-
-    def active(self, tenant: str | None = None) -> list[Subscription]:
-        stmt = select(S).where(S.c.is_active == 1, S.c.ended.is_(None))
-        if tenant is not None:
-            stmt = stmt.where(S.c.tenant == tenant)
-        with self.engine.connect() as conn:
-            rows = conn.execute(stmt).fetchall()
-        return [self._from_row(r) for r in rows]
-
-    def delete(self, tenant: str, sid: str) -> bool:
-        with self.engine.begin() as conn:
-            res = conn.execute(delete(S).where(S.c.tenant == tenant, S.c.id == sid))
-        return bool(res.rowcount)
-
-    def record(self, tenant: str, sid: str, at: int, ok: bool) -> None:
-        """Count one delivery attempt (in the store: every process sees the counters)."""
-        values: dict[str, Any] = {"last_notification": at}
-        if ok:
-            values["times_sent"] = S.c.times_sent + 1
-            values["last_success"] = at
-        else:
-            values["times_sent"] = S.c.times_sent + 1
-            values["times_failed"] = S.c.times_failed + 1
-            values["last_failure"] = at
-        with self.engine.begin() as conn:
-            conn.execute(update(S).where(S.c.tenant == tenant, S.c.id == sid).values(**values))
-
-    def record_tick(self, tenant: str, sid: str, at: int) -> None:
-        """A period passed with nothing to notify (the next period counts from here)."""
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(S).where(S.c.tenant == tenant, S.c.id == sid).values(last_notification=at)
-            )
-
-    def end(self, tenant: str, sid: str, why: str, at: int) -> None:
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(S)
-                .where(S.c.tenant == tenant, S.c.id == sid)
-                .values(is_active=0, ended=why[:200], modified_at=at)
-            )
-
-
-# --- the service ---------------------------------------------------------------------------
-
-
 @dataclass
 class Delivery:
     sub: Subscription
     entities: list[StoredEntity]
     at: int
+    events: dict[str, tr.Event] = field(default_factory=dict)  # by entity id; none: periodic
 
 
 ReadCheck = Callable[[Actor, str, StoredEntity], "StoredEntity | None"]
@@ -603,7 +222,7 @@ class SubscriptionService:
         self.now_ms = now_ms
         self.check_read = check_read
         self.mqtt_publish = mqtt_publish
-        self.http_send = http_send or _http_send
+        self.http_send = http_send or _default_send
         # (owner, grant, expanded types) -> the grant's purpose when the types are personal,
         # None when they are not; raises when the grant is missing or does not hold.
         self.personal = personal
@@ -619,8 +238,11 @@ class SubscriptionService:
 
     # CRUD ----------------------------------------------------------------------------
     def create(
-        self, actor: Actor, tenant: str, body: Any, context: Any, grant: str | None = None
-    ) -> Subscription:
+        self, actor: Actor, tenant: str, body: Any, context: Any, grant: str | None = None,
+        *, host: Callable[[], str | None] | None = None,
+    ) -> Subscription:  # fmt: skip
+        """Make a subscription; ``host`` gives the URL of its inline @context as Charter
+        hosts it (ImplicitlyCreated), called once the subscription is valid."""
         self._staff_or_owner_token(actor)
         terms = self.contexts.resolve(context)
         now = self.now_ms()
@@ -637,6 +259,8 @@ class SubscriptionService:
                     "reads through the purpose grant"
                 )
             sub.grant, sub.purpose = grant, purpose
+        if host is not None and context is not None:
+            sub.context_link = host()
         if not self.repo.insert(sub):
             raise NgsiError(ErrorType.ALREADY_EXISTS, "a subscription with this id exists")
         self._invalidate(tenant)
@@ -732,6 +356,7 @@ class SubscriptionService:
             last_success=sub.last_success,
             last_failure=sub.last_failure,
             ended=sub.ended,
+            context_link=sub.context_link,
         )
         self.repo.save(new)
         self._invalidate(tenant)
@@ -761,17 +386,17 @@ class SubscriptionService:
 
     def on_change(self, change: Any) -> None:
         """The entity service's listener: queue the notifications a change causes."""
-        entity: StoredEntity | None = change.after
-        if entity is None:
-            return
         subs = self._active(change.tenant)
         if not subs:
             return
+        event = tr.events(change.before, change.after, change.attrs, change.at)
+        entity = event.subject
         now = self.now_ms()
         for sub in subs:
+            # Periodic subscriptions (all those to personal data) notify each period only.
             if sub.time_interval_s is not None or sub.status(now) != "active":
                 continue
-            if sub.watched and not (set(sub.watched) & set(change.attrs)):
+            if not tr.fired(event, tr.of(sub.doc), sub.watched):
                 continue
             try:
                 if not sub.admits(entity):
@@ -782,7 +407,7 @@ class SubscriptionService:
             if sub.throttling_s and last is not None and now - last < sub.throttling_s * 1000:
                 continue
             sub.last_notification = now  # throttle this process at once
-            self._enqueue(Delivery(sub, [entity], now))
+            self._enqueue(Delivery(sub, [entity], now, {entity.id: event}))
 
     def _enqueue(self, delivery: Delivery) -> None:
         self.start()
@@ -897,16 +522,19 @@ class SubscriptionService:
             "type": "Notification",
             "subscriptionId": sub.id,
             "notifiedAt": iso_ms(delivery.at),
-            "data": [render(e, terms, view) for e in readable],
+            "data": [
+                self._data(e, delivery.events.get(e.id), terms, view, notification, delivery.at)
+                for e in readable
+            ],
         }
         endpoint = notification.get("endpoint", {})
         uri = endpoint.get("uri", "")
         accept = endpoint.get("accept", "application/json")
         if accept == "application/ld+json":
-            from charter.ngsild.context import CORE_CONTEXT
-
             body["@context"] = sub.context if sub.context is not None else CORE_CONTEXT
         headers = {"Content-Type": accept}
+        if accept != "application/ld+json":  # clause 6.3.11: the context in a Link header
+            headers["Link"] = f'<{self.context_url(sub)}>; rel="{CONTEXT_REL}"; type="{JSONLD}"'
         if sub.tenant:
             headers["NGSILD-Tenant"] = sub.tenant
         for pair in endpoint.get("receiverInfo", []) or []:
@@ -924,61 +552,43 @@ class SubscriptionService:
         self.repo.record(sub.tenant, sub.id, delivery.at, ok)
         return ok
 
+    def _data(
+        self, entity: StoredEntity, event: tr.Event | None, terms: Terms, view: View,
+        notification: Mapping[str, Any], at: int,
+    ) -> dict[str, Any]:  # fmt: skip
+        """One entity of a notification: as a GET shows it, or its deletion; with the
+        deleted attributes and, for showChanges, the previous values."""
+        if event is not None and event.after is None:
+            return tr.deleted_entity(entity, terms, event.at)
+        out = render(entity, terms, view)
+        if event is None:
+            return out
+        show = notification.get("showChanges") is True
+        tr.add_deleted_attrs(
+            out, event, terms, view.attrs, show_changes=show, sys_attrs=view.sys_attrs,
+            at_ms=at, key_values=view.format == "keyValues",
+        )  # fmt: skip
+        if show:
+            tr.add_previous(out, event, terms, view.attrs)
+        return out
+
+    def context_url(self, sub: Subscription) -> str:
+        """The URL of the subscription's @context: the core, its one URL, or the context
+        Charter hosts for it (ImplicitlyCreated, clause 5.5.7)."""
+        ctx = sub.context
+        if ctx is None or ctx == CORE_CONTEXT or ctx == [] or ctx == [CORE_CONTEXT]:
+            return CORE_CONTEXT
+        if isinstance(ctx, str):
+            return ctx
+        if isinstance(ctx, list):
+            rest = [c for c in ctx if c != CORE_CONTEXT]
+            if len(rest) == 1 and isinstance(rest[0], str):
+                return rest[0]
+        return sub.context_link or CORE_CONTEXT
+
     def _mqtt(self, uri: str, headers: dict[str, str], body: dict[str, Any]) -> bool:
         if self.mqtt_publish is None:
             return False
         topic = urlparse(uri).path.lstrip("/")
         message = {"metadata": headers, "body": body}  # clause 7.x, the MQTT binding
         return self.mqtt_publish(topic, json.dumps(message, ensure_ascii=False).encode())
-
-
-def _http_send(uri: str, headers: dict[str, str], payload: bytes, timeout_s: float) -> bool:
-    try:
-        response = httpx.post(
-            uri,
-            content=payload,
-            headers=headers,
-            timeout=httpx.Timeout(timeout_s),
-            follow_redirects=False,
-        )
-    except httpx.HTTPError:
-        return False
-    return 200 <= response.status_code < 300
-
-
-class MqttPublisher:
-    """Publishes notifications through Charter's MQTT broker (one paho client, QoS 1)."""
-
-    def __init__(self, settings: Any) -> None:
-        self.settings = settings
-        self._client: Any = None
-        self._lock = threading.Lock()
-
-    def _connected(self) -> Any:
-        from charter.transport.mqtt_client import connect, make_client
-
-        if self._client is None:
-            client = make_client(
-                self.settings, f"charter-ngsild-{uuid.uuid4().hex[:8]}", persistent=False
-            )
-            connect(client, self.settings, persistent=False)
-            client.loop_start()
-            self._client = client
-        return self._client
-
-    def __call__(self, topic: str, payload: bytes) -> bool:
-        try:
-            with self._lock:
-                client = self._connected()
-            info = client.publish(topic, payload, qos=1)
-            info.wait_for_publish(timeout=5)
-            return bool(info.is_published())
-        except Exception:
-            log.warning("an MQTT notification could not be published")
-            return False
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.loop_stop()
-            self._client.disconnect()
-            self._client = None

@@ -70,8 +70,10 @@ def link_terms(n: NgsiLd, request: Request) -> Terms:
 
 def reply(
     data: Any, terms: Terms, mime: str, *, status: int = 200, headers: dict[str, str] | None = None,
-    tenant_name: str = "",
+    tenant_name: str = "", link: str | None = None,
 ) -> Response:  # fmt: skip
+    """The reply; a JSON one links its @context (``link``: the URL Charter hosts an inline
+    request context under, see ``api.ngsiq.context_link``)."""
     out = dict(headers or {})
     if tenant_name:
         out[TENANT_HEADER] = tenant_name
@@ -81,6 +83,8 @@ def reply(
             data = [{"@context": ctx, **d} if isinstance(d, dict) else d for d in data]
         elif isinstance(data, dict) and data.get("type") != "FeatureCollection":
             data = {"@context": ctx, **data}
+    elif link is not None:
+        out["Link"] = f'<{link}>; rel="{media.CONTEXT_REL}"; type="{media.JSONLD}"'
     else:
         out["Link"] = media.link_header(terms)
     return JSONResponse(data, status_code=status, headers=out, media_type=mime)

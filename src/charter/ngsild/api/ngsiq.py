@@ -36,7 +36,7 @@ from charter.ngsild.api.common import (
     reply,
     tenant,
 )
-from charter.ngsild.context import HOSTED
+from charter.ngsild.context import CORE_CONTEXT, HOSTED, Terms
 from charter.ngsild.discovery import (
     ContextStore,
     attribute,
@@ -46,15 +46,12 @@ from charter.ngsild.discovery import (
     type_list,
 )
 from charter.ngsild.errors import ErrorType, NgsiError, bad_data, not_found
+from charter.ngsild.notify import Fence, MqttPublisher
 from charter.ngsild.query import QueryError
 from charter.ngsild.render import View, render
 from charter.ngsild.service import NgsiLd
-from charter.ngsild.subscriptions import (
-    Fence,
-    MqttPublisher,
-    SubscriptionRepository,
-    SubscriptionService,
-)
+from charter.ngsild.subscription_store import SubscriptionRepository
+from charter.ngsild.subscriptions import SubscriptionService
 from charter.settings import Settings
 from charter.store import schema as s
 from charter.store.ngsild import InstanceRow, StoredEntity
@@ -238,14 +235,32 @@ async def query_post(request: Request, n: Ngsi, actor: Caller) -> Response:
     )  # fmt: skip
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
     return reply([render(e, b.terms, view) for e in found], b.terms, mime, headers=headers,
-                 tenant_name=t)  # fmt: skip
+                 tenant_name=t, link=context_link(request, actor, b.terms))  # fmt: skip
+
+
+def context_link(request: Request, actor: Actor, terms: Terms) -> str | None:
+    """The URL of the ImplicitlyCreated context Charter hosts for a request's inline or list
+    @context (clause 5.5.7), for the reply's (or the notifications') Link header; None when
+    the context is the core or one URL (linked as it is), or the caller is anonymous (an
+    anonymous call never makes Charter keep anything), or the bound is reached."""
+    parts = [p for p in terms.source if p != CORE_CONTEXT]
+    if not parts or (len(parts) == 1 and isinstance(parts[0], str)):
+        return None
+    if actor.role in ("public", "device"):
+        return None
+    cid = _extras(request).contexts.implicit(parts, _now(request))
+    if cid is None:
+        return None
+    return str(request.base_url).rstrip("/") + "/ngsi-ld/v1/jsonldContexts/" + cid
 
 
 # --- subscriptions ----------------------------------------------------------------------------
 
 
 def _sub_location(sid: str) -> str:
-    return "/ngsi-ld/v1/subscriptions/" + quote(sid, safe="")
+    # ":" stays as it is (a path segment may hold it, RFC 3986): Orion-LD answers so, and
+    # clients written for it (ngsildclient) compare the Location's id with the one they sent.
+    return "/ngsi-ld/v1/subscriptions/" + quote(sid, safe=":")
 
 
 @router.post("/subscriptions", status_code=201)
@@ -255,7 +270,9 @@ async def create_subscription(request: Request, n: Ngsi, actor: Caller) -> Respo
     b = await media.body(request, n.contexts)
     context = _context_of(request, b)
     grant = request.headers.get("x-charter-grant")
-    sub = _extras(request).subs.create(actor, t, b.data, context, grant)
+    sub = _extras(request).subs.create(
+        actor, t, b.data, context, grant, host=lambda: context_link(request, actor, b.terms)
+    )
     return no_content(t, 201, Location=_sub_location(sub.id))
 
 
@@ -739,10 +756,12 @@ def list_contexts(request: Request, n: Ngsi, actor: Caller) -> Response:
         raise bad_data("kind is Hosted, Cached or ImplicitlyCreated")
     base = str(request.base_url).rstrip("/") + "/ngsi-ld/v1/jsonldContexts/"
     rows: list[dict[str, Any]] = []
-    if kind in (None, "Hosted"):
+    if kind in (None, "Hosted", "ImplicitlyCreated"):
         for h in _extras(request).contexts.all():
+            if kind is not None and h.kind != kind:
+                continue
             rows.append({
-                "url": base + h.id, "localId": h.id, "kind": "Hosted",
+                "url": base + h.id, "localId": h.id, "kind": h.kind,
                 "createdAt": _iso(h.created_at), "numberOfHits": h.hits,
                 **({"lastUsage": _iso(h.last_usage)} if h.last_usage else {}),
             })  # fmt: skip
