@@ -36,6 +36,10 @@ def _array(data: Any) -> list[Any]:
     return data
 
 
+def _carries_context(item: Any) -> bool:
+    return isinstance(item, dict) and "@context" in item
+
+
 def _fragments(n: NgsiLd, b: media.Body, *, need_type: bool) -> list[Fragment]:
     out: list[Fragment] = []
     last: tuple[Any, Any] | None = None  # (the last @context, its terms): batches share one
@@ -51,7 +55,9 @@ def _fragments(n: NgsiLd, b: media.Body, *, need_type: bool) -> list[Fragment]:
                 else:
                     terms = n.contexts.resolve(ctx)
                     last = (ctx, terms)
-            body = {k: v for k, v in item.items() if k != "@context"}
+            body = item
+            if _carries_context(item):
+                body = {k: v for k, v in item.items() if k != "@context"}
             eid, types, scope, attrs = model.entity(terms, body, need_type=need_type)
             assert eid is not None
             out.append(Fragment(eid, types, scope, attrs))
