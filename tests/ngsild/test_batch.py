@@ -98,3 +98,10 @@ def test_a_failed_batch_commits_nothing(ngsi: Ngsi) -> None:
     finally:
         mp.undo()
     assert repo.get("", ids(1)[0]) is None and repo.get("", ids(2)[0]) is None
+
+
+def test_an_item_that_is_not_an_object_fails_alone(ngsi: Ngsi) -> None:
+    r = ngsi.call("POST", "/entityOperations/upsert", [thing(1), 7, "x"])
+    assert r.status_code == 207, r.text
+    assert r.json()["success"] == ids(1)
+    assert [e["error"]["type"] for e in r.json()["errors"]] == [ERRORS + "BadRequestData"] * 2

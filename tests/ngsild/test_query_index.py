@@ -188,6 +188,32 @@ def test_the_index_follows_every_write(any_platform: Platform) -> None:
     assert _ids(any_platform, "temperature") == []
 
 
+def test_the_index_and_the_types_follow_batch_upserts(any_platform: Platform) -> None:
+    """A batch over existing entities rewrites their rows in one statement per table: each
+    entity's value rows and types are its own afterwards, and no other entity's."""
+    from charter.ngsild.entities import Fragment, batch_write
+
+    s = any_platform.ngsild.entities
+
+    def batch(mode: Any, *items: tuple[str, list[str], Any]) -> None:
+        fragments = [Fragment(i, types, None, _prop(v)) for i, types, v in items]
+        assert not batch_write(s, OPERATOR, "", fragments, mode).errors
+
+    batch("upsert-replace", ("urn:e:1", [V + "T"], 10), ("urn:e:2", [V + "T"], 30),
+          ("urn:e:3", [V + "T"], 50))  # fmt: skip
+    assert _ids(any_platform, "temperature>20") == ["urn:e:2", "urn:e:3"]
+    # replace two of them (one with a new type), leave the third alone
+    batch("upsert-replace", ("urn:e:1", [V + "T", V + "U"], 40), ("urn:e:2", [V + "T"], 5))
+    assert _ids(any_platform, "temperature>20") == ["urn:e:1", "urn:e:3"]
+    batch("upsert-update", ("urn:e:3", [V + "U"], 1), ("urn:e:4", [V + "U"], 99))
+    assert _ids(any_platform, "temperature>20") == ["urn:e:1", "urn:e:4"]
+    repo = any_platform.ngsild.repo
+    of_type = {t: [e.id for e in repo.query("", types=[V + t], limit=10)] for t in "TU"}
+    assert of_type == {"T": ["urn:e:1", "urn:e:2", "urn:e:3"], "U": ["urn:e:1", "urn:e:3",
+                                                                    "urn:e:4"]}  # fmt: skip
+    assert repo.get("", "urn:e:3").types == [V + "T", V + "U"]  # type: ignore[union-attr]
+
+
 def test_retention_removes_the_index_rows_too(any_platform: Platform) -> None:
     repo = any_platform.ngsild.repo
     e = StoredEntity("", "urn:e:old", [V + "T"], _prop(1), 0, 0, expires_at=1)

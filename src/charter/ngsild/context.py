@@ -73,7 +73,14 @@ class Terms:
         self._processor = jsonld.JsonLdProcessor()
         self._expanded: dict[str, str | None] = {}
         self._compacted: dict[str, str] = {}
+        # Names that passed charter.ngsild.model.expand_name's checks, and their IRIs.
+        self.checked: dict[str, str] = {}
         self._lock = threading.Lock()
+
+    def remember_checked(self, name: str, iri: str) -> None:
+        with self._lock:
+            if len(self.checked) < 100_000:
+                self.checked[name] = iri
 
     def expand(self, term: str) -> str | None:
         hit = self._expanded.get(term, "")

@@ -591,8 +591,9 @@ def batch_write(service: EntityService, actor: Actor, tenant: str, items: list[F
         if inserts:
             w.ensure_tenant(tenant, now)
             w.insert_many(inserts)
-        for after, types_changed in updates:
-            w.update(after, types_changed=types_changed)
+        for changed_types in (False, True):
+            group = [after for after, types_changed in updates if types_changed is changed_types]
+            w.update_many(group, types_changed=changed_types)
         w.add_instances(history)
     service._tell(changes)
     return result

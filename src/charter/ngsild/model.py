@@ -86,6 +86,17 @@ def parse_time(value: Any, what: str) -> int:
 
 
 def expand_name(terms: Terms, name: Any, what: str = "attribute") -> str:
+    """The IRI of an attribute, type or vocab name, checked; a name that passed before under
+    these terms is answered from their memo (the checks depend on the name alone)."""
+    known = terms.checked.get(name) if isinstance(name, str) else None
+    if known is not None:
+        return known
+    iri = _expand_name(terms, name, what)
+    terms.remember_checked(name, iri)
+    return iri
+
+
+def _expand_name(terms: Terms, name: Any, what: str) -> str:
     if not isinstance(name, str) or not name or len(name) > 256:
         raise bad_data(f"an {what} name must be a non-empty string")
     if name.startswith("@") or _FORBIDDEN_NAME.search(name):

@@ -9,6 +9,7 @@ register's version moves (any process's change), like the gate's directory.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ class Declared:
         return self.category.ngsi.attributes.get(field, field)
 
 
+@functools.lru_cache(maxsize=4096)
 def local_name(iri: str) -> str:
     return re.split(r"[/#:]", iri)[-1]
 

@@ -26,10 +26,10 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import msgspec
-from sqlalchemy import ColumnElement, Engine, and_, delete, exists, func, insert, select, update
+from sqlalchemy import ColumnElement, Engine, and_, delete, exists, func, select
 from sqlalchemy.engine import Connection
 
 from charter.store import schema as s
@@ -85,9 +85,9 @@ class StoredEntity:
         return dumps(body)
 
 
-@dataclass(frozen=True, slots=True)
-class InstanceRow:
-    """One attribute instance in the temporal history."""
+class InstanceRow(NamedTuple):
+    """One attribute instance in the temporal history (a NamedTuple: a batch makes one per
+    attribute of each entity, and a frozen dataclass costs several times as much to make)."""
 
     tenant: str
     entity_id: str
@@ -107,26 +107,25 @@ class SqlEngineStore(Protocol):
     def transaction(self) -> Any: ...
 
 
-def _bulk_insert(conn: Connection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT many rows in one driver executemany (SQLAlchemy's per-row parameter
-    processing is most of a 1 000-entity batch's cost otherwise). Plain values only:
-    strings, numbers, None; the column names come from the table, never from input."""
-    if not rows:
+def _driver_many(conn: Connection, sql: str, params: Sequence[tuple[Any, ...]]) -> None:
+    """One statement, many parameter tuples, straight to the driver. `sql` is written with
+    `?` marks and names only from the schema; psycopg's `%s` marks replace them there."""
+    if not params:
         return
-    names = list(rows[0])
-    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    if conn.dialect.paramstyle not in ("qmark", "format", "pyformat"):
-        conn.execute(insert(table), list(rows))
-        return
-    cols = ", ".join(table.c[n].name for n in names)
-    sql = f"INSERT INTO {table.name} ({cols}) VALUES ({', '.join([mark] * len(names))})"  # noqa: S608
-    conn.exec_driver_sql(sql, [tuple(r[n] for n in names) for r in rows])
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    conn.exec_driver_sql(sql, list(params))
 
 
 def value_rows(e: StoredEntity) -> list[dict[str, Any]]:
-    """The entity's rows of `ngsild_attr_values`: one per attribute, `simple` when its only
-    instance is a Property with a number or a (short) string value."""
-    rows: list[dict[str, Any]] = []
+    """The entity's rows of `ngsild_attr_values` by column name (see value_tuples)."""
+    return [dict(zip(VALUE_COLUMNS, t, strict=True)) for t in value_tuples(e)]
+
+
+def value_tuples(e: StoredEntity) -> list[tuple[Any, ...]]:
+    """The entity's rows of `ngsild_attr_values` (VALUE_COLUMNS): one per attribute, `simple`
+    when its only instance is a Property with a number or a (short) string value."""
+    rows: list[tuple[Any, ...]] = []
     for attr, instances in e.attrs.items():
         num: float | None = None
         text: str | None = None
@@ -146,10 +145,15 @@ def value_rows(e: StoredEntity) -> list[dict[str, Any]]:
                     isinstance(v, int) and not isinstance(v, bool) and abs(v) <= MAX_EXACT_INT
                 ):
                     num = float(v)
-        simple = int(num is not None or text is not None)
-        rows.append({"tenant": e.tenant, "entity_id": e.id, "attr": attr, "simple": simple,
-                     "num": num, "text": text})  # fmt: skip
+        rows.append((e.tenant, e.id, attr, int(num is not None or text is not None), num, text))
     return rows
+
+
+def _entity_of(r: Sequence[Any]) -> StoredEntity:
+    """From a row in ENTITY_COLUMNS' order."""
+    doc = loads(r[3])
+    return StoredEntity(r[0], r[1], doc["type"], doc["attrs"], r[4], r[5], doc.get("scope"),
+                        r[6], r[7], r[8], r[9])  # fmt: skip
 
 
 def _entity(row: Any) -> StoredEntity:
@@ -169,19 +173,36 @@ def _entity(row: Any) -> StoredEntity:
     )
 
 
-def _row(e: StoredEntity) -> dict[str, Any]:
-    return {
-        "tenant": e.tenant,
-        "id": e.id,
-        "type": e.types[0],
-        "doc": e.doc(),
-        "created_at": e.created_at,
-        "modified_at": e.modified_at,
-        "project_id": e.project_id,
-        "category": e.category,
-        "subject": e.subject,
-        "expires_at": e.expires_at,
-    }
+ENTITY_COLUMNS = ("tenant", "id", "type", "doc", "created_at", "modified_at", "project_id",
+                  "category", "subject", "expires_at")  # fmt: skip
+
+
+def _row(e: StoredEntity) -> tuple[Any, ...]:
+    """The entity's `ngsild_entities` row, in ENTITY_COLUMNS' order."""
+    return (e.tenant, e.id, e.types[0], e.doc(), e.created_at, e.modified_at, e.project_id,
+            e.category, e.subject, e.expires_at)  # fmt: skip
+
+
+def _insert_sql(table: Any, names: Sequence[str]) -> str:
+    cols = ", ".join(table.c[n].name for n in names)  # names from the schema, never input
+    return f"INSERT INTO {table.name} ({cols}) VALUES ({', '.join(['?'] * len(names))})"  # noqa: S608
+
+
+INSERT_ENTITIES = _insert_sql(E, ENTITY_COLUMNS)
+UPDATE_ENTITY = (
+    f"UPDATE {E.name} SET {', '.join(f'{n} = ?' for n in ENTITY_COLUMNS[2:])}"  # noqa: S608
+    " WHERE tenant = ? AND id = ?"
+)
+INSERT_TYPES = _insert_sql(T, ("tenant", "type", "entity_id"))
+DELETE_TYPES = f"DELETE FROM {T.name} WHERE tenant = ? AND entity_id = ?"  # noqa: S608
+VALUE_COLUMNS = ("tenant", "entity_id", "attr", "simple", "num", "text")
+INSERT_VALUES = _insert_sql(V, VALUE_COLUMNS)
+DELETE_VALUES = f"DELETE FROM {V.name} WHERE tenant = ? AND entity_id = ?"  # noqa: S608
+INSERT_INSTANCES = _insert_sql(
+    I,
+    ("tenant", "entity_id", "attr", "dataset_id", "instance_id", "observed_at", "recorded_at",
+     "value", "deleted", "expires_at"),
+)  # fmt: skip
 
 
 @dataclass
@@ -199,12 +220,21 @@ class EntityWriter:
         return _entity(row) if row is not None else None
 
     def lock_many(self, tenant: str, ids: Sequence[str]) -> dict[str, StoredEntity]:
+        """These entities, those that exist (FOR UPDATE on PostgreSQL, in id order so that
+        two batches never deadlock). Written for the driver: SQLAlchemy's expanding IN
+        over 500 parameters cost more than the query."""
         out: dict[str, StoredEntity] = {}
+        pg = self.conn.dialect.name == "postgresql"
+        mark = "%s" if self.conn.dialect.paramstyle != "qmark" else "?"
         for start in range(0, len(ids), 500):
-            stmt = select(E).where(E.c.tenant == tenant, E.c.id.in_(ids[start : start + 500]))
-            if self.conn.dialect.name == "postgresql":
-                stmt = stmt.order_by(E.c.id).with_for_update()
-            out.update((r.id, _entity(r)) for r in self.conn.execute(stmt))
+            chunk = list(ids[start : start + 500])
+            sql = (
+                f"SELECT {', '.join(ENTITY_COLUMNS)} FROM {E.name}"  # noqa: S608
+                f" WHERE tenant = {mark} AND id IN ({', '.join([mark] * len(chunk))})"
+                + (" ORDER BY id FOR UPDATE" if pg else "")
+            )
+            rows = self.conn.exec_driver_sql(sql, (tenant, *chunk)).fetchall()
+            out.update((r[1], _entity_of(r)) for r in rows)
         return out
 
     def insert(self, entity: StoredEntity) -> None:
@@ -213,28 +243,31 @@ class EntityWriter:
     def insert_many(self, entities: Sequence[StoredEntity]) -> None:
         if not entities:
             return
-        _bulk_insert(self.conn, E, [_row(e) for e in entities])
-        types = [
-            {"tenant": e.tenant, "type": t, "entity_id": e.id} for e in entities for t in e.types
-        ]
-        _bulk_insert(self.conn, T, types)
-        _bulk_insert(self.conn, V, [r for e in entities for r in value_rows(e)])
+        _driver_many(self.conn, INSERT_ENTITIES, [_row(e) for e in entities])
+        _driver_many(
+            self.conn, INSERT_TYPES, [(e.tenant, t, e.id) for e in entities for t in e.types]
+        )
+        _driver_many(self.conn, INSERT_VALUES, [r for e in entities for r in value_tuples(e)])
         self.changed.extend(e.id for e in entities)
 
     def update(self, entity: StoredEntity, *, types_changed: bool = True) -> None:
         self.update_many([entity], types_changed=types_changed)
 
     def update_many(self, entities: Sequence[StoredEntity], *, types_changed: bool = True) -> None:
-        for e in entities:
-            row = _row(e)
-            self.conn.execute(update(E).where(E.c.tenant == e.tenant, E.c.id == e.id).values(**row))
-            if types_changed:
-                self.conn.execute(delete(T).where(T.c.tenant == e.tenant, T.c.entity_id == e.id))
-                self.conn.execute(
-                    insert(T), [{"tenant": e.tenant, "type": t, "entity_id": e.id} for t in e.types]
-                )
-            self.conn.execute(delete(V).where(V.c.tenant == e.tenant, V.c.entity_id == e.id))
-            _bulk_insert(self.conn, V, value_rows(e))
+        """Rewrite these entities (already locked in this transaction): one driver
+        executemany per statement, whatever the number of entities."""
+        if not entities:
+            return
+        keys = [(e.tenant, e.id) for e in entities]
+        # _row's order is the columns' (tenant, id, then the rest); UPDATE wants the key last.
+        _driver_many(self.conn, UPDATE_ENTITY, [(*r[2:], *r[:2]) for r in map(_row, entities)])
+        if types_changed:
+            _driver_many(self.conn, DELETE_TYPES, keys)
+            _driver_many(
+                self.conn, INSERT_TYPES, [(e.tenant, t, e.id) for e in entities for t in e.types]
+            )
+        _driver_many(self.conn, DELETE_VALUES, keys)
+        _driver_many(self.conn, INSERT_VALUES, [r for e in entities for r in value_tuples(e)])
         self.changed.extend(e.id for e in entities)
 
     def delete(self, tenant: str, entity_id: str) -> bool:
@@ -251,27 +284,15 @@ class EntityWriter:
         return int(self.conn.execute(delete(I).where(*where)).rowcount)
 
     def add_instances(self, rows: Sequence[InstanceRow]) -> None:
-        if not rows:
-            return
-        _bulk_insert(
+        _driver_many(
             self.conn,
-            I,
+            INSERT_INSTANCES,
             [
-                {
-                    "tenant": r.tenant,
-                    "entity_id": r.entity_id,
-                    "attr": r.attr,
-                    "dataset_id": r.dataset_id,
-                    "instance_id": r.instance_id,
-                    "observed_at": r.observed_at,
-                    "recorded_at": r.recorded_at,
-                    "value": dumps(r.value),
-                    "deleted": int(r.deleted),
-                    "expires_at": r.expires_at,
-                }
+                (r.tenant, r.entity_id, r.attr, r.dataset_id, r.instance_id, r.observed_at,
+                 r.recorded_at, dumps(r.value), int(r.deleted), r.expires_at)
                 for r in rows
             ],
-        )
+        )  # fmt: skip
 
     def ensure_tenant(self, tenant: str, at: int) -> None:
         if tenant:

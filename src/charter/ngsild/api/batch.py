@@ -12,10 +12,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
+from charter.domain.model import Actor
 from charter.domain.reasons import Reason
 from charter.ngsild import media, model
-from charter.ngsild.api.common import TENANT_HEADER, Caller, Ngsi, no_content, tenant
+from charter.ngsild.api.common import TENANT_HEADER, Caller, Json, Ngsi, no_content, tenant
 from charter.ngsild.api.device import device_batch
 from charter.ngsild.devices import is_device
 from charter.ngsild.entities import BatchMode, BatchResult, Fragment, batch_delete, batch_write
@@ -36,6 +38,10 @@ def _array(data: Any) -> list[Any]:
     return data
 
 
+def _carries_context(item: Any) -> bool:
+    return isinstance(item, dict) and "@context" in item
+
+
 def _fragments(n: NgsiLd, b: media.Body, *, need_type: bool) -> list[Fragment]:
     out: list[Fragment] = []
     last: tuple[Any, Any] | None = None  # (the last @context, its terms): batches share one
@@ -51,13 +57,27 @@ def _fragments(n: NgsiLd, b: media.Body, *, need_type: bool) -> list[Fragment]:
                 else:
                     terms = n.contexts.resolve(ctx)
                     last = (ctx, terms)
-            body = {k: v for k, v in item.items() if k != "@context"}
+            body = item
+            if _carries_context(item):
+                body = {k: v for k, v in item.items() if k != "@context"}
             eid, types, scope, attrs = model.entity(terms, body, need_type=need_type)
             assert eid is not None
             out.append(Fragment(eid, types, scope, attrs))
         except NgsiError as err:
             out.append(Fragment(entity_id, error=err))
     return out
+
+
+async def _write(n: NgsiLd, actor: Actor, t: str, b: media.Body, mode: BatchMode) -> BatchResult:
+    """Parse, check and write a batch on a worker thread, not the event loop: the server
+    keeps answering meanwhile, and one batch's parsing runs while another's SQL does (the
+    database driver lets go of the GIL)."""
+
+    def work() -> BatchResult:
+        fragments = _fragments(n, b, need_type=mode == "create")
+        return batch_write(n.entities, actor, t, fragments, mode)
+
+    return await run_in_threadpool(work)
 
 
 def _answer(result: BatchResult, t: str, *, created_status: bool) -> Response:
@@ -69,7 +89,7 @@ def _answer(result: BatchResult, t: str, *, created_status: bool) -> Response:
         }
         return JSONResponse(body, status_code=207, headers=headers)
     if created_status and result.created:
-        return JSONResponse(result.created, status_code=201, headers=headers)
+        return Json(result.created, status_code=201, headers=headers)
     return no_content(t)
 
 
@@ -78,9 +98,9 @@ async def batch_create(request: Request, n: Ngsi, actor: Caller) -> Response:
     """Batch create (clause 5.6.7): 201 with the ids, or 207."""
     t = tenant(n, actor, request)
     b = await media.body(request, n.contexts)
-    result = batch_write(n.entities, actor, t, _fragments(n, b, need_type=True), "create")
+    result = await _write(n, actor, t, b, "create")
     if not result.errors:
-        return JSONResponse(result.success, status_code=201,
+        return Json(result.success, status_code=201,
                             headers={TENANT_HEADER: t} if t else {})  # fmt: skip
     return _answer(result, t, created_status=True)
 
@@ -96,7 +116,7 @@ async def batch_upsert(request: Request, n: Ngsi, actor: Caller) -> Response:
     b = await media.body(request, n.contexts)
     if is_device(actor):  # its readings, through the gate (ngsild.devices)
         return device_batch(request, n, actor, t, _fragments(n, b, need_type=False), upsert=True)
-    result = batch_write(n.entities, actor, t, _fragments(n, b, need_type=False), mode)
+    result = await _write(n, actor, t, b, mode)
     return _answer(result, t, created_status=True)
 
 
@@ -109,7 +129,7 @@ async def batch_update(request: Request, n: Ngsi, actor: Caller) -> Response:
     mode: BatchMode = "update-keep" if keep else "update"
     if is_device(actor):
         return device_batch(request, n, actor, t, _fragments(n, b, need_type=False), upsert=False)
-    result = batch_write(n.entities, actor, t, _fragments(n, b, need_type=False), mode)
+    result = await _write(n, actor, t, b, mode)
     return _answer(result, t, created_status=False)
 
 
@@ -118,7 +138,7 @@ async def batch_merge(request: Request, n: Ngsi, actor: Caller) -> Response:
     """Batch merge (clause 5.6.20): 204 or 207."""
     t = tenant(n, actor, request)
     b = await media.body(request, n.contexts)
-    result = batch_write(n.entities, actor, t, _fragments(n, b, need_type=False), "merge")
+    result = await _write(n, actor, t, b, "merge")
     return _answer(result, t, created_status=False)
 
 
@@ -131,7 +151,8 @@ async def batch_delete_route(request: Request, n: Ngsi, actor: Caller) -> Respon
     bad = [i for i in ids if not model.is_uri(i)]
     if bad:
         raise bad_data("every id of a batch delete must be a URI")
-    return _answer(batch_delete(n.entities, actor, t, ids), t, created_status=False)
+    result = await run_in_threadpool(batch_delete, n.entities, actor, t, ids)
+    return _answer(result, t, created_status=False)
 
 
 async def _envelope(request: Request, n: NgsiLd, t: str) -> Response:

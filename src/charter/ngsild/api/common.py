@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import Depends, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -87,7 +88,19 @@ def reply(
         out["Link"] = f'<{link}>; rel="{media.CONTEXT_REL}"; type="{media.JSONLD}"'
     else:
         out["Link"] = media.link_header(terms)
-    return JSONResponse(data, status_code=status, headers=out, media_type=mime)
+    return Json(data, status_code=status, headers=out, media_type=mime)
+
+
+class Json(JSONResponse):
+    """A JSON response encoded by msgspec (several times the json module's speed on a page
+    of entities; the same text: compact, non-ASCII kept). Values are JSON already (input
+    numbers are finite, checked at the door); anything else falls back to the json module."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return msgspec.json.encode(content)
+        except (TypeError, msgspec.EncodeError):
+            return super().render(content)
 
 
 def no_content(tenant_name: str = "", status: int = 204, **headers: str) -> Response:
