@@ -21,7 +21,8 @@ from charter.domain.algorithm import AlgorithmEntry, Figure, Risk
 from charter.domain.clock import FixedClock
 from charter.domain.disclosure import Area
 from charter.domain.model import Actor, Device, Location, urn
-from charter.services.signals import AdaptiveTiming, Junction, PlanPhase
+from charter.services.signal_timing import AdaptiveTiming
+from charter.services.signals import Junction, PlanPhase
 from charter.settings import Settings
 from charter.sim import city as sample
 from charter.sim.sumo.controller import SumoSignal, fixed_time_plan
