@@ -116,3 +116,18 @@ def test_a_full_exit_cuts_a_green_only_while_vehicles_wait_for_it() -> None:
     assert _caps(service, 4000, exit_occupancy=60.0) == [5.0, None, 50.0, None]
     assert _caps(service, 6000, exit_occupancy=70.0) == [5.0, None, 50.0, None]
     assert service.spill_cuts == 1  # one cut, however long it lasts
+
+
+def test_a_queue_standing_over_an_approach_loop_gives_back_the_maximum_at_once() -> None:
+    service = AdaptiveTiming(
+        [_junction()], interval_s=2.0, update_s=10.0, headroom=1.0, queue_s=4.0
+    )
+    main = _window(service, main_occupancy=10.0)[0]
+    assert main is not None and main < 50.0  # Webster shortened it
+    caps: list[float | None] = []
+    for t in range(14000, 20000, 2000):  # a queue stands over the main street's loop
+        intents = service.on_readings([_reading(MAIN, 0, 100.0, t)], t)
+        for intent in intents:
+            service._sent[intent.target] = intent.params["max_green_s"]
+        caps = service._sent["urn:signal:1"]
+    assert caps[0] == 50.0  # the program's own maximum, before the next update

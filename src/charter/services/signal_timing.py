@@ -14,6 +14,9 @@ over it): `traffic.count`, never personal.
   through, not the demand. A phase serving such a lane keeps the program's own
   maximum: the service never gives a saturated phase less than plain
   actuation would.
+  So does a phase whose approach loop has had a queue standing over it for
+  `queue_occupancy` of the last `queue_s` (smoothed), at once: the queue is
+  there now, whatever the last window said.
 - **Webster** (every `update_s`, the other phases): from the counts since the
   last update, each green phase's flow ratio (its busiest lane over the
   saturation flow), the optimal cycle C0 = (1.5 L + 5) / (1 - Y) and splits in
@@ -64,6 +67,8 @@ class AdaptiveTiming(Service):
     categories: frozenset[str] = frozenset({"traffic.count"})
     headroom: float = 1.3
     saturated_occupancy: float = 0.3
+    queue_occupancy: float = 0.5
+    queue_s: float = 30.0
     blocked_occupancy: float = 0.5
     spill_s: float = 10.0
     blocked_share: float = 0.5
@@ -75,6 +80,7 @@ class AdaptiveTiming(Service):
     _window: dict[str, _Window] = field(default_factory=lambda: defaultdict(_Window))
     _occ: dict[str, float] = field(default_factory=dict)  # smoothed occupancy (0..1)
     _veh: dict[str, float] = field(default_factory=dict)  # smoothed vehicles per interval
+    _queue: dict[str, float] = field(default_factory=dict)  # occupancy smoothed over queue_s
     _webster: dict[str, list[float | None]] = field(default_factory=dict)
     _sent: dict[str, list[float | None]] = field(default_factory=dict)
     _cut: set[tuple[str, int]] = field(default_factory=set)
@@ -92,6 +98,7 @@ class AdaptiveTiming(Service):
     def on_readings(self, readings: Sequence[Reading], now_ms: int) -> list[Intent]:
         fresh = set()
         a = min(1.0, self.interval_s / max(self.spill_s, self.interval_s))
+        b = min(1.0, self.interval_s / max(self.queue_s, self.interval_s))
         for r in readings:
             vehicles = float(r.values.get("vehicles", 0))
             occ = r.values.get("occupancy")
@@ -100,9 +107,9 @@ class AdaptiveTiming(Service):
             w.vehicles += vehicles
             w.seconds += self.interval_s
             w.occupied_s += q * self.interval_s
-            for smooth, x in ((self._occ, q), (self._veh, vehicles)):
+            for smooth, x, k in ((self._occ, q, a), (self._veh, vehicles, a), (self._queue, q, b)):
                 prev = smooth.get(r.device_id)
-                smooth[r.device_id] = x if prev is None else prev + a * (x - prev)
+                smooth[r.device_id] = x if prev is None else prev + k * (x - prev)
             fresh.add(r.device_id)
         self._maybe_update(now_ms)
         intents = []
@@ -198,10 +205,12 @@ class AdaptiveTiming(Service):
             p.max_s if p.adjustable else None for p in j.phases
         ]
         caps = list(base)
-        if not self.spillback:
-            return caps
         for i, p in enumerate(j.phases):
             if not p.adjustable:
+                continue
+            if self.saturation and caps[i] != p.max_s and self._queued(j, i):
+                caps[i] = p.max_s
+            if not self.spillback:
                 continue
             key = (j.controller, i)
             if self._blocked(j, i):
@@ -212,6 +221,15 @@ class AdaptiveTiming(Service):
             else:
                 self._cut.discard(key)
         return caps
+
+    def _queued(self, j: Junction, i: int) -> bool:
+        """Does a queue stand over a loop of a lane phase i serves (smoothed over queue_s)?"""
+        served = _served(j.phases[i].state)
+        return any(
+            self._queue.get(loop, 0.0) >= self.queue_occupancy
+            for loop, links in j.loops.items()
+            if served.intersection(links)
+        )
 
     def _blocked(self, j: Junction, i: int) -> bool:
         """Is most of phase i's waiting traffic on links whose exit is full to the junction?"""
