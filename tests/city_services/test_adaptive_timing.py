@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from charter.services.base import Reading
-from charter.services.signals import AdaptiveTiming, Junction, PlanPhase
+from charter.services.signal_timing import AdaptiveTiming
+from charter.services.signals import Junction, PlanPhase
 
 MAIN, SIDE, EXIT = "urn:loop:main", "urn:loop:side", "urn:loop:exit"
 
@@ -72,3 +73,61 @@ def test_webster_sets_maxima_within_the_programmed_green_and_the_programs_maximu
     assert 37.0 <= main <= 50.0  # never below the programmed green, never above the maximum
     assert side == 20.0  # nobody on the side street: its programmed green, no more
     assert caps[1] is None and caps[3] is None  # yellows are the program's own
+
+
+def _window(service: AdaptiveTiming, main_occupancy: float) -> list[float | None]:
+    """One update window: a trickle on the main street (1 vehicle per 4 s), none on the side."""
+    service.on_tick(0)
+    caps: list[float | None] = []
+    for t in range(2000, 14000, 2000):
+        intents = service.on_readings(
+            [
+                _reading(MAIN, t // 2000 % 2, main_occupancy, t),
+                _reading(SIDE, 0, 0.0, t),
+                _reading(EXIT, 0, 0.0, t),
+            ],
+            t,
+        )
+        for intent in intents:
+            service._sent[intent.target] = intent.params["max_green_s"]
+        caps = service._sent["urn:signal:1"]
+    assert service.updates == 1
+    return caps
+
+
+def test_a_saturated_phase_keeps_the_programs_maximum() -> None:
+    # A queue stands over the main street's loop most of the window: its counts are what
+    # the green let through, so the service gives it no less than plain actuation would.
+    saturated = AdaptiveTiming([_junction()], interval_s=2.0, update_s=10.0, headroom=1.0)
+    assert _window(saturated, main_occupancy=60.0)[0] == 50.0
+    assert saturated.saturated >= 1
+    # The same counts with the loop mostly free: Webster's split, below the maximum.
+    flowing = AdaptiveTiming([_junction()], interval_s=2.0, update_s=10.0, headroom=1.0)
+    main = _window(flowing, main_occupancy=10.0)[0]
+    assert main is not None and 37.0 <= main < 50.0
+    assert flowing.shortened >= 1
+
+
+def test_a_full_exit_cuts_a_green_only_while_vehicles_wait_for_it() -> None:
+    service = AdaptiveTiming([_junction()], interval_s=2.0, webster=False, spill_s=2.0)
+    service.on_tick(0)
+    idle = service.on_readings([_reading(MAIN, 0, 0.0, 2000), _reading(EXIT, 0, 100.0, 2000)], 2000)
+    assert idle == [] and service.spill_cuts == 0  # nobody waits for the full street
+    assert _caps(service, 4000, exit_occupancy=60.0) == [5.0, None, 50.0, None]
+    assert _caps(service, 6000, exit_occupancy=70.0) == [5.0, None, 50.0, None]
+    assert service.spill_cuts == 1  # one cut, however long it lasts
+
+
+def test_a_queue_standing_over_an_approach_loop_gives_back_the_maximum_at_once() -> None:
+    service = AdaptiveTiming(
+        [_junction()], interval_s=2.0, update_s=10.0, headroom=1.0, queue_s=4.0
+    )
+    main = _window(service, main_occupancy=10.0)[0]
+    assert main is not None and main < 50.0  # Webster shortened it
+    caps: list[float | None] = []
+    for t in range(14000, 20000, 2000):  # a queue stands over the main street's loop
+        intents = service.on_readings([_reading(MAIN, 0, 100.0, t)], t)
+        for intent in intents:
+            service._sent[intent.target] = intent.params["max_green_s"]
+        caps = service._sent["urn:signal:1"]
+    assert caps[0] == 50.0  # the program's own maximum, before the next update

@@ -118,3 +118,48 @@ def test_a_timing_command_hands_a_signal_to_its_own_actuation_under_the_maximum_
             assert sim.monitor.violations == []
     finally:
         city.platform.close()
+
+
+def test_a_loop_with_a_vehicle_standing_over_it_reports_itself_occupied(tmp_path: Path) -> None:
+    # SUMO's interval occupancy counts only vehicles that left the loop in the interval:
+    # a queue standing over it reads 0%. The city's loops integrate their presence, so a
+    # standing queue (and spill-back on an exit loop) reaches the service as 100%.
+    _sumo()
+    import json
+    from datetime import timedelta
+
+    from charter.sim.sumo.city import build_city
+    from charter.sim.sumo.network import default_net, random_trips, read_net
+    from charter.sim.sumo.run import simulation
+
+    net_file = default_net()
+    routes = random_trips(net_file, tmp_path / "bg.rou.xml", period_s=1.0, end_s=300, seed=1)
+    city = build_city(read_net(net_file), tmp_path / "city")
+    standing: dict[tuple[str, int], bool] = {}  # (device, observed ms) → stood all interval
+    stood = {loop.sumo_id: True for loop in city.loops}
+    try:
+        with simulation(net_file, [routes], end_s=300, additional=[city.additional]) as sim:
+            loops = sim.traci.inductionloop
+            while sim.time_s < 300:
+                if sim.time_s > 0 and sim.time_s % city.count_period_s == 0:
+                    now_ms = int(city.clock.now().timestamp() * 1000)
+                    for loop in city.loops:
+                        standing[(loop.signer.device_id, now_ms)] = stood[loop.sumo_id]
+                        stood[loop.sumo_id] = True
+                    city.send_counts(sim.traci)
+                sim.step()
+                city.clock.advance(timedelta(seconds=0.5))
+                city.sample_loops(sim.traci)
+                for loop in city.loops:
+                    stood[loop.sumo_id] &= loops.getLastStepOccupancy(loop.sumo_id) >= 100.0
+                    stood[loop.sumo_id] &= loops.getLastStepVehicleNumber(loop.sumo_id) > 0
+        store = city.platform.store
+        seen = 0
+        for loop in city.loops:
+            for r in store.readings(device_id=loop.signer.device_id, limit=10_000):
+                if standing.get((loop.signer.device_id, r.observed_at)):
+                    assert json.loads(r.body)["occupancy"] == 100.0
+                    seen += 1
+        assert seen > 0  # queues stood over some loops for whole intervals
+    finally:
+        city.platform.close()

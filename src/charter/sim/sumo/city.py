@@ -21,7 +21,8 @@ from charter.domain.algorithm import AlgorithmEntry, Figure, Risk
 from charter.domain.clock import FixedClock
 from charter.domain.disclosure import Area
 from charter.domain.model import Actor, Device, Location, urn
-from charter.services.signals import AdaptiveTiming, Junction, PlanPhase
+from charter.services.signal_timing import AdaptiveTiming
+from charter.services.signals import Junction, PlanPhase
 from charter.settings import Settings
 from charter.sim import city as sample
 from charter.sim.sumo.controller import SumoSignal, fixed_time_plan
@@ -84,15 +85,39 @@ class SignalCity:
             channel.attach(ctrl)  # type: ignore[attr-defined]
 
     _tls_ids: dict[str, str] = field(default_factory=dict)
+    _presence: dict[str, float] = field(default_factory=dict)  # step occupancies (%) summed
+    _samples: int = 0
+
+    def sample_loops(self, traci: Any) -> None:
+        """Each loop's presence this step, summed over its counting interval.
+
+        SUMO's interval occupancy counts only the vehicles that left the loop in the
+        interval: a vehicle standing over it the whole interval (a queue, spill-back)
+        reads 0%. A loop's electronics integrate its presence signal, so the loops here
+        do too: the mean of the step occupancies since the last count.
+        """
+        loops = traci.inductionloop
+        if not hasattr(loops, "getLastStepOccupancy"):  # the built-in junction model
+            return
+        for loop in self.loops:
+            self._presence[loop.sumo_id] = self._presence.get(
+                loop.sumo_id, 0.0
+            ) + loops.getLastStepOccupancy(loop.sumo_id)
+        self._samples += 1
 
     def send_counts(self, traci: Any) -> int:
         """Each loop signs its last interval's count; the gate decides them in one batch."""
         now = self.clock.now()
         bodies = []
+        samples, presence = self._samples, self._presence
+        self._samples, self._presence = 0, {}
         for loop in self.loops:
             n = traci.inductionloop.getLastIntervalVehicleNumber(loop.sumo_id)
             speed = traci.inductionloop.getLastIntervalMeanSpeed(loop.sumo_id)
-            occupancy = traci.inductionloop.getLastIntervalOccupancy(loop.sumo_id)
+            if samples:
+                occupancy = presence.get(loop.sumo_id, 0.0) / samples
+            else:  # not sampled (a caller that only counts): SUMO's interval figure
+                occupancy = traci.inductionloop.getLastIntervalOccupancy(loop.sumo_id)
             loop.seq += 1
             reading = SimReading(
                 "traffic.count",
@@ -121,9 +146,11 @@ def adaptive_entry() -> AlgorithmEntry:
             "see a gap, never before the program's minimum. From the counts of each approach "
             "and exit lane's loop, the service sets how long each green may last at most: "
             "every few minutes from Webster's cycle length and green splits (never below the "
-            "programmed green), and at once the minimum for a green whose exit streets are "
-            "full up to the junction, where a green would move nobody; always within the "
-            "program's minimum and maximum, every phase in its turn."
+            "programmed green, and never below the program's own maximum for a phase whose "
+            "approach loops show a standing queue), and at once the minimum for a green whose "
+            "waiting traffic is mostly headed into streets full up to the junction, where a "
+            "green would move nobody; always within the program's minimum and maximum, every "
+            "phase in its turn."
         ),
         human_oversight=(
             "Traffic engineers set each phase's minimum and maximum green in the controller's "
@@ -313,6 +340,8 @@ def drive(
         for ctrl in city.controllers.values():
             ctrl.step()
         sim.step()
+        if up:
+            city.sample_loops(sim.traci)
         city.clock.advance(step)
         if progress is not None:
             progress(t / end_s)
