@@ -370,6 +370,7 @@ class Preemption(Service):
                 intents += self._end(device, Reason.PREEMPTION_TIMEOUT.value, now_ms)
         touched: set[str] = set()
         for v in list(self.vehicles.values()):
+            behind_s = 0.0  # the queues the vehicle must follow off the signals before this one
             for s in v.slots:
                 if s.done:
                     continue
@@ -382,10 +383,13 @@ class Preemption(Service):
                     intents += self._release(v, s, Reason.PREEMPTION_TIMEOUT.value, now_ms)
                     touched.add(s.controller)
                     continue
-                s.eta_s = self._eta(v, s)
-                if s.due_ms is None and s.eta_s <= self._lead(s):
+                now = self.spat(s.controller, s.approach) if self.spat is not None else None
+                s.eta_s = self._eta(v, s) + behind_s
+                if s.due_ms is None and s.eta_s <= self._lead(now):
                     s.due_ms = now_ms
                     touched.add(s.controller)
+                if now is not None and s.eta_s > 0:
+                    behind_s += self._queue_s(now)
         touched |= {c for c, j in self.junctions.items() if j.holders}
         intents += self._arbitrate(touched, now_ms)
         return intents
@@ -404,17 +408,20 @@ class Preemption(Service):
             t += r.length / max(r.speed, 1.0)
         return t
 
-    def _lead(self, s: _Slot) -> float:
+    def _queue_s(self, now: ApproachState) -> float:
+        """How long the queue at a signal takes to drive off once it is green."""
+        return self.startup_s + self.discharge_s * now.queued if now.queued > 0 else 0.0
+
+    def _lead(self, now: ApproachState | None) -> float:
         """How long before the vehicle's arrival the signal must be asked: long enough to
         get to green through its own clearances and then drive off the queue ahead of the
         vehicle, and no longer (every second earlier is others' red)."""
-        if self.spat is None:
+        if now is None:
             return self.lead_s
-        now = self.spat(s.controller, s.approach)
-        queue_s = self.startup_s + self.discharge_s * now.queued if now.queued > 0 else 0.0
+        need = now.to_green_s + self._queue_s(now) + self.margin_s
         # Never later than lead_s: a green shown now may end before the vehicle comes (the
         # program is free to end it until asked), and then the way back is a whole cycle.
-        return min(self.max_lead_s, max(self.lead_s, now.to_green_s + queue_s + self.margin_s))
+        return min(self.max_lead_s, max(self.lead_s, need))
 
     def _arbitrate(self, controllers: set[str], now_ms: int) -> list[Intent]:
         intents: list[Intent] = []
