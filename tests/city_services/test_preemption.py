@@ -99,6 +99,7 @@ class Scene:
             model(),
             vehicle_check=register_check(p.store, sample.EMERGENCY),
             on_status=lambda s: record_status(p.ledger, s),
+            lead_s=30.0,  # both of the corridor's signals are asked at the first request
         )
         p.services.add(self.service)
         p.services.start()

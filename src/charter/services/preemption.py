@@ -157,11 +157,11 @@ class Preemption(Service):
     #: through its own minimum green, yellow and all-red. None: no such feed, and every
     #: signal is asked `lead_s` ahead of the vehicle.
     spat: Callable[[str, tuple[int, ...]], ApproachState] | None = None
-    lead_s: float = 30.0
+    lead_s: float = 15.0
     discharge_s: float = 2.0  # per queued vehicle (saturation headway)
     startup_s: float = 2.0  # the queue's first vehicle's start-up loss
     margin_s: float = 3.0
-    max_lead_s: float = 60.0
+    max_lead_s: float = 40.0
     silence_s: float = 10.0
     max_hold_s: float = 90.0
     hold_s: float = 15.0  # how long a controller keeps one target without hearing again
