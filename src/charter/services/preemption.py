@@ -3,8 +3,11 @@
 The service reads the signal requests (`j2735.SignalRequest`) of the city's
 emergency vehicles. For every signal on a vehicle's remaining route it
 estimates when the vehicle arrives (the distance to the stop line over the
-faster of its own speed and the roads' limits) and, once that arrival is
-within `lead_s`, asks the controller for green for every link of the
+faster of its own speed and the roads' limits, plus the time the queues at the
+signals before it take to drive off ahead of it) and, once that arrival is
+within what the signal needs to show green and clear the queue in front of the
+vehicle (never less than `lead_s`, never more than `max_lead_s`; `lead_s`
+without the controllers' feed), asks the controller for green for every link of the
 vehicle's approach (so the queue ahead of the vehicle clears, turning
 vehicles included), keeping green any other link that conflicts with none of
 them. The controller gets there through its own safe transitions (minimum

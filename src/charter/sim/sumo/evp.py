@@ -88,7 +88,10 @@ def preemption_entry() -> AlgorithmEntry:
         how_it_decides=(
             "An emergency vehicle on a call sends its position, speed, route and priority "
             "every second. For each signal on its route the service estimates when it will "
-            "arrive; about half a minute before, it asks that signal for green for the whole "
+            "arrive (later if queues at the signals before it must drive off first); as "
+            "early as that signal's own clearances and the queue in front of the vehicle "
+            "need, and no less than 15 nor more than 40 seconds before, it asks that signal "
+            "for green for the whole "
             "road the vehicle comes from (so the queue in front of it drives off first), and "
             "keeps green whatever does not cross that road. The signal gets there through "
             "its own yellow and all-red. When two vehicles want one signal, the higher "
