@@ -99,6 +99,7 @@ class Scene:
             model(),
             vehicle_check=register_check(p.store, sample.EMERGENCY),
             on_status=lambda s: record_status(p.ledger, s),
+            lead_s=30.0,  # both of the corridor's signals are asked at the first request
         )
         p.services.add(self.service)
         p.services.start()
@@ -215,6 +216,23 @@ def test_a_queue_ahead_brings_the_request_forward(scene: Scene) -> None:
     scene.send("amb-1", message="request", pos=10.0)  # A: 190 m (14 s), B: 390 m (28 s)
     assert scene.statuses("amb-1", B) == ["requested", "granted"]
     assert scene.statuses("amb-1", A) == ["requested"]
+
+
+def test_a_queue_at_an_earlier_signal_puts_the_later_request_off(scene: Scene) -> None:
+    """The vehicle reaches B only after A's queue has driven off ahead of it: B (28 s away
+    at the roads' speed, 3 queued, green 20 s off: 20 + 2 + 3 x 2 + 3 = 31 s ahead) is not
+    asked while 10 vehicles wait at A (2 + 10 x 2 = 22 s more before the vehicle is
+    through), and is asked as soon as A's queue has gone."""
+    scene.vehicle("amb-1")
+    scene.service.lead_s = 10.0
+    queues = {A: ApproachState(10, 0.0), B: ApproachState(3, 20.0)}
+    scene.service.spat = lambda c, _links: queues[c]
+    scene.send("amb-1", message="request", pos=10.0)  # A: 190 m (14 s), B: 390 m (28 s)
+    assert scene.statuses("amb-1", A) == ["requested", "granted"]
+    assert scene.statuses("amb-1", B) == ["requested"]
+    queues[A] = ApproachState(0, 0.0)
+    scene.later(1)
+    assert scene.statuses("amb-1", B) == ["requested", "granted"]
 
 
 @pytest.mark.parametrize(

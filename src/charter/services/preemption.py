@@ -3,8 +3,11 @@
 The service reads the signal requests (`j2735.SignalRequest`) of the city's
 emergency vehicles. For every signal on a vehicle's remaining route it
 estimates when the vehicle arrives (the distance to the stop line over the
-faster of its own speed and the roads' limits) and, once that arrival is
-within `lead_s`, asks the controller for green for every link of the
+faster of its own speed and the roads' limits, plus the time the queues at the
+signals before it take to drive off ahead of it) and, once that arrival is
+within what the signal needs to show green and clear the queue in front of the
+vehicle (never less than `lead_s`, never more than `max_lead_s`; `lead_s`
+without the controllers' feed), asks the controller for green for every link of the
 vehicle's approach (so the queue ahead of the vehicle clears, turning
 vehicles included), keeping green any other link that conflicts with none of
 them. The controller gets there through its own safe transitions (minimum
@@ -157,11 +160,11 @@ class Preemption(Service):
     #: through its own minimum green, yellow and all-red. None: no such feed, and every
     #: signal is asked `lead_s` ahead of the vehicle.
     spat: Callable[[str, tuple[int, ...]], ApproachState] | None = None
-    lead_s: float = 30.0
+    lead_s: float = 15.0
     discharge_s: float = 2.0  # per queued vehicle (saturation headway)
     startup_s: float = 2.0  # the queue's first vehicle's start-up loss
     margin_s: float = 3.0
-    max_lead_s: float = 60.0
+    max_lead_s: float = 40.0
     silence_s: float = 10.0
     max_hold_s: float = 90.0
     hold_s: float = 15.0  # how long a controller keeps one target without hearing again
@@ -370,6 +373,7 @@ class Preemption(Service):
                 intents += self._end(device, Reason.PREEMPTION_TIMEOUT.value, now_ms)
         touched: set[str] = set()
         for v in list(self.vehicles.values()):
+            behind_s = 0.0  # the queues the vehicle must follow off the signals before this one
             for s in v.slots:
                 if s.done:
                     continue
@@ -382,10 +386,13 @@ class Preemption(Service):
                     intents += self._release(v, s, Reason.PREEMPTION_TIMEOUT.value, now_ms)
                     touched.add(s.controller)
                     continue
-                s.eta_s = self._eta(v, s)
-                if s.due_ms is None and s.eta_s <= self._lead(s):
+                now = self.spat(s.controller, s.approach) if self.spat is not None else None
+                s.eta_s = self._eta(v, s) + behind_s
+                if s.due_ms is None and s.eta_s <= self._lead(now):
                     s.due_ms = now_ms
                     touched.add(s.controller)
+                if now is not None and s.eta_s > 0:
+                    behind_s += self._queue_s(now)
         touched |= {c for c, j in self.junctions.items() if j.holders}
         intents += self._arbitrate(touched, now_ms)
         return intents
@@ -404,17 +411,20 @@ class Preemption(Service):
             t += r.length / max(r.speed, 1.0)
         return t
 
-    def _lead(self, s: _Slot) -> float:
+    def _queue_s(self, now: ApproachState) -> float:
+        """How long the queue at a signal takes to drive off once it is green."""
+        return self.startup_s + self.discharge_s * now.queued if now.queued > 0 else 0.0
+
+    def _lead(self, now: ApproachState | None) -> float:
         """How long before the vehicle's arrival the signal must be asked: long enough to
         get to green through its own clearances and then drive off the queue ahead of the
         vehicle, and no longer (every second earlier is others' red)."""
-        if self.spat is None:
+        if now is None:
             return self.lead_s
-        now = self.spat(s.controller, s.approach)
-        queue_s = self.startup_s + self.discharge_s * now.queued if now.queued > 0 else 0.0
+        need = now.to_green_s + self._queue_s(now) + self.margin_s
         # Never later than lead_s: a green shown now may end before the vehicle comes (the
         # program is free to end it until asked), and then the way back is a whole cycle.
-        return min(self.max_lead_s, max(self.lead_s, now.to_green_s + queue_s + self.margin_s))
+        return min(self.max_lead_s, max(self.lead_s, need))
 
     def _arbitrate(self, controllers: set[str], now_ms: int) -> list[Intent]:
         intents: list[Intent] = []
