@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from html import escape
+from typing import Any
 
 from charter.report.transparency import NOT_RECORDED, TransparencyReport
 
@@ -41,6 +42,12 @@ def bar_svg(title: str, data: dict[str, int], colour: str = "#3b6ea5") -> str:
     ax.invert_yaxis()
     ax.set_title(title)
     ax.spines[["top", "right"]].set_visible(False)
+    return inline_svg(fig)
+
+
+def inline_svg(fig: Any) -> str:
+    """A matplotlib figure as an inline <svg> element, laid out, with no date in it
+    (so the same run gives the same bytes)."""
     fig.tight_layout()
     buf = io.StringIO()
     fig.savefig(buf, format="svg", metadata={"Date": None})

@@ -3,12 +3,13 @@ plots (matplotlib, rendered to SVG in the page: no CDN, no external file)."""
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Callable
 from html import escape
 from pathlib import Path
 from typing import Any
+
+from charter.report.page import inline_svg
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:64rem;margin:2rem auto;padding:0 1rem;
@@ -29,11 +30,7 @@ def svg(draw: Callable[[Any], None], *, height: float = 4.0, rows: int = 1) -> s
 
     fig = Figure(figsize=(10, height * rows))
     draw(fig)
-    fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
+    return inline_svg(fig)
 
 
 def page(title: str, intro: str, figures: dict[str, Any], plots: list[tuple[str, str]]) -> str:

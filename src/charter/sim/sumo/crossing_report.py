@@ -4,11 +4,10 @@ installed, plain SVG otherwise), no external assets."""
 
 from __future__ import annotations
 
-import io
 from html import escape
 from typing import Any
 
-from charter.report.page import STYLE
+from charter.report.page import STYLE, inline_svg
 from charter.sim.sumo.crossing import RunResult
 
 
@@ -37,11 +36,7 @@ def _occupancy_svg(results: dict[str, RunResult]) -> str:
     ax.set_title("Pedestrians still on the crosswalk when a conflicting stream gets green")
     ax.legend(frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    svg = buf.getvalue()
-    return svg[svg.index("<svg") :]
+    return inline_svg(fig)
 
 
 CONFLICT_RUNS = (
@@ -73,11 +68,7 @@ def _conflicts_svg(results: dict[str, RunResult]) -> str:
     ax.set_title("Vehicle–pedestrian conflicts at the crosswalk (time to collision < 1.5 s)")
     ax.legend(frameon=False, fontsize=8)
     ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    svg = buf.getvalue()
-    return svg[svg.index("<svg") :]
+    return inline_svg(fig)
 
 
 def _cumulative(r: RunResult) -> list[tuple[float, int]]:
