@@ -180,7 +180,11 @@ async def _run(
 ) -> NgsiLdResult:
     result = NgsiLdResult(concurrency)
     headers = {"Authorization": f"Bearer {token}"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Idle connections are let go before the server's keep-alive (5 s) closes them: a request
+    # sent on a connection the server is closing fails as a ReadError, the client's artefact.
+    limits = httpx.Limits(
+        max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0
+    )
     async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=60) as c:
         json_headers = {"Content-Type": "application/json"}
 
