@@ -793,7 +793,7 @@ def run_evp(
     candidates = iter(pool)
     with simulation(
         net_file, [bg, ev_file], step_s=step_s, seed=seed, end_s=end_demand + window_s,
-        rules=rules, tripinfo=Path(os.devnull),
+        rules=rules, tripinfo=Path(os.devnull), load_routes_whole=True,
     ) as sim:  # fmt: skip
         for tls, u in urns.items():
             world.controllers[tls] = ProgramSignal(

@@ -87,9 +87,15 @@ def sumo_args(
     end_s: float,
     additional: list[Path] | None = None,
     tripinfo: Path | None = None,
+    load_routes_whole: bool = False,
 ) -> list[str]:
-    """Command line for libsumo: signals on (DRT's own config switches them off), no bluelight."""
+    """Command line for libsumo: signals on (DRT's own config switches them off), no bluelight.
+    `load_routes_whole`: read the routes files at the start, not in steps as the simulation
+    goes (forked twins share the parent's open files: read in steps, one twin's read moves
+    the others' place in the file)."""
     extra = ["-a", ",".join(str(a) for a in additional)] if additional else []
+    if load_routes_whole:
+        extra += ["--route-steps", "0"]
     if tripinfo is not None:
         extra += ["--tripinfo-output", str(tripinfo), "--tripinfo-output.write-unfinished"]
     return [

@@ -54,6 +54,7 @@ def simulation(
     rules: dict[str, SignalRules] | None = None,
     additional: list[Path] | None = None,
     tripinfo: Path | None = None,
+    load_routes_whole: bool = False,
 ) -> Iterator[Simulation]:
     import libsumo
 
@@ -66,6 +67,7 @@ def simulation(
         end_s=end_s,
         additional=additional,
         tripinfo=tripinfo,
+        load_routes_whole=load_routes_whole,
     )
     libsumo.start(args)
     try:
