@@ -95,10 +95,12 @@ def _window(service: AdaptiveTiming, main_occupancy: float) -> list[float | None
     return caps
 
 
-def test_a_saturated_phase_keeps_the_programs_maximum() -> None:
+def test_a_saturated_phase_keeps_the_programs_maximum_when_asked_to() -> None:
     # A queue stands over the main street's loop most of the window: its counts are what
     # the green let through, so the service gives it no less than plain actuation would.
-    saturated = AdaptiveTiming([_junction()], interval_s=2.0, update_s=10.0, headroom=1.0)
+    saturated = AdaptiveTiming(
+        [_junction()], interval_s=2.0, update_s=10.0, headroom=1.0, saturation=True
+    )
     assert _window(saturated, main_occupancy=60.0)[0] == 50.0
     assert saturated.saturated >= 1
     # The same counts with the loop mostly free: Webster's split, below the maximum.
@@ -120,7 +122,7 @@ def test_a_full_exit_cuts_a_green_only_while_vehicles_wait_for_it() -> None:
 
 def test_a_queue_standing_over_an_approach_loop_gives_back_the_maximum_at_once() -> None:
     service = AdaptiveTiming(
-        [_junction()], interval_s=2.0, update_s=10.0, headroom=1.0, queue_s=4.0
+        [_junction()], interval_s=2.0, update_s=10.0, headroom=1.0, queue_s=4.0, saturation=True
     )
     main = _window(service, main_occupancy=10.0)[0]
     assert main is not None and main < 50.0  # Webster shortened it

@@ -8,7 +8,8 @@ sent as `signal.timing`. Each loop reports, per counting interval, how many
 vehicles passed it and its occupancy (the share of the interval a vehicle was
 over it): `traffic.count`, never personal.
 
-- **Saturation** (every `update_s`): an approach loop (30 m before the stop
+- **Saturation** (optional, `saturation=True`; off by default, as measured it
+  made a gridlock likelier): an approach loop (30 m before the stop
   line) occupied for at least `saturated_occupancy` of the update window has a
   queue standing over it, cycle after cycle: its counts are what the green let
   through, not the demand. A phase serving such a lane keeps the program's own
@@ -74,7 +75,9 @@ class AdaptiveTiming(Service):
     blocked_share: float = 0.5
     demand_occupancy: float = 0.05  # an approach loop this occupied (smoothed) has a queue
     webster: bool = True
-    saturation: bool = True
+    # Off by default: measured on DRT (seed 2 at 1.2 s), giving saturated phases back the
+    # program's maximum let the busiest cluster lock (330.5 s against 65.2 s without it).
+    saturation: bool = False
     spillback: bool = True
     floor_programmed: bool = True  # a maximum never below the phase's programmed duration
     _window: dict[str, _Window] = field(default_factory=lambda: defaultdict(_Window))
