@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -26,6 +25,7 @@ from charter.ngsild.api.common import (
     tenant,
 )
 from charter.ngsild.api.device import device_write
+from charter.ngsild.api.preconditions import location
 from charter.ngsild.context import Terms
 from charter.ngsild.devices import is_device
 from charter.ngsild.entities import AttrResult
@@ -65,7 +65,7 @@ def _unsupported(request: Request) -> None:
 
 
 def _location(entity_id: str) -> str:
-    return "/ngsi-ld/v1/entities/" + quote(entity_id, safe="")
+    return location("entities", entity_id)
 
 
 @router.post("/entities", status_code=201)

@@ -18,7 +18,6 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -36,6 +35,7 @@ from charter.ngsild.api.common import (
     reply,
     tenant,
 )
+from charter.ngsild.api.preconditions import location
 from charter.ngsild.context import HOSTED
 from charter.ngsild.discovery import (
     ContextStore,
@@ -245,7 +245,7 @@ async def query_post(request: Request, n: Ngsi, actor: Caller) -> Response:
 
 
 def _sub_location(sid: str) -> str:
-    return "/ngsi-ld/v1/subscriptions/" + quote(sid, safe="")
+    return location("subscriptions", sid)
 
 
 @router.post("/subscriptions", status_code=201)
@@ -394,9 +394,7 @@ async def create_temporal(request: Request, n: Ngsi, actor: Caller) -> Response:
             # the history is the body's instances, not the create's copy of the latest
             w.delete_instances(t, entity_id)
             w.add_instances(rows)
-        return no_content(
-            t, 201, Location="/ngsi-ld/v1/temporal/entities/" + quote(entity_id, safe="")
-        )
+        return no_content(t, 201, Location=location("temporal/entities", entity_id))
     n.entities.rights.check_write(actor, t, existing)
     with n.repo.write() as w:
         w.add_instances(_rows(existing, attrs, now))

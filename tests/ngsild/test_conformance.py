@@ -1,0 +1,147 @@
+"""Spot checks against the ETSI NGSI-LD conformance tests (GS CIM 014), over HTTP.
+
+Each test names the ETSI test case it reproduces (TP/NGSI-LD/... in the ETSI test suite).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+
+from charter.auth import Role
+from tests.ngsild.conftest import BASE, ERRORS, Ngsi, problem, thing, token
+
+ID = "urn:ngsi-ld:Thing:1"
+
+
+def content_type(ngsi: Ngsi, path: str, accept: str) -> str:
+    r = ngsi.http.get(BASE + path, headers=ngsi.headers(Accept=accept))
+    assert r.status_code == 200, (accept, r.text)
+    ct: str = r.headers["content-type"]
+    return ct.split(";")[0]
+
+
+def test_location_keeps_the_ids_colons(ngsi: Ngsi) -> None:
+    """CommonBehaviours / Provision 001_01 (Create Entity): Location contains the id as sent,
+    Check Response Body Is Empty; the same for subscriptions (047_01) and temporal (016_01)."""
+    r = ngsi.create(thing())
+    assert r.status_code == 201 and r.content == b""
+    assert r.headers["location"] == f"{BASE}/entities/{ID}"
+    assert ngsi.http.get(r.headers["location"], headers=ngsi.headers()).json()["id"] == ID
+    odd = "urn:ngsi-ld:Thing:a/b?c"
+    r = ngsi.create(thing(id=odd))
+    assert r.status_code == 201, r.text
+    assert r.headers["location"] == f"{BASE}/entities/urn:ngsi-ld:Thing:a%2Fb%3Fc"
+    speed = [{"type": "Property", "value": 1, "observedAt": "2026-11-29T10:00:00Z"}]
+    temporal = {"id": "urn:ngsi-ld:Vehicle:T1", "type": "Vehicle", "speed": speed}
+    r = ngsi.call("POST", "/temporal/entities", temporal)
+    assert r.status_code == 201, r.text
+    assert r.headers["location"] == f"{BASE}/temporal/entities/urn:ngsi-ld:Vehicle:T1"
+
+
+@pytest.mark.parametrize(
+    ("accept", "expected"),
+    [
+        ("application/ld+json, application/json", "application/json"),  # 045_02_01
+        ("application/geo+json, application/json", "application/json"),  # 045_02_02
+        ("application/json;q=0.1, application/ld+json;q=0.9", "application/ld+json"),  # 045_02_03
+        ("application/ld+json", "application/ld+json"),  # 045_02_04
+        ("application/json;q=0, */*", "application/ld+json"),  # 045_04_01
+        ("application/json;q=0, application/ld+json", "application/ld+json"),  # 045_04_02
+        ("*/*;q=0.9, application/ld+json;q=0.8", "application/json"),  # 045_04_03
+        ("application/ld+json;q=notanumber", "application/ld+json"),  # 045_04_04
+        ("*/*", "application/json"),  # 045_01_01
+        ("application/*;q=0.5, application/geo+json", "application/geo+json"),
+    ],
+)
+def test_accept_follows_the_spec_list_and_rfc_9110(ngsi: Ngsi, accept: str, expected: str) -> None:
+    """CommonBehaviours 045_01, 045_02, 045_04 (VerifyAcceptPrecedence), clause 6.3.4."""
+    ngsi.create(thing())
+    assert content_type(ngsi, f"/entities/{ID}", accept) == expected
+
+
+def test_accept_where_geojson_is_not_offered(ngsi: Ngsi) -> None:
+    """CommonBehaviours 045_03 and 049_02_01: geo+json is not on offer for subscriptions."""
+    assert content_type(ngsi, "/subscriptions", "application/geo+json, application/json") == (
+        "application/json"
+    )
+    assert content_type(
+        ngsi, "/subscriptions", "application/geo+json;q=0.9, application/ld+json;q=0.1"
+    ) == "application/ld+json"  # fmt: skip
+    assert content_type(ngsi, "/subscriptions", "*/*") == "application/json"
+    r = ngsi.call("GET", "/subscriptions", Accept="application/geo+json")
+    assert r.status_code == 406
+    r = ngsi.call("GET", f"/entities/{ID}", Accept="application/xml")  # 049_01
+    assert r.status_code == 406
+
+
+def _chunks() -> Iterator[bytes]:
+    yield json.dumps({"id": "urn:ngsi-ld:Building:411-01", "type": "Building"}).encode()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/entities"),
+        ("PATCH", "/entities/urn:ngsi-ld:Building:411-01/attrs/"),
+        ("PUT", "/entities/urn:ngsi-ld:Building:411-01"),
+    ],
+)
+def test_a_body_without_content_length_is_a_bare_411(ngsi: Ngsi, method: str, path: str) -> None:
+    """CommonBehaviours 046_01_01-03 and 046_01_05 (VerifyLengthRequired): no payload body,
+    decided before the tenant (an unknown one here) or the caller is looked at."""
+    unknown = {**ngsi.headers(), "NGSILD-Tenant": "tp46105nosuchtenant"}
+    for headers in (unknown, {"Content-Type": "application/json"}):
+        r = ngsi.http.request(method, BASE + path, content=_chunks(), headers=headers)
+        assert r.status_code == 411 and r.content == b""
+    r = ngsi.call("GET", "/entities?type=Building")  # 046_01_04: GET is outside the rule
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/entities", {"id": "urn:ngsi-ld:Building:9", "type": "Building"}),  # 059_01_01
+        ("GET", "/entities?type=Building&", None),  # 059_01_02
+        ("POST", "/temporal/entities", {"id": "urn:ngsi-ld:Building:9", "type": "Building"}),
+        ("GET", "/temporal/entities?type=Building&", None),  # 059_01_04
+        ("GET", "/types", None),  # 059_01_05
+        ("GET", "/subscriptions", None),  # 059_01_07
+    ],
+)
+def test_an_undefined_query_parameter_is_invalid_request(
+    ngsi: Ngsi, method: str, path: str, body: object
+) -> None:
+    """CommonBehaviours 059_01 (VerifyInvalidParameters): 400 InvalidRequest, nothing written."""
+    sep = "" if path.endswith("&") else "?"
+    r = ngsi.call(method, f"{path}{sep}invalidParams=invalidValue", body)
+    problem(r, 400, "InvalidRequest")
+    assert problem(ngsi.get("urn:ngsi-ld:Building:9"), 404)["type"] == ERRORS + "ResourceNotFound"
+
+
+def test_known_parameters_still_work(ngsi: Ngsi) -> None:
+    """The other side of 059_01: every parameter the routes take is accepted."""
+    ngsi.create(thing())
+    r = ngsi.call("GET", "/entities?type=Thing&options=keyValues&count=true&limit=5&offset=0")
+    assert r.status_code == 200 and r.headers["ngsild-results-count"] == "1"
+    r = ngsi.call("GET", f"/entities/{ID}?attrs=speed&lang=en&format=normalized")
+    assert r.status_code == 200
+    assert ngsi.call("GET", "/types?details=true").status_code == 200
+
+
+def test_nonexistent_tenant_is_echoed(ngsi: Ngsi) -> None:
+    """CommonBehaviours 5510_01_01 (Tenancy): 404 NonexistentTenant with NGSILD-Tenant echoed;
+    a create makes the tenant; the same query then answers 200. (Charter binds tenants to the
+    token, docs/ngsi-ld.md: the token here lists the tenant.)"""
+    t = token(ngsi.platform, Role.OPERATOR, tenants=["tp551001"])
+    r = ngsi.call("GET", "/entities?type=Building", token=t, NGSILD_Tenant="tp551001")
+    problem(r, 404, "NonexistentTenant")
+    assert r.headers["ngsild-tenant"] == "tp551001"
+    body = {"id": "urn:ngsi-ld:Vehicle:5510", "type": "Building"}
+    r = ngsi.create(body, token=t, NGSILD_Tenant="tp551001")
+    assert r.status_code == 201 and r.headers["ngsild-tenant"] == "tp551001"
+    r = ngsi.call("GET", "/entities?type=Building", token=t, NGSILD_Tenant="tp551001")
+    assert r.status_code == 200 and [e["id"] for e in r.json()] == ["urn:ngsi-ld:Vehicle:5510"]
+    assert ngsi.call("GET", "/entities?type=Building").status_code == 200  # 5510_01_02
