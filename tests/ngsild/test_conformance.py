@@ -145,3 +145,29 @@ def test_nonexistent_tenant_is_echoed(ngsi: Ngsi) -> None:
     r = ngsi.call("GET", "/entities?type=Building", token=t, NGSILD_Tenant="tp551001")
     assert r.status_code == 200 and [e["id"] for e in r.json()] == ["urn:ngsi-ld:Vehicle:5510"]
     assert ngsi.call("GET", "/entities?type=Building").status_code == 200  # 5510_01_02
+
+
+def test_type_wildcard_selects_every_type(ngsi: Ngsi) -> None:
+    """Consumption 019_26 (QueryEntities, type=*): every type; with local=false BadRequestData."""
+    ngsi.create(thing())
+    vehicle = {"id": "urn:ngsi-ld:Vehicle:1", "type": "Vehicle",
+               "brandName": {"type": "Property", "value": "Mercedes"}}  # fmt: skip
+    assert ngsi.create(vehicle).status_code == 201
+    r = ngsi.call("GET", "/entities?type=*")
+    assert r.status_code == 200
+    assert sorted(e["id"] for e in r.json()) == [ID, "urn:ngsi-ld:Vehicle:1"]
+    problem(ngsi.call("GET", "/entities?type=*&local=false"), 400, "BadRequestData")
+    problem(ngsi.call("GET", "/entities?type=Thing&local=false"), 422, "OperationNotSupported")
+
+
+@pytest.mark.parametrize(
+    "query", ["", "?attrs=createdAt", "?attrs=createdAt,modifiedAt", "?limit=5"]
+)
+def test_a_query_without_any_selection_is_too_wide(ngsi: Ngsi, query: str) -> None:
+    """Consumption 5722_01_01 and clause 5.7.2.4: no type, id, idPattern, attrs (other than
+    system ones), q or geo-query is BadRequestData."""
+    ngsi.create(thing())
+    problem(ngsi.call("GET", f"/entities{query}"), 400, "BadRequestData")
+    for narrowed in ("?attrs=speed", f"?id={ID}", "?idPattern=.*", "?q=speed==5"):
+        r = ngsi.call("GET", f"/entities{narrowed}")
+        assert r.status_code == 200 and [e["id"] for e in r.json()] == [ID], narrowed

@@ -59,6 +59,8 @@ def _unsupported(request: Request) -> None:
         if name in request.query_params:
             raise NgsiError(ErrorType.OPERATION_NOT_SUPPORTED, f"{name} is not supported")
     if request.query_params.get("local") == "false":
+        if request.query_params.get("type") == "*":  # "*" implies local=true (6.4.3.2)
+            raise bad_data("type=* cannot be combined with local=false")
         raise NgsiError(
             ErrorType.OPERATION_NOT_SUPPORTED, "distributed operations are not supported"
         )
@@ -107,6 +109,10 @@ def query_entities(request: Request, n: Ngsi, actor: Caller) -> Response:
     count = flag(request, "count")
     if limit == 0 and not count:
         raise bad_data("limit=0 needs count=true")
+    if not (q.get("type") or ids or pattern or filt is not None or _user_attrs(q.get("attrs"))):
+        raise bad_data(
+            "too wide: give type, id, idPattern, attrs (not only system ones), q or a geo-query"
+        )
     personal = n.entities.rights.personal(types or [])
     if personal:  # personal data: only with a purpose grant, through Access.read
         grant = request.headers.get("x-charter-grant")
@@ -129,6 +135,14 @@ def query_entities(request: Request, n: Ngsi, actor: Caller) -> Response:
         return reply(body, terms, mime, headers=headers, tenant_name=t)
     return reply([render(e, terms, view) for e in found], terms, mime, headers=headers,
                  tenant_name=t)  # fmt: skip
+
+
+SYSTEM_ATTRS = frozenset({"createdAt", "modifiedAt", "deletedAt"})
+
+
+def _user_attrs(attrs: str | None) -> bool:
+    """5.7.2.4: attrs narrows a query only if it names an attribute that is not a system one."""
+    return any(a.strip() and a.strip() not in SYSTEM_ATTRS for a in (attrs or "").split(","))
 
 
 def _check_pattern(pattern: str) -> None:
