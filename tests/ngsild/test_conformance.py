@@ -171,3 +171,16 @@ def test_a_query_without_any_selection_is_too_wide(ngsi: Ngsi, query: str) -> No
     for narrowed in ("?attrs=speed", f"?id={ID}", "?idPattern=.*", "?q=speed==5"):
         r = ngsi.call("GET", f"/entities{narrowed}")
         assert r.status_code == 200 and [e["id"] for e in r.json()] == [ID], narrowed
+
+
+@pytest.mark.parametrize(
+    ("method", "body"), [("GET", None), ("PATCH", {"q": "speed>1"}), ("DELETE", None)]
+)
+def test_a_subscription_id_that_is_not_a_uri_is_bad_request_data(
+    ngsi: Ngsi, method: str, body: object
+) -> None:
+    """Subscription 030_01 (RetrieveSubscription, InvalidUri): BadRequestData, not 404; the same
+    for update and delete."""
+    problem(ngsi.call(method, "/subscriptions/InvalidUri", body), 400, "BadRequestData")
+    missing = "/subscriptions/urn:ngsi-ld:Subscription:404"
+    problem(ngsi.call(method, missing, body), 404, "ResourceNotFound")

@@ -290,6 +290,7 @@ def retrieve_subscription(
 ) -> Response:
     """Retrieve a subscription (clause 5.8.3) with its status and counters."""
     mime = media.accept(request)
+    model.check_id(subscriptionId, "the subscription id")  # 030_01: BadRequestData
     terms = link_terms(n, request)
     t = tenant(n, actor, request)
     sub = _extras(request).subs.get(actor, t, subscriptionId)
@@ -302,6 +303,7 @@ async def update_subscription(
     subscriptionId: str, request: Request, n: Ngsi, actor: Caller
 ) -> Response:
     """Update a subscription (clause 5.8.2): the members given replace the old; 204."""
+    model.check_id(subscriptionId, "the subscription id")  # 030_01: BadRequestData
     t = tenant(n, actor, request)
     b = await media.body(request, n.contexts, patch=True)
     context = _context_of(request, b)
@@ -312,6 +314,7 @@ async def update_subscription(
 @router.delete("/subscriptions/{subscriptionId}")
 def delete_subscription(subscriptionId: str, request: Request, n: Ngsi, actor: Caller) -> Response:
     """Delete a subscription (clause 5.8.5); 204."""
+    model.check_id(subscriptionId, "the subscription id")  # 030_01: BadRequestData
     t = tenant(n, actor, request)
     _extras(request).subs.delete(actor, t, subscriptionId)
     return no_content(t)
