@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from charter.auth import Role
+from charter.bootstrap import build
+from charter.domain.clock import FixedClock
+from charter.ngsild.api.ngsiq import extras_for
+from charter.settings import Settings
 from tests.ngsild.conftest import BASE, ERRORS, Ngsi, problem, thing, token
 
 ID = "urn:ngsi-ld:Thing:1"
@@ -184,3 +189,44 @@ def test_a_subscription_id_that_is_not_a_uri_is_bad_request_data(
     problem(ngsi.call(method, "/subscriptions/InvalidUri", body), 400, "BadRequestData")
     missing = "/subscriptions/urn:ngsi-ld:Subscription:404"
     problem(ngsi.call(method, missing, body), 404, "ResourceNotFound")
+
+
+@pytest.fixture
+def sub_ngsi(tmp_path: Path, clock: FixedClock) -> Iterator[Ngsi]:
+    settings = Settings(data_dir=tmp_path / "data", ngsild_notify_hosts=["127.0.0.1:9"])
+    p = build(settings, clock=clock)
+    yield Ngsi(p, token(p))
+    extras_for(p).close()
+    p.close()
+
+
+def _sub_link(limit: int, offset: int, rel: str) -> str:
+    path = f"/ngsi-ld/v1/subscriptions?limit={limit}&offset={offset}"
+    return f'<{path}>;rel="{rel}";type="application/ld+json"'
+
+
+@pytest.mark.parametrize(
+    ("limit", "offset", "shown", "links"),
+    [
+        (1, 1, 1, [_sub_link(1, 0, "prev"), _sub_link(1, 2, "next")]),  # 031_02_01
+        (1, 2, 1, [_sub_link(1, 1, "prev")]),  # 031_02_02
+        (15, 0, 3, []),  # 031_02_03
+    ],
+)
+def test_subscription_pages_carry_prev_and_next_links(
+    sub_ngsi: Ngsi, limit: int, offset: int, shown: int, links: list[str]
+) -> None:
+    """Subscription 031_02 (QuerySubscriptions, pagination, clause 5.5.9): Link rel prev/next."""
+    for i in range(3):
+        body = {"id": f"urn:ngsi-ld:Subscription:{i}", "type": "Subscription",
+                "entities": [{"type": "Room"}],
+                "notification": {"endpoint": {"uri": "http://127.0.0.1:9/n"}}}  # fmt: skip
+        assert sub_ngsi.call("POST", "/subscriptions", body).status_code == 201
+    r = sub_ngsi.call(
+        "GET", f"/subscriptions?limit={limit}&offset={offset}", Accept="application/ld+json"
+    )
+    assert r.status_code == 200 and len(r.json()) == shown
+    got = r.headers.get("link", "")
+    assert sorted(got.replace(" ", "").split(",") if got else []) == sorted(links)
+    r = sub_ngsi.call("GET", f"/subscriptions?limit={limit}&offset={offset}")  # JSON: + @context
+    assert r.headers["link"].count('rel="http://www.w3.org/ns/json-ld#context"') == 1

@@ -35,7 +35,7 @@ from charter.ngsild.api.common import (
     reply,
     tenant,
 )
-from charter.ngsild.api.preconditions import location
+from charter.ngsild.api.preconditions import location, page_links
 from charter.ngsild.context import HOSTED
 from charter.ngsild.discovery import (
     ContextStore,
@@ -275,9 +275,13 @@ def list_subscriptions(request: Request, n: Ngsi, actor: Caller) -> Response:
     offset = int_param(request, "offset", 0, 0, None)
     subs = _extras(request).subs
     found = subs.page(actor, t, limit, offset)
+    total = subs.count(actor, t)
     headers = {}
     if flag(request, "count"):
-        headers["NGSILD-Results-Count"] = str(subs.count(actor, t))
+        headers["NGSILD-Results-Count"] = str(total)
+    links = page_links(request, "/ngsi-ld/v1/subscriptions", limit, offset, total, mime)
+    if links:
+        headers["Link"] = links
     now = _now(request)
     sys_attrs = "sysAttrs" in (request.query_params.get("options") or "")
     body = [x.representation(now, sys_attrs=sys_attrs) for x in found]

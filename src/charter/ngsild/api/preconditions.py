@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 
@@ -43,6 +43,25 @@ _SAFE = ":"
 def location(collection: str, resource_id: str) -> str:
     """`/ngsi-ld/v1/<collection>/<id>` with the id's ':' kept; '/', '?', '#', ' ' encoded."""
     return f"/ngsi-ld/v1/{collection}/" + quote(resource_id, safe=_SAFE)
+
+
+def page_links(request: Request, path: str, limit: int, offset: int, total: int, mime: str) -> str:
+    """Pagination (5.5.9): `<...?limit=L&offset=O>;rel="prev"` and `rel="next"` Link values,
+    the request's other parameters kept; none at an edge of the result set or with limit=0."""
+    if limit <= 0:
+        return ""
+    rest = [(k, v) for k, v in request.query_params.multi_items() if k not in ("limit", "offset")]
+
+    def link(at: int, rel: str) -> str:
+        query = urlencode([("limit", limit), ("offset", at), *rest])
+        return f'<{path}?{query}>;rel="{rel}";type="{mime}"'
+
+    out = []
+    if offset > 0:
+        out.append(link(max(0, offset - limit), "prev"))
+    if offset + limit < total:
+        out.append(link(offset + limit, "next"))
+    return ", ".join(out)
 
 
 class LengthRequired(NgsiError):
