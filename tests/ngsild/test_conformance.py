@@ -230,3 +230,36 @@ def test_subscription_pages_carry_prev_and_next_links(
     assert sorted(got.replace(" ", "").split(",") if got else []) == sorted(links)
     r = sub_ngsi.call("GET", f"/subscriptions?limit={limit}&offset={offset}")  # JSON: + @context
     assert r.headers["link"].count('rel="http://www.w3.org/ns/json-ld#context"') == 1
+
+
+@pytest.mark.parametrize("count", ["", "&count=true"])
+def test_entity_pages_carry_prev_and_next_links(ngsi: Ngsi, count: str) -> None:
+    """Consumption 019_31 (QueryEntities pagination, clause 4.12 / 5.5.9): next on the first
+    page, both in the middle, prev only on the last, none with limit=0; with or without count.
+    (The link's format is Charter's: limit and offset first, the request's other parameters
+    after them, as for subscriptions in 031_02.)"""
+    for i in range(1, 4):
+        ngsi.create(thing(i))
+
+    def links(limit: int, offset: int) -> dict[str, str]:
+        r = ngsi.call("GET", f"/entities?type=Thing&limit={limit}&offset={offset}{count}")
+        assert r.status_code == 200
+        out = {}
+        for part in r.headers["link"].split(", ")[1:]:  # the @context comes first
+            target, rel = part.split(";")[0], part.split('rel="')[1].split('"')[0]
+            out[rel] = target
+        return out
+
+    first = f"&type=Thing{count}"
+    assert links(1, 0) == {"next": f"</ngsi-ld/v1/entities?limit=1&offset=1{first}>"}
+    assert links(1, 1) == {
+        "prev": f"</ngsi-ld/v1/entities?limit=1&offset=0{first}>",
+        "next": f"</ngsi-ld/v1/entities?limit=1&offset=2{first}>",
+    }
+    assert links(1, 2) == {"prev": f"</ngsi-ld/v1/entities?limit=1&offset=1{first}>"}
+    assert links(2, 0) == {"next": f"</ngsi-ld/v1/entities?limit=2&offset=2{first}>"}
+    assert links(5, 0) == {}
+    if count:
+        r = ngsi.call("GET", "/entities?type=Thing&limit=0&count=true")
+        assert r.json() == [] and r.headers["ngsild-results-count"] == "3"
+        assert r.headers["link"].count("rel=") == 1

@@ -81,8 +81,8 @@ def reply(
             data = [{"@context": ctx, **d} if isinstance(d, dict) else d for d in data]
         elif isinstance(data, dict) and data.get("type") != "FeatureCollection":
             data = {"@context": ctx, **data}
-    else:  # the context Link after any the route set (pagination)
-        out["Link"] = ", ".join(filter(None, [out.get("Link"), media.link_header(terms)]))
+    else:  # the context Link first, then any the route set (pagination)
+        out["Link"] = ", ".join(filter(None, [media.link_header(terms), out.get("Link")]))
     return JSONResponse(data, status_code=status, headers=out, media_type=mime)
 
 

@@ -25,7 +25,7 @@ from charter.ngsild.api.common import (
     tenant,
 )
 from charter.ngsild.api.device import device_write
-from charter.ngsild.api.preconditions import location
+from charter.ngsild.api.preconditions import location, page_links
 from charter.ngsild.context import Terms
 from charter.ngsild.devices import is_device
 from charter.ngsild.entities import AttrResult
@@ -120,12 +120,19 @@ def query_entities(request: Request, n: Ngsi, actor: Caller) -> Response:
         if filt is not None:  # q / geo on what the grant shows (ngsiq)
             found = [e for e in found if filt.exact(e)]
         total = len(found) if count else None
+        links = ""
     else:
+        probe = limit + 1 if limit and not count else limit  # one more: is there a next page?
         found, total = search.search(
             n.entities, actor, t, filt, types=types, ids=ids, id_pattern=pattern, where=where,
-            limit=limit, offset=offset, count=count,
+            limit=probe, offset=offset, count=count,
         )  # fmt: skip
+        known = total if total is not None else offset + len(found)
+        found = found[:limit]
+        links = page_links(request, "/ngsi-ld/v1/entities", limit, offset, known, mime)
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
+    if links:
+        headers["Link"] = links
     if mime == media.GEOJSON:
         geo = terms.expand(q.get("geometryProperty") or "location") or ""
         body: Any = {
