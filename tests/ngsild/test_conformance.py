@@ -263,3 +263,38 @@ def test_entity_pages_carry_prev_and_next_links(ngsi: Ngsi, count: str) -> None:
         r = ngsi.call("GET", "/entities?type=Thing&limit=0&count=true")
         assert r.json() == [] and r.headers["ngsild-results-count"] == "3"
         assert r.headers["link"].count("rel=") == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/types/Thing?details=true",  # 577_01_02
+        "/attributes?limit=5",  # 5710_01_03
+        "/attributes/speed?details=true",  # 5710_01_03
+        "/types?limit=5",
+    ],
+)
+def test_discovery_routes_take_only_their_parameters(ngsi: Ngsi, path: str) -> None:
+    """Discovery 577_01_02 and 5710_01_03 (6.3.20): a parameter the route does not define is
+    InvalidRequest; the ones it does are served."""
+    ngsi.create(thing())
+    problem(ngsi.call("GET", path), 400, "InvalidRequest")
+    for ok in (
+        "/types?details=true",
+        "/types/Thing",
+        "/attributes?details=true",
+        "/attributes/speed",
+    ):
+        assert ngsi.call("GET", ok).status_code == 200, ok
+
+
+def test_discovery_unknown_names_and_entity_members(ngsi: Ngsi) -> None:
+    """Discovery 577_01_01 and 5710_01_01/02: an unused type or attribute is ResourceNotFound;
+    id, type, createdAt and modifiedAt are not attributes."""
+    ngsi.create(thing())
+    problem(ngsi.call("GET", "/types/NoSuchType12345"), 404, "ResourceNotFound")
+    problem(ngsi.call("GET", "/attributes/noSuchAttribute12345"), 404, "ResourceNotFound")
+    names = ngsi.call("GET", "/attributes").json()["attributeList"]
+    for member in ("id", "type", "scope", "createdAt", "modifiedAt", "deletedAt"):
+        assert member not in names
+        problem(ngsi.call("GET", f"/attributes/{member}"), 404, "ResourceNotFound")

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, urlencode
 
 from fastapi import Request
@@ -35,6 +36,22 @@ PARAMS = frozenset(
         "details", "kind", "reload",
     }
 )  # fmt: skip
+
+# Routes that take fewer (GS CIM 009 6.25-6.28): anything else on them is InvalidRequest.
+ROUTE_PARAMS = [
+    (re.compile(r"/ngsi-ld/v1/types/?"), frozenset({"details", "local"})),
+    (re.compile(r"/ngsi-ld/v1/types/[^/]+"), frozenset({"local"})),
+    (re.compile(r"/ngsi-ld/v1/attributes/?"), frozenset({"details", "local", "count"})),
+    (re.compile(r"/ngsi-ld/v1/attributes/[^/]+"), frozenset({"local"})),
+]
+
+
+def _allowed(path: str) -> frozenset[str]:
+    for pattern, names in ROUTE_PARAMS:
+        if pattern.fullmatch(path):
+            return names
+    return PARAMS
+
 
 # Path characters kept as sent in a Location header (RFC 3986 pchar has ':').
 _SAFE = ":"
@@ -75,7 +92,8 @@ def preconditions(request: Request) -> None:
     """The checks every route shares, run before the caller's token is looked at."""
     if request.method in BODY_METHODS and "content-length" not in request.headers:
         raise LengthRequired()
+    allowed = _allowed(request.url.path)
     for name in request.query_params:
-        if name not in PARAMS:
+        if name not in allowed:
             # The name is the caller's own input, but keep details free of submitted text.
             raise NgsiError(ErrorType.INVALID_REQUEST, "a query parameter NGSI-LD does not define")
