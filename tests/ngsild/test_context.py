@@ -154,7 +154,7 @@ def test_415_406_and_411(ngsi: Ngsi) -> None:
         yield json.dumps(thing(2)).encode()
 
     r = ngsi.http.post("/ngsi-ld/v1/entities", content=chunks(), headers=ngsi.headers())
-    problem(r, 411)
+    assert r.status_code == 411 and r.content == b""  # bare (6.3.4)
 
 
 @pytest.mark.parametrize(

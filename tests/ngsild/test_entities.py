@@ -12,7 +12,7 @@ ID = "urn:ngsi-ld:Thing:1"
 def test_create_answers_201_with_location_and_the_entity_reads_back(any_ngsi: Ngsi) -> None:
     r = any_ngsi.create(thing())
     assert r.status_code == 201, r.text
-    assert r.headers["location"] == "/ngsi-ld/v1/entities/urn%3Angsi-ld%3AThing%3A1"
+    assert r.headers["location"] == "/ngsi-ld/v1/entities/urn:ngsi-ld:Thing:1"
     got = any_ngsi.get(ID)
     assert got.status_code == 200
     assert f"<{CORE}>" in got.headers["link"]

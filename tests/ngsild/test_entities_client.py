@@ -78,7 +78,7 @@ def test_an_orion_ld_style_client_works_unchanged(served: Served) -> None:
         }  # fmt: skip
         r = c.post("/entities", json=vehicle)
         assert r.status_code == 201, r.text
-        assert r.headers["location"].endswith("urn%3Angsi-ld%3AVehicle%3AA4567")
+        assert r.headers["location"].endswith("/entities/urn:ngsi-ld:Vehicle:A4567")
         got = c.get("/entities/urn:ngsi-ld:Vehicle:A4567").json()
         assert got["isParked"]["providedBy"]["object"] == "urn:ngsi-ld:Person:Bob"
         r = c.patch("/entities/urn:ngsi-ld:Vehicle:A4567/attrs/speed", json={"value": 95})

@@ -47,36 +47,53 @@ def link_context(request: Request) -> str | None:
 
 
 def accept(request: Request, *, geo: bool = False) -> str:
-    """The response media type (406 if none acceptable)."""
+    """The response media type (6.3.4): 406 if the Accept header allows none on offer.
+
+    Each offered type takes its weight from the most specific range that matches it
+    (RFC 9110 5.3.2: `application/json;q=0, */*` still refuses JSON); an unparseable
+    weight is the default 1. Between equal weights the order of 6.3.4 decides (JSON,
+    then JSON-LD, then GeoJSON where the operation offers it), not the header's order.
+    """
     header = request.headers.get("accept", "")
     if not header.strip():
         return JSON
-    offered = [JSON, JSONLD] + ([GEOJSON] if geo else [])
-    best: tuple[float, int, str] | None = None
-    for i, part in enumerate(header.split(",")):
+    ranges: list[tuple[str, float]] = []
+    for part in header.split(",")[:64]:
         pieces = [p.strip() for p in part.split(";")]
-        media = pieces[0].lower()
         q = 1.0
         for p in pieces[1:]:
-            if p.startswith("q="):
+            if p[:2].lower() == "q=":
                 try:
                     q = float(p[2:])
                 except ValueError:
-                    q = 0.0
-        if q <= 0:
-            continue
-        if media in ("*/*", "application/*"):
-            choice = JSON
-        elif media in offered:
-            choice = media
-        else:
-            continue
-        key = (-q, i, choice)
-        if best is None or key < best:
-            best = key
+                    q = 1.0
+                if not 0.0 <= q <= 1.0:  # NaN and out of range: the default
+                    q = 1.0
+        if pieces[0]:
+            ranges.append((pieces[0].lower(), q))
+    offered = [JSON, JSONLD] + ([GEOJSON] if geo else [])
+    best: tuple[float, str] | None = None
+    for media in offered:
+        kind = media.split("/", 1)[0]
+        level, weight = -1, 0.0
+        for name, q in ranges:
+            if name == media:
+                here = 2
+            elif name == f"{kind}/*":
+                here = 1
+            elif name == "*/*":
+                here = 0
+            else:
+                continue
+            if here > level:
+                level, weight = here, q
+            elif here == level:
+                weight = max(weight, q)
+        if weight > 0 and (best is None or weight > best[0]):
+            best = (weight, media)
     if best is None:
         raise NgsiError(None, "none of the accepted media types can be produced", status=406)
-    return best[2]
+    return best[1]
 
 
 @dataclass
@@ -92,7 +109,7 @@ async def body(request: Request, contexts: Contexts, *, patch: bool = False) -> 
     allowed = (JSON, JSONLD, MERGE_PATCH) if patch else (JSON, JSONLD)
     if ctype not in allowed:
         raise NgsiError(None, f"Content-Type must be one of {', '.join(allowed)}", status=415)
-    if "content-length" not in request.headers:
+    if "content-length" not in request.headers:  # api.preconditions answers first; kept here
         raise NgsiError(None, "a body needs a Content-Length", status=411)
     raw = await request.body()
     try:

@@ -177,7 +177,7 @@ def parse_filter(
     plain: list[str] | None = None
     type_expr: ql.TypeNode | None = None
     try:
-        if raw_type:
+        if raw_type and str(raw_type).strip() != "*":  # "*": every type (4.17)
             node = ql.map_types(ql.parse_type_expression(str(raw_type)), resolve)
             simple = ql.simple_types(node)
             if simple is not None:

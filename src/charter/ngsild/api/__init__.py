@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from charter.ngsild.api import batch, entities
+from charter.ngsild.api.common import TENANT_HEADER
+from charter.ngsild.api.preconditions import preconditions
 from charter.ngsild.errors import ErrorType, NgsiError
 
 log = logging.getLogger(__name__)
@@ -25,16 +27,22 @@ from charter.ngsild.api import ngsiq  # noqa: E402  (query, subscriptions, tempo
 ROUTERS += ngsiq.ROUTERS
 
 
-def problem_response(exc: NgsiError) -> JSONResponse:
+def problem_response(exc: NgsiError, tenant: str | None = None) -> Response:
+    """The error as ProblemDetails; 411 bare (6.3.4); the request's tenant echoed (6.3.14)."""
+    headers = dict(exc.headers)
+    if tenant:
+        headers[TENANT_HEADER] = tenant
+    if exc.status == 411:
+        return Response(status_code=411, headers=headers)
     return JSONResponse(
-        exc.problem(), status_code=exc.status, headers=exc.headers, media_type="application/json"
+        exc.problem(), status_code=exc.status, headers=headers, media_type="application/json"
     )
 
 
 def install(app: FastAPI) -> None:
-    async def _ngsi(_req: Request, exc: Exception) -> JSONResponse:
+    async def _ngsi(req: Request, exc: Exception) -> Response:
         assert isinstance(exc, NgsiError)
-        return problem_response(exc)
+        return problem_response(exc, req.headers.get(TENANT_HEADER))
 
     app.add_exception_handler(NgsiError, _ngsi)
 
@@ -49,4 +57,4 @@ def install(app: FastAPI) -> None:
     _ = app.state.platform.ngsild  # wired now: the readings bridge listens from the start
     ngsiq.install(app)  # subscriptions listen from the start, in every process
     for router in ROUTERS:
-        app.include_router(router, prefix=PREFIX)
+        app.include_router(router, prefix=PREFIX, dependencies=[Depends(preconditions)])

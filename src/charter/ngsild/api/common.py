@@ -84,10 +84,13 @@ def reply(
             data = [{"@context": ctx, **d} if isinstance(d, dict) else d for d in data]
         elif isinstance(data, dict) and data.get("type") != "FeatureCollection":
             data = {"@context": ctx, **data}
-    elif link is not None:
-        out["Link"] = f'<{link}>; rel="{media.CONTEXT_REL}"; type="{media.JSONLD}"'
-    else:
-        out["Link"] = media.link_header(terms)
+    else:  # the context Link first, then any the route set (pagination)
+        ctx_link = (
+            f'<{link}>; rel="{media.CONTEXT_REL}"; type="{media.JSONLD}"'
+            if link is not None
+            else media.link_header(terms)
+        )
+        out["Link"] = ", ".join(filter(None, [ctx_link, out.get("Link")]))
     return Json(data, status_code=status, headers=out, media_type=mime)
 
 

@@ -40,9 +40,9 @@ def device_write(
         }
         return reply(body, terms, media.JSON, status=207, tenant_name=t)
     if create:
-        from urllib.parse import quote
+        from charter.ngsild.api.preconditions import location
 
-        return no_content(t, 201, Location="/ngsi-ld/v1/entities/" + quote(target, safe=""))
+        return no_content(t, 201, Location=location("entities", target))
     return no_content(t)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -26,6 +25,7 @@ from charter.ngsild.api.common import (
     tenant,
 )
 from charter.ngsild.api.device import device_write
+from charter.ngsild.api.preconditions import location, page_links
 from charter.ngsild.context import Terms
 from charter.ngsild.devices import is_device
 from charter.ngsild.entities import AttrResult
@@ -59,13 +59,15 @@ def _unsupported(request: Request) -> None:
         if name in request.query_params:
             raise NgsiError(ErrorType.OPERATION_NOT_SUPPORTED, f"{name} is not supported")
     if request.query_params.get("local") == "false":
+        if request.query_params.get("type") == "*":  # "*" implies local=true (6.4.3.2)
+            raise bad_data("type=* cannot be combined with local=false")
         raise NgsiError(
             ErrorType.OPERATION_NOT_SUPPORTED, "distributed operations are not supported"
         )
 
 
 def _location(entity_id: str) -> str:
-    return "/ngsi-ld/v1/entities/" + quote(entity_id, safe="")
+    return location("entities", entity_id)
 
 
 @router.post("/entities", status_code=201)
@@ -107,6 +109,10 @@ def query_entities(request: Request, n: Ngsi, actor: Caller) -> Response:
     count = flag(request, "count")
     if limit == 0 and not count:
         raise bad_data("limit=0 needs count=true")
+    if not (q.get("type") or ids or pattern or filt is not None or _user_attrs(q.get("attrs"))):
+        raise bad_data(
+            "too wide: give type, id, idPattern, attrs (not only system ones), q or a geo-query"
+        )
     personal = n.entities.rights.personal(types or [])
     if personal:  # personal data: only with a purpose grant, through Access.read
         grant = request.headers.get("x-charter-grant")
@@ -114,12 +120,19 @@ def query_entities(request: Request, n: Ngsi, actor: Caller) -> Response:
         if filt is not None:  # q / geo on what the grant shows (ngsiq)
             found = [e for e in found if filt.exact(e)]
         total = len(found) if count else None
+        links = ""
     else:
+        probe = limit + 1 if limit and not count else limit  # one more: is there a next page?
         found, total = search.search(
             n.entities, actor, t, filt, types=types, ids=ids, id_pattern=pattern, where=where,
-            limit=limit, offset=offset, count=count,
+            limit=probe, offset=offset, count=count,
         )  # fmt: skip
+        known = total if total is not None else offset + len(found)
+        found = found[:limit]
+        links = page_links(request, "/ngsi-ld/v1/entities", limit, offset, known, mime)
     headers = {"NGSILD-Results-Count": str(total)} if total is not None else {}
+    if links:
+        headers["Link"] = links
     if mime == media.GEOJSON:
         geo = terms.expand(q.get("geometryProperty") or "location") or ""
         body: Any = {
@@ -129,6 +142,14 @@ def query_entities(request: Request, n: Ngsi, actor: Caller) -> Response:
         return reply(body, terms, mime, headers=headers, tenant_name=t)
     return reply([render(e, terms, view) for e in found], terms, mime, headers=headers,
                  tenant_name=t)  # fmt: skip
+
+
+SYSTEM_ATTRS = frozenset({"createdAt", "modifiedAt", "deletedAt"})
+
+
+def _user_attrs(attrs: str | None) -> bool:
+    """5.7.2.4: attrs narrows a query only if it names an attribute that is not a system one."""
+    return any(a.strip() and a.strip() not in SYSTEM_ATTRS for a in (attrs or "").split(","))
 
 
 def _check_pattern(pattern: str) -> None:

@@ -18,7 +18,6 @@ import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -36,6 +35,7 @@ from charter.ngsild.api.common import (
     reply,
     tenant,
 )
+from charter.ngsild.api.preconditions import location, page_links
 from charter.ngsild.context import CORE_CONTEXT, HOSTED, Terms
 from charter.ngsild.discovery import (
     ContextStore,
@@ -260,7 +260,7 @@ def context_link(request: Request, actor: Actor, terms: Terms) -> str | None:
 def _sub_location(sid: str) -> str:
     # ":" stays as it is (a path segment may hold it, RFC 3986): Orion-LD answers so, and
     # clients written for it (ngsildclient) compare the Location's id with the one they sent.
-    return "/ngsi-ld/v1/subscriptions/" + quote(sid, safe=":")
+    return location("subscriptions", sid)
 
 
 @router.post("/subscriptions", status_code=201)
@@ -292,9 +292,13 @@ def list_subscriptions(request: Request, n: Ngsi, actor: Caller) -> Response:
     offset = int_param(request, "offset", 0, 0, None)
     subs = _extras(request).subs
     found = subs.page(actor, t, limit, offset)
+    total = subs.count(actor, t)
     headers = {}
     if flag(request, "count"):
-        headers["NGSILD-Results-Count"] = str(subs.count(actor, t))
+        headers["NGSILD-Results-Count"] = str(total)
+    links = page_links(request, "/ngsi-ld/v1/subscriptions", limit, offset, total, mime)
+    if links:
+        headers["Link"] = links
     now = _now(request)
     sys_attrs = "sysAttrs" in (request.query_params.get("options") or "")
     body = [x.representation(now, sys_attrs=sys_attrs) for x in found]
@@ -307,6 +311,7 @@ def retrieve_subscription(
 ) -> Response:
     """Retrieve a subscription (clause 5.8.3) with its status and counters."""
     mime = media.accept(request)
+    model.check_id(subscriptionId, "the subscription id")  # 030_01: BadRequestData
     terms = link_terms(n, request)
     t = tenant(n, actor, request)
     sub = _extras(request).subs.get(actor, t, subscriptionId)
@@ -319,6 +324,7 @@ async def update_subscription(
     subscriptionId: str, request: Request, n: Ngsi, actor: Caller
 ) -> Response:
     """Update a subscription (clause 5.8.2): the members given replace the old; 204."""
+    model.check_id(subscriptionId, "the subscription id")  # 030_01: BadRequestData
     t = tenant(n, actor, request)
     b = await media.body(request, n.contexts, patch=True)
     context = _context_of(request, b)
@@ -329,6 +335,7 @@ async def update_subscription(
 @router.delete("/subscriptions/{subscriptionId}")
 def delete_subscription(subscriptionId: str, request: Request, n: Ngsi, actor: Caller) -> Response:
     """Delete a subscription (clause 5.8.5); 204."""
+    model.check_id(subscriptionId, "the subscription id")  # 030_01: BadRequestData
     t = tenant(n, actor, request)
     _extras(request).subs.delete(actor, t, subscriptionId)
     return no_content(t)
@@ -411,9 +418,7 @@ async def create_temporal(request: Request, n: Ngsi, actor: Caller) -> Response:
             # the history is the body's instances, not the create's copy of the latest
             w.delete_instances(t, entity_id)
             w.add_instances(rows)
-        return no_content(
-            t, 201, Location="/ngsi-ld/v1/temporal/entities/" + quote(entity_id, safe="")
-        )
+        return no_content(t, 201, Location=location("temporal/entities", entity_id))
     n.entities.rights.check_write(actor, t, existing)
     with n.repo.write() as w:
         w.add_instances(_rows(existing, attrs, now))
