@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import json
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from charter.report.page import STYLE
+from charter.report.page import STYLE, inline_svg
 
 COLOURS = {"none": "#8c8c8c", "baseline": "#d08c2a", "charter": "#2f6db5", "free": "#3a9a50"}
 
@@ -18,11 +17,7 @@ def _e(value: object) -> str:
 
 
 def _svg(fig: Any) -> str:
-    fig.tight_layout()
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", metadata={"Date": None})
-    svg = buf.getvalue()
-    return svg[svg.index("<svg") :]
+    return inline_svg(fig)
 
 
 def _figure(w: float, h: float) -> Any:
@@ -66,14 +61,16 @@ def others_svg(detail: list[dict[str, Any]]) -> str:
     for v in ("baseline", "charter"):
         other = _by(detail, v, "others_loss_s")
         trips = sorted(set(none) & set(other))
-        ax.plot(
-            trips,
+        shift = -0.15 if v == "baseline" else 0.15  # side by side, one pair per trip
+        ax.bar(
+            [k + shift for k in trips],
             [100 * (other[k] / none[k] - 1) if none[k] > 0 else 0.0 for k in trips],
-            "o-",
+            width=0.3,
             color=COLOURS[v],
             label=v,
         )
     ax.axhline(0, color="#444", lw=0.8)
+    ax.set_xticks(sorted(none))  # trips are counted, not measured: one tick each
     ax.set_xlabel("trip")
     ax.set_ylabel("others' extra time loss (%)")
     ax.set_title("Everyone else's extra time loss over the window, against no preemption")
@@ -146,7 +143,8 @@ def render(
             f"<div class='plot'>{others_svg(detail)}</div>",
             f"<div class='plot'>{time_space_svg(detail)}</div>",
             "<h2>The JSON line</h2>",
-            f"<pre>{_e(json.dumps(figures))}</pre>",
+            "<pre style='white-space:pre-wrap;word-break:break-all'>",
+            f"{_e(json.dumps(figures))}</pre>",
             "</body></html>",
         ]
     )
