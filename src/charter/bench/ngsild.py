@@ -271,6 +271,7 @@ def run_ngsild(
         server = subprocess.Popen(
             [sys.executable, "-m", "charter.cli", "serve"],
             env=env,
+            cwd=data_dir,  # `-m` puts the cwd first on sys.path: a stray http.py there breaks it
             stdout=log,
             stderr=subprocess.STDOUT,
         )
