@@ -8,6 +8,7 @@ also runs in a separate `charter` process.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -97,6 +98,8 @@ def test_a_subscription_made_elsewhere_gets_the_alert_and_its_withdrawal_is_imme
         )
         assert made.status_code == 201
         sub = made.json()["id"]
+        # The id is what a resident pastes into `charter alerts withdraw`: never option-like.
+        assert re.fullmatch(r"[0-9a-f]{48}", sub)
         client.post("/alerts/subscriptions", json={"zone": "uplands", "channel": inbox.url("up")})
     flood = two.serve
     flood.read(200, 210)  # a warning in the riverside zone

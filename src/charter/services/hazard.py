@@ -253,7 +253,8 @@ class AlertSubscriptions:
             )
         plan, z = self.find_zone(zone, project)
         check_channel(channel, self.settings.alert_webhook_hosts)
-        sub_id = secrets.token_urlsafe(24)
+        # Hex, not base64url: an id that starts with '-' reads as an option on a command line.
+        sub_id = secrets.token_hex(24)
         digest = _sha256(sub_id)
         with self.ledger.write() as w:
             # Counted inside the write: a refusal rolls the count back with everything else.
