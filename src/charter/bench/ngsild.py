@@ -6,8 +6,9 @@ creations/s (POST /entities), single attribute updates/s (PATCH /entities/{id}/a
 queries/s and p95 by type and by q; then batch upserts (POST /entityOperations/upsert, 1000 a
 batch) to 100 000 entities, and the same queries at 100 000.  In the same run, with the same
 client, the server's no-op route (GET /ngsi-ld/v1/ping: the same middleware and token check,
-no work) gives the framework's own ceiling.  The client and the server share this machine's
-cores: every figure includes the client's cost.
+no work) gives the framework's own ceiling, and after the run the batch-upserted entities'
+rows inserted alone into a fresh store give the storage's (charter.bench.ngsild_floor).  The
+client and the server share this machine's cores: every figure includes the client's cost.
 """
 
 from __future__ import annotations
@@ -29,16 +30,23 @@ from typing import Any
 
 import httpx
 
+from charter.bench.ngsild_floor import storage_floor
+
 Say = Callable[[str], None]
 TYPE = "BenchSensor"
 CONTEXT = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
 Q = 'temperature>25;health=="ok"'
+BATCH = 1000  # entities a batch upsert
+
+
+def _entity_id(i: int) -> str:
+    return f"urn:ngsi-ld:{TYPE}:{i:07d}"
 
 
 def _entity(i: int) -> dict[str, Any]:
     rnd = random.Random(i)
     return {
-        "id": f"urn:ngsi-ld:{TYPE}:{i:07d}",
+        "id": _entity_id(i),
         "type": TYPE,
         "temperature": {"type": "Property", "value": round(rnd.uniform(0, 40), 2)},
         "health": {"type": "Property", "value": "ok" if rnd.random() < 0.8 else "fault"},
@@ -80,6 +88,8 @@ class Phase:
 class NgsiLdResult:
     concurrency: int
     phases: dict[str, Phase] = field(default_factory=dict)
+    # The batch-upserted entities' rows inserted alone into a fresh store (ngsild_floor).
+    storage_floor_per_s: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         p = self.phases
@@ -91,6 +101,12 @@ class NgsiLdResult:
             "update_ratio": round(updates / noop, 3) if noop else 0.0,
             "creates_per_s": round(p["creates_10k"].per_s),
             "batch_upsert_entities_per_s": round(p["batch_upsert"].per_s),
+            "batch_upsert_storage_floor_per_s": round(self.storage_floor_per_s),
+            "batch_upsert_share_of_floor": (
+                round(p["batch_upsert"].per_s / self.storage_floor_per_s, 3)
+                if self.storage_floor_per_s
+                else 0.0
+            ),
             "query_p95_ms_100k": p["query_q_100k"].p95_ms,
             "query_type_p95_ms_100k": p["query_type_100k"].p95_ms,
             "query_q_p95_ms_10k": p["query_q_10k"].p95_ms,
@@ -195,7 +211,7 @@ async def _run(
             return await c.post("/ngsi-ld/v1/entities", json=_entity(i), headers=json_headers)
 
         async def update(i: int) -> httpx.Response:
-            eid = f"urn:ngsi-ld:{TYPE}:{i % small:07d}"
+            eid = _entity_id(i % small)
             body = {"type": "Property", "value": (i % 400) / 10}
             return await c.patch(
                 f"/ngsi-ld/v1/entities/{eid}/attrs/temperature", json=body, headers=json_headers
@@ -219,7 +235,7 @@ async def _run(
         say("queries at the small size")
         await _queries(c, result, "10k", concurrency, by_type, by_q)
 
-        batch = 1000
+        batch = BATCH
         batches = max(0, (large - small) // batch)
 
         # The bodies are made before the clock starts: the phase times sending and the
@@ -287,7 +303,7 @@ def run_ngsild(
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise RuntimeError("the server did not start (see its log)")
                 time.sleep(0.2)
-            return asyncio.run(_run(base, token, small, large, concurrency, say))
+            result = asyncio.run(_run(base, token, small, large, concurrency, say))
         finally:
             server.terminate()
             try:
@@ -295,6 +311,11 @@ def run_ngsild(
             except subprocess.TimeoutExpired:
                 server.kill()
             log.close()
+        if large > small:
+            say("storage floor: the upserted rows inserted alone")
+            floor = storage_floor(data_dir, store, _entity_id(small), _entity_id(large), BATCH)
+            result.storage_floor_per_s = floor.per_s
+        return result
 
 
 def median(values: list[float]) -> float:

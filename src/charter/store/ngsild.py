@@ -107,7 +107,7 @@ class SqlEngineStore(Protocol):
     def transaction(self) -> Any: ...
 
 
-def _driver_many(conn: Connection, sql: str, params: Sequence[tuple[Any, ...]]) -> None:
+def driver_many(conn: Connection, sql: str, params: Sequence[tuple[Any, ...]]) -> None:
     """One statement, many parameter tuples, straight to the driver. `sql` is written with
     `?` marks and names only from the schema; psycopg's `%s` marks replace them there."""
     if not params:
@@ -198,11 +198,9 @@ DELETE_TYPES = f"DELETE FROM {T.name} WHERE tenant = ? AND entity_id = ?"  # noq
 VALUE_COLUMNS = ("tenant", "entity_id", "attr", "simple", "num", "text")
 INSERT_VALUES = _insert_sql(V, VALUE_COLUMNS)
 DELETE_VALUES = f"DELETE FROM {V.name} WHERE tenant = ? AND entity_id = ?"  # noqa: S608
-INSERT_INSTANCES = _insert_sql(
-    I,
-    ("tenant", "entity_id", "attr", "dataset_id", "instance_id", "observed_at", "recorded_at",
-     "value", "deleted", "expires_at"),
-)  # fmt: skip
+INSTANCE_COLUMNS = ("tenant", "entity_id", "attr", "dataset_id", "instance_id", "observed_at",
+                    "recorded_at", "value", "deleted", "expires_at")  # fmt: skip
+INSERT_INSTANCES = _insert_sql(I, INSTANCE_COLUMNS)
 
 
 @dataclass
@@ -243,11 +241,11 @@ class EntityWriter:
     def insert_many(self, entities: Sequence[StoredEntity]) -> None:
         if not entities:
             return
-        _driver_many(self.conn, INSERT_ENTITIES, [_row(e) for e in entities])
-        _driver_many(
+        driver_many(self.conn, INSERT_ENTITIES, [_row(e) for e in entities])
+        driver_many(
             self.conn, INSERT_TYPES, [(e.tenant, t, e.id) for e in entities for t in e.types]
         )
-        _driver_many(self.conn, INSERT_VALUES, [r for e in entities for r in value_tuples(e)])
+        driver_many(self.conn, INSERT_VALUES, [r for e in entities for r in value_tuples(e)])
         self.changed.extend(e.id for e in entities)
 
     def update(self, entity: StoredEntity, *, types_changed: bool = True) -> None:
@@ -260,14 +258,14 @@ class EntityWriter:
             return
         keys = [(e.tenant, e.id) for e in entities]
         # _row's order is the columns' (tenant, id, then the rest); UPDATE wants the key last.
-        _driver_many(self.conn, UPDATE_ENTITY, [(*r[2:], *r[:2]) for r in map(_row, entities)])
+        driver_many(self.conn, UPDATE_ENTITY, [(*r[2:], *r[:2]) for r in map(_row, entities)])
         if types_changed:
-            _driver_many(self.conn, DELETE_TYPES, keys)
-            _driver_many(
+            driver_many(self.conn, DELETE_TYPES, keys)
+            driver_many(
                 self.conn, INSERT_TYPES, [(e.tenant, t, e.id) for e in entities for t in e.types]
             )
-        _driver_many(self.conn, DELETE_VALUES, keys)
-        _driver_many(self.conn, INSERT_VALUES, [r for e in entities for r in value_tuples(e)])
+        driver_many(self.conn, DELETE_VALUES, keys)
+        driver_many(self.conn, INSERT_VALUES, [r for e in entities for r in value_tuples(e)])
         self.changed.extend(e.id for e in entities)
 
     def delete(self, tenant: str, entity_id: str) -> bool:
@@ -284,7 +282,7 @@ class EntityWriter:
         return int(self.conn.execute(delete(I).where(*where)).rowcount)
 
     def add_instances(self, rows: Sequence[InstanceRow]) -> None:
-        _driver_many(
+        driver_many(
             self.conn,
             INSERT_INSTANCES,
             [
