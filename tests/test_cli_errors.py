@@ -6,6 +6,11 @@ personal data in what is printed.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -85,3 +90,26 @@ def test_an_invalid_setting_names_the_setting_not_its_value(data: str) -> None:
     assert "VALIDATION_FAILED" in result.output and "max_request_bytes" in result.output
     assert secret not in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["alerts", "withdraw", "--help"], ["services", "list", "--json", "--data-dir", "data"]],
+    ids=["rich help", "plain print"],
+)
+def test_a_closed_pipe_stops_the_command_quietly(tmp_path: Path, args: list[str]) -> None:
+    """`charter … | head`: the reader has gone; no reason code, no traceback."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write to stdout now fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", "from charter.cli import app; app()", *args],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (1, "")

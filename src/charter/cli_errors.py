@@ -10,6 +10,8 @@ tokens, identifiers).
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any, NoReturn
 
 import pydantic
@@ -21,6 +23,7 @@ from charter.domain.reasons import Reason
 
 REFUSED = 1  # the service refused: a reason code says why
 UNUSABLE = 2  # the command line, a setting or a file cannot be used
+PIPE_CLOSED = 1  # the reader went away: what rich's console exits with for its own output
 
 
 def fail(reason: Reason, detail: str = "", *, code: int = REFUSED) -> NoReturn:
@@ -52,5 +55,10 @@ class CharterGroup(TyperGroup):
             fail(Reason.VALIDATION_FAILED, fields(e), code=UNUSABLE)
         except OverflowError:
             fail(Reason.VALIDATION_FAILED, "a number is out of range", code=UNUSABLE)
+        except BrokenPipeError:
+            # The reader went away (`charter … | head`): stop quietly, as Unix tools do; the
+            # interpreter's own flush at exit must not write to the closed pipe either.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(PIPE_CLOSED) from None
         except OSError as e:
             fail(Reason.VALIDATION_FAILED, f"a file cannot be used: {e.strerror}", code=UNUSABLE)

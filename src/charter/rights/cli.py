@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.table import Table
 
 from charter.bootstrap import Platform, build
+from charter.cli_options import DataDir
 from charter.domain.model import Actor
 from charter.rights.residents import Proof
 from charter.settings import Settings
@@ -32,10 +33,6 @@ retention_app = typer.Typer(help="The retention job.", no_args_is_help=True)
 console = Console()
 STAFF = Actor(name="cli", role="operator")
 MAX_DAYS = 36_500  # a hundred years: beyond that a date is a typing error, not a term
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory [default: ./charter-data]")
-]
 
 
 def _platform(data_dir: Path | None) -> Platform:

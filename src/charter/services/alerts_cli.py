@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from charter.bootstrap import build
+from charter.cli_options import DataDir, StoreUrl
 from charter.services.hazard import AlertSubscriptions
 from charter.settings import Settings
 
 alerts_app = typer.Typer(
     help="Hazard alert zones and residents' subscriptions.", no_args_is_help=True
 )
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory [default: ./charter-data]")
-]
-StoreUrl = Annotated[
-    str | None,
-    typer.Option("--store", help="Database URL (postgresql://…) [default: SQLite in data dir]"),
-]
 
 
 @alerts_app.command("zones")

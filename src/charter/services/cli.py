@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from charter.bootstrap import build
+from charter.cli_options import DataDir, StoreUrl
 from charter.domain.algorithm import AlgorithmEntry
 from charter.domain.errors import CharterError
 from charter.domain.model import Actor
@@ -23,14 +24,6 @@ services_app = typer.Typer(
 )
 console = Console()
 STAFF = Actor(name="cli", role="operator")
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Data directory [default: ./charter-data]")
-]
-StoreUrl = Annotated[
-    str | None,
-    typer.Option("--store", help="Database URL (postgresql://…) [default: SQLite in data dir]"),
-]
 
 
 @services_app.command("list")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
@@ -10,8 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
+from charter.cli_figures import figures_table, show_figures
 from charter.domain.errors import CharterError
 
 sim_app = typer.Typer(help="The city services on SUMO (needs charter[sim]).", no_args_is_help=True)
@@ -45,14 +44,10 @@ def _net(net: Path | None) -> Path:
 
 
 def _show(title: str, figures: dict[str, Any], as_json: bool) -> None:
-    table = Table(title=title)
-    table.add_column("measure")
-    table.add_column("value", justify="right")
+    table = figures_table(title)
     for key, value in figures.items():
         table.add_row(key.replace("_", " "), str(value))
-    console.print(table)
-    if as_json:
-        print(json.dumps(figures))
+    show_figures(console, table, figures, as_json)
 
 
 @sim_app.command("outage")
