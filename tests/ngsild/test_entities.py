@@ -252,7 +252,6 @@ def test_what_charter_does_not_do_is_operation_not_supported(ngsi: Ngsi) -> None
     ngsi.create(thing())
     problem(ngsi.get(ID, "?join=flat"), 422, "OperationNotSupported")
     problem(ngsi.call("GET", "/entities?type=Thing&local=false"), 422, "OperationNotSupported")
-    problem(ngsi.call("GET", "/entities?type=Thing&scopeQ=/a"), 422, "OperationNotSupported")
 
 
 def test_a_batch_tells_the_listeners_once_per_entity(any_ngsi: Ngsi) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import and_, exists, or_
 
 from charter.domain.model import Actor
 from charter.ngsild import query as ql
+from charter.ngsild import scope as sq
 from charter.ngsild.context import Terms
 from charter.ngsild.errors import ErrorType, NgsiError, bad_data
 from charter.ngsild.geo import GeoQuery, parse_geoquery
@@ -55,10 +56,11 @@ class Filter:
     geo: GeoQuery | None
     type_expr: ql.TypeNode | None  # expanded; None: plain types (or none)
     resolve: Callable[[str], str]
+    scope: sq.ScopeNode | None = None  # scopeQ, evaluated on each candidate
 
     @property
     def exact_in_sql(self) -> bool:
-        return self.q is None and self.geo is None
+        return self.q is None and self.geo is None and self.scope is None
 
     def sql(self, dialect: str) -> Any | None:
         clauses = []
@@ -77,6 +79,8 @@ class Filter:
         view["id"] = entity.id
         view["type"] = entity.types
         if self.q is not None and not ql.evaluate(self.q, view, self.resolve):
+            return False
+        if self.scope is not None and not sq.matches(self.scope, entity.scope):
             return False
         return self.geo is None or self.geo.matches(view)
 
@@ -170,7 +174,7 @@ def parse_filter(
     terms: Terms,
     params: Mapping[str, Any],
 ) -> tuple[Filter | None, list[str] | None]:
-    """From request parameters (q, type, georel, geometry, coordinates, geoproperty):
+    """From request parameters (q, scopeQ, type, georel, geometry, coordinates, geoproperty):
     the filter (None when none is asked) and the plain expanded type list (or None)."""
     resolve = _expander(terms)
     raw_type = params.get("type")
@@ -191,13 +195,16 @@ def parse_filter(
             params.get("coordinates"),
             params.get("geoproperty"),
         )
+        scope = sq.parse_scope_q(str(params["scopeQ"])) if "scopeQ" in params else None
     except ql.QueryError as exc:
         raise query_error(exc) from None
+    except sq.ScopeQueryError as exc:
+        raise bad_data(str(exc)) from None
     if geo is not None:
         geo.geoproperty = resolve(geo.geoproperty)
-    if q is None and geo is None and type_expr is None:
+    if q is None and geo is None and type_expr is None and scope is None:
         return None, plain
-    return Filter(q, geo, type_expr, resolve), plain
+    return Filter(q, geo, type_expr, resolve, scope), plain
 
 
 def search(
@@ -296,10 +303,11 @@ def query_body(body: Any, terms: Terms) -> dict[str, Any]:
         if not isinstance(attrs, list) or not all(isinstance(a, str) for a in attrs):
             raise bad_data("attrs is a list of attribute names")
         params["attrs"] = ",".join(attrs)
-    if "q" in body:
-        if not isinstance(body["q"], str):
-            raise bad_data("q is a string")
-        params["q"] = body["q"]
+    for key in ("q", "scopeQ"):
+        if key in body:
+            if not isinstance(body[key], str):
+                raise bad_data(f"{key} is a string")
+            params[key] = body[key]
     geo_q = body.get("geoQ")
     if geo_q is not None:
         if not isinstance(geo_q, Mapping):

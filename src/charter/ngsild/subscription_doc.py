@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from charter.ngsild import query as ql
+from charter.ngsild import scope as sq
 from charter.ngsild import triggers as tr
 from charter.ngsild.context import Terms
 from charter.ngsild.errors import ErrorType, NgsiError, bad_data
@@ -90,6 +91,13 @@ def parse_subscription(
             ql.parse_q(doc["q"])
         except ql.QueryError as exc:
             raise _query_error(exc) from None
+    if "scopeQ" in doc:
+        if not isinstance(doc["scopeQ"], str):
+            raise bad_data("scopeQ is a string")
+        try:
+            sq.parse_scope_q(doc["scopeQ"])
+        except sq.ScopeQueryError as exc:
+            raise bad_data(str(exc)) from None
     if "geoQ" in doc:
         geo_q = doc["geoQ"]
         if not isinstance(geo_q, Mapping):

@@ -38,6 +38,7 @@ import re2  # type: ignore[import-untyped]
 
 from charter.domain.model import Actor
 from charter.ngsild import query as ql
+from charter.ngsild import scope as sq
 from charter.ngsild import triggers as tr
 from charter.ngsild.context import CORE_CONTEXT, Contexts, Terms
 from charter.ngsild.errors import ErrorType, NgsiError, bad_data, not_found
@@ -168,12 +169,15 @@ class Subscription:
         return False
 
     def admits(self, entity: StoredEntity) -> bool:
-        """Entities selector, q and geoQ (not watchedAttributes: that is about the change)."""
+        """Entities selector, q, scopeQ and geoQ (not watchedAttributes: about the change)."""
         if not self.selects(entity):
             return False
         view = entity_view(entity)
         q = self.q
         if q is not None and not ql.evaluate(q, view, self._resolve):
+            return False
+        scope_q = self.doc.get("scopeQ")
+        if scope_q and not sq.matches(sq.parse_scope_q(scope_q), entity.scope):
             return False
         geo = self.geo
         return geo is None or geo.matches(view)

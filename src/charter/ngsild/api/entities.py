@@ -51,7 +51,7 @@ def _view(terms: Terms, request: Request) -> View:
 
 
 # Parts of the spec Charter does not do (docs/ngsi-ld.md says why): 422 OperationNotSupported.
-UNSUPPORTED = ("join", "joinLevel", "scopeQ", "csf", "containedBy", "expandValues", "entityMap")
+UNSUPPORTED = ("join", "joinLevel", "csf", "containedBy", "expandValues", "entityMap")
 
 
 def _unsupported(request: Request) -> None:
