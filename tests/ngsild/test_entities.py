@@ -250,7 +250,7 @@ def test_attribute_history_is_kept(any_ngsi: Ngsi) -> None:
 
 def test_what_charter_does_not_do_is_operation_not_supported(ngsi: Ngsi) -> None:
     ngsi.create(thing())
-    problem(ngsi.get(ID, "?join=flat"), 422, "OperationNotSupported")
+    problem(ngsi.get(ID, "?expandValues=speed"), 422, "OperationNotSupported")
     problem(ngsi.call("GET", "/entities?type=Thing&local=false"), 422, "OperationNotSupported")
 
 

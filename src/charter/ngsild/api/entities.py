@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from charter.ngsild import media, model
+from charter.ngsild import linked, media, model
 from charter.ngsild.api.common import (
     Caller,
     Ngsi,
@@ -51,7 +51,7 @@ def _view(terms: Terms, request: Request) -> View:
 
 
 # Parts of the spec Charter does not do (docs/ngsi-ld.md says why): 422 OperationNotSupported.
-UNSUPPORTED = ("join", "joinLevel", "csf", "containedBy", "expandValues", "entityMap")
+UNSUPPORTED = ("csf", "expandValues", "entityMap")
 
 
 def _unsupported(request: Request) -> None:
@@ -140,8 +140,14 @@ def query_entities(request: Request, n: Ngsi, actor: Caller) -> Response:
             "features": [feature(e, terms, view, geo) for e in found],
         }
         return reply(body, terms, mime, headers=headers, tenant_name=t)
-    return reply([render(e, terms, view) for e in found], terms, mime, headers=headers,
-                 tenant_name=t)  # fmt: skip
+    join = _join(request)
+    body = linked.answer(n.entities, actor, t, found, terms, view, join)
+    return reply(body, terms, mime, headers=headers, tenant_name=t)
+
+
+def _join(request: Request) -> linked.Join | None:
+    q = request.query_params
+    return linked.Join.parse(q.get("join"), q.get("joinLevel"), q.get("containedBy"))
 
 
 SYSTEM_ATTRS = frozenset({"createdAt", "modifiedAt", "deletedAt"})
@@ -172,10 +178,14 @@ def retrieve_entity(entityId: str, request: Request, n: Ngsi, actor: Caller) -> 
     t = tenant(n, actor, request)
     model.check_id(entityId)
     view = _view(terms, request)
+    join = _join(request)
     e = n.entities.get(actor, t, entityId)
     if mime == media.GEOJSON:
         geo = terms.expand(request.query_params.get("geometryProperty") or "location") or ""
         return reply(feature(e, terms, view, geo), terms, mime, tenant_name=t)
+    if join is not None:  # inline: the entity; flat: it and its linked entities, an array
+        body = linked.answer(n.entities, actor, t, [e], terms, view, join)
+        return reply(body[0] if join.mode == "inline" else body, terms, mime, tenant_name=t)
     return reply(render(e, terms, view), terms, mime, tenant_name=t)
 
 
