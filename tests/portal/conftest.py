@@ -34,7 +34,7 @@ from charter.domain.model import Actor
 from charter.settings import Settings
 from charter.sim import city as sample
 from charter.sim import demo_residents
-from charter.sim.demo_register import show_register
+from charter.sim.demo import seed_city
 
 CHROMIUM = "/usr/bin/chromium"
 AA_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
@@ -122,10 +122,8 @@ def _free_port() -> int:
 
 
 def seed_demo(platform: Platform, n_devices: int = 60) -> sample.City:
-    """What `charter demo` seeds: the sample city, its register's story, its residents."""
-    city = sample.seed(platform.registry, n_devices)
-    show_register(platform)
-    return city
+    """What `charter demo` seeds: the sample city, its register's story, its algorithms."""
+    return seed_city(platform, n_devices)
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,8 @@ PUBLIC = [
     "/map",
     "/city/projects",
     f"/city/projects/{sample.FLOOD}",
+    "/city/algorithms",
+    "/city/algorithms/emergency-preemption",
     "/city/consultations",
     f"/city/consultations/{sample.FLOOD}",
     "/city/transparency",

@@ -15,7 +15,7 @@ from charter.domain.clock import FixedClock
 from charter.domain.model import DeviceStatus
 from charter.settings import Settings
 from charter.sim import city as sample
-from charter.sim.demo_register import show_register
+from charter.sim.demo import seed_city
 from tests.conftest import START
 
 FLOOD = sample.FLOOD
@@ -26,8 +26,7 @@ AIR = sample.AIR
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     """The demo city as `charter demo` seeds it (fewer devices), read-only for these tests."""
     p = build(Settings(data_dir=tmp_path_factory.mktemp("demo")), clock=FixedClock(START))
-    sample.seed(p.registry, 60)
-    show_register(p)
+    seed_city(p, 60)
     yield p
     p.close()
 
@@ -50,6 +49,12 @@ PAGES = [
     ),
     ("/city/projects", ["Clean air", "Flood"]),
     (f"/city/projects/{AIR}", ["Purpose", "Benefits", "Data practices", "project.created"]),
+    ("/city/algorithms", ["Algorithm register", "Adaptive signal timing", "/city/algorithms/"]),
+    (
+        "/city/algorithms/adaptive-signals",
+        ["How it decides", "Human oversight", "Risks and how they are mitigated", "traffic.count"],
+    ),
+    (f"/city/projects/{sample.TRAFFIC}", ["/city/algorithms/accessible-crossing"]),
     ("/city/consultations", ["Open for comments"]),
     (
         f"/city/consultations/{FLOOD}",
@@ -288,3 +293,24 @@ def test_the_vendored_ed25519_script_is_the_pinned_release() -> None:
     digest = hashlib.sha256((vendor / "tweetnacl-1.0.3.min.js").read_bytes()).hexdigest()
     assert digest == "973cc5733cc7432e30ee4682098f413094f494bccf76a567c23908c5035ddbbc"
     assert digest in (vendor / "TWEETNACL.md").read_text()
+
+
+def test_the_algorithm_register_says_which_services_are_switched_off(tmp_path: Path) -> None:
+    p = build(Settings(data_dir=tmp_path), clock=FixedClock(START))
+    seed_city(p, 5)
+    on_the_register = {a.service for a in p.algorithms.list()}
+    assert on_the_register == {
+        "adaptive-signals", "emergency-preemption", "accessible-crossing", "snow-melt",
+        "hazard-watch",
+    }  # fmt: skip
+    # What an approved disable_service action does (security/actions.py).
+    p.registry.services.set("snow-melt", True, sample.COUNCIL, "heaters under repair")
+    with TestClient(create_app(p)) as web:
+        page = web.get("/city/algorithms/snow-melt").text
+        assert "switched off" in page and "Two people decided" in page
+        assert "in service" in web.get("/city/algorithms/hazard-watch").text
+        listing = web.get("/city/algorithms").text
+        assert listing.count("switched off") == 1
+        missing = web.get("/city/algorithms/no-such-service")
+        assert missing.status_code == 404 and "NOT_FOUND" in missing.text
+    p.close()

@@ -54,9 +54,10 @@ from charter.domain.reasons import Reason
 
 
 def routers() -> list[APIRouter]:
-    from charter.portal import account, public, public_ledger, public_map
+    from charter.portal import account, public, public_algorithms, public_ledger, public_map
 
-    found = [account.router, public.router, public_map.router, public_ledger.router]
+    found = [account.router, public.router, public_map.router, public_ledger.router,
+             public_algorithms.router]  # fmt: skip
     # The resident app and the council/operator console, when present.
     for name in ("resident", "console"):
         try:

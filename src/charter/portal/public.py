@@ -18,7 +18,7 @@ from charter.domain.clock import to_ms
 from charter.domain.consultation import Consultation, ConsultationStatus, Stance
 from charter.domain.errors import NotFound
 from charter.domain.model import Project
-from charter.portal import session
+from charter.portal import public_algorithms, session
 from charter.portal.catalog import N_
 from charter.portal.register_view import ledger_about, register
 from charter.portal.session import Form
@@ -89,6 +89,7 @@ def project_page(project_id: str, request: Request) -> Response:
             "consultations": p.store.consultations(project.id),
             "open": p.registry.lifecycle.open_for(project.id),
             "history": history(request, project.id),
+            "algorithms": public_algorithms.of_project(p, project.id),
         },
     )
 

@@ -53,6 +53,7 @@ NAV: list[tuple[str, str]] = [
     ("/", "Home"),
     ("/map", "Sensor map"),
     ("/city/projects", "Projects"),
+    ("/city/algorithms", "Algorithms"),
     ("/city/consultations", "Consultations"),
     ("/city/transparency", "Transparency report"),
     ("/city/ledger", "Public ledger"),

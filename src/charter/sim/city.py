@@ -606,12 +606,13 @@ def register_projects(
         registry.set_project_status(project.id, ProjectStatus.LIVE, SEEDER, "devices installed")
 
 
-def seed(registry: Registry, n_devices: int = 1000) -> City:
+def seed(registry: Registry, n_devices: int = 1000, *, services: bool = False) -> City:
     """Register the sample city on an empty register; returns the simulated devices.
 
     Its projects are consulted on the street network's area and every device stands on
-    one of its streets (the portal's map draws them over it)."""
-    register_projects(registry, area=street_area())
+    one of its streets (the portal's map draws them over it). `services` adds the city
+    services' projects (see register_projects)."""
+    register_projects(registry, area=street_area(), services=services)
     city = City()
     # Every sensor stands on a street of the real network (the portal's map draws it).
     places = streets.load().points_along(n_devices)

@@ -20,7 +20,7 @@ from charter.auth import Role
 from charter.bootstrap import Platform
 from charter.sim import city as sample
 from charter.sim import demo_residents
-from charter.sim.demo_register import show_register
+from charter.sim.demo_register import publish_algorithms, show_register
 from charter.sim.demo_services import run_services
 from charter.sim.demo_trust import show_trust
 from charter.sim.traffic import Traffic
@@ -63,9 +63,16 @@ def prepare(platform: Platform, n_devices: int) -> sample.City:
                 "run the demo with a fresh --data-dir"
             )
         return sample.load(keys)
-    city = sample.seed(platform.registry, n_devices)
-    show_register(platform)  # a consultation with feedback, an amendment, a retired project
+    city = seed_city(platform, n_devices)
     sample.save(city, keys)
+    return city
+
+
+def seed_city(platform: Platform, n_devices: int) -> sample.City:
+    """What `charter demo` puts on an empty register (the portal's tests seed the same)."""
+    city = sample.seed(platform.registry, n_devices, services=True)
+    show_register(platform)  # a consultation with feedback, an amendment, a retired project
+    publish_algorithms(platform)  # the services the demo runs, on the algorithm register
     return city
 
 

@@ -63,3 +63,19 @@ def show_register(platform: Platform) -> dict[str, int]:
         "keep four years of air quality to see the effect of the low-emission zone",
     )
     return {"comments": len(ids), "themes": len(THEMES), "amendments": 1}
+
+
+def publish_algorithms(platform: Platform) -> list[str]:
+    """The register entries of the services `charter demo` runs (each on a platform of its
+    own, see demo_services), on the demo city's public register beside their projects."""
+    from charter.services.crossing import entry as crossing_entry
+    from charter.sim.hazard.scenario import hazard_entry
+    from charter.sim.snowmelt.replay import entry as snowmelt_entry
+    from charter.sim.sumo.city import adaptive_entry
+    from charter.sim.sumo.evp import preemption_entry
+
+    entries = [adaptive_entry(), preemption_entry(), crossing_entry(sample.TRAFFIC),
+               snowmelt_entry(), hazard_entry()]  # fmt: skip
+    for e in entries:
+        platform.algorithms.register(e, STAFF, "the demo's city services")
+    return [e.service for e in entries]
