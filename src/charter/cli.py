@@ -37,6 +37,9 @@ app = typer.Typer(
     add_completion=False,
     cls=CharterGroup,  # one error handler for every command
     pretty_exceptions_show_locals=False,  # a traceback never shows tokens or identifiers
+    # Help texts are Markdown, not rich markup, in which "[default: …]" or "charter[sim]"
+    # read as style tags and vanish (tests/test_cli_help.py).
+    rich_markup_mode="markdown",
 )
 ledger_app = typer.Typer(help="The public, verifiable ledger.", no_args_is_help=True)
 token_app = typer.Typer(help="Bearer tokens for people and services.", no_args_is_help=True)
