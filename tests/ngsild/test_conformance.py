@@ -298,3 +298,14 @@ def test_discovery_unknown_names_and_entity_members(ngsi: Ngsi) -> None:
     for member in ("id", "type", "scope", "createdAt", "modifiedAt", "deletedAt"):
         assert member not in names
         problem(ngsi.call("GET", f"/attributes/{member}"), 404, "ResourceNotFound")
+
+
+def test_delete_with_a_type_selector_deletes_only_that_type(ngsi: Ngsi) -> None:
+    """Provision/Entities/DeleteEntity 566_01 (5.6.6.4): `DELETE /entities/{id}?type=` of
+    another type is ResourceNotFound and the entity stays; its own type deletes it."""
+    assert ngsi.create(thing()).status_code == 201
+    problem(ngsi.call("DELETE", f"/entities/{ID}?type=Vehicle"), 404, "ResourceNotFound")
+    assert ngsi.get(ID).status_code == 200
+    r = ngsi.call("DELETE", f"/entities/{ID}?type=Vehicle,Thing")
+    assert r.status_code == 204, r.text
+    assert ngsi.get(ID).status_code == 404

@@ -253,11 +253,16 @@ class EntityService:
             )
         return shown, total
 
-    def delete(self, actor: Actor, tenant: str, entity_id: str) -> None:
+    def delete(
+        self, actor: Actor, tenant: str, entity_id: str, *, of_types: frozenset[str] = frozenset()
+    ) -> None:
+        """DELETE /entities/{id} (clause 5.6.6); with `of_types`, only an entity of one of them."""
         now = self._now()
         self.check_tenant(tenant)
         with self.repo.write() as w:
             e = self._existing(w, tenant, entity_id)
+            if of_types and of_types.isdisjoint(e.types):
+                raise not_found()
             self.rights.check_write(actor, tenant, e)
             w.delete(tenant, entity_id)
         self._tell(

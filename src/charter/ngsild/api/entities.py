@@ -212,8 +212,17 @@ def delete_entity(entityId: str, request: Request, n: Ngsi, actor: Caller) -> Re
     """Delete an entity (clause 5.6.6); 204."""
     t = tenant(n, actor, request)
     model.check_id(entityId)
-    n.entities.delete(actor, t, entityId)
+    n.entities.delete(actor, t, entityId, of_types=_type_selector(n, request))
     return no_content(t)
+
+
+def _type_selector(n: Ngsi, request: Request) -> frozenset[str]:
+    """`type=A,B` on one entity (5.6.6.4): the expanded types it must have one of."""
+    raw = request.query_params.get("type")
+    if not raw:
+        return frozenset()
+    terms = link_terms(n, request)
+    return frozenset(terms.expand(name.strip()) or name.strip() for name in raw.split(","))
 
 
 def _multi(result: AttrResult, terms: Terms, t: str) -> Response:
