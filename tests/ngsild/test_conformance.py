@@ -309,3 +309,26 @@ def test_delete_with_a_type_selector_deletes_only_that_type(ngsi: Ngsi) -> None:
     r = ngsi.call("DELETE", f"/entities/{ID}?type=Vehicle,Thing")
     assert r.status_code == 204, r.text
     assert ngsi.get(ID).status_code == 404
+
+
+def test_delete_attribute_with_a_type_selector_and_the_scope(ngsi: Ngsi) -> None:
+    """DeleteEntityAttribute 565_01 and 013_04 (5.6.5.4): `?type=` of another type is
+    ResourceNotFound with the attribute kept; `DELETE .../attrs/scope` removes the scope."""
+    assert ngsi.create(thing(scope="/Madrid")).status_code == 201
+    problem(ngsi.call("DELETE", f"/entities/{ID}/attrs/speed?type=Vehicle"), 404,
+            "ResourceNotFound")  # fmt: skip
+    assert ngsi.get(ID).json()["speed"]["value"] == 5
+    assert ngsi.call("DELETE", f"/entities/{ID}/attrs/speed?type=Thing").status_code == 204
+    r = ngsi.call("DELETE", f"/entities/{ID}/attrs/scope")
+    assert r.status_code == 204, r.text
+    got = ngsi.get(ID).json()
+    assert "scope" not in got and "speed" not in got and got["near"]["object"]
+    problem(ngsi.call("DELETE", f"/entities/{ID}/attrs/scope"), 404, "ResourceNotFound")
+
+
+@pytest.mark.parametrize("method", ["DELETE", "PATCH", "POST"])
+def test_an_empty_entity_id_in_the_path_is_bad_request_data(ngsi: Ngsi, method: str) -> None:
+    """DeleteEntityAttribute 013_02_01: `/entities//attrs/speed` is 400, not 404."""
+    body = {"speed": {"type": "Property", "value": 1}} if method != "DELETE" else None
+    problem(ngsi.call(method, "/entities//attrs/speed", body), 400, "BadRequestData")
+    assert ngsi.call("DELETE", "/entities//attrs/speed", token="nope").status_code == 401
