@@ -332,3 +332,36 @@ def test_an_empty_entity_id_in_the_path_is_bad_request_data(ngsi: Ngsi, method: 
     body = {"speed": {"type": "Property", "value": 1}} if method != "DELETE" else None
     problem(ngsi.call(method, "/entities//attrs/speed", body), 400, "BadRequestData")
     assert ngsi.call("DELETE", "/entities//attrs/speed", token="nope").status_code == 401
+
+
+def test_discovery_by_an_expanded_name_in_the_path(ngsi: Ngsi) -> None:
+    """Discovery 024_02_02 and 027_02_02: `/types/{type}` and `/attributes/{attr}` take the
+    expanded IRI, percent-encoded (its '/' as %2F), as well as the short name."""
+    assert ngsi.create(thing()).status_code == 201
+    vocab = "https://uri.etsi.org/ngsi-ld/default-context/"
+    for short, path in (("Thing", "/types/"), ("speed", "/attributes/")):
+        by_name = ngsi.call("GET", path + short)
+        assert by_name.status_code == 200, by_name.text
+        encoded = (vocab + short).replace(":", "%3A").replace("/", "%2F")
+        by_iri = ngsi.call("GET", path + encoded)
+        assert by_iri.status_code == 200, (path, by_iri.text)
+        assert by_iri.json() == by_name.json()
+    problem(ngsi.call("GET", "/types/" + (vocab + "Nope").replace("/", "%2F")), 404,
+            "ResourceNotFound")  # fmt: skip
+    problem(ngsi.call("GET", "/types/" + (vocab + "Thing").replace("/", "%2F") + "?limit=1"),
+            400, "InvalidRequest")  # fmt: skip
+
+
+def test_attribute_details_list_has_names_and_types_only(ngsi: Ngsi) -> None:
+    """Discovery 026_01 (5.7.9.4): `/attributes?details=true` lists each Attribute with id,
+    type, attributeName and typeNames; attributeCount and attributeTypes are for 5.7.10."""
+    assert ngsi.create(thing()).status_code == 201
+    details = ngsi.call("GET", "/attributes?details=true").json()
+    speed = next(d for d in details if d["attributeName"] == "speed")
+    assert speed == {
+        "id": "https://uri.etsi.org/ngsi-ld/default-context/speed",
+        "type": "Attribute",
+        "attributeName": "speed",
+        "typeNames": ["Thing"],
+    }
+    assert ngsi.call("GET", "/attributes/speed").json()["attributeCount"] == 1
