@@ -346,6 +346,11 @@ def test_discovery_by_an_expanded_name_in_the_path(ngsi: Ngsi) -> None:
         by_iri = ngsi.call("GET", path + encoded)
         assert by_iri.status_code == 200, (path, by_iri.text)
         assert by_iri.json() == by_name.json()
+    for path in ("/types/", "/attributes/"):  # the lists, with a trailing slash (022_01)
+        listed = ngsi.call("GET", path)
+        assert listed.status_code == 200, listed.text
+        plain = ngsi.call("GET", path[:-1]).json()
+        assert {**listed.json(), "id": ""} == {**plain, "id": ""}  # a list's id is drawn
     problem(ngsi.call("GET", "/types/" + (vocab + "Nope").replace("/", "%2F")), 404,
             "ResourceNotFound")  # fmt: skip
     problem(ngsi.call("GET", "/types/" + (vocab + "Thing").replace("/", "%2F") + "?limit=1"),

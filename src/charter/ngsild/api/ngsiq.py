@@ -670,6 +670,7 @@ def _readable(
 
 
 @router.get("/types")
+@router.get("/types/")  # before /types/{typeName:path}, which would take "" for it
 def list_types(request: Request, n: Ngsi, actor: Caller) -> Response:
     """Available entity types (clause 5.7.5, 5.7.6 with details=true)."""
     mime = media.accept(request)
@@ -693,6 +694,7 @@ def retrieve_type(typeName: str, request: Request, n: Ngsi, actor: Caller) -> Re
 
 
 @router.get("/attributes")
+@router.get("/attributes/")
 def list_attributes(request: Request, n: Ngsi, actor: Caller) -> Response:
     """Available attributes (clause 5.7.8, 5.7.9 with details=true)."""
     mime = media.accept(request)
