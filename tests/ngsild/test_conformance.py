@@ -370,3 +370,26 @@ def test_attribute_details_list_has_names_and_types_only(ngsi: Ngsi) -> None:
         "typeNames": ["Thing"],
     }
     assert ngsi.call("GET", "/attributes/speed").json()["attributeCount"] == 1
+
+
+def test_batch_delete_takes_ld_json_ids_and_refuses_an_empty_batch(ngsi: Ngsi) -> None:
+    """BatchEntities/DeleteBatchOfEntities 006_01, 006_02, 006_04 send the ids as
+    application/ld+json (a list of strings has nowhere to carry an @context): 204, or 207
+    for an unknown or repeated id; 006_03_02: an empty array is BadRequestData."""
+    for n in (1, 2):
+        assert ngsi.create(thing(n)).status_code == 201
+    ld = {"Content_Type": "application/ld+json"}
+    ids = ["urn:ngsi-ld:Thing:1", "urn:ngsi-ld:Thing:1", "urn:ngsi-ld:Thing:9"]
+    r = ngsi.call("POST", "/entityOperations/delete", ids, **ld)
+    assert r.status_code == 207, r.text
+    assert r.json()["success"] == ["urn:ngsi-ld:Thing:1"] and len(r.json()["errors"]) == 2
+    r = ngsi.call("POST", "/entityOperations/delete", ["urn:ngsi-ld:Thing:2"], **ld)
+    assert r.status_code == 204, r.text
+    assert ngsi.get("urn:ngsi-ld:Thing:2").status_code == 404
+    for body, mime in (([], "application/ld+json"), ([], "application/json")):
+        problem(ngsi.call("POST", "/entityOperations/delete", body, Content_Type=mime), 400,
+                "BadRequestData")  # fmt: skip
+    problem(ngsi.call("POST", "/entityOperations/create", []), 400, "BadRequestData")
+    # objects in an ld+json body still need their @context
+    problem(ngsi.call("POST", "/entityOperations/delete", [{"id": "urn:x:1"}], **ld), 400,
+            "BadRequestData")  # fmt: skip

@@ -677,7 +677,14 @@ def batch_delete(service: EntityService, actor: Actor, tenant: str, ids: list[st
     unique = list(dict.fromkeys(ids))
     with service.rights.batch(), service.repo.write() as w:
         existing = w.lock_many(tenant, unique)
-        for entity_id in unique:
+        seen: set[str] = set()
+        for entity_id in ids:
+            if entity_id in seen:  # as for the writes: an error of its own, not merged
+                result.errors.append(
+                    (entity_id, bad_data("the entity appears more than once in the batch"))
+                )
+                continue
+            seen.add(entity_id)
             e = existing.get(entity_id)
             if e is None:
                 result.errors.append((entity_id, not_found()))
