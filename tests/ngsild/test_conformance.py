@@ -298,3 +298,98 @@ def test_discovery_unknown_names_and_entity_members(ngsi: Ngsi) -> None:
     for member in ("id", "type", "scope", "createdAt", "modifiedAt", "deletedAt"):
         assert member not in names
         problem(ngsi.call("GET", f"/attributes/{member}"), 404, "ResourceNotFound")
+
+
+def test_delete_with_a_type_selector_deletes_only_that_type(ngsi: Ngsi) -> None:
+    """Provision/Entities/DeleteEntity 566_01 (5.6.6.4): `DELETE /entities/{id}?type=` of
+    another type is ResourceNotFound and the entity stays; its own type deletes it."""
+    assert ngsi.create(thing()).status_code == 201
+    problem(ngsi.call("DELETE", f"/entities/{ID}?type=Vehicle"), 404, "ResourceNotFound")
+    assert ngsi.get(ID).status_code == 200
+    r = ngsi.call("DELETE", f"/entities/{ID}?type=Vehicle,Thing")
+    assert r.status_code == 204, r.text
+    assert ngsi.get(ID).status_code == 404
+
+
+def test_delete_attribute_with_a_type_selector_and_the_scope(ngsi: Ngsi) -> None:
+    """DeleteEntityAttribute 565_01 and 013_04 (5.6.5.4): `?type=` of another type is
+    ResourceNotFound with the attribute kept; `DELETE .../attrs/scope` removes the scope."""
+    assert ngsi.create(thing(scope="/Madrid")).status_code == 201
+    problem(ngsi.call("DELETE", f"/entities/{ID}/attrs/speed?type=Vehicle"), 404,
+            "ResourceNotFound")  # fmt: skip
+    assert ngsi.get(ID).json()["speed"]["value"] == 5
+    assert ngsi.call("DELETE", f"/entities/{ID}/attrs/speed?type=Thing").status_code == 204
+    r = ngsi.call("DELETE", f"/entities/{ID}/attrs/scope")
+    assert r.status_code == 204, r.text
+    got = ngsi.get(ID).json()
+    assert "scope" not in got and "speed" not in got and got["near"]["object"]
+    problem(ngsi.call("DELETE", f"/entities/{ID}/attrs/scope"), 404, "ResourceNotFound")
+
+
+@pytest.mark.parametrize("method", ["DELETE", "PATCH", "POST"])
+def test_an_empty_entity_id_in_the_path_is_bad_request_data(ngsi: Ngsi, method: str) -> None:
+    """DeleteEntityAttribute 013_02_01: `/entities//attrs/speed` is 400, not 404."""
+    body = {"speed": {"type": "Property", "value": 1}} if method != "DELETE" else None
+    problem(ngsi.call(method, "/entities//attrs/speed", body), 400, "BadRequestData")
+    assert ngsi.call("DELETE", "/entities//attrs/speed", token="nope").status_code == 401
+
+
+def test_discovery_by_an_expanded_name_in_the_path(ngsi: Ngsi) -> None:
+    """Discovery 024_02_02 and 027_02_02: `/types/{type}` and `/attributes/{attr}` take the
+    expanded IRI, percent-encoded (its '/' as %2F), as well as the short name."""
+    assert ngsi.create(thing()).status_code == 201
+    vocab = "https://uri.etsi.org/ngsi-ld/default-context/"
+    for short, path in (("Thing", "/types/"), ("speed", "/attributes/")):
+        by_name = ngsi.call("GET", path + short)
+        assert by_name.status_code == 200, by_name.text
+        encoded = (vocab + short).replace(":", "%3A").replace("/", "%2F")
+        by_iri = ngsi.call("GET", path + encoded)
+        assert by_iri.status_code == 200, (path, by_iri.text)
+        assert by_iri.json() == by_name.json()
+    for path in ("/types/", "/attributes/"):  # the lists, with a trailing slash (022_01)
+        listed = ngsi.call("GET", path)
+        assert listed.status_code == 200, listed.text
+        plain = ngsi.call("GET", path[:-1]).json()
+        assert {**listed.json(), "id": ""} == {**plain, "id": ""}  # a list's id is drawn
+    problem(ngsi.call("GET", "/types/" + (vocab + "Nope").replace("/", "%2F")), 404,
+            "ResourceNotFound")  # fmt: skip
+    problem(ngsi.call("GET", "/types/" + (vocab + "Thing").replace("/", "%2F") + "?limit=1"),
+            400, "InvalidRequest")  # fmt: skip
+
+
+def test_attribute_details_list_has_names_and_types_only(ngsi: Ngsi) -> None:
+    """Discovery 026_01 (5.7.9.4): `/attributes?details=true` lists each Attribute with id,
+    type, attributeName and typeNames; attributeCount and attributeTypes are for 5.7.10."""
+    assert ngsi.create(thing()).status_code == 201
+    details = ngsi.call("GET", "/attributes?details=true").json()
+    speed = next(d for d in details if d["attributeName"] == "speed")
+    assert speed == {
+        "id": "https://uri.etsi.org/ngsi-ld/default-context/speed",
+        "type": "Attribute",
+        "attributeName": "speed",
+        "typeNames": ["Thing"],
+    }
+    assert ngsi.call("GET", "/attributes/speed").json()["attributeCount"] == 1
+
+
+def test_batch_delete_takes_ld_json_ids_and_refuses_an_empty_batch(ngsi: Ngsi) -> None:
+    """BatchEntities/DeleteBatchOfEntities 006_01, 006_02, 006_04 send the ids as
+    application/ld+json (a list of strings has nowhere to carry an @context): 204, or 207
+    for an unknown or repeated id; 006_03_02: an empty array is BadRequestData."""
+    for n in (1, 2):
+        assert ngsi.create(thing(n)).status_code == 201
+    ld = {"Content_Type": "application/ld+json"}
+    ids = ["urn:ngsi-ld:Thing:1", "urn:ngsi-ld:Thing:1", "urn:ngsi-ld:Thing:9"]
+    r = ngsi.call("POST", "/entityOperations/delete", ids, **ld)
+    assert r.status_code == 207, r.text
+    assert r.json()["success"] == ["urn:ngsi-ld:Thing:1"] and len(r.json()["errors"]) == 2
+    r = ngsi.call("POST", "/entityOperations/delete", ["urn:ngsi-ld:Thing:2"], **ld)
+    assert r.status_code == 204, r.text
+    assert ngsi.get("urn:ngsi-ld:Thing:2").status_code == 404
+    for body, mime in (([], "application/ld+json"), ([], "application/json")):
+        problem(ngsi.call("POST", "/entityOperations/delete", body, Content_Type=mime), 400,
+                "BadRequestData")  # fmt: skip
+    problem(ngsi.call("POST", "/entityOperations/create", []), 400, "BadRequestData")
+    # objects in an ld+json body still need their @context
+    problem(ngsi.call("POST", "/entityOperations/delete", [{"id": "urn:x:1"}], **ld), 400,
+            "BadRequestData")  # fmt: skip

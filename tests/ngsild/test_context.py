@@ -201,3 +201,30 @@ def test_malformed_json_is_invalid_request(ngsi: Ngsi) -> None:
     deep = b"[" * 5000 + b"]" * 5000
     r = ngsi.http.post("/ngsi-ld/v1/entities", content=deep, headers=ngsi.headers())
     assert r.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld",
+        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.3.jsonld",
+        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.6.jsonld",
+        "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.7.jsonld",
+    ],
+)
+def test_an_earlier_core_context_url_is_the_cached_core(ngsi: Ngsi, url: str) -> None:
+    # the ETSI suite's data names v1.6; nothing may be fetched (no host is allowed here)
+    def no_fetch(_url: str, _t: float, _m: int) -> None:
+        raise AssertionError(f"fetched {_url}")
+
+    contexts = Contexts(fetch=no_fetch)
+    assert contexts.resolve(url).source == ()
+    terms = contexts.resolve([{"speed": "http://example.org/speed"}, url])
+    assert terms.source == ({"speed": "http://example.org/speed"},)
+    assert terms.expand("location") == "https://uri.etsi.org/ngsi-ld/location"
+    body = {**thing(), "@context": [{"speed": "http://example.org/speed"}, url]}
+    r = ngsi.create(body, Content_Type="application/ld+json")
+    assert r.status_code == 201, r.text
+    got = ngsi.get(ID, Link=LINK.format(url), Accept="application/ld+json").json()
+    assert got["@context"] == CORE_CONTEXT
+    assert "http://example.org/speed" in got

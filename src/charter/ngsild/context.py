@@ -59,6 +59,12 @@ def _load_local() -> dict[str, Any]:
 
 
 LOCAL: dict[str, Any] = _load_local()
+# The core context URLs of earlier versions (unversioned, v1.3 ... v1.7): each is the
+# committed v1.8 core (`contexts/index.json`), since the core terms of what Charter
+# supports did not change; a request naming one is read as naming the core.
+CORE_ALIASES: frozenset[str] = frozenset(
+    url for url, doc in LOCAL.items() if doc is LOCAL[CORE_CONTEXT] and url != CORE_CONTEXT
+)
 # Lookups of hosted contexts (url -> document or None), consulted before any fetch.
 HOSTED: list[Callable[[str], Any]] = []
 
@@ -134,10 +140,12 @@ class Contexts:
 
     def resolve(self, context: Any) -> Terms:
         """The terms of `context` (a URL, an object or a list of them) with the core last."""
+        if isinstance(context, str) and context in CORE_ALIASES:
+            context = CORE_CONTEXT
         if context is None or context == [] or context == CORE_CONTEXT:
             parts: list[Any] = []
         elif isinstance(context, list):
-            parts = [c for c in context if c != CORE_CONTEXT]
+            parts = [c for c in context if not (isinstance(c, str) and _is_core(c))]
         else:
             parts = [context]
         for part in parts:
@@ -232,6 +240,10 @@ def _timeout() -> NgsiError:
         "a remote @context did not arrive in time",
         status=504,
     )
+
+
+def _is_core(url: str) -> bool:
+    return url == CORE_CONTEXT or url in CORE_ALIASES
 
 
 def _is_url(value: str) -> bool:

@@ -126,8 +126,12 @@ def attribute(info: AttrInfo, terms: Terms) -> dict[str, Any]:
 
 def attribute_list(attrs: dict[str, AttrInfo], terms: Terms, details: bool) -> Any:
     names = sorted(attrs, key=terms.compact)
-    if details:
-        return [attribute(attrs[iri], terms) for iri in names]
+    if details:  # 5.7.9.4: each Attribute without attributeCount and attributeTypes
+        return [
+            {k: v for k, v in attribute(attrs[iri], terms).items()
+             if k not in ("attributeCount", "attributeTypes")}
+            for iri in names
+        ]  # fmt: skip
     return {
         "id": _list_id("AttributeList"),
         "type": "AttributeList",

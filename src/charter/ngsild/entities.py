@@ -24,6 +24,8 @@ from charter.ngsild.errors import ErrorType, NgsiError, bad_data, from_reason, n
 from charter.ngsild.model import parse_time
 from charter.store.ngsild import EntityRepository, EntityWriter, InstanceRow, StoredEntity
 
+SCOPE = "https://uri.etsi.org/ngsi-ld/scope"  # DELETE .../attrs/scope names the scope
+
 log = logging.getLogger(__name__)
 NULL = "urn:ngsi-ld:null"  # clause 4.5.8: a merge with this value deletes the attribute
 
@@ -253,11 +255,16 @@ class EntityService:
             )
         return shown, total
 
-    def delete(self, actor: Actor, tenant: str, entity_id: str) -> None:
+    def delete(
+        self, actor: Actor, tenant: str, entity_id: str, *, of_types: frozenset[str] = frozenset()
+    ) -> None:
+        """DELETE /entities/{id} (clause 5.6.6); with `of_types`, only an entity of one of them."""
         now = self._now()
         self.check_tenant(tenant)
         with self.repo.write() as w:
             e = self._existing(w, tenant, entity_id)
+            if of_types and of_types.isdisjoint(e.types):
+                raise not_found()
             self.rights.check_write(actor, tenant, e)
             w.delete(tenant, entity_id)
         self._tell(
@@ -442,29 +449,38 @@ class EntityService:
     def delete_attr(
         self, actor: Actor, tenant: str, entity_id: str, name: str, *,
         dataset_id: str | None = None, delete_all: bool = False,
+        of_types: frozenset[str] = frozenset(),
     ) -> None:  # fmt: skip
-        """DELETE /entities/{id}/attrs/{attrId} (clause 5.6.5), by datasetId or all."""
+        """DELETE /entities/{id}/attrs/{attrId} (clause 5.6.5), by datasetId or all; `scope`
+        (SCOPE) removes the entity's scope; with `of_types`, only on an entity of one of them."""
         now = self._now()
         self.check_tenant(tenant)
         with self.repo.write() as w:
             before = self._existing(w, tenant, entity_id)
+            if of_types and of_types.isdisjoint(before.types):
+                raise not_found()
             after = _copy(before)
             current = after.attrs.get(name) or []
-            if delete_all:
+            if name == SCOPE:
+                if not after.scope:
+                    raise not_found("the entity has no scope")
+                after.scope, gone = None, []
+            elif delete_all:
                 gone = current
             else:
                 gone = [i for i in current if i.get("datasetId") == dataset_id]
-            if not gone:
+            if not gone and name != SCOPE:
                 raise not_found("the entity has no such attribute (or datasetId)")
             kept = [i for i in current if i not in gone]
             if kept:
                 after.attrs[name] = kept
-            else:
+            elif name in after.attrs:
                 del after.attrs[name]
             after.modified_at = now
             after = self.rights.check_write(actor, tenant, after)
             w.update(after, types_changed=False)
-            w.add_instances(self._history(after, {name: gone}, now, deleted=True))
+            if gone:
+                w.add_instances(self._history(after, {name: gone}, now, deleted=True))
         self._tell(
             [
                 EntityChange(
@@ -661,7 +677,14 @@ def batch_delete(service: EntityService, actor: Actor, tenant: str, ids: list[st
     unique = list(dict.fromkeys(ids))
     with service.rights.batch(), service.repo.write() as w:
         existing = w.lock_many(tenant, unique)
-        for entity_id in unique:
+        seen: set[str] = set()
+        for entity_id in ids:
+            if entity_id in seen:  # as for the writes: an error of its own, not merged
+                result.errors.append(
+                    (entity_id, bad_data("the entity appears more than once in the batch"))
+                )
+                continue
+            seen.add(entity_id)
             e = existing.get(entity_id)
             if e is None:
                 result.errors.append((entity_id, not_found()))

@@ -103,8 +103,12 @@ class Body:
     media: str
 
 
-async def body(request: Request, contexts: Contexts, *, patch: bool = False) -> Body:
-    """The request's JSON body and its @context, by the media type rules."""
+async def body(
+    request: Request, contexts: Contexts, *, patch: bool = False, ids_only: bool = False
+) -> Body:
+    """The request's JSON body and its @context, by the media type rules. `ids_only`: a
+    list of entity ids (batch delete), which has no object to carry an @context and
+    needs none, so an application/ld+json one is taken without it."""
     ctype = _media(request.headers.get("content-type", ""))
     allowed = (JSON, JSONLD, MERGE_PATCH) if patch else (JSON, JSONLD)
     if ctype not in allowed:
@@ -122,6 +126,8 @@ async def body(request: Request, contexts: Contexts, *, patch: bool = False) -> 
             raise bad_data("application/ld+json carries its @context in the body, not in Link")
         items = data if isinstance(data, list) else [data]
         context: Any = None
+        if ids_only and not any(isinstance(item, dict) for item in items):
+            items = []
         for item in items:
             if not isinstance(item, dict) or "@context" not in item:
                 raise bad_data("an application/ld+json body must carry @context")

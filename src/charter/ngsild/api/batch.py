@@ -33,6 +33,8 @@ MAX_BATCH = 10_000
 def _array(data: Any) -> list[Any]:
     if not isinstance(data, list):
         raise bad_data("a batch is a JSON array")
+    if not data:  # ETSI 006_03_02: an empty batch is BadRequestData, not a 204 for nothing
+        raise bad_data("a batch holds at least one entity")
     if len(data) > MAX_BATCH:
         raise bad_data(f"a batch holds at most {MAX_BATCH} entities")
     return data
@@ -146,7 +148,7 @@ async def batch_merge(request: Request, n: Ngsi, actor: Caller) -> Response:
 async def batch_delete_route(request: Request, n: Ngsi, actor: Caller) -> Response:
     """Batch delete (clause 5.6.10): a JSON array of ids; 204 or 207."""
     t = tenant(n, actor, request)
-    b = await media.body(request, n.contexts)
+    b = await media.body(request, n.contexts, ids_only=True)
     ids = _array(b.data)
     bad = [i for i in ids if not model.is_uri(i)]
     if bad:

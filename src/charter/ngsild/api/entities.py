@@ -28,7 +28,7 @@ from charter.ngsild.api.device import device_write
 from charter.ngsild.api.preconditions import location, page_links
 from charter.ngsild.context import Terms
 from charter.ngsild.devices import is_device
-from charter.ngsild.entities import AttrResult
+from charter.ngsild.entities import SCOPE, AttrResult
 from charter.ngsild.errors import ErrorType, NgsiError, bad_data
 from charter.ngsild.render import View, feature, render
 
@@ -222,8 +222,23 @@ def delete_entity(entityId: str, request: Request, n: Ngsi, actor: Caller) -> Re
     """Delete an entity (clause 5.6.6); 204."""
     t = tenant(n, actor, request)
     model.check_id(entityId)
-    n.entities.delete(actor, t, entityId)
+    n.entities.delete(actor, t, entityId, of_types=_type_selector(n, request))
     return no_content(t)
+
+
+@router.api_route("/entities//{rest:path}", methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
+def empty_entity_id(rest: str, actor: Caller) -> Response:
+    """`/entities//attrs/...`: an empty entity id is BadRequestData (ETSI 013_02_01), not 404."""
+    raise bad_data("the entity id in the path is empty")
+
+
+def _type_selector(n: Ngsi, request: Request) -> frozenset[str]:
+    """`type=A,B` on one entity (5.6.6.4): the expanded types it must have one of."""
+    raw = request.query_params.get("type")
+    if not raw:
+        return frozenset()
+    terms = link_terms(n, request)
+    return frozenset(terms.expand(name.strip()) or name.strip() for name in raw.split(","))
 
 
 def _multi(result: AttrResult, terms: Terms, t: str) -> Response:
@@ -315,13 +330,14 @@ def delete_attr(
     t = tenant(n, actor, request)
     model.check_id(entityId)
     terms = link_terms(n, request)
-    name = model.expand_name(terms, attrId)
+    name = SCOPE if attrId == "scope" else model.expand_name(terms, attrId)
     ds = request.query_params.get("datasetId")
     if ds is not None:
         model.check_id(ds, "datasetId")
     n.entities.delete_attr(
-        actor, t, entityId, name, dataset_id=ds, delete_all=flag(request, "deleteAll")
-    )
+        actor, t, entityId, name, dataset_id=ds, delete_all=flag(request, "deleteAll"),
+        of_types=_type_selector(n, request),
+    )  # fmt: skip
     return no_content(t)
 
 

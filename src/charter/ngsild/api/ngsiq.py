@@ -670,6 +670,7 @@ def _readable(
 
 
 @router.get("/types")
+@router.get("/types/")  # before /types/{typeName:path}, which would take "" for it
 def list_types(request: Request, n: Ngsi, actor: Caller) -> Response:
     """Available entity types (clause 5.7.5, 5.7.6 with details=true)."""
     mime = media.accept(request)
@@ -679,7 +680,7 @@ def list_types(request: Request, n: Ngsi, actor: Caller) -> Response:
     return reply(type_list(types, terms, flag(request, "details")), terms, mime, tenant_name=t)
 
 
-@router.get("/types/{typeName}")
+@router.get("/types/{typeName:path}")  # an expanded type has "/" (%2F) in it
 def retrieve_type(typeName: str, request: Request, n: Ngsi, actor: Caller) -> Response:
     """Details of one entity type (clause 5.7.7)."""
     mime = media.accept(request)
@@ -693,6 +694,7 @@ def retrieve_type(typeName: str, request: Request, n: Ngsi, actor: Caller) -> Re
 
 
 @router.get("/attributes")
+@router.get("/attributes/")
 def list_attributes(request: Request, n: Ngsi, actor: Caller) -> Response:
     """Available attributes (clause 5.7.8, 5.7.9 with details=true)."""
     mime = media.accept(request)
@@ -702,7 +704,7 @@ def list_attributes(request: Request, n: Ngsi, actor: Caller) -> Response:
     return reply(attribute_list(attrs, terms, flag(request, "details")), terms, mime, tenant_name=t)
 
 
-@router.get("/attributes/{attrId}")
+@router.get("/attributes/{attrId:path}")  # so has an expanded attribute name
 def retrieve_attribute(attrId: str, request: Request, n: Ngsi, actor: Caller) -> Response:
     """Details of one attribute (clause 5.7.10)."""
     mime = media.accept(request)

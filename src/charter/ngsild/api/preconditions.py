@@ -40,9 +40,9 @@ PARAMS = frozenset(
 # Routes that take fewer (GS CIM 009 6.25-6.28): anything else on them is InvalidRequest.
 ROUTE_PARAMS = [
     (re.compile(r"/ngsi-ld/v1/types/?"), frozenset({"details", "local"})),
-    (re.compile(r"/ngsi-ld/v1/types/[^/]+"), frozenset({"local"})),
+    (re.compile(r"/ngsi-ld/v1/types/.+"), frozenset({"local"})),  # expanded: "/" in it
     (re.compile(r"/ngsi-ld/v1/attributes/?"), frozenset({"details", "local", "count"})),
-    (re.compile(r"/ngsi-ld/v1/attributes/[^/]+"), frozenset({"local"})),
+    (re.compile(r"/ngsi-ld/v1/attributes/.+"), frozenset({"local"})),
 ]
 
 
