@@ -532,8 +532,9 @@ class EntityRepository:
 
 
 def purge_expired(tx: Any, now_ms: int) -> dict[str, int]:
-    """Retention, in the retention job's transaction (an SqlTx): entities and attribute
-    instances past their category's retention (`expires_at`)."""
+    """Retention, in the retention job's transaction (an SqlTx): entities and the history's
+    attribute instances past their category's retention (`expires_at`); an entity's current
+    instances, in its document, go with it."""
     conn: Connection = tx.conn
     instances = conn.execute(delete(I).where(I.c.expires_at.is_not(None), I.c.expires_at <= now_ms))
     gone = select(E.c.tenant, E.c.id).where(E.c.expires_at.is_not(None), E.c.expires_at <= now_ms)
