@@ -91,7 +91,7 @@ def test_a_failed_batch_commits_nothing(ngsi: Ngsi) -> None:
     import pytest
 
     mp = pytest.MonkeyPatch()
-    mp.setattr(EntityWriter, "add_instances", broken)
+    mp.setattr(EntityWriter, "add_history", broken)  # the last write of a batch
     try:
         r = ngsi.call("POST", "/entityOperations/create", [thing(1), thing(2)])
         assert r.status_code == 503

@@ -191,7 +191,7 @@ def test_the_index_follows_every_write(any_platform: Platform) -> None:
 def test_the_index_and_the_types_follow_batch_upserts(any_platform: Platform) -> None:
     """A batch over existing entities rewrites their rows in one statement per table: each
     entity's value rows and types are its own afterwards, and no other entity's."""
-    from charter.ngsild.entities import Fragment, batch_write
+    from charter.ngsild.batch import Fragment, batch_write
 
     s = any_platform.ngsild.entities
 

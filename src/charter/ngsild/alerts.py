@@ -18,8 +18,8 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
+from charter.ngsild.batch import Fragment, batch_write
 from charter.ngsild.bridge import attribute_iri, type_iri
-from charter.ngsild.entities import Fragment, batch_write
 from charter.ngsild.rights import GATE
 
 if TYPE_CHECKING:

@@ -23,8 +23,8 @@ from charter.bus.base import TOPIC_READINGS
 from charter.domain.clock import iso
 from charter.domain.model import DataCategory
 from charter.ngsild import sdm
+from charter.ngsild.batch import BatchResult, Fragment, batch_write
 from charter.ngsild.context import LOCAL, Contexts
-from charter.ngsild.entities import BatchResult, Fragment, batch_write
 from charter.ngsild.register import SDM_CONTEXT
 from charter.ngsild.rights import GATE, CharterRights
 from charter.store.base import ReadingRow

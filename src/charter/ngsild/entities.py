@@ -1,7 +1,8 @@
 """The NGSI-LD entity service: the one layer the HTTP API, batches and bridges call.
 
-Each operation runs in one store transaction (nothing half-written), writes the
-attribute instances it created or changed to the temporal history, and, once
+Each operation runs in one store transaction (nothing half-written), moves the
+attribute instances it supersedes or removes to the temporal history (the current ones
+live in the entity's document; charter.store.ngsild), and, once
 committed, tells the change listeners (`EntityService.listen`), e.g. the
 subscriptions of charter.ngsild.subscriptions. Access rules (tenancy, the
 register's categories, consent, purpose grants) are asked of `self.rights`
@@ -11,8 +12,6 @@ register's categories, consent, purpose grants) are asked of `self.rights`
 from __future__ import annotations
 
 import logging
-import os
-import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -21,23 +20,25 @@ from typing import Any, Literal
 from charter.domain.clock import Clock, iso, to_ms
 from charter.domain.model import Actor
 from charter.ngsild.errors import ErrorType, NgsiError, bad_data, from_reason, not_found
+from charter.ngsild.instances import (
+    Attrs,
+    copy_entity,
+    instance_id,
+    is_null,
+    merge_instance,
+)
 from charter.ngsild.model import parse_time
-from charter.store.ngsild import EntityRepository, EntityWriter, InstanceRow, StoredEntity
+from charter.store.ngsild import (
+    EntityRepository,
+    EntityWriter,
+    InstanceRow,
+    StoredEntity,
+    superseded,
+)
 
 SCOPE = "https://uri.etsi.org/ngsi-ld/scope"  # DELETE .../attrs/scope names the scope
 
 log = logging.getLogger(__name__)
-NULL = "urn:ngsi-ld:null"  # clause 4.5.8: a merge with this value deletes the attribute
-
-Attrs = dict[str, list[dict[str, Any]]]
-
-
-def instance_id() -> str:
-    """A fresh attribute instance id, as a URN: the time in ms, then 80 random bits (like a
-    UUIDv7), so that the history's unique index grows at its end instead of at random."""
-    return f"urn:ngsi-ld:instance:{time.time_ns() // 1_000_000:012x}{os.urandom(10).hex()}"
-
-
 ChangeKind = Literal["created", "updated", "replaced", "deleted"]
 
 
@@ -170,27 +171,25 @@ class EntityService:
                 sub["modifiedAt"] = stamp
         return inst
 
-    def _history(
-        self, e: StoredEntity, attrs: Attrs, now: int, *, deleted: bool = False
-    ) -> list[InstanceRow]:
+    def _markers(self, e: StoredEntity, attrs: Attrs, now: int) -> list[InstanceRow]:
+        """The deletion markers of these instances: a deletion is an instance of its own
+        (temporal deletedAt), recorded at `now`."""
         rows: list[InstanceRow] = []
         for name, instances in attrs.items():
             for inst in instances:
                 observed = inst.get("observedAt")
-                if deleted:  # a deletion is an instance of its own (temporal deletedAt)
-                    inst = {**inst, "deletedAt": self._iso(now)}
-                    inst["instanceId"] = instance_id()
+                inst = {**inst, "deletedAt": self._iso(now), "instanceId": instance_id()}
                 rows.append(
                     InstanceRow(
                         e.tenant,
                         e.id,
                         name,
                         inst.get("datasetId", ""),
-                        inst.get("instanceId") or instance_id(),
+                        inst["instanceId"],
                         parse_time(observed, "observedAt") if observed else None,
                         now,
                         inst,
-                        deleted,
+                        True,
                         e.expires_at,
                     )
                 )
@@ -221,8 +220,7 @@ class EntityService:
             if w.lock(tenant, entity_id) is not None:
                 raise NgsiError(ErrorType.ALREADY_EXISTS, "an entity with this id exists")
             w.ensure_tenant(tenant, now)
-            w.insert(e)
-            w.add_instances(self._history(e, e.attrs, now))
+            w.insert(e)  # its instances are current: none goes to the history
         self._tell(
             [EntityChange("created", tenant, e.id, None, e, frozenset(attrs), now, actor.name)]
         )
@@ -266,6 +264,7 @@ class EntityService:
             if of_types and of_types.isdisjoint(e.types):
                 raise not_found()
             self.rights.check_write(actor, tenant, e)
+            w.add_history(superseded(e, None, {}, now))
             w.delete(tenant, entity_id)
         self._tell(
             [
@@ -294,8 +293,8 @@ class EntityService:
             after = self.rights.check_write(actor, tenant, after)
             w.update(after)
             gone = {k: v for k, v in before.attrs.items() if k not in attrs}
-            w.add_instances(self._history(after, attrs, now))
-            w.add_instances(self._history(after, gone, now, deleted=True))
+            w.add_history(superseded(before, after, attrs, now))
+            w.add_instances(self._markers(after, gone, now))
         changed = frozenset(attrs) | frozenset(before.attrs)
         self._tell(
             [EntityChange("replaced", tenant, entity_id, before, after, changed, now, actor.name)]
@@ -316,7 +315,7 @@ class EntityService:
         self.check_tenant(tenant)
         with self.repo.write() as w:
             before = self._existing(w, tenant, entity_id)
-            after = _copy(before)
+            after = copy_entity(before)
             after.modified_at = now
             if types:
                 after.types = before.types + [t for t in types if t not in before.types]
@@ -329,13 +328,13 @@ class EntityService:
                     current = after.attrs.get(name, [])
                     ds = inst.get("datasetId")
                     match = [i for i in current if i.get("datasetId") == ds]
-                    if _is_null(inst):
+                    if is_null(inst):
                         if match:
                             after.attrs[name] = [i for i in current if i not in match]
                             deleted.setdefault(name, []).extend(match)
                         continue
                     if match:
-                        merged = _merge_instance(match[0], inst)
+                        merged = merge_instance(match[0], inst)
                         self._stamp(merged, now, match[0].get("createdAt"))
                         after.attrs[name] = [merged if i is match[0] else i for i in current]
                     else:
@@ -345,8 +344,8 @@ class EntityService:
             after.attrs = {k: v for k, v in after.attrs.items() if v}
             after = self.rights.check_write(actor, tenant, after)
             w.update(after, types_changed=after.types != before.types)
-            w.add_instances(self._history(after, written, now))
-            w.add_instances(self._history(after, deleted, now, deleted=True))
+            w.add_history(superseded(before, after, written, now))
+            w.add_instances(self._markers(after, deleted, now))
         changed = frozenset(written) | frozenset(deleted)
         self._tell(
             [EntityChange("updated", tenant, entity_id, before, after, changed, now, actor.name)]
@@ -375,7 +374,7 @@ class EntityService:
         result = AttrResult()
         with self.repo.write() as w:
             before = self._existing(w, tenant, entity_id)
-            after = _copy(before)
+            after = copy_entity(before)
             after.modified_at = now
             if types:
                 after.types = before.types + [t for t in types if t not in before.types]
@@ -408,7 +407,7 @@ class EntityService:
             if result.updated or after.types != before.types:
                 after = self.rights.check_write(actor, tenant, after)
                 w.update(after, types_changed=after.types != before.types)
-                w.add_instances(self._history(after, written, now))
+                w.add_history(superseded(before, after, written, now))
         if result.updated:
             change = EntityChange(
                 "updated", tenant, entity_id, before, after, frozenset(result.updated), now,
@@ -425,19 +424,19 @@ class EntityService:
         self.check_tenant(tenant)
         with self.repo.write() as w:
             before = self._existing(w, tenant, entity_id)
-            after = _copy(before)
+            after = copy_entity(before)
             current = after.attrs.get(name)
             ds = inst.get("datasetId")
             match = [i for i in current or [] if i.get("datasetId") == ds]
             if not current or not match:
                 raise not_found("the entity has no such attribute (or datasetId)")
-            merged = _merge_instance(match[0], inst)
+            merged = merge_instance(match[0], inst)
             self._stamp(merged, now, match[0].get("createdAt"))
             after.attrs[name] = [merged if i is match[0] else i for i in current]
             after.modified_at = now
             after = self.rights.check_write(actor, tenant, after)
             w.update(after, types_changed=False)
-            w.add_instances(self._history(after, {name: [merged]}, now))
+            w.add_history(superseded(before, after, {name: [merged]}, now))
         self._tell(
             [
                 EntityChange(
@@ -459,7 +458,7 @@ class EntityService:
             before = self._existing(w, tenant, entity_id)
             if of_types and of_types.isdisjoint(before.types):
                 raise not_found()
-            after = _copy(before)
+            after = copy_entity(before)
             current = after.attrs.get(name) or []
             if name == SCOPE:
                 if not after.scope:
@@ -479,8 +478,9 @@ class EntityService:
             after.modified_at = now
             after = self.rights.check_write(actor, tenant, after)
             w.update(after, types_changed=False)
+            w.add_history(superseded(before, after, {}, now))
             if gone:
-                w.add_instances(self._history(after, {name: gone}, now, deleted=True))
+                w.add_instances(self._markers(after, {name: gone}, now))
         self._tell(
             [
                 EntityChange(
@@ -488,215 +488,3 @@ class EntityService:
                 )
             ]
         )
-
-
-def _copy(e: StoredEntity) -> StoredEntity:
-    return StoredEntity(
-        e.tenant, e.id, list(e.types), {k: list(v) for k, v in e.attrs.items()},
-        e.created_at, e.modified_at, e.scope, e.project_id, e.category, e.subject, e.expires_at,
-    )  # fmt: skip
-
-
-def _is_null(inst: dict[str, Any]) -> bool:
-    return any(inst.get(m) == NULL for m in ("value", "object", "languageMap", "vocab", "json"))
-
-
-def _merge_instance(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """New members replace old ones; sub-attributes merge; urn:ngsi-ld:null removes one."""
-    out = {k: v for k, v in old.items() if k not in ("instanceId",)}
-    if new.get("type") != old.get("type"):
-        for member in (
-            "value",
-            "object",
-            "languageMap",
-            "json",
-            "vocab",
-            "valueList",
-            "objectList",
-        ):
-            out.pop(member, None)
-    for key, value in new.items():
-        if ":" in key and isinstance(value, dict) and _is_null(value):
-            out.pop(key, None)
-        else:
-            out[key] = value
-    return out
-
-
-# batches (clause 5.6.7-5.6.10, 5.6.20) ----------------------------------------
-@dataclass
-class Fragment:
-    """One entity of a batch, parsed; or the error that kept it out."""
-
-    entity_id: str
-    types: list[str] | None = None
-    scope: list[str] | None = None
-    attrs: Attrs = field(default_factory=dict)
-    error: NgsiError | None = None
-    tenant: str = ""
-    # Set by the gate's bridge: whose data it is, and when retention removes it.
-    project_id: str | None = None
-    category: str | None = None
-    expires_at: int | None = None
-
-
-@dataclass
-class BatchResult:
-    success: list[str] = field(default_factory=list)
-    created: list[str] = field(default_factory=list)
-    errors: list[tuple[str, NgsiError]] = field(default_factory=list)
-
-
-def dedupe(items: list[Fragment]) -> list[Fragment]:
-    """A second entity with the same id in one batch is an error of its own (not merged)."""
-    seen: set[str] = set()
-    for f in items:
-        if f.error is None and f.entity_id in seen:
-            f.error = bad_data("the entity appears more than once in the batch")
-        seen.add(f.entity_id)
-    return items
-
-
-BatchMode = Literal["create", "upsert-replace", "upsert-update", "update", "update-keep", "merge"]
-
-
-def service_tenant(f: Fragment) -> str:
-    return f.tenant
-
-
-def batch_write(service: EntityService, actor: Actor, tenant: str, items: list[Fragment],
-                mode: BatchMode) -> BatchResult:  # fmt: skip
-    """Write a batch in one transaction; each entity succeeds or fails on its own."""
-    now = service._now()
-    for f in items:
-        f.tenant = tenant
-    result = BatchResult()
-    good = [f for f in dedupe(items) if f.error is None]
-    result.errors.extend((f.entity_id, f.error) for f in items if f.error is not None)
-    if mode != "create" and mode not in ("upsert-replace", "upsert-update"):
-        service.check_tenant(tenant)
-    changes: list[EntityChange] = []
-    with service.rights.batch(), service.repo.write() as w:
-        existing = w.lock_many(tenant, [f.entity_id for f in good])
-        inserts: list[StoredEntity] = []
-        updates: list[tuple[StoredEntity, bool]] = []
-        history: list[InstanceRow] = []
-        for f in good:
-            before = existing.get(f.entity_id)
-            try:
-                after, written, kind = _batch_one(service, f, before, mode, now)
-                if f.project_id is not None:
-                    after.project_id, after.category = f.project_id, f.category
-                    after.expires_at = f.expires_at
-                after = service.rights.check_write(actor, tenant, after)
-            except NgsiError as err:
-                result.errors.append((f.entity_id, err))
-                continue
-            if before is None:
-                inserts.append(after)
-                result.created.append(f.entity_id)
-            else:
-                updates.append((after, after.types != before.types))
-            result.success.append(f.entity_id)
-            history.extend(service._history(after, written, now))
-            changes.append(
-                EntityChange(
-                    kind, tenant, f.entity_id, before, after, frozenset(written), now, actor.name
-                )
-            )
-        if inserts:
-            w.ensure_tenant(tenant, now)
-            w.insert_many(inserts)
-        for changed_types in (False, True):
-            group = [after for after, types_changed in updates if types_changed is changed_types]
-            w.update_many(group, types_changed=changed_types)
-        w.add_instances(history)
-    service._tell(changes)
-    return result
-
-
-def _batch_one(
-    service: EntityService, f: Fragment, before: StoredEntity | None, mode: BatchMode, now: int
-) -> tuple[StoredEntity, Attrs, ChangeKind]:
-    if before is None:
-        if mode in ("update", "update-keep", "merge"):
-            raise not_found()
-        if not f.types:
-            raise bad_data("the entity has no type")
-        for instances in f.attrs.values():
-            for inst in instances:
-                service._stamp(inst, now)
-        created = StoredEntity(service_tenant(f), f.entity_id, f.types, f.attrs, now, now, f.scope)
-        return created, f.attrs, "created"
-    if mode == "create":
-        raise NgsiError(ErrorType.ALREADY_EXISTS, "an entity with this id exists")
-    after = _copy(before)
-    after.modified_at = now
-    if f.types:
-        after.types = (
-            f.types if mode == "upsert-replace"
-            else before.types + [t for t in f.types if t not in before.types]
-        )  # fmt: skip
-    if f.scope is not None:
-        after.scope = f.scope
-    if mode == "upsert-replace":
-        for instances in f.attrs.values():
-            for inst in instances:
-                service._stamp(inst, now)
-        after.attrs = f.attrs
-        return after, f.attrs, "replaced"
-    written: Attrs = {}
-    for name, instances in f.attrs.items():
-        current = after.attrs.get(name, [])
-        for inst in instances:
-            ds = inst.get("datasetId")
-            match = [i for i in current if i.get("datasetId") == ds]
-            if mode == "update-keep" and match:
-                continue
-            if mode == "merge" and _is_null(inst):
-                current = [i for i in current if i not in match]
-                continue
-            if mode == "merge" and match:
-                new = service._stamp(
-                    _merge_instance(match[0], inst), now, match[0].get("createdAt")
-                )
-            else:
-                new = service._stamp(inst, now, match[0].get("createdAt") if match else None)
-            current = [i for i in current if i.get("datasetId") != ds] + [new]
-            written.setdefault(name, []).append(new)
-        after.attrs[name] = current
-    after.attrs = {k: v for k, v in after.attrs.items() if v}
-    return after, written, "updated"
-
-
-def batch_delete(service: EntityService, actor: Actor, tenant: str, ids: list[str]) -> BatchResult:
-    now = service._now()
-    service.check_tenant(tenant)
-    result = BatchResult()
-    changes: list[EntityChange] = []
-    unique = list(dict.fromkeys(ids))
-    with service.rights.batch(), service.repo.write() as w:
-        existing = w.lock_many(tenant, unique)
-        seen: set[str] = set()
-        for entity_id in ids:
-            if entity_id in seen:  # as for the writes: an error of its own, not merged
-                result.errors.append(
-                    (entity_id, bad_data("the entity appears more than once in the batch"))
-                )
-                continue
-            seen.add(entity_id)
-            e = existing.get(entity_id)
-            if e is None:
-                result.errors.append((entity_id, not_found()))
-                continue
-            try:
-                service.rights.check_write(actor, tenant, e)
-            except NgsiError as err:
-                result.errors.append((entity_id, err))
-                continue
-            w.delete(tenant, entity_id)
-            result.success.append(entity_id)
-            changes.append(EntityChange("deleted", tenant, entity_id, e, None,
-                                        frozenset(e.attrs), now, actor.name))  # fmt: skip
-    service._tell(changes)
-    return result

@@ -14,7 +14,14 @@ PostgreSQL's row locks apply as for every other write.
     with repo.write() as w:        # one transaction; nothing is half-written
         w.lock(tenant, id) -> StoredEntity | None   (FOR UPDATE on PostgreSQL)
         w.insert(entity) / w.update(entity) / w.delete(tenant, id) -> bool
-        w.add_instances(rows) / w.ensure_tenant(tenant, at)
+        w.add_instances(rows) / w.add_history(rows) / w.ensure_tenant(tenant, at)
+
+The temporal history (`ngsild_attr_instances`) holds the instances that are no longer
+current (superseded or deleted, and the deletion markers) and those added through the
+temporal API; an entity's current instances live only in its document.
+`repo.instances` answers the union of both. A row with `deleted = 2` (HIDDEN) names a
+current instance that is no part of the history (the temporal API deleted it, or wrote
+its own rows in its place): it only hides that instance.
 
 `where` is a SQLAlchemy clause over `ngsild_entities` (the query language of
 charter.ngsild.query adds its own there); entities come ordered by id.
@@ -26,6 +33,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 import msgspec
@@ -201,6 +209,96 @@ DELETE_VALUES = f"DELETE FROM {V.name} WHERE tenant = ? AND entity_id = ?"  # no
 INSTANCE_COLUMNS = ("tenant", "entity_id", "attr", "dataset_id", "instance_id", "observed_at",
                     "recorded_at", "value", "deleted", "expires_at")  # fmt: skip
 INSERT_INSTANCES = _insert_sql(I, INSTANCE_COLUMNS)
+# The instances an entity stops holding: one already in the history (written there by the
+# temporal API, or hidden) stays as it is.
+INSERT_HISTORY = INSERT_INSTANCES + " ON CONFLICT (instance_id) DO NOTHING"
+HIDDEN = 2  # `deleted` of a row that hides a current instance (see the module's text)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+Attrs = dict[str, list[dict[str, Any]]]
+
+
+def _time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else None
+
+
+def recorded_ms(inst: dict[str, Any]) -> int | None:
+    """When a current instance was recorded: its `modifiedAt` (written from the same ms)."""
+    t = _time(inst.get("modifiedAt"))
+    return (t - _EPOCH) // _MS if t is not None else None
+
+
+def instance_row(
+    e: StoredEntity, attr: str, inst: dict[str, Any], recorded_at: int | None = None
+) -> InstanceRow | None:
+    """The history row of one of the entity's instances, recorded at `recorded_at` (by
+    default its `modifiedAt`); None for an instance without an id or a time."""
+    iid = inst.get("instanceId")
+    if recorded_at is None:
+        recorded_at = recorded_ms(inst)
+    if not iid or recorded_at is None:
+        return None
+    observed = inst.get("observedAt")
+    t = _time(observed) if observed else None  # as charter.ngsild.model.parse_time
+    return InstanceRow(e.tenant, e.id, attr, inst.get("datasetId", ""), iid,
+                       int(t.timestamp() * 1000) if t is not None else None, recorded_at, inst,
+                       False, e.expires_at)  # fmt: skip
+
+
+def current_rows(e: StoredEntity, attr: str | None = None) -> list[InstanceRow]:
+    """The entity's current instances as history rows (by the time they were recorded)."""
+    rows: list[InstanceRow] = []
+    for name, instances in e.attrs.items():
+        if attr is None or name == attr:
+            rows.extend(r for i in instances if (r := instance_row(e, name, i)) is not None)
+    return rows
+
+
+def superseded(
+    before: StoredEntity | None, after: StoredEntity | None, written: Attrs, now: int
+) -> list[InstanceRow]:
+    """What an operation moves to the history: the instances `before` held and those it
+    wrote itself (at `now`) that `after` no longer holds, each with its own recorded time."""
+    keep = {i.get("instanceId") for v in after.attrs.values() for i in v} if after else set()
+    gone: list[tuple[StoredEntity, str, dict[str, Any], int | None]] = (
+        [(before, name, i, None) for name, v in before.attrs.items() for i in v] if before else []
+    )
+    owner = after or before
+    if owner is not None:
+        gone.extend((owner, name, i, now) for name, v in written.items() for i in v)
+    rows = [
+        instance_row(e, name, i, at) for e, name, i, at in gone if i.get("instanceId") not in keep
+    ]
+    return [r for r in rows if r is not None]
+
+
+def _tuple(r: InstanceRow, deleted: int) -> tuple[Any, ...]:
+    return (r.tenant, r.entity_id, r.attr, r.dataset_id, r.instance_id, r.observed_at,
+            r.recorded_at, dumps(r.value), deleted, r.expires_at)  # fmt: skip
+
+
+def history_row(r: Any) -> InstanceRow:
+    return InstanceRow(r.tenant, r.entity_id, r.attr, r.dataset_id, r.instance_id,
+                       r.observed_at, r.recorded_at, loads(r.value), bool(r.deleted),
+                       r.expires_at)  # fmt: skip
+
+
+def recorded(conn: Connection, ids: Sequence[str]) -> set[str]:
+    """Which of these instance ids have a row in the history (of any kind)."""
+    out: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = list(ids[start : start + 500])
+        out.update(
+            r[0] for r in conn.execute(select(I.c.instance_id).where(I.c.instance_id.in_(chunk)))
+        )
+    return out
 
 
 @dataclass
@@ -282,15 +380,17 @@ class EntityWriter:
         return int(self.conn.execute(delete(I).where(*where)).rowcount)
 
     def add_instances(self, rows: Sequence[InstanceRow]) -> None:
-        driver_many(
-            self.conn,
-            INSERT_INSTANCES,
-            [
-                (r.tenant, r.entity_id, r.attr, r.dataset_id, r.instance_id, r.observed_at,
-                 r.recorded_at, dumps(r.value), int(r.deleted), r.expires_at)
-                for r in rows
-            ],
-        )  # fmt: skip
+        """New rows of the history (deletion markers, the temporal API's instances)."""
+        driver_many(self.conn, INSERT_INSTANCES, [_tuple(r, int(r.deleted)) for r in rows])
+
+    def add_history(self, rows: Sequence[InstanceRow]) -> None:
+        """Instances an entity no longer holds (see `superseded`); one the history already
+        has (the temporal API's, or hidden) is left as it is."""
+        driver_many(self.conn, INSERT_HISTORY, [_tuple(r, int(r.deleted)) for r in rows])
+
+    def hide(self, rows: Sequence[InstanceRow]) -> None:
+        """Leave these current instances out of the history (see HIDDEN)."""
+        driver_many(self.conn, INSERT_HISTORY, [_tuple(r, HIDDEN) for r in rows])
 
     def ensure_tenant(self, tenant: str, at: int) -> None:
         if tenant:
@@ -394,42 +494,47 @@ class EntityRepository:
         until: int | None = None,
         last_n: int | None = None,
     ) -> list[InstanceRow]:
-        """An entity's attribute instances by the time they were recorded (oldest first)."""
-        where: list[ColumnElement[bool]] = [I.c.tenant == tenant, I.c.entity_id == entity_id]
+        """An entity's attribute instances by the time they were recorded (oldest first;
+        at the same time the history's by insertion, then the current ones): the history's
+        rows and the entity's current instances, the deletion markers among them."""
+        where: list[ColumnElement[bool]] = [I.c.tenant == tenant, I.c.entity_id == entity_id,
+                                            I.c.deleted != HIDDEN]  # fmt: skip
         if attr is not None:
             where.append(I.c.attr == attr)
         if since is not None:
             where.append(I.c.recorded_at >= since)
         if until is not None:
             where.append(I.c.recorded_at < until)
-        stmt = select(I).where(*where)
-        if last_n is not None:
-            stmt = stmt.order_by(I.c.recorded_at.desc(), I.c.id.desc()).limit(last_n)
-        else:
-            stmt = stmt.order_by(I.c.recorded_at, I.c.id)
-        rows = [
-            InstanceRow(
-                r.tenant,
-                r.entity_id,
-                r.attr,
-                r.dataset_id,
-                r.instance_id,
-                r.observed_at,
-                r.recorded_at,
-                loads(r.value),
-                bool(r.deleted),
-                r.expires_at,
-            )
-            for r in self._rows(stmt)
-        ]
+        with self.engine.connect() as conn:
+            # The entity first: an instance it loses meanwhile is then found in the history.
+            found = conn.execute(select(E).where(E.c.tenant == tenant, E.c.id == entity_id)).first()
+            current = current_rows(_entity(found), attr) if found is not None else []
+            current = [
+                r for r in current
+                if (since is None or r.recorded_at >= since)
+                and (until is None or r.recorded_at < until)
+            ]  # fmt: skip
+            stmt = select(I).where(*where)
+            if last_n is not None:
+                stmt = stmt.order_by(I.c.recorded_at.desc(), I.c.id.desc()).limit(last_n)
+            else:
+                stmt = stmt.order_by(I.c.recorded_at, I.c.id)
+            rows = [history_row(r) for r in conn.execute(stmt)]
+            if current:
+                known = recorded(conn, [r.instance_id for r in current])
+                current = [r for r in current if r.instance_id not in known]
         if last_n is not None:
             rows.reverse()
-        return rows
+        if not current:
+            return rows
+        out = sorted([*rows, *current], key=lambda r: r.recorded_at)  # stable: history first
+        return out[-last_n:] if last_n is not None else out
 
 
 def purge_expired(tx: Any, now_ms: int) -> dict[str, int]:
-    """Retention, in the retention job's transaction (an SqlTx): entities and attribute
-    instances past their category's retention (`expires_at`)."""
+    """Retention, in the retention job's transaction (an SqlTx): entities and the history's
+    attribute instances past their category's retention (`expires_at`); an entity's current
+    instances, in its document, go with it."""
     conn: Connection = tx.conn
     instances = conn.execute(delete(I).where(I.c.expires_at.is_not(None), I.c.expires_at <= now_ms))
     gone = select(E.c.tenant, E.c.id).where(E.c.expires_at.is_not(None), E.c.expires_at <= now_ms)

@@ -19,8 +19,8 @@ from charter.domain.reasons import Reason
 from charter.ngsild import media, model
 from charter.ngsild.api.common import TENANT_HEADER, Caller, Json, Ngsi, no_content, tenant
 from charter.ngsild.api.device import device_batch
+from charter.ngsild.batch import BatchMode, BatchResult, Fragment, batch_delete, batch_write
 from charter.ngsild.devices import is_device
-from charter.ngsild.entities import BatchMode, BatchResult, Fragment, batch_delete, batch_write
 from charter.ngsild.errors import NgsiError, bad_data, from_reason
 from charter.ngsild.service import NgsiLd
 

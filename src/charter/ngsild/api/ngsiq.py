@@ -53,11 +53,10 @@ from charter.ngsild.service import NgsiLd
 from charter.ngsild.subscription_store import SubscriptionRepository
 from charter.ngsild.subscriptions import SubscriptionService
 from charter.settings import Settings
-from charter.store import schema as s
-from charter.store.ngsild import InstanceRow, StoredEntity
+from charter.store import ngsild_history as history
+from charter.store.ngsild import InstanceRow, StoredEntity, current_rows
 
 router = APIRouter(tags=["ngsi-ld"])
-I = s.ngsild_attr_instances  # noqa: E741
 
 
 # --- wiring -----------------------------------------------------------------------------------
@@ -418,6 +417,7 @@ async def create_temporal(request: Request, n: Ngsi, actor: Caller) -> Response:
             # the history is the body's instances, not the create's copy of the latest
             w.delete_instances(t, entity_id)
             w.add_instances(rows)
+            w.hide(current_rows(created))
         return no_content(t, 201, Location=location("temporal/entities", entity_id))
     n.entities.rights.check_write(actor, t, existing)
     with n.repo.write() as w:
@@ -567,14 +567,8 @@ def delete_temporal_attr(
     name = terms.expand(attrId) or attrId
     dataset = request.query_params.get("datasetId")
     delete_all = flag(request, "deleteAll")
-    from sqlalchemy import delete as sql_delete
-
     with n.repo.write() as w:
-        where = [I.c.tenant == t, I.c.entity_id == entityId, I.c.attr == name]
-        if not delete_all:
-            where.append(I.c.dataset_id == (dataset or ""))
-        res = w.conn.execute(sql_delete(I).where(*where))
-        if not res.rowcount:
+        if not history.forget_attr(w, e, name, None if delete_all else (dataset or "")):
             raise not_found("no such attribute in the temporal entity")
     return no_content(t)
 
@@ -596,29 +590,15 @@ async def modify_instance(
     parsed = model.attributes(b.terms, {attrId: fragment}).get(name, [])
     if len(parsed) != 1:
         raise bad_data("the body carries one instance of the attribute")
-    from sqlalchemy import select, update
-
     with n.repo.write() as w:
-        row = w.conn.execute(
-            select(I).where(
-                I.c.tenant == t,
-                I.c.entity_id == entityId,
-                I.c.attr == name,
-                I.c.instance_id == instanceId,
-            )
-        ).first()
-        if row is None:
+        found = history.history_instance(w, e, name, instanceId)
+        if found is None:
             raise not_found("no such attribute instance")
-        value = {**json.loads(row.value), **parsed[0], "instanceId": instanceId}
+        key, row = found
+        value = {**row.value, **parsed[0], "instanceId": instanceId}
         observed = value.get("observedAt")
-        w.conn.execute(
-            update(I)
-            .where(I.c.id == row.id)
-            .values(
-                value=json.dumps(value, ensure_ascii=False),
-                observed_at=model.parse_time(observed, "observedAt") if observed else None,
-            )
-        )
+        at = model.parse_time(observed, "observedAt") if observed else None
+        history.rewrite_instance(w, key, row, value, at)
     return no_content(t)
 
 
@@ -633,18 +613,8 @@ def delete_instance(
     e = n.entities.get(actor, t, entityId)
     n.entities.rights.check_write(actor, t, e)
     name = terms.expand(attrId) or attrId
-    from sqlalchemy import delete as sql_delete
-
     with n.repo.write() as w:
-        res = w.conn.execute(
-            sql_delete(I).where(
-                I.c.tenant == t,
-                I.c.entity_id == entityId,
-                I.c.attr == name,
-                I.c.instance_id == instanceId,
-            )
-        )
-        if not res.rowcount:
+        if not history.forget_instance(w, e, name, instanceId):
             raise not_found("no such attribute instance")
     return no_content(t)
 
