@@ -81,3 +81,12 @@ def test_join_parameters_are_checked(ngsi: Ngsi) -> None:
                   "join=inline&joinLevel=99", "join=flat&containedBy=not%20a%20uri"):  # fmt: skip
         problem(ngsi.get(ROOM, f"?{query}"), 400, "BadRequestData")
     assert get(ngsi, f"/entities/{ROOM}", join="@none")["hasSensor"] == rel(SENSOR)
+
+
+def test_inline_key_values_put_the_linked_entity_where_its_id_was(ngsi: Ngsi) -> None:
+    seed(ngsi)
+    room = get(ngsi, f"/entities/{ROOM}", join="inline", options="keyValues")
+    assert room["hasSensor"] == {"id": SENSOR, "type": "Sensor", "temperature": 21.5}
+    assert room["inBuilding"]["id"] == BUILDING
+    flat = get(ngsi, f"/entities/{ROOM}", join="flat", options="keyValues")
+    assert flat[0]["hasSensor"] == SENSOR and [e["id"] for e in flat] == [ROOM, BUILDING, SENSOR]

@@ -3,9 +3,10 @@
 The entities a retrieved or queried entity points at through its Relationships (and
 ListRelationships) are looked up to ``joinLevel`` hops (default 1, at most MAX_LEVEL) and
 shown with the answer: ``inline`` puts each linked entity under its Relationship
-(``entity``; ``entityList`` for a ListRelationship), ``flat`` appends them to the array of
-entities. An entity already met (one of the answer's own, one named in ``containedBy``, or
-one reached by a shorter path) is not expanded again, so cycles end. Each linked entity is
+(``entity``; ``entityList`` for a ListRelationship; in ``keyValues`` the linked entity
+stands where its id was), ``flat`` appends them to the array of entities. An entity
+already met (one of the answer's own, one named in ``containedBy``, or one reached by a
+shorter path) is not expanded again, so cycles end. Each linked entity is
 read with the caller's rights (``check_read``, as a retrieval would be): one the caller may
 not see is left out, its id stays in ``object``. Only this tenant's entities are followed;
 personal data is never in these tables (it is read through ``Access.read``).
@@ -109,7 +110,7 @@ def inline(
 ) -> dict[str, Any]:  # fmt: skip
     """The entity rendered, each Relationship's linked entity under it (to ``level`` hops)."""
     out = render(e, terms, view)
-    if level <= 0 or view.format == "keyValues":  # a key-value has no member to put it in
+    if level <= 0:
         return out
     inner = View(view.format, view.sys_attrs, lang=view.lang)
     below = done | {e.id}
@@ -121,7 +122,11 @@ def inline(
         return inline(target, terms, inner, linked, level - 1, below)
 
     for name, kind, _ids in _targets(e, view):
-        rendered = out.get(terms.compact(name))
+        short = terms.compact(name)
+        rendered = out.get(short)
+        if view.format == "keyValues":  # the linked entity stands in for its id
+            out[short] = _key_values(rendered, shown)
+            continue
         for item in rendered if isinstance(rendered, list) else [rendered]:
             if not isinstance(item, dict):
                 continue
@@ -135,6 +140,16 @@ def inline(
                 if entities:
                     item["entityList"] = entities
     return out
+
+
+def _key_values(value: Any, shown: Any) -> Any:
+    """A relationship's key-value (an id, a list of ids or of {"object": id}), each id the
+    caller may see replaced by its linked entity."""
+    if isinstance(value, list):
+        return [_key_values(v, shown) for v in value]
+    target = value.get("object") if isinstance(value, dict) else value
+    entity = shown(target) if isinstance(target, str) else None
+    return entity if entity is not None else value
 
 
 def answer(
