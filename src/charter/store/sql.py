@@ -13,6 +13,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.engine import Connection
 
 from charter.store import schema as s
+from charter.store.access import SqlAccessStore, SqlAccessTx
 from charter.store.alerts import SqlAlertsStore, SqlAlertsTx
 from charter.store.consultation import SqlConsultationStore, SqlConsultationTx
 from charter.store.ledger import SqlLedgerStore, SqlLedgerTx
@@ -30,6 +31,7 @@ class SqlTx(
     SqlSecurityTx,
     SqlConsultationTx,
     SqlRightsTx,
+    SqlAccessTx,
     SqlServicesTx,
     SqlAlertsTx,
 ):
@@ -60,6 +62,7 @@ class SqlStore(
     SqlSecurityStore,
     SqlConsultationStore,
     SqlRightsStore,
+    SqlAccessStore,
     SqlServicesStore,
     SqlAlertsStore,
 ):
