@@ -50,14 +50,9 @@ from charter.services.crossing import (
 )
 from charter.services.j2735 import CATEGORY as SRM_CATEGORY
 from charter.services.j2735 import SSM_ACTION, OnBoardUnit, record_status
-from charter.services.preemption import (
-    Movement,
-    Preemption,
-    RegisterCheck,
-    Road,
-    RoadModel,
-    SignalModel,
-)
+from charter.services.preemption import Preemption
+from charter.services.preemption_network import Movement, Road, RoadModel, SignalModel
+from charter.services.preemption_register import RegisterCheck
 from charter.settings import Settings
 from charter.sim import city as sample
 from charter.sim.demo_residents import link_fob

@@ -48,14 +48,13 @@ from charter.domain.model import Device, DeviceStatus, ProjectStatus, urn
 from charter.domain.reasons import Reason
 from charter.services.actuator import Actuator, InProcessChannel
 from charter.services.j2735 import CATEGORY, MessageType, OnBoardUnit, record_status
-from charter.services.preemption import (
+from charter.services.preemption import Preemption, slots_of
+from charter.services.preemption_network import (
     ApproachState,
     Movement,
-    Preemption,
     Road,
     RoadModel,
     SignalModel,
-    slots_of,
 )
 from charter.settings import Settings
 from charter.sim import city as sample
