@@ -68,7 +68,7 @@ from charter.sim.junction import (
 )
 from charter.sim.sumo.city import OPERATOR, START
 from charter.sim.sumo.controller import SumoSignal
-from charter.sim.sumo.crossing import CrossingSignal
+from charter.sim.sumo.crossing_signal import CrossingSignal
 
 MODEL = "built-in junction model"
 WEST = ARMS.index("west")  # the corridor's eastbound link at each junction
