@@ -31,7 +31,7 @@ from charter.services.preemption_network import (
     SignalModel,
 )
 from charter.sim import city as sample
-from charter.sim.sumo.evp import preemption_entry, register_check
+from charter.sim.sumo.evp_model import preemption_entry, register_check
 from tests.conftest import SampleCity
 
 A = "urn:ngsi-ld:Device:signal-A"

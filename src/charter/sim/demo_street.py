@@ -154,7 +154,7 @@ def _trip(with_platform: bool, *, junctions: int, warmup_s: float, seed: int) ->
             p.services.channel.attach(receiver)  # type: ignore[attr-defined]
             service = None
             if with_platform:
-                from charter.sim.sumo.evp import preemption_entry
+                from charter.sim.sumo.evp_model import preemption_entry
 
                 p.algorithms.register(preemption_entry(), OPERATOR, "emergency preemption")
                 service = Preemption(
