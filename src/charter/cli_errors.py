@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, NoReturn
 
 import pydantic
 import typer
+from rich.console import Console
 from typer.core import TyperGroup
 
 from charter.domain.errors import CharterError
@@ -40,6 +43,16 @@ def fields(error: pydantic.ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['type']}" for e in error.errors()
     )
+
+
+@contextmanager
+def refusals(console: Console) -> Iterator[None]:
+    """A refusal of the register is a message and exit status 1, not a traceback."""
+    try:
+        yield
+    except CharterError as e:
+        console.print(f"[red]{e.reason.value}[/red] {e.detail}")
+        raise typer.Exit(1) from None
 
 
 class CharterGroup(TyperGroup):

@@ -26,7 +26,8 @@ from charter.bootstrap import Platform, build
 from charter.domain.clock import FixedClock
 from charter.domain.errors import CharterError
 from charter.domain.reasons import Reason
-from charter.services.hazard import AlertChannel, AlertSubscriptions, Webhooks
+from charter.services.hazard_delivery import AlertChannel, Webhooks
+from charter.services.hazard_subscriptions import AlertSubscriptions
 from charter.services.sensors import release_sensor
 from charter.settings import Settings
 from charter.sim import city as sample

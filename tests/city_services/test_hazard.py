@@ -18,17 +18,14 @@ from charter.domain.clock import FixedClock
 from charter.domain.errors import CharterError
 from charter.domain.reasons import Reason
 from charter.services.hazard import (
-    AlertChannel,
-    AlertSubscriptions,
     HazardPlan,
     HazardWatch,
     Threshold,
-    Webhooks,
-    ZoneSiren,
-    ZoneTopics,
     publish_plan,
     zones_of_devices,
 )
+from charter.services.hazard_delivery import AlertChannel, Webhooks, ZoneSiren, ZoneTopics
+from charter.services.hazard_subscriptions import AlertSubscriptions
 from charter.services.sensors import flag_reporter, released_in
 from charter.settings import Settings
 from charter.sim import city as sample

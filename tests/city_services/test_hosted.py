@@ -24,7 +24,9 @@ from charter.domain.model import Actor, Device, Location
 from charter.ngsild.alerts import alert_id
 from charter.security.approvals import ActionKind
 from charter.services import hosted
-from charter.services.hazard import AlertSubscriptions, ZoneSiren, publish_plan
+from charter.services.hazard import publish_plan
+from charter.services.hazard_delivery import ZoneSiren
+from charter.services.hazard_subscriptions import AlertSubscriptions
 from charter.settings import Settings
 from charter.sim import city as sample
 from charter.sim.hazard import scenario as s

@@ -22,17 +22,16 @@ from charter.domain.model import ProjectStatus
 from charter.domain.reasons import Reason
 from charter.services.actuator import Actuator
 from charter.services.j2735 import CATEGORY, OnBoardUnit, SignalRequest, record_status
-from charter.services.preemption import (
+from charter.services.preemption import Preemption, slots_of
+from charter.services.preemption_network import (
     ApproachState,
     Movement,
-    Preemption,
     Road,
     RoadModel,
     SignalModel,
-    slots_of,
 )
 from charter.sim import city as sample
-from charter.sim.sumo.evp import preemption_entry, register_check
+from charter.sim.sumo.evp_model import preemption_entry, register_check
 from tests.conftest import SampleCity
 
 A = "urn:ngsi-ld:Device:signal-A"

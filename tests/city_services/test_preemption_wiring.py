@@ -9,7 +9,7 @@ from charter.bootstrap import Platform
 from charter.domain.clock import FixedClock
 from charter.domain.model import DeviceStatus, ProjectStatus
 from charter.domain.reasons import Reason
-from charter.services.preemption import RegisterCheck
+from charter.services.preemption_register import RegisterCheck
 from charter.sim import city as sample
 from tests.city_services.test_preemption import A, Scene
 

@@ -18,7 +18,7 @@ from charter.domain.consultation import APPROVE
 from charter.domain.disclosure import Access, CategoryDisclosure, Processing
 from charter.domain.model import DataCategory, FieldSpec, NgsiMapping, ProjectStatus, urn
 from charter.ngsild.alerts import AlertPublisher, alert_id
-from charter.services.hazard import AlertChannel
+from charter.services.hazard_delivery import AlertChannel
 from charter.settings import Settings
 from charter.sim import city as sample
 from tests.conftest import SampleCity

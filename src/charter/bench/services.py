@@ -155,16 +155,11 @@ def _run_preemption(rounds: int, signals: int = 8) -> list[float]:
     from charter.device import DeviceSigner
     from charter.domain.model import Device, Location
     from charter.services.j2735 import CATEGORY, OnBoardUnit, record_status
-    from charter.services.preemption import (
-        Movement,
-        Preemption,
-        RegisterCheck,
-        Road,
-        RoadModel,
-        SignalModel,
-    )
+    from charter.services.preemption import Preemption
+    from charter.services.preemption_network import Movement, Road, RoadModel, SignalModel
+    from charter.services.preemption_register import RegisterCheck
     from charter.sim.city import EMERGENCY, TRUSTED
-    from charter.sim.sumo.evp import preemption_entry
+    from charter.sim.sumo.evp_model import preemption_entry
 
     edges = [f"e{i}" for i in range(signals + 1)]
     roads = {

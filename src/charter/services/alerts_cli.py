@@ -9,7 +9,7 @@ import typer
 
 from charter.bootstrap import build
 from charter.cli_options import DataDir, StoreUrl
-from charter.services.hazard import AlertSubscriptions
+from charter.services.hazard_subscriptions import AlertSubscriptions
 from charter.settings import Settings
 
 alerts_app = typer.Typer(

@@ -43,7 +43,7 @@ from charter.services.actuator import InProcessChannel
 from charter.services.base import Service
 
 if TYPE_CHECKING:
-    from charter.services.hazard import ZoneTopics
+    from charter.services.hazard_delivery import ZoneTopics
 
 log = logging.getLogger(__name__)
 Factory = Callable[[Platform], Service | None]
@@ -56,14 +56,9 @@ _closers: list[Callable[[], None]] = []
 def hazard_watch(platform: Platform) -> Service | None:
     """The flood and seismic warning, from the plan its project published."""
     from charter.ngsild.alerts import AlertPublisher
-    from charter.services.hazard import (
-        AlertChannel,
-        AlertSubscriptions,
-        HazardPlan,
-        HazardWatch,
-        Webhooks,
-        zones_of_devices,
-    )
+    from charter.services.hazard import HazardPlan, HazardWatch, zones_of_devices
+    from charter.services.hazard_delivery import AlertChannel, Webhooks
+    from charter.services.hazard_subscriptions import AlertSubscriptions
     from charter.services.sensors import flag_reporter, released_in
 
     store = platform.store
@@ -110,7 +105,7 @@ def hazard_watch(platform: Platform) -> Service | None:
 
 def _zone_topics(platform: Platform) -> ZoneTopics | None:
     """The zones' MQTT topics on the platform's broker; without the broker, webhooks only."""
-    from charter.services.hazard import ZoneTopics
+    from charter.services.hazard_delivery import ZoneTopics
 
     settings = platform.settings
     try:

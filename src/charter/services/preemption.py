@@ -28,6 +28,9 @@ registered device of the live project, a route through edges the network
 does not have (or that do not connect), a requested junction that is not on
 the route, a position that jumps further than any vehicle can drive, and a
 heading against the direction of the road it says it is on.
+
+The network the service is given is `preemption_network.py`; its check of the
+register (`RegisterCheck`) is `preemption_register.py`.
 """
 
 from __future__ import annotations
@@ -50,58 +53,17 @@ from charter.services.j2735 import (
     SignalStatus,
     Status,
 )
+from charter.services.preemption_network import (
+    ApproachState,
+    RoadModel,
+    SignalModel,
+    angle_between,
+    bearing_at,
+)
 
 MAX_SPEED_MS = 70.0  # no road vehicle reports faster than this honestly
 JUMP_SLACK_M = 25.0  # GNSS noise and map matching
 REVERSED_DEG = 135.0
-
-
-# -- what the service knows of the network ---------------------------------------
-
-
-@dataclass(frozen=True)
-class Road:
-    """One edge of the network: how long, how fast, where it runs, what follows it."""
-
-    id: str
-    length: float
-    speed: float  # its speed limit, m/s
-    shape: tuple[tuple[float, float], ...]
-    successors: frozenset[str]
-
-
-@dataclass(frozen=True)
-class Movement:
-    """Through one signal from one road to the next: its links, and its whole approach's."""
-
-    controller: str  # the controller's device URN
-    links: tuple[int, ...]  # the links from `in` to `out`
-    approach: tuple[int, ...]  # every link leaving the `in` road at this signal
-
-
-@dataclass(frozen=True)
-class SignalModel:
-    controller: str
-    n_links: int
-    conflicts: frozenset[tuple[int, int]]  # (a, b), a < b: foes in the junction model
-
-    def conflicting(self, a: int, b: int) -> bool:
-        return (min(a, b), max(a, b)) in self.conflicts
-
-
-@dataclass(frozen=True)
-class ApproachState:
-    """What a controller reports of some of its links right now."""
-
-    queued: int  # vehicles halted on the longest lane feeding them
-    to_green_s: float  # the soonest it can show them all green (0: green now)
-
-
-@dataclass(frozen=True)
-class RoadModel:
-    roads: dict[str, Road]
-    movements: dict[tuple[str, str], tuple[Movement, ...]]
-    signals: dict[str, SignalModel]
 
 
 # -- the service's state ------------------------------------------------------------
@@ -510,61 +472,6 @@ class Preemption(Service):
         }
 
 
-# -- the register, as the service sees it ------------------------------------------------
-
-
-class RegisterCheck:
-    """May this vehicle ask for priority now? The register's answer (a registered device
-    of the live project, neither suspended nor revoked), from in-memory copies checked
-    against the register's version in the store: `refresh` (once per batch, one read)
-    empties them when any process changed a device or a project, so a suspension made
-    anywhere counts from the next batch, and no message reads the register itself."""
-
-    MAX_KEPT = 10_000  # answers kept; beyond, they are forgotten and read again
-
-    def __init__(self, store: Any, project_id: str) -> None:
-        self.store, self.project_id = store, project_id
-        self.version: int | None = None
-        self._answers: dict[str, Reason | None] = {}
-        self._project_live: bool | None = None
-
-    def refresh(self, version: int | None = None) -> None:
-        """Check the copies against the register's `version` (read now if not given)."""
-        if version is None:
-            version = self.store.read_register_version()
-        if version != self.version:
-            # The version is read first, so what loads after is at least as new.
-            self._answers.clear()
-            self._project_live = None
-            self.version = version
-
-    def __call__(self, device_id: str) -> Reason | None:
-        if self.version is None:
-            self.refresh()
-        if device_id in self._answers:
-            return self._answers[device_id]
-        answer = self._load(device_id)
-        if len(self._answers) >= self.MAX_KEPT:
-            self._answers.clear()
-        self._answers[device_id] = answer
-        return answer
-
-    def _load(self, device_id: str) -> Reason | None:
-        from charter.domain.model import DeviceStatus, ProjectStatus
-
-        device = self.store.get_device(device_id)
-        if device is None or device.project_id != self.project_id:
-            return Reason.NOT_REGISTERED
-        if device.status is DeviceStatus.SUSPENDED:
-            return Reason.DEVICE_SUSPENDED
-        if device.status is DeviceStatus.REVOKED:
-            return Reason.DEVICE_REVOKED
-        if self._project_live is None:
-            project = self.store.get_project(self.project_id)
-            self._project_live = project is not None and project.status is ProjectStatus.LIVE
-        return None if self._project_live else Reason.PROJECT_NOT_LIVE
-
-
 # -- the network, as the service sees it ------------------------------------------------
 
 
@@ -582,24 +489,3 @@ def slots_of(model: RoadModel, route: Sequence[str]) -> list[_Slot]:
             else:
                 slots.append(_Slot(m.controller, i, i, m.links, m.approach))
     return slots
-
-
-def bearing_at(shape: Sequence[tuple[float, float]], pos: float) -> float | None:
-    """The road's direction (degrees clockwise from north) `pos` metres along it."""
-    run = 0.0
-    for (x0, y0), (x1, y1) in itertools.pairwise(shape):
-        seg = math.hypot(x1 - x0, y1 - y0)
-        if seg <= 0:
-            continue
-        if run + seg >= pos:
-            return math.degrees(math.atan2(x1 - x0, y1 - y0)) % 360.0
-        run += seg
-    if len(shape) >= 2:
-        (x0, y0), (x1, y1) = shape[-2], shape[-1]
-        return math.degrees(math.atan2(x1 - x0, y1 - y0)) % 360.0
-    return None
-
-
-def angle_between(a: float, b: float) -> float:
-    d = abs(a - b) % 360.0
-    return min(d, 360.0 - d)

@@ -50,14 +50,9 @@ from charter.services.crossing import (
 )
 from charter.services.j2735 import CATEGORY as SRM_CATEGORY
 from charter.services.j2735 import SSM_ACTION, OnBoardUnit, record_status
-from charter.services.preemption import (
-    Movement,
-    Preemption,
-    RegisterCheck,
-    Road,
-    RoadModel,
-    SignalModel,
-)
+from charter.services.preemption import Preemption
+from charter.services.preemption_network import Movement, Road, RoadModel, SignalModel
+from charter.services.preemption_register import RegisterCheck
 from charter.settings import Settings
 from charter.sim import city as sample
 from charter.sim.demo_residents import link_fob
@@ -73,7 +68,7 @@ from charter.sim.junction import (
 )
 from charter.sim.sumo.city import OPERATOR, START
 from charter.sim.sumo.controller import SumoSignal
-from charter.sim.sumo.crossing import CrossingSignal
+from charter.sim.sumo.crossing_signal import CrossingSignal
 
 MODEL = "built-in junction model"
 WEST = ARMS.index("west")  # the corridor's eastbound link at each junction
@@ -159,7 +154,7 @@ def _trip(with_platform: bool, *, junctions: int, warmup_s: float, seed: int) ->
             p.services.channel.attach(receiver)  # type: ignore[attr-defined]
             service = None
             if with_platform:
-                from charter.sim.sumo.evp import preemption_entry
+                from charter.sim.sumo.evp_model import preemption_entry
 
                 p.algorithms.register(preemption_entry(), OPERATOR, "emergency preemption")
                 service = Preemption(

@@ -27,7 +27,8 @@ from sqlalchemy.exc import DisconnectionError
 
 from charter.store.base import PersonalRow, ReadingRow, SequenceConflict
 from charter.store.migrate import upgrade
-from charter.store.sql import READING_COLUMNS, SqlStore, SqlTx
+from charter.store.readings import READING_COLUMNS
+from charter.store.sql import SqlStore, SqlTx
 
 DAY_MS = 24 * 3600 * 1000
 PARTITION_PREFIX = "readings_p"

@@ -63,7 +63,7 @@ def test_taking_over_and_handing_back_every_signal_is_safe(tmp_path: Path) -> No
     from charter.keys import SigningKey
     from charter.sim.sumo.city import START
     from charter.sim.sumo.controller import fixed_time_plan
-    from charter.sim.sumo.evp import ProgramSignal
+    from charter.sim.sumo.evp_signal import ProgramSignal
     from charter.sim.sumo.network import default_net, random_trips, read_net
     from charter.sim.sumo.run import signal_rules, simulation
 

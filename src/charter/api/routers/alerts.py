@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from charter.api.deps import PlatformDep
 from charter.domain.errors import CharterError, Invalid
 from charter.domain.reasons import Reason
-from charter.services.hazard import AlertSubscriptions
+from charter.services.hazard_subscriptions import AlertSubscriptions
 
 router = APIRouter(tags=["alerts"])
 

@@ -39,17 +39,15 @@ from charter.domain.model import Device, Location, ProjectStatus, urn
 from charter.runtime import settle_heap
 from charter.services.hazard import (
     RAISE,
-    AlertChannel,
-    AlertSubscriptions,
     HazardPlan,
     HazardWatch,
     Threshold,
-    Webhooks,
     Zone,
-    ZoneSiren,
     publish_plan,
     zones_of_devices,
 )
+from charter.services.hazard_delivery import AlertChannel, Webhooks, ZoneSiren
+from charter.services.hazard_subscriptions import AlertSubscriptions
 from charter.services.sensors import flag_reporter, released_in
 from charter.settings import Settings
 from charter.sim import city as sample

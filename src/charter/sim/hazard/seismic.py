@@ -47,15 +47,15 @@ from charter.domain.model import (
 )
 from charter.registry.service import Registry
 from charter.services.hazard import (
-    AlertSubscriptions,
     HazardPlan,
     HazardWatch,
     Threshold,
     Zone,
-    ZoneSiren,
     publish_plan,
     zones_of_devices,
 )
+from charter.services.hazard_delivery import ZoneSiren
+from charter.services.hazard_subscriptions import AlertSubscriptions
 from charter.services.sensors import flag_reporter, released_in
 from charter.settings import Settings
 from charter.sim import city as sample

@@ -34,11 +34,13 @@ stepping onto it while it shows walk, whose time to collision is below 1.5 s
 theirs, until the person stands inside the vehicle's footprint), each pair
 once; the mean time loss of the vehicles that came through the junction;
 and the safety invariant at every step at the crossing's signal.
+
+This module runs the modes and computes the figures; the controller is
+`crossing_signal.py`, the demand and the platform's side `crossing_city.py`.
 """
 
 from __future__ import annotations
 
-import random
 import shutil
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -47,300 +49,24 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from charter.bootstrap import Platform, build
-from charter.device import DeviceSigner, FobKey, SimReading
-from charter.domain.clock import FixedClock
-from charter.domain.model import Actor, Device, urn
 from charter.services.crossing import (
-    ASSISTED_SPEED_MS,
-    CATEGORY,
-    EXTEND,
-    PURPOSE,
     Crossing,
     CrossingService,
     RoadsideUnit,
-    entry,
     extension,
     verify_alert,
 )
-from charter.settings import Settings
-from charter.sim import city as sample
-from charter.sim.demo_residents import link_fob
-from charter.sim.sumo.city import START, _lat_lon, _net_area, safe_id
-from charter.sim.sumo.controller import PlanPhases, SumoSignal
+from charter.sim.sumo.city import START
+from charter.sim.sumo.crossing_city import CrossingCity, Walker, build_crossing_city, demand
 from charter.sim.sumo.crossing_paths import CarefulDrivers, Paths, conflicts, pedestrians
+from charter.sim.sumo.crossing_signal import CrossingSignal
 from charter.sim.sumo.crossing_site import Site, choose_site, find_sites, pedestrian_net
 from charter.sim.sumo.network import random_trips, read_net
 from charter.sim.sumo.run import signal_rules, simulation
 from charter.sim.sumo.safety import colour
 
 MODES = ("standard", "extension", "charter")
-OPERATOR = Actor(name="sim-operator", role="operator")
-DESK = Actor(name="sim-service-desk", role="operator")
 CONNECTED_SHARE = 1.0  # vehicles that receive and act on the alert in the charter run
-SLOW_MS, NORMAL_MS = ASSISTED_SPEED_MS, 1.3
-
-
-# -- the crossing's controller ----------------------------------------------------
-class CrossingSignal(SumoSignal):
-    """A signal that can lengthen one crosswalk's next walk and clearance.
-
-    Its plan's clock is held: at the end of the walk (walk still shown) for the
-    extra walk, then just after it (crosswalk red, conflicting streams still
-    red) for the extra clearance. As a UK Puffin crossing's own detectors do
-    (local sensors; nothing leaves the signal), the extra walk ends early once
-    nobody waits at the kerb to start, and the extra clearance once the
-    crosswalk is empty. Holding a
-    state only lengthens greens and reds, and every state still goes through
-    the safe transitioner. Alone it runs the same plan without holds; its
-    plan's clock never jumps.
-    """
-
-    def __init__(
-        self,
-        *args: Any,
-        link: int,
-        crosswalk_empty: Callable[[], bool],
-        kerb_waiting: Callable[[], bool],
-        **kw: Any,
-    ) -> None:
-        super().__init__(*args, **kw)
-        self.link, self.crosswalk_empty, self.kerb_waiting = link, crosswalk_empty, kerb_waiting
-        self.pt = 0.0  # the plan's own clock
-        self._last = self._now()
-        self._pending: tuple[float, float] | None = None  # extra walk, extra clearance
-        self._holds: list[tuple[float, float]] = []  # (plan time held at, seconds left)
-        self.extensions: list[tuple[float, float, float]] = []  # (t, walk, clearance)
-        self._clearing = False  # holding the extra clearance (not the walk)
-        self.cycle_s = sum(d for _, d in self.local_plan)
-        self._ends = self._walk_ends()
-
-    def _walk_ends(self) -> list[float]:
-        """Plan times (within a cycle) where the crosswalk's walk ends."""
-        ends, t, n = [], 0.0, len(self.local_plan)
-        for i, (state, d) in enumerate(self.local_plan):
-            t += d
-            nxt = self.local_plan[(i + 1) % n][0]
-            if colour(state[self.link]) == "g" and colour(nxt[self.link]) != "g":
-                ends.append(t)
-        return ends
-
-    def apply(self, cmd: Any) -> None:
-        if cmd.action == EXTEND:
-            walk, clear = float(cmd.params["walk_s"]), float(cmd.params["clearance_s"])
-            if self._pending is None:
-                self._pending = (walk, clear)
-            else:  # many ask for one walk: it is served once, at the most asked for
-                self._pending = (max(walk, self._pending[0]), max(clear, self._pending[1]))
-            return
-        super().apply(cmd)
-
-    def enter_safe_mode(self, why: str) -> None:
-        self.target = None  # its own plan, on the same clock (no jump)
-        self.mode_changes.append((self._now(), "safe"))
-
-    def _plan_time(self, now: float) -> float:
-        dt, self._last = now - self._last, now
-        if self._holds:
-            at, left = self._holds[0]
-            if self._clearing and self.crosswalk_empty():
-                left = 0.0  # nobody left to protect: the rest of the plan's clearance follows
-            elif not self._clearing and not self.kerb_waiting():
-                left = 0.0  # nobody waiting to start: on to the (held) clearance
-            if left - dt > 1e-9:
-                self._holds[0] = (at, left - dt)
-                return self.pt
-            self._holds.pop(0)
-            if self._holds:
-                self.pt = self._holds[0][0]
-                self._clearing = True
-            return self.pt
-        before = self.pt
-        self.pt += dt
-        if self._pending is None or self.cycle_s <= 0:
-            return self.pt
-        for end in self._ends:
-            b = end + ((before - end) // self.cycle_s + 1) * self.cycle_s  # next end
-            if before < b <= self.pt:
-                walk, clear = self._pending
-                self._pending = None
-                self.extensions.append((now, walk, clear))
-                holds = [(b - 0.01, walk), (b + 0.01, clear)]
-                self._holds = [h for h in holds if h[1] > 0]
-                self._clearing = walk <= 0
-                if self._holds:
-                    self.pt = self._holds[0][0]
-                break
-        return self.pt
-
-    def step(self) -> str:
-        self.tick()
-        now = self._now()
-        if self.target is not None and now >= self.target_until:
-            self.target = None
-        pt = self._plan_time(now)
-        want = self.target if self.target is not None else _state_at(self.plan, pt)
-        state = self.transitioner.next_state(want, now)
-        self.traci.trafficlight.setRedYellowGreenState(self.tls_id, state)
-        return state
-
-
-def _state_at(plan: PlanPhases, t_s: float) -> str:
-    cycle = sum(d for _, d in plan)
-    t = t_s % cycle if cycle > 0 else 0.0
-    for state, d in plan:
-        if t < d:
-            return state
-        t -= d
-    return plan[-1][0]
-
-
-# -- demand ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Walker:
-    id: str
-    kind: str  # "slow-consented" | "slow" | "normal"
-    depart: float
-
-
-def demand(
-    site: Site,
-    net: Any,
-    out: Path,
-    *,
-    seed: int,
-    end_s: float,
-    ped_period_s: float,
-    slow_share: float,
-    consent_share: float,
-    flow_period_s: float,
-    turn_period_s: float = 10.0,
-) -> tuple[Path, list[Walker]]:
-    rng = random.Random(seed)
-    walkers: list[Walker] = []
-    t = rng.expovariate(1 / ped_period_s)
-    while t < end_s:
-        slow = rng.random() < slow_share
-        kind = ("slow-consented" if rng.random() < consent_share else "slow") if slow else "normal"
-        walkers.append(Walker(f"{kind}-{len(walkers)}", kind, round(t, 1)))
-        t += rng.expovariate(1 / ped_period_s)
-    lines = [
-        "<routes>",
-        f'  <vType id="slow" vClass="pedestrian" maxSpeed="{SLOW_MS}" speedDev="0"/>',
-        f'  <vType id="normal" vClass="pedestrian" maxSpeed="{NORMAL_MS}" speedDev="0.1"/>',
-    ]
-    tls = net.getTLS(site.tls)
-    links: dict[tuple[str, str], set[int]] = {}
-    right_turns: set[int] = set()
-    for a, o, i in tls.getConnections():
-        if (
-            i in site.crossers
-            and a.getEdge().getFunction() == ""
-            and a.allows("passenger")
-            and o.allows("passenger")
-        ):
-            links.setdefault((a.getEdge().getID(), o.getEdge().getID()), set()).add(i)
-            if any(c.getTLLinkIndex() == i and c.getDirection() in "rR" for c in a.getOutgoing()):
-                right_turns.add(i)
-    pairs = sorted(links)
-    for j, (a, b) in enumerate(pairs):
-        # A right turn that may cross during the walk gets its own stream of vehicles
-        # (it yields to nobody but the pedestrians; a permissive left turn also yields to
-        # the oncoming traffic, and a stream of them jams); the rest share one.
-        turning = bool(links[(a, b)] & set(site.permissive) & right_turns)
-        period = turn_period_s if turning else flow_period_s * len(pairs)
-        lines.append(
-            f'  <flow id="site{j}" from="{a}" to="{b}" begin="0" end="{end_s}" '
-            f'period="{period:.1f}" departLane="best" departSpeed="max"/>'
-        )
-    for n, w in enumerate(walkers):
-        a, b = site.sides if n % 2 == 0 else site.sides[::-1]
-        vtype = "normal" if w.kind == "normal" else "slow"
-        lines.append(
-            f'  <person id="{w.id}" depart="{w.depart}" type="{vtype}">'
-            f'<walk from="{a}" to="{b}"/></person>'
-        )
-    lines.append("</routes>")
-    # SUMO wants persons and flows sorted by departure.
-    body = lines[3:-1]
-    body.sort(key=lambda s: 0.0 if "<flow" in s else float(s.split('depart="')[1].split('"')[0]))
-    out.write_text("\n".join([*lines[:3], *body, lines[-1]]) + "\n")
-    return out, walkers
-
-
-# -- the platform's side ------------------------------------------------------------
-@dataclass
-class CrossingCity:
-    platform: Platform
-    clock: FixedClock
-    crossing: Crossing
-    reader: DeviceSigner
-    fobs: dict[str, FobKey]  # walker id -> fob (slow walkers only)
-    residents: dict[str, str]  # walker id -> resident id
-    seq: int = 0
-
-    def read(self, walker_ids: list[str]) -> list[tuple[int, str, str]]:
-        """The reader sends the fobs it read at the kerb through the gate."""
-        now = self.clock.now()
-        self.seq += 1
-        readings = [
-            SimReading(CATEGORY, now, {"fob": self.fobs[w].identifier, "extra_seconds": 0})
-            for w in walker_ids
-        ]
-        [out] = self.platform.gate.ingest([self.reader.envelope(self.seq, now, readings)])
-        return out.reading_reasons
-
-
-def build_crossing_city(
-    net: Any, site: Site, walkers: list[Walker], data_dir: Path, *, heartbeat_s: float = 1.0
-) -> CrossingCity:
-    clock = FixedClock(START)
-    platform = build(Settings(data_dir=data_dir, service_heartbeat_s=heartbeat_s), clock=clock)
-    sample.register_projects(platform.registry, area=_net_area(net))
-    short = safe_id(site.edge.lstrip(":"))[:60]
-    where = _lat_lon(net, *site.xy)
-    reader = DeviceSigner(urn("Device", f"fob-reader-{short}"))
-    controller = urn("Device", f"crossing-signal-{short}")
-    rsu = urn("Device", f"roadside-unit-{short}")
-    for device_id, modality, key, cats in (
-        (reader.device_id, "crossing fob reader", reader.public_key_b64, [CATEGORY]),
-        (controller, "signal-controller", DeviceSigner(controller).public_key_b64, []),
-        (rsu, "roadside unit", DeviceSigner(rsu).public_key_b64, []),
-    ):
-        platform.registry.register_device(
-            Device(
-                id=device_id,
-                vendor_id=sample.TRUSTED,
-                project_id=sample.TRAFFIC,
-                modality=modality,
-                location=where,
-                categories=cats or ["traffic.count"],
-                public_key=key,
-            ),
-            OPERATOR,
-        )
-    lat, lon = (where.lat, where.lon) if where is not None else (0.0, 0.0)
-    crossing = Crossing(
-        site.edge, reader.device_id, controller, rsu, site.length_m, site.walk_s,
-        site.clearance_s, lat, lon,
-    )  # fmt: skip
-    platform.algorithms.register(entry(sample.TRAFFIC), OPERATOR, "accessible crossing")
-    rights = platform.rights
-    fobs: dict[str, FobKey] = {}
-    residents: dict[str, str] = {}
-    for w in walkers:
-        if w.kind == "normal":
-            continue
-        rid = rights.residents.create(DESK).id
-        me = Actor(name="resident", role="resident", subject=rid)
-        fob = FobKey()
-        link_fob(rights.residents, rid, fob, me)
-        if w.kind == "slow-consented":
-            rights.consents.grant(
-                rid, category=CATEGORY, purpose=PURPOSE, projects=[sample.TRAFFIC], actor=me
-            )
-        fobs[w.id], residents[w.id] = fob, rid
-    return CrossingCity(platform, clock, crossing, reader, fobs, residents)
 
 
 # -- one run -------------------------------------------------------------------------
