@@ -1,6 +1,6 @@
 """The hazard service's public alerts as Smart Data Models Alert entities (dataModel.Alert).
 
-`AlertPublisher.publish` is the `AlertChannel.published` hook (services/hazard.py): each
+`AlertPublisher.publish` is the `AlertChannel.published` hook (services/hazard_delivery.py): each
 alert the channel sent (raised or cleared, after its ledger entry) becomes the current
 state of its zone's entity `urn:ngsi-ld:Alert:<project>:<zone>` (types Alert and, for a
 weather alert, WeatherAlert as the service names it): `category`, `subCategory`,

@@ -72,7 +72,7 @@ def publish_algorithms(platform: Platform) -> list[str]:
     from charter.sim.hazard.scenario import hazard_entry
     from charter.sim.snowmelt.replay import entry as snowmelt_entry
     from charter.sim.sumo.city import adaptive_entry
-    from charter.sim.sumo.evp import preemption_entry
+    from charter.sim.sumo.evp_model import preemption_entry
 
     entries = [adaptive_entry(), preemption_entry(), crossing_entry(sample.TRAFFIC),
                snowmelt_entry(), hazard_entry()]  # fmt: skip
