@@ -226,7 +226,11 @@ def delete_entity(entityId: str, request: Request, n: Ngsi, actor: Caller) -> Re
     return no_content(t)
 
 
-@router.api_route("/entities//{rest:path}", methods=["GET", "POST", "PATCH", "PUT", "DELETE"])
+@router.api_route(
+    "/entities//{rest:path}",
+    methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
+    include_in_schema=False,  # an error answer, not an operation
+)
 def empty_entity_id(rest: str, actor: Caller) -> Response:
     """`/entities//attrs/...`: an empty entity id is BadRequestData (ETSI 013_02_01), not 404."""
     raise bad_data("the entity id in the path is empty")
