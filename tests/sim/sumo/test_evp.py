@@ -19,6 +19,8 @@ KEYS = {
     "baseline_ev_travel_time_reduction",
     "baseline_share_of_achievable",
     "baseline_other_delay_increase",
+    "to_last_signal_share_of_achievable",
+    "baseline_to_last_signal_share_of_achievable",
     "safety_violations",
     "trips",
     "period_s",
@@ -47,6 +49,8 @@ def test_a_paired_trip_is_faster_with_preemption_and_always_safe(tmp_path: Path)
     # and no controller can beat free flow.
     assert figures["ev_travel_time_reduction"] > 0.1
     assert figures["ev_travel_time_reduction"] <= figures["achievable_reduction"] + 1e-9
+    # Until its last signal, too, it did better than without preemption.
+    assert figures["to_last_signal_share_of_achievable"] > 0
     page = report.read_text()
     assert page.count("<svg") == 3  # travel times, others' loss, one trip's time-space
 

@@ -53,7 +53,7 @@ from charter.sim.sumo.controller import fixed_time_plan
 from charter.sim.sumo.evp_model import Trip, emergency_trips, preemption_entry, road_model
 from charter.sim.sumo.evp_signal import ProgramSignal
 from charter.sim.sumo.evp_stats import summarise
-from charter.sim.sumo.evp_variants import EV_TYPE, VARIANTS, World, run_variant
+from charter.sim.sumo.evp_variants import EV_TYPE, VARIANTS, LastSignal, World, run_variant
 from charter.sim.sumo.network import random_trips, read_net
 from charter.sim.sumo.run import signal_rules, simulation
 
@@ -66,10 +66,12 @@ TELEPORT_S = 300.0  # sumo_args: --time-to-teleport
 
 def free_flow(
     world: World, trips: Sequence[Trip], ev_file: Path, seed: int
-) -> tuple[dict[int, float], int]:
+) -> tuple[dict[int, float], dict[int, float | None], int]:
     """Each route alone on the empty network, disregarding every signal: the best any
-    controller could do. The signals still run (under SUMO's own programs), watched."""
+    controller could do, for the whole trip and until its last signal. The signals still
+    run (under SUMO's own programs), watched."""
     times: dict[int, float] = {}
+    last_signal = LastSignal()
     spacing = 400.0
     with simulation(
         world.net_file, [ev_file], step_s=world.step_s, seed=seed,
@@ -92,7 +94,11 @@ def free_flow(
             for v in traci.simulation.getArrivedIDList():
                 if v in departs:
                     times[int(v[2:])] = sim.time_s - departs[v]
-        return times, len(sim.monitor.violations)
+            for v in departs:
+                if int(v[2:]) not in times:
+                    last_signal.step(traci, v, sim.time_s)
+        to_last = {int(v[2:]): last_signal.after(v, d) for v, d in departs.items()}
+        return times, to_last, len(sim.monitor.violations)
 
 
 # -- the whole experiment -----------------------------------------------------------------
@@ -246,9 +252,10 @@ def run_evp(
             say((k + 1) / max(1, n), f"trip {k + 1}: {times}")
         parent_violations = len(sim.monitor.violations)
     say(1.0, "free flow")
-    free, free_violations = free_flow(world, plan, ev_file, seed)
+    free, free_to_last, free_violations = free_flow(world, plan, ev_file, seed)
     for a in results:
         a["free_s"] = free.get(a.get("trip", -1))
+        a["free_to_last_signal_s"] = free_to_last.get(a.get("trip", -1))
     say(1.0, "done")
     figures = summarise(results, period_s, trips)
     figures["safety_violations"] += free_violations + parent_violations

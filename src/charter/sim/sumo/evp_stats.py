@@ -1,5 +1,6 @@
 """The experiment's figures from its paired trips: mean travel times against the
-free-flow limit, others' extra time loss, and its paired bootstrap 95% interval."""
+free-flow limit (for the whole trip, and until each trip's last signal), others' extra
+time loss, and its paired bootstrap 95% interval."""
 
 from __future__ import annotations
 
@@ -59,6 +60,27 @@ def summarise(results: list[dict[str, Any]], period_s: float, n_trips: int) -> d
     ch_delay, ch_pairs = others("charter")
     base_delay, _ = others("baseline")
     lo, hi = bootstrap_ci(ch_pairs)
+    # The same cut, counted only until each trip reached its last signal: what the
+    # controllers did, apart from the unsignalled road after it (and its jams).
+    signalled = [
+        k
+        for k in complete
+        if by["none"][k].get("free_to_last_signal_s") is not None
+        and all(by[v][k].get("to_last_signal_s") is not None for v in VARIANTS)
+    ]
+
+    def until_last(v: str) -> float:
+        return mean([by[v][k]["to_last_signal_s"] for k in signalled])
+
+    s_none, s_free = (
+        until_last("none"),
+        mean([by["none"][k]["free_to_last_signal_s"] for k in signalled]),
+    )
+
+    def share_until_last(v: str) -> float:
+        possible = s_none - s_free
+        return round((s_none - until_last(v)) / possible, 4) if possible > 0 else 0.0
+
     violations = sum(r.get("violations", 0) for r in results)
     errors = [r["error"] for r in results if "error" in r]
     return {
@@ -72,6 +94,8 @@ def summarise(results: list[dict[str, Any]], period_s: float, n_trips: int) -> d
         if achievable > 0
         else 0.0,
         "baseline_other_delay_increase": round(base_delay, 4),
+        "to_last_signal_share_of_achievable": share_until_last("charter"),
+        "baseline_to_last_signal_share_of_achievable": share_until_last("baseline"),
         "safety_violations": violations,
         "trips": len(complete),
         "period_s": period_s,
@@ -80,6 +104,13 @@ def summarise(results: list[dict[str, Any]], period_s: float, n_trips: int) -> d
             "baseline": round(t_base, 1),
             "charter": round(t_ch, 1),
             "free": round(t_free, 1),
+        },
+        "_means_to_last_signal_s": {
+            "none": round(s_none, 1),
+            "baseline": round(until_last("baseline"), 1),
+            "charter": round(until_last("charter"), 1),
+            "free": round(s_free, 1),
+            "trips": len(signalled),
         },
         "_trips_planned": n_trips,
         "_errors": errors[:5],

@@ -84,6 +84,26 @@ class _Vehicle(Actuator):
         pass
 
 
+class LastSignal:
+    """When each vehicle reached the last signal of its route: the step after which SUMO
+    lists no signal ahead of it any more (it is then entering that junction). What follows
+    is unsignalled road, where no controller can help; free flow has it too."""
+
+    def __init__(self) -> None:
+        self.reached: dict[str, float | None] = {}
+
+    def step(self, traci: Any, vehicle: str, t: float) -> None:
+        if traci.vehicle.getNextTLS(vehicle):
+            self.reached[vehicle] = None  # a signal is still ahead
+        elif vehicle in self.reached and self.reached[vehicle] is None:
+            self.reached[vehicle] = t
+
+    def after(self, vehicle: str, depart: float | None) -> float | None:
+        """Seconds from departure to the last signal (None: it met no signal)."""
+        t = self.reached.get(vehicle)
+        return t - depart if t is not None and depart is not None else None
+
+
 def run_variant(
     world: World, sim: Simulation, trip: Trip, variant: str, *, trace: bool = False
 ) -> dict[str, Any]:
@@ -112,6 +132,7 @@ def run_variant(
     loss1: float | None = None
     path: list[tuple[float, float]] = []
     lights: list[tuple[float, str]] = []
+    last_signal = LastSignal()
     end = t0 + world.window_s
     cap = end + world.window_s
     while sim.time_s < cap:
@@ -130,6 +151,7 @@ def run_variant(
                 charter.arrived()
         elif depart is not None and arrive is None:
             ev_loss = traci.vehicle.getTimeLoss(ev)
+            last_signal.step(traci, ev, sim.time_s)
             if trace:
                 path.append((sim.time_s - t0, traci.vehicle.getDistance(ev)))
                 lights.append((sim.time_s - t0, _next_light(traci, ev)))
@@ -141,6 +163,7 @@ def run_variant(
         "variant": variant,
         "trip": trip.index,
         "travel_s": (arrive - depart) if arrive is not None and depart is not None else None,
+        "to_last_signal_s": last_signal.after(ev, depart) if arrive is not None else None,
         "others_loss_s": loss1 - loss0,
         "violations": len(sim.monitor.violations) - violations0,
         "violation_kinds": sorted({v.kind for v in sim.monitor.violations[violations0:]}),
