@@ -38,6 +38,7 @@ import re2  # type: ignore[import-untyped]
 
 from charter.domain.model import Actor
 from charter.ngsild import query as ql
+from charter.ngsild import query_eval as qe
 from charter.ngsild import scope as sq
 from charter.ngsild import triggers as tr
 from charter.ngsild.context import CORE_CONTEXT, Contexts, Terms
@@ -174,7 +175,7 @@ class Subscription:
             return False
         view = entity_view(entity)
         q = self.q
-        if q is not None and not ql.evaluate(q, view, self._resolve):
+        if q is not None and not qe.evaluate(q, view, self._resolve):
             return False
         scope_q = self.doc.get("scopeQ")
         if scope_q and not sq.matches(sq.parse_scope_q(scope_q), entity.scope):
