@@ -31,7 +31,8 @@ from charter.ngsild.errors import bad_data, not_found
 from charter.ngsild.query import QueryError
 from charter.ngsild.service import NgsiLd
 from charter.store import ngsild_history as history
-from charter.store.ngsild import InstanceRow, StoredEntity, current_rows
+from charter.store.ngsild import InstanceRow, StoredEntity
+from charter.store.ngsild_history import current_rows
 
 router = APIRouter(tags=["ngsi-ld"])
 
