@@ -61,7 +61,7 @@ class Ever:
         shown = {r.instance_id: (r.attr, r.value) for r in rows if not r.deleted}
         assert len(shown) == len([r for r in rows if not r.deleted])  # each once
         assert shown == self.seen
-        from charter.store.ngsild import recorded_ms
+        from charter.store.ngsild_history import recorded_ms
 
         for r in rows:
             if not r.deleted:

@@ -21,14 +21,10 @@ from charter.ngsild.query import (
     Term,
     URIValue,
     ValueList,
-    entity_types,
-    evaluate,
-    matches,
     parse_q,
-    parse_type_expression,
-    simple_types,
-    types_match,
 )
+from charter.ngsild.query_eval import evaluate, matches
+from charter.ngsild.type_expr import entity_types, parse_type_expression, simple_types, types_match
 
 VEHICLE = {
     "id": "urn:ngsi-ld:Vehicle:A106",

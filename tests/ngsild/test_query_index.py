@@ -16,6 +16,7 @@ from sqlalchemy import select
 from charter.bootstrap import Platform
 from charter.domain.model import Actor
 from charter.ngsild import query as ql
+from charter.ngsild import query_eval as qe
 from charter.ngsild.search import E, indexed_sql
 from charter.store.ngsild import EntityRepository, StoredEntity, purge_expired
 from tests.ngsild.test_query_sql import ENTITIES, QUERIES
@@ -77,7 +78,7 @@ def _expected(rows: list[dict[str, Any]], q: str) -> set[str]:
     for i, attrs in enumerate(rows):
         view: dict[str, Any] = {V + k: v for k, v in attrs.items()}
         view["id"], view["type"] = f"urn:e:{i}", [V + "T"]
-        if ql.evaluate(node, view, _resolve):
+        if qe.evaluate(node, view, _resolve):
             out.add(f"urn:e:{i}")
     return out
 

@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Column, Engine, MetaData, String, Table, Text, create_engine, select
 
-from charter.ngsild.query import compile_sql, evaluate, parse_q
+from charter.ngsild.query import parse_q
+from charter.ngsild.query_eval import evaluate
+from charter.ngsild.query_sql import compile_sql
 
 V = "https://example.org/vocab/"
 

@@ -14,7 +14,8 @@ from charter.domain.model import Actor
 from charter.ngsild.entities import ChangeKind, EntityChange, EntityService
 from charter.ngsild.errors import ErrorType, NgsiError, bad_data, not_found
 from charter.ngsild.instances import Attrs, copy_entity, is_null, merge_instance
-from charter.store.ngsild import InstanceRow, StoredEntity, superseded
+from charter.store.ngsild import InstanceRow, StoredEntity
+from charter.store.ngsild_history import superseded
 
 
 @dataclass

@@ -33,8 +33,8 @@ from charter.store.ngsild import (
     EntityWriter,
     InstanceRow,
     StoredEntity,
-    superseded,
 )
+from charter.store.ngsild_history import superseded
 
 SCOPE = "https://uri.etsi.org/ngsi-ld/scope"  # DELETE .../attrs/scope names the scope
 

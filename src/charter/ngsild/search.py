@@ -17,7 +17,9 @@ from sqlalchemy import and_, exists, or_
 
 from charter.domain.model import Actor
 from charter.ngsild import query as ql
+from charter.ngsild import query_eval as qe
 from charter.ngsild import scope as sq
+from charter.ngsild import type_expr as te
 from charter.ngsild.context import Terms
 from charter.ngsild.errors import ErrorType, NgsiError, bad_data
 from charter.ngsild.geo import GeoQuery, parse_geoquery
@@ -54,7 +56,7 @@ class Filter:
 
     q: ql.Node | None
     geo: GeoQuery | None
-    type_expr: ql.TypeNode | None  # expanded; None: plain types (or none)
+    type_expr: te.TypeNode | None  # expanded; None: plain types (or none)
     resolve: Callable[[str], str]
     scope: sq.ScopeNode | None = None  # scopeQ, evaluated on each candidate
 
@@ -78,7 +80,7 @@ class Filter:
         view: dict[str, Any] = dict(entity.attrs)
         view["id"] = entity.id
         view["type"] = entity.types
-        if self.q is not None and not ql.evaluate(self.q, view, self.resolve):
+        if self.q is not None and not qe.evaluate(self.q, view, self.resolve):
             return False
         if self.scope is not None and not sq.matches(self.scope, entity.scope):
             return False
@@ -156,18 +158,18 @@ def _indexed_term(term: ql.Term, dialect: str, resolve: Callable[[str], str]) ->
     return _has(iri)
 
 
-def _type_sql(node: ql.TypeNode) -> Any:
-    if isinstance(node, ql.TypeName):
+def _type_sql(node: te.TypeNode) -> Any:
+    if isinstance(node, te.TypeName):
         return exists().where(
             and_(T.c.tenant == E.c.tenant, T.c.entity_id == E.c.id, T.c.type == node.name)
         )
-    simple = ql.simple_types(node)
+    simple = te.simple_types(node)
     if simple is not None:
         return exists().where(
             and_(T.c.tenant == E.c.tenant, T.c.entity_id == E.c.id, T.c.type.in_(sorted(simple)))
         )
     parts = [_type_sql(item) for item in node.items]
-    return and_(*parts) if isinstance(node, ql.TypeAnd) else or_(*parts)
+    return and_(*parts) if isinstance(node, te.TypeAnd) else or_(*parts)
 
 
 def parse_filter(
@@ -179,11 +181,11 @@ def parse_filter(
     resolve = _expander(terms)
     raw_type = params.get("type")
     plain: list[str] | None = None
-    type_expr: ql.TypeNode | None = None
+    type_expr: te.TypeNode | None = None
     try:
         if raw_type and str(raw_type).strip() != "*":  # "*": every type (4.17)
-            node = ql.map_types(ql.parse_type_expression(str(raw_type)), resolve)
-            simple = ql.simple_types(node)
+            node = te.map_types(te.parse_type_expression(str(raw_type)), resolve)
+            simple = te.simple_types(node)
             if simple is not None:
                 plain = sorted(simple)
             else:

@@ -14,7 +14,7 @@ from sqlalchemy import delete, insert, select, update
 
 from charter.domain.model import Actor
 from charter.ngsild.errors import ErrorType, NgsiError
-from charter.ngsild.subscriptions import MAX_SUBSCRIPTIONS_PER_TENANT, Subscription
+from charter.ngsild.subscription_model import MAX_SUBSCRIPTIONS_PER_TENANT, Subscription
 from charter.store import schema as s
 
 S = s.ngsild_subscriptions

@@ -22,9 +22,16 @@ log = logging.getLogger(__name__)
 PREFIX = "/ngsi-ld/v1"
 ROUTERS = [entities.router, batch.router]
 
-from charter.ngsild.api import ngsiq  # noqa: E402  (query, subscriptions, temporal, discovery)
+from charter.ngsild.api import (  # noqa: E402
+    contexts,
+    discovery,
+    ngsiq,
+    subscriptions,
+    temporal,
+)
 
-ROUTERS += ngsiq.ROUTERS
+# In the order one router had them: ping and query, subscriptions, temporal, discovery, @contexts.
+ROUTERS += [ngsiq.router, subscriptions.router, temporal.router, discovery.router, contexts.router]
 
 
 def problem_response(exc: NgsiError, tenant: str | None = None) -> Response:

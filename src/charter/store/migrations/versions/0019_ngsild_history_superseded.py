@@ -47,7 +47,8 @@ def _chunks(conn: sa.Connection) -> Any:
 
 def _current(rows: Any) -> dict[str, Any]:
     """instance id -> the row the code would answer for that current instance."""
-    from charter.store.ngsild import StoredEntity, current_rows
+    from charter.store.ngsild import StoredEntity
+    from charter.store.ngsild_history import current_rows
 
     out: dict[str, Any] = {}
     for tenant, entity_id, doc, expires_at in rows:
