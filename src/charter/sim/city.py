@@ -3,6 +3,14 @@
 The devices' private keys belong to the simulated devices, not to the platform:
 the platform is given only public keys. The simulator keeps its keys in a file
 of its own beside the data so that a demo can be run again on the same data.
+
+This module holds the fleet plan, the seed and the save/load of the simulated
+devices' keys. The city's names and data categories live in `city_categories`
+and its vendors and projects in `city_projects`; this module re-exports them
+(and the model types callers build sample data with: `Area`, `DataCategory`,
+`FieldSpec`, `ProjectStatus`), so that the many callers that write
+`from charter.sim import city as sample` keep using `sample.<name>` for all of
+the sample city.
 """
 
 from __future__ import annotations
@@ -18,496 +26,51 @@ from pathlib import Path
 from charter.device import DeviceSigner
 from charter.domain.clock import FixedClock
 from charter.domain.consultation import APPROVE
-from charter.domain.disclosure import (
-    Access,
-    Area,
-    Capability,
-    CategoryDisclosure,
-    Indicator,
-    Processing,
-    ProjectDisclosure,
-)
+from charter.domain.disclosure import Area
 from charter.domain.model import (
-    Actor,
     DataCategory,
     Device,
     DeviceStatus,
     FieldSpec,
     Location,
-    NgsiMapping,
     Project,
     ProjectStatus,
-    Vendor,
     urn,
 )
-from charter.domain.principles import DEFAULT_PRINCIPLES, parse_principles
 from charter.portal import streets
 from charter.registry.service import Registry
-
-SEEDER = Actor(name="demo-seed", role="operator")
-COUNCIL = Actor(name="council-clerk", role="council")
-
-TRUSTED = urn("Vendor", "northwind-sensing")
-UNTRUSTED = urn("Vendor", "shadowtech")
-AIR = urn("Project", "clean-air")
-TRAFFIC = urn("Project", "safe-crossings")
-FLOOD = urn("Project", "flood-watch")
-PARKING = urn("Project", "parking-pilot")
-SIDEWALKS = urn("Project", "warm-sidewalks")
-EMERGENCY = urn("Project", "emergency-priority")
-
-AIR_QUALITY = DataCategory(
-    name="air.quality",
-    description="Particulate matter, NO2 and temperature at street level.",
-    personal=False,
-    retention_days=730,
-    fields={
-        "pm25": FieldSpec(type="number", unit="ug/m3", minimum=0, maximum=1000),
-        "no2": FieldSpec(type="number", unit="ug/m3", minimum=0, maximum=2000),
-        "temperature": FieldSpec(type="number", unit="Cel", minimum=-60, maximum=70),
-    },
-    disclosure=CategoryDisclosure(
-        collected="Particle counts, NO2 concentration and air temperature; no images or sound.",
-        processing=[Processing.AGGREGATED],
-        access=[Access.RESIDENTS, Access.CITY],
-        storage="City data centre, Example (EU)",
-    ),
-    ngsi=NgsiMapping(type="AirQualityObserved"),
+from charter.sim.city_categories import (
+    AIR,
+    AIR_QUALITY,
+    CITY_AREA,
+    COUNCIL,
+    CROSSING_REQUEST,
+    EMERGENCY,
+    EMERGENCY_REQUEST,
+    FLOOD,
+    MOBILITY_ASSISTANCE,
+    PARKING,
+    PARKING_OCCUPANCY,
+    RAINFALL,
+    SEEDER,
+    SIDEWALKS,
+    SURFACE_WEATHER,
+    TRAFFIC,
+    TRAFFIC_COUNT,
+    TRUSTED,
+    UNTRUSTED,
+    WATER_LEVEL,
+    disclosure,
+    statements,
+    street_area,
 )
-TRAFFIC_COUNT = DataCategory(
-    name="traffic.count",
-    description="Vehicles passing a counting loop per minute.",
-    personal=False,
-    retention_days=365,
-    fields={
-        "vehicles": FieldSpec(type="integer", unit="count", minimum=0, maximum=10_000),
-        "mean_speed": FieldSpec(type="number", unit="km/h", minimum=0, maximum=300),
-        # Share of the interval a vehicle was over the loop: a queue standing on it.
-        "occupancy": FieldSpec(type="number", unit="%", minimum=0, maximum=100),
-    },
-    disclosure=CategoryDisclosure(
-        collected="Counts and mean speed of vehicles over an induction loop; no plates.",
-        processing=[Processing.AGGREGATED],
-        access=[Access.RESIDENTS, Access.CITY],
-        storage="City data centre, Example (EU)",
-    ),
-    ngsi=NgsiMapping(
-        type="TrafficFlowObserved",
-        attributes={"vehicles": "intensity", "mean_speed": "averageVehicleSpeed"},
-    ),
+from charter.sim.city_projects import (
+    COMMON,
+    emergency,
+    projects,
+    sidewalks,
+    vendors,
 )
-CROSSING_REQUEST = DataCategory(
-    name="pedestrian.crossing_request",
-    # A fob holds its own Ed25519 key and sends the identifier derived from it
-    # (`charter.device.FobKey`); a resident links it by having it answer a
-    # challenge (`charter.sim.demo_residents.link_fob`).
-    description="A resident's fob asks a crossing for more time; identifies the fob.",
-    personal=True,
-    retention_days=1,
-    fields={
-        "fob": FieldSpec(type="string", max_length=64),
-        "extra_seconds": FieldSpec(type="integer", unit="s", minimum=0, maximum=30),
-    },
-    disclosure=CategoryDisclosure(
-        collected="The id of a resident's crossing fob and the extra seconds asked for.",
-        processing=[Processing.ENCRYPTED],
-        access=[Access.CITY],
-        storage="City data centre, Example (EU), encrypted at rest",
-    ),
-    identifier="fob",
-    ngsi=NgsiMapping(type="CrossingRequest"),
-)
-# The accessible crossing (`charter.services.crossing`): a resident who opted in to
-# mobility assistance carries a fob that a crossing's reader reads at the kerb, so
-# that the crossing gives them the time they need (walking at 0.9 m/s).
-MOBILITY_ASSISTANCE = DataCategory(
-    name="mobility.assistance",
-    description="A crossing's reader reads the fob of a resident who needs longer to "
-    "cross; identifies the fob.",
-    personal=True,
-    retention_days=1,
-    fields={
-        "fob": FieldSpec(type="string", max_length=64),
-        "extra_seconds": FieldSpec(type="integer", unit="s", minimum=0, maximum=30),
-    },
-    disclosure=CategoryDisclosure(
-        collected="The id of a resident's mobility-assistance fob, read at a crossing's "
-        "kerb; nothing about the person.",
-        processing=[Processing.ENCRYPTED],
-        access=[Access.CITY],
-        storage="City data centre, Example (EU), encrypted at rest",
-    ),
-    identifier="fob",
-)
-WATER_LEVEL = DataCategory(
-    name="water.level",
-    description="Water level in storm drains and creeks.",
-    personal=False,
-    retention_days=3650,
-    fields={"level": FieldSpec(type="number", unit="cm", minimum=-100, maximum=2000)},
-    disclosure=CategoryDisclosure(
-        collected="Water level in centimetres above the drain floor.",
-        processing=[Processing.RAW],
-        access=[Access.RESIDENTS, Access.CITY, Access.THIRD_PARTIES],
-        third_parties=["Regional water authority"],
-        storage="City data centre, Example (EU)",
-    ),
-    ngsi=NgsiMapping(type="FloodMonitoring", attributes={"level": "currentLevel"}),
-)
-RAINFALL = DataCategory(
-    name="rain.rate",
-    description="Rainfall intensity at a rain gauge.",
-    personal=False,
-    retention_days=3650,
-    fields={"rate": FieldSpec(type="number", unit="mm/h", minimum=0, maximum=500)},
-    disclosure=CategoryDisclosure(
-        collected="Rainfall in millimetres an hour at a tipping-bucket gauge.",
-        processing=[Processing.RAW],
-        access=[Access.RESIDENTS, Access.CITY, Access.THIRD_PARTIES],
-        third_parties=["Regional water authority"],
-        storage="City data centre, Example (EU)",
-    ),
-    ngsi=NgsiMapping(type="WeatherObserved", attributes={"rate": "precipitation"}),
-)
-PARKING_OCCUPANCY = DataCategory(
-    name="parking.occupancy",
-    description="Whether a parking bay is taken.",
-    personal=False,
-    retention_days=90,
-    fields={"occupied": FieldSpec(type="boolean")},
-    disclosure=CategoryDisclosure(
-        collected="Whether a bay is taken; no images, no plates.",
-        processing=[Processing.AGGREGATED],
-        access=[Access.RESIDENTS, Access.CITY, Access.VENDOR],
-        storage="Northwind Sensing cloud, Frankfurt (EU)",
-    ),
-)
-
-SURFACE_WEATHER = DataCategory(
-    name="surface.weather",
-    description="Road weather at a heated sidewalk: surface and air temperature, wind, "
-    "precipitation and surface moisture.",
-    personal=False,
-    retention_days=365,
-    fields={
-        # The sensor's measuring range; the service judges what is physically plausible.
-        "surface_temp": FieldSpec(type="number", unit="Cel", minimum=-80, maximum=100),
-        "air_temp": FieldSpec(type="number", unit="Cel", minimum=-80, maximum=100),
-        "wind_speed": FieldSpec(type="number", unit="m/s", minimum=0, maximum=100),
-        "precip": FieldSpec(type="number", unit="mm/h", minimum=0, maximum=500),
-        "moisture": FieldSpec(type="number", unit="kg/m2", minimum=0, maximum=500),
-    },
-    disclosure=CategoryDisclosure(
-        collected="Temperatures, wind, precipitation and water or snow on the surface; "
-        "no images or sound.",
-        processing=[Processing.RAW],
-        access=[Access.RESIDENTS, Access.CITY],
-        storage="City data centre, Example (EU)",
-    ),
-    ngsi=NgsiMapping(
-        type="WeatherObserved",
-        attributes={
-            "air_temp": "temperature",
-            "wind_speed": "windSpeed",
-            "precip": "precipitation",
-        },
-    ),
-)
-
-
-# The city's own emergency vehicles ask the signals on their route for green
-# (an SAE J2735 signal request, `charter.services.j2735`): the vehicle, not a person.
-EMERGENCY_REQUEST = DataCategory(
-    name="emergency.priority_request",
-    description="An emergency vehicle of the city's fleet asks the signals on its route for "
-    "green: its position, speed, heading, route and priority.",
-    personal=False,
-    retention_days=365,
-    fields={
-        "message": FieldSpec(type="string", max_length=16),  # request | update | cancel
-        "request_id": FieldSpec(type="integer", minimum=0, maximum=2**31),
-        "priority": FieldSpec(type="integer", minimum=0, maximum=7),
-        "role": FieldSpec(type="string", max_length=32),
-        "x": FieldSpec(type="number", unit="m", minimum=-1e7, maximum=1e7),
-        "y": FieldSpec(type="number", unit="m", minimum=-1e7, maximum=1e7),
-        "speed": FieldSpec(type="number", unit="m/s", minimum=0, maximum=100),
-        "heading": FieldSpec(type="number", unit="deg", minimum=0, maximum=360),
-        "edge": FieldSpec(type="string", max_length=512),
-        "lane": FieldSpec(type="string", max_length=512),
-        "edge_pos": FieldSpec(type="number", unit="m", minimum=0, maximum=1e5),
-        "route": FieldSpec(type="string", max_length=4096),
-        "intersection": FieldSpec(type="string", max_length=512),
-    },
-    disclosure=CategoryDisclosure(
-        collected="Where a city emergency vehicle on a call is, how fast and where it is "
-        "headed, and its priority; no crew, no patient, no images.",
-        processing=[Processing.RAW],
-        access=[Access.CITY],
-        storage="City data centre, Example (EU)",
-    ),
-    # The Smart Data Models Vehicle (its role as `emergencyVehicleType`); read over NGSI-LD
-    # by city staff only, as the disclosure's access says (ngsild.rights).
-    ngsi=NgsiMapping(type="Vehicle", attributes={"role": "emergencyVehicleType"}),
-)
-
-
-# The city centre: longitude first, as GeoJSON (RFC 7946) has it, counter-clockwise.
-CITY_AREA = Area(
-    coordinates=[[(4.85, 52.33), (4.99, 52.33), (4.99, 52.47), (4.85, 52.47), (4.85, 52.33)]]
-)
-
-
-def street_area() -> Area:
-    """The demo city: the street network the city services simulate (SUMO's game/DRT,
-    Berlin-Adlershof), as the portal's street extract has it."""
-    return Area(coordinates=[streets.load().area_ring()])
-
-
-def disclosure(
-    technologies: list[str],
-    indicators: list[Indicator],
-    *,
-    personal: bool = False,
-    area: Area = CITY_AREA,
-    capabilities: tuple[Capability, ...] = (Capability.ENVIRONMENTAL_SENSING,),
-) -> ProjectDisclosure:
-    """A complete disclosure: contact, indicators, technology and what it does, area,
-    a word per principle."""
-    return ProjectDisclosure(
-        contact="urban-data@example.city, +31 20 555 0100",
-        indicators=indicators,
-        technologies=technologies,
-        capabilities=list(capabilities),
-        purposes=["public service", "planning"],
-        privacy_statement="https://example.city/privacy/urban-data" if personal else None,
-        impact_assessment="DPIA 2026-07, City of Example" if personal else None,
-        area=area,
-        principles=statements(indicators[0], personal),
-    )
-
-
-def statements(indicator: Indicator, personal: bool) -> dict[str, str]:
-    """How a sample project meets each of the default principles, in plain words."""
-    said = {
-        "people-first": "It answers a need residents raised, and they can see what it does "
-        "for them on the public register.",
-        "open-transparent": "Every device is on the public register and map; figures are "
-        "published as open data and every decision is on the public ledger.",
-        "privacy-security": (
-            "Personal data is taken only with a resident's opt-in consent, encrypted, and kept "
-            "no longer than declared."
-            if personal
-            else "It collects no data about people; every device signs what it sends."
-        ),
-        "evidence": f"Success is measured: {indicator.name} from {indicator.baseline:g} to "
-        f"{indicator.target:g} {indicator.unit}, reported in the transparency report.",
-        "inclusive": "Results are published in plain language and in accessible formats, "
-        "in every district the project covers.",
-        "collaborate": "It went to public consultation; each theme raised got a published "
-        "response before the council decided.",
-        "sustainable": "Devices come from a vendor that passes the city's trust policy, and "
-        "the project is reviewed every year against its indicators.",
-    }
-    return {p.id: said.get(p.id, p.title) for p in parse_principles(DEFAULT_PRINCIPLES)}
-
-
-def vendors() -> list[Vendor]:
-    return [
-        Vendor(
-            id=TRUSTED,
-            name="Northwind Sensing",
-            jurisdiction="NL",
-            certifications=["ISO/IEC 27001", "IEC 62443-4-2"],
-        ),
-        Vendor(
-            id=UNTRUSTED,
-            name="ShadowTech Devices",
-            jurisdiction="XX",
-            certifications=[],
-            remote_raw_access=True,
-        ),
-    ]
-
-
-# What every sample project shares: its legal basis and who answers for it.
-COMMON = {
-    "legal_basis": "Public task (municipal by-law 2026/14)",
-    "accountable_organisation": "City of Example, Office of Urban Data",
-}
-
-
-def _in_area(project: Project, area: Area) -> Project:
-    assert project.disclosure is not None
-    return project.model_copy(
-        update={"disclosure": project.disclosure.model_copy(update={"area": area})}
-    )
-
-
-def projects() -> list[tuple[Project, ProjectStatus]]:
-    return [
-        (
-            Project(
-                id=AIR,
-                name="Clean air on every street",
-                purpose="Measure street-level air quality to target traffic and green measures.",
-                benefits=[
-                    "Publish hourly air quality per neighbourhood",
-                    "Cut days above the WHO PM2.5 guideline by 20% by 2028",
-                ],
-                categories=[AIR_QUALITY],
-                vendor_ids=[TRUSTED, UNTRUSTED],
-                disclosure=disclosure(
-                    ["air quality sensor"],
-                    [
-                        Indicator(
-                            name="Days above WHO PM2.5 guideline",
-                            unit="days/year",
-                            baseline=41,
-                            target=33,
-                            by="2028",
-                        )
-                    ],
-                ),
-                **COMMON,
-            ),
-            ProjectStatus.LIVE,
-        ),
-        (
-            Project(
-                id=TRAFFIC,
-                name="Safe crossings",
-                purpose="Count traffic and give pedestrians who ask for it more crossing time.",
-                benefits=[
-                    "Signal timing that follows measured traffic",
-                    "Longer crossing time on request for residents who opted in",
-                ],
-                categories=[TRAFFIC_COUNT, CROSSING_REQUEST, MOBILITY_ASSISTANCE],
-                vendor_ids=[TRUSTED],
-                disclosure=disclosure(
-                    ["induction loop", "crossing button with fob reader"],
-                    [
-                        Indicator(
-                            name="Pedestrians stranded mid-crossing",
-                            unit="per week",
-                            baseline=120,
-                            target=30,
-                            by="2027",
-                        )
-                    ],
-                    personal=True,
-                    capabilities=(Capability.VEHICLE_DETECTION, Capability.TOKEN_READING),
-                ),
-                **COMMON,
-            ),
-            ProjectStatus.LIVE,
-        ),
-        (
-            Project(
-                id=FLOOD,
-                name="Flood watch",
-                purpose="Early warning of flooding from drain and creek levels.",
-                benefits=["Warn residents of flooding 30 minutes earlier"],
-                categories=[WATER_LEVEL, RAINFALL],
-                vendor_ids=[TRUSTED],
-                disclosure=disclosure(
-                    ["ultrasonic water level gauge", "tipping-bucket rain gauge"],
-                    [Indicator(name="Warning lead time", unit="minutes", baseline=10, target=40)],
-                ),
-                **COMMON,
-            ),
-            ProjectStatus.CONSULTATION,
-        ),
-        (
-            Project(
-                id=PARKING,
-                name="Parking pilot 2025",
-                purpose="Find out whether bay sensors reduce searching for parking.",
-                benefits=["Report on search traffic before and after"],
-                categories=[PARKING_OCCUPANCY],
-                vendor_ids=[TRUSTED],
-                disclosure=disclosure(
-                    ["in-ground magnetometer"],
-                    [
-                        Indicator(
-                            name="Share of traffic searching for parking",
-                            unit="%",
-                            baseline=30,
-                            target=20,
-                            by="2025",
-                        )
-                    ],
-                    capabilities=(Capability.PRESENCE_DETECTION,),
-                ),
-                **COMMON,
-            ),
-            ProjectStatus.RETIRED,
-        ),
-    ]
-
-
-def sidewalks() -> tuple[Project, ProjectStatus]:
-    """The snow-melt service's project (registered by `register_projects(services=True)`)."""
-    return (
-        Project(
-            id=SIDEWALKS,
-            name="Warm sidewalks",
-            purpose="Keep priority sidewalks free of ice with heated segments, "
-            "using energy only when ice is likely.",
-            benefits=[
-                "No icy hours at hospital entrances, school steps and metro stairs",
-                "Use at least 30% less energy than heating on a thermostat alone",
-            ],
-            categories=[SURFACE_WEATHER],
-            vendor_ids=[TRUSTED],
-            disclosure=disclosure(
-                ["road weather sensor", "sidewalk heater"],
-                [
-                    Indicator(
-                        name="Energy used by sidewalk heating",
-                        unit="MWh/winter",
-                        baseline=100,
-                        target=70,
-                        by="2028",
-                    )
-                ],
-            ),
-            **COMMON,
-        ),
-        ProjectStatus.LIVE,
-    )
-
-
-def emergency() -> tuple[Project, ProjectStatus]:
-    """The preemption service's project (registered by `register_projects(services=True)`)."""
-    return (
-        Project(
-            id=EMERGENCY,
-            name="Emergency priority",
-            purpose="Traffic signals clear the way for the city's emergency vehicles, so that "
-            "first responders reach the scene of an emergency sooner.",
-            benefits=[
-                "Ambulances and fire engines on a call wait less at red lights",
-                "Everyone else loses no more time than with the field preemption it replaces",
-            ],
-            categories=[EMERGENCY_REQUEST],
-            vendor_ids=[TRUSTED],
-            disclosure=disclosure(
-                ["on-board unit of an emergency vehicle", "signal controller"],
-                [
-                    Indicator(
-                        name="Mean emergency travel time through signals",
-                        unit="s",
-                        baseline=260,
-                        target=135,
-                        by="2028",
-                    )
-                ],
-                capabilities=(Capability.VEHICLE_DETECTION,),
-            ),
-            **COMMON,
-        ),
-        ProjectStatus.LIVE,
-    )
 
 
 @dataclass
@@ -566,6 +129,14 @@ def back_then(registry: Registry, ago: timedelta) -> Iterator[None]:
         yield
     finally:
         registry.ledger.clock = real
+
+
+def _in_area(project: Project, area: Area) -> Project:
+    """The project consulted on `area` instead of the one its disclosure names."""
+    assert project.disclosure is not None
+    return project.model_copy(
+        update={"disclosure": project.disclosure.model_copy(update={"area": area})}
+    )
 
 
 def register_projects(
@@ -676,3 +247,48 @@ def load(path: Path) -> City:
             for r in rows
         ]
     )
+
+
+# The sample city's names, whichever of its modules defines them (see the docstring).
+__all__ = [
+    "AIR",
+    "AIR_QUALITY",
+    "CITY_AREA",
+    "COMMON",
+    "COUNCIL",
+    "CROSSING_REQUEST",
+    "EMERGENCY",
+    "EMERGENCY_REQUEST",
+    "FLEET",
+    "FLOOD",
+    "MOBILITY_ASSISTANCE",
+    "PARKING",
+    "PARKING_OCCUPANCY",
+    "RAINFALL",
+    "SEEDER",
+    "SIDEWALKS",
+    "SURFACE_WEATHER",
+    "TRAFFIC",
+    "TRAFFIC_COUNT",
+    "TRUSTED",
+    "UNTRUSTED",
+    "WATER_LEVEL",
+    "Area",
+    "City",
+    "DataCategory",
+    "FieldSpec",
+    "ProjectStatus",
+    "SimDevice",
+    "back_then",
+    "disclosure",
+    "emergency",
+    "load",
+    "projects",
+    "register_projects",
+    "save",
+    "seed",
+    "sidewalks",
+    "statements",
+    "street_area",
+    "vendors",
+]

@@ -2,6 +2,14 @@
 
 Times are integers: milliseconds since the Unix epoch, UTC. Registry records
 keep their full validated document as JSON beside the columns that are queried.
+
+This module is the schema's one entry point: it defines the core tables
+(register, readings and decisions, ledger, tokens, consultation, keys, the
+two-person rule, city services, hazard alerts, door counts, sensor flags) and
+re-exports the tables of its area modules, `schema_rights` (residents' rights)
+and `schema_ngsild` (NGSI-LD), so that stores keep writing `schema.<table>`
+and `metadata` (one object, from `schema_meta`) holds every table whenever
+this module is imported — as Alembic's env.py and `metadata.create_all` do.
 """
 
 from __future__ import annotations
@@ -9,17 +17,36 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
-    Float,
     Index,
     Integer,
     LargeBinary,
-    MetaData,
     String,
     Table,
     Text,
 )
 
-metadata = MetaData()
+from charter.store.schema_meta import metadata
+from charter.store.schema_ngsild import (
+    ngsild_attr_instances,
+    ngsild_attr_values,
+    ngsild_contexts,
+    ngsild_entities,
+    ngsild_entity_types,
+    ngsild_subscriptions,
+    ngsild_tenants,
+)
+from charter.store.schema_rights import (
+    access_log,
+    access_requests,
+    bulk_readers,
+    bulk_reads,
+    consent_receipts,
+    consents,
+    identifier_links,
+    residents,
+    retention_runs,
+    rights_version,
+)
 
 vendors = Table(
     "vendors",
@@ -272,119 +299,6 @@ service_states = Table(
 )
 
 
-# --- residents' rights (charter.rights) -------------------------------------
-residents = Table(
-    "residents",
-    metadata,
-    Column("id", String(200), primary_key=True),  # pseudonymous: urn:ngsi-ld:Person:<random>
-    Column("created_at", BigInteger, nullable=False),
-    Column("status", String(16), nullable=False),  # active | erased
-    Column("erased_at", BigInteger, nullable=True),
-)
-
-# Keyed HMAC digests of identifiers devices see; the raw identifier is never stored.
-identifier_links = Table(
-    "identifier_links",
-    metadata,
-    Column("digest", String(64), primary_key=True),
-    Column("key_version", Integer, nullable=False),
-    Column("resident_id", String(200), nullable=False, index=True),
-    Column("kind", String(32), nullable=False),
-    Column("created_at", BigInteger, nullable=False),
-)
-
-consents = Table(
-    "consents",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("resident_id", String(200), nullable=False, index=True),
-    Column("category", String(64), nullable=False),
-    Column("purpose", String(64), nullable=False),
-    Column("projects", Text, nullable=False),  # JSON list of project ids
-    Column("granted_at", BigInteger, nullable=False),
-    Column("expires_at", BigInteger, nullable=True),
-    Column("withdrawn_at", BigInteger, nullable=True),
-    Column("method", String(32), nullable=False),
-)
-
-consent_receipts = Table(
-    "consent_receipts",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("resident_id", String(200), nullable=False, index=True),
-    Column("consent_id", String(64), nullable=False),
-    Column("action", String(16), nullable=False),  # granted | withdrawn
-    Column("at", BigInteger, nullable=False),
-    Column("jws", Text, nullable=False),
-)
-
-access_requests = Table(
-    "access_requests",
-    metadata,
-    Column("id", String(64), primary_key=True),
-    Column("consumer", String(200), nullable=False, index=True),
-    Column("dataset", String(200), nullable=False),  # a project id
-    Column("categories", Text, nullable=False),  # JSON list
-    Column("purpose", String(64), nullable=False),
-    Column("why", Text, nullable=False),
-    Column("status", String(16), nullable=False),  # pending | granted | rejected | revoked
-    Column("requested_at", BigInteger, nullable=False),
-    Column("decided_at", BigInteger, nullable=True),
-    Column("decided_by", String(200), nullable=True),
-    Column("expires_at", BigInteger, nullable=True),
-    Column("constraints", Text, nullable=False, server_default="{}"),
-)
-
-# Every read of personal data: who, what, when and why, per resident read.
-access_log = Table(
-    "access_log",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", BigInteger, nullable=False),
-    Column("resident_id", String(200), nullable=False, index=True),
-    Column("consumer", String(200), nullable=False),
-    Column("grant_id", String(64), nullable=False),
-    Column("purpose", String(64), nullable=False),
-    Column("category", String(64), nullable=False),
-    Column("readings", Integer, nullable=False),
-)
-
-retention_runs = Table(
-    "retention_runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", BigInteger, nullable=False),
-    Column("removed", Integer, nullable=False),
-    Column("detail", Text, nullable=False),  # JSON: {project: {category: n}}, keys
-)
-
-# One row: bumped by every change to links, consents or erasures, and read by
-# the gate inside its write transaction (see charter.rights.index).
-rights_version = Table(
-    "rights_version",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=False),
-    Column("version", BigInteger, nullable=False),
-)
-
-# The bulk-read guard's sliding windows, shared by every process over the store:
-# one row per reader (locked while a read is counted) and its recent reads.
-bulk_readers = Table(
-    "bulk_readers",
-    metadata,
-    Column("reader", String(300), primary_key=True),
-)
-
-bulk_reads = Table(
-    "bulk_reads",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("reader", String(300), nullable=False),
-    Column("at", BigInteger, nullable=False),
-    Column("records", Integer, nullable=False),
-    Index("bulk_reads_by_reader", "reader", "at"),
-)
-
 # One row: bumped by every transaction that changes the register (vendors,
 # projects, devices, device keys), whichever process makes it; each gate reads
 # it once per batch and reloads its device directory when it moved (see
@@ -427,118 +341,6 @@ service_reports = Table(
     Column("state", String(16), nullable=False),
     Column("detail", Text, nullable=False),  # JSON: {"actuators": {id: state}, "why": …}
     Column("updated_at", BigInteger, nullable=False),
-)
-
-# NGSI-LD (charter.ngsild): entities in their expanded form, one row each per
-# tenant ("" is the default tenant), the types of each (an entity may have
-# several), the tenants that exist, and every attribute instance ever written
-# (the temporal history, kept as long as the entity's category allows).
-ngsild_entities = Table(
-    "ngsild_entities",
-    metadata,
-    Column("tenant", String(100), primary_key=True),
-    Column("id", String(512), primary_key=True),
-    Column("type", String(512), nullable=False),  # the first expanded type
-    Column("doc", Text, nullable=False),  # JSON: {"type": [...], "scope": ..., "attrs": {...}}
-    Column("created_at", BigInteger, nullable=False),
-    Column("modified_at", BigInteger, nullable=False),
-    # Rights: the project and data category the entity belongs to, the resident
-    # (pseudonymous id) it is about, and when retention removes it (ms); null: none.
-    Column("project_id", String(200), nullable=True),
-    Column("category", String(200), nullable=True),
-    Column("subject", String(200), nullable=True),
-    Column("expires_at", BigInteger, nullable=True),
-    Index("ngsild_entities_by_type", "tenant", "type"),
-)
-
-# The queryable value of each attribute of each entity (charter.ngsild.search): `q`
-# terms are answered from here by index probes instead of parsing every entity's JSON.
-# `simple` = 1: the attribute has one instance, a Property whose value is this number
-# (`num`) or this string (`text`); 0: anything else (the exact evaluation decides).
-# Queries probe it by its key from each candidate entity (no secondary index to keep up).
-ngsild_attr_values = Table(
-    "ngsild_attr_values",
-    metadata,
-    Column("tenant", String(100), primary_key=True),
-    Column("entity_id", String(512), primary_key=True),
-    Column("attr", String(512), primary_key=True),  # expanded attribute name
-    Column("simple", Integer, nullable=False),
-    Column("num", Float, nullable=True),
-    Column("text", String(256), nullable=True),
-    sqlite_with_rowid=False,  # the key is the row: a probe by (entity, attr) reads one page
-)
-
-ngsild_entity_types = Table(
-    "ngsild_entity_types",
-    metadata,
-    Column("tenant", String(100), primary_key=True),
-    Column("type", String(512), primary_key=True),
-    Column("entity_id", String(512), primary_key=True),
-)
-
-ngsild_tenants = Table(
-    "ngsild_tenants",
-    metadata,
-    Column("tenant", String(100), primary_key=True),
-    Column("created_at", BigInteger, nullable=False),
-)
-
-ngsild_attr_instances = Table(
-    "ngsild_attr_instances",
-    metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
-    Column("tenant", String(100), nullable=False),
-    Column("entity_id", String(512), nullable=False),
-    Column("attr", String(512), nullable=False),  # expanded attribute name
-    Column("dataset_id", String(512), nullable=False),  # "" for the default instance
-    Column("instance_id", String(100), nullable=False, unique=True),
-    Column("observed_at", BigInteger, nullable=True),  # ms; null: not observed
-    Column("recorded_at", BigInteger, nullable=False),  # ms: when Charter stored it
-    Column("value", Text, nullable=False),  # JSON: the instance as stored (expanded names)
-    Column("deleted", Integer, nullable=False, server_default="0"),
-    Column("expires_at", BigInteger, nullable=True),
-    Index("ngsild_instances_by_attr", "tenant", "entity_id", "attr", "recorded_at"),
-)
-
-# NGSI-LD subscriptions (charter.ngsild.subscriptions): the subscription as its
-# owner sent it (compacted, with its @context), the names it watches expanded,
-# who owns it and for which purpose, and its delivery counters.
-ngsild_subscriptions = Table(
-    "ngsild_subscriptions",
-    metadata,
-    Column("tenant", String(100), primary_key=True),
-    Column("id", String(512), primary_key=True),
-    Column("doc", Text, nullable=False),  # JSON: the subscription, compacted
-    Column("expanded", Text, nullable=False),  # JSON: types, attributes, q's names, expanded
-    Column("owner", Text, nullable=False),  # JSON: the caller who created it (role, subject)
-    Column("purpose", String(200), nullable=True),
-    Column("is_active", Integer, nullable=False),
-    Column("expires_at", BigInteger, nullable=True),  # ms
-    Column("throttling_s", Float, nullable=True),
-    Column("time_interval_s", Float, nullable=True),
-    Column("times_sent", BigInteger, nullable=False, server_default="0"),
-    Column("times_failed", BigInteger, nullable=False, server_default="0"),
-    Column("last_notification", BigInteger, nullable=True),  # ms
-    Column("last_success", BigInteger, nullable=True),
-    Column("last_failure", BigInteger, nullable=True),
-    Column("ended", String(200), nullable=True),  # why it stopped (grant or consent ended)
-    Column("created_at", BigInteger, nullable=False),
-    Column("modified_at", BigInteger, nullable=False),
-)
-
-# NGSI-LD @contexts clients stored on Charter (POST /ngsi-ld/v1/jsonldContexts),
-# served to every process from here.
-ngsild_contexts = Table(
-    "ngsild_contexts",
-    metadata,
-    Column("id", String(100), primary_key=True),
-    Column("body", Text, nullable=False),  # JSON: {"@context": ...}
-    Column("kind", String(20), nullable=False),  # Hosted
-    Column("created_at", BigInteger, nullable=False),
-    Column("hits", BigInteger, nullable=False, server_default="0"),
-    Column("last_usage", BigInteger, nullable=True),
 )
 
 # Each project's published hazard warning plan (services/hazard.py): its zones
@@ -585,3 +387,51 @@ sensor_flags = Table(
     Column("flagged_at", BigInteger, nullable=False),
     Column("released_at", BigInteger, nullable=True),
 )
+
+__all__ = [
+    "LEGACY_DIGEST",
+    "access_log",
+    "access_requests",
+    "alert_subscriptions",
+    "algorithms",
+    "bulk_readers",
+    "bulk_reads",
+    "comment_contacts",
+    "comments",
+    "consent_receipts",
+    "consents",
+    "consultations",
+    "decisions",
+    "device_keys",
+    "devices",
+    "door_counts",
+    "hazard_plans",
+    "identifier_links",
+    "issuer_keys",
+    "ledger_checkpoints",
+    "ledger_entries",
+    "ledger_nodes",
+    "metadata",
+    "ngsild_attr_instances",
+    "ngsild_attr_values",
+    "ngsild_contexts",
+    "ngsild_entities",
+    "ngsild_entity_types",
+    "ngsild_subscriptions",
+    "ngsild_tenants",
+    "pending_actions",
+    "projects",
+    "quarantine",
+    "readings",
+    "register_version",
+    "residents",
+    "retention_runs",
+    "rights_version",
+    "sensor_flags",
+    "service_reports",
+    "service_states",
+    "themes",
+    "tokens",
+    "trust_policy",
+    "vendors",
+]
