@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, text
 
 from charter.domain.clock import iso
 from charter.store import schema
@@ -22,22 +19,6 @@ T = "https://uri.etsi.org/ngsi-ld/default-context/temperature"
 H = "https://uri.etsi.org/ngsi-ld/default-context/humidity"
 P = "https://uri.etsi.org/ngsi-ld/default-context/pressure"
 T0 = 1_795_000_000_000
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
-        yield eng
-        eng.dispose()
-        return
-    from charter.store.postgres import engine_url
-    from tests.services import pg_database
-
-    with pg_database() as url:
-        eng = create_engine(engine_url(url))
-        yield eng
-        eng.dispose()
 
 
 def _to(conn: Connection, revision: str, down: bool = False) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -10,27 +9,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from charter.store import schema
 from charter.store.migrate import MIGRATIONS, upgrade
 from charter.store.sqlite import SqliteStore
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = create_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
-        yield eng
-        eng.dispose()
-        return
-    from charter.store.postgres import engine_url
-    from tests.services import pg_database
-
-    with pg_database() as url:
-        eng = create_engine(engine_url(url))
-        yield eng
-        eng.dispose()
 
 
 def _declared(name: str | None, kind: str, _parents: object) -> bool:
